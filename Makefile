@@ -1,0 +1,41 @@
+# thesis-workbench. The two commands of the quick start are `make demo` and `make test`;
+# both create the virtual environment .venv on first use.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+# Notebooks are regression-tested with nbval when there are any.
+NOTEBOOKS := $(wildcard notebooks/*.ipynb)
+PYTEST_WORKERS ?= 2
+
+.PHONY: help install demo test lint lab clean-venv
+
+help:
+	@echo "make demo   - install into .venv and run the main job on the embedded demo data"
+	@echo "make test   - install into .venv and run the test suite (pytest + nbval)"
+	@echo "make lab    - register a Jupyter kernel for .venv and start JupyterLab"
+	@echo "make lint   - ruff"
+
+$(INSTALLED): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e ".[dev]"
+	touch $(INSTALLED)
+
+install: $(INSTALLED)
+
+demo: $(INSTALLED)
+	$(BIN)/thesis demo
+
+test: $(INSTALLED)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests $(if $(NOTEBOOKS),--nbval notebooks --nbval-sanitize-with notebooks/sanitize.cfg)
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check thesis_lib tests benchmarks
+
+lab: $(INSTALLED)
+	$(BIN)/python -m ipykernel install --user --name thesis-workbench --display-name "Python (thesis-workbench)"
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+clean-venv:
+	rm -rf $(VENV)
