@@ -1,0 +1,52 @@
+"""The ``thesis`` command: help lists every subcommand, errors are one line."""
+
+import subprocess
+import sys
+
+import pytest
+
+from thesis_lib import cli
+from thesis_lib.errors import ConfigError
+
+
+def subcommand_names() -> list[str]:
+    parser = cli.build_parser()
+    return sorted(parser._subparsers._group_actions[0].choices)  # noqa: SLF001
+
+
+def test_help_lists_every_registered_subcommand(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--help"])
+    assert exit_info.value.code == 0
+    help_text = capsys.readouterr().out
+    for name in subcommand_names():
+        assert name in help_text
+
+
+def test_python_dash_m_is_the_same_command():
+    result = subprocess.run(
+        [sys.executable, "-m", "thesis_lib", "--help"], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.startswith("usage: thesis")
+    for name in subcommand_names():
+        assert name in result.stdout
+
+
+def test_help_does_not_import_tensorflow():
+    code = "import sys; from thesis_lib import cli; cli.build_parser(); print('tensorflow' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+
+
+def test_user_errors_are_one_line_with_exit_status_2(capsys, monkeypatch):
+    def failing_command(args):
+        raise ConfigError("unknown variant 'gramm'; choose one of: baseline, gram, gramnet")
+
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    subparsers = parser._subparsers._group_actions[0]  # noqa: SLF001
+    subparsers.add_parser("fail").set_defaults(func=failing_command)
+    assert cli.main(["fail"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().count("\n") == 0
+    assert "unknown variant 'gramm'" in err
