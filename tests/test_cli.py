@@ -33,8 +33,13 @@ def test_python_dash_m_is_the_same_command():
 
 
 def test_help_does_not_import_tensorflow():
-    code = "import sys; from thesis_lib import cli; cli.build_parser(); print('tensorflow' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    code = (
+        "import sys; from thesis_lib import cli; cli.build_parser(); "
+        "print('tensorflow' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "False"
 
 
