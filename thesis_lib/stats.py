@@ -1,0 +1,604 @@
+"""Significance tests for comparing networks: from run records and from published tables.
+
+Sign convention: every difference is ``a - b`` (``mean_a - mean_b``); in
+:func:`compare_variants` ``a`` is the variant and ``b`` the baseline, so a positive ``diff``
+means the variant is more accurate than the baseline.
+
+What is here, and which library computes it:
+
+- two-sample t-tests, pooled (Student) and Welch, with the CI of the difference of means -
+  from summary statistics (:func:`compare_from_summary`, scipy) and from samples
+  (:func:`compare_samples`, statsmodels ``CompareMeans``); the paired t-test when runs share
+  seeds (statsmodels ``DescrStatsW`` on the differences);
+- Hedges' g (statsmodels ``effectsize_smd``: Cohen's d with the small-sample correction);
+- Holm's correction across variants (statsmodels ``multipletests``);
+- one-way ANOVA and Kruskal-Wallis across module counts (scipy);
+- the exact McNemar test on paired per-image predictions (statsmodels ``mcnemar``);
+- a bootstrap CI of one run's accuracy (scipy ``bootstrap``, seeded);
+- the number of seeds per network for 80 % power (statsmodels ``TTestIndPower``).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats as scipy_stats
+from statsmodels.stats.contingency_tables import mcnemar
+from statsmodels.stats.meta_analysis import effectsize_smd
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import TTestIndPower
+from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
+
+from thesis_lib.errors import ConfigError, DataError
+from thesis_lib.results import OWN_TEST_SPLIT, network_name, sort_networks
+
+POOLED = "pooled two-sample t-test"
+WELCH = "Welch two-sample t-test"
+PAIRED = "paired t-test"
+
+
+@dataclass(frozen=True)
+class ComparisonResult:
+    """A two-sided t-test of ``mean_a - mean_b`` with its confidence interval.
+
+    Attributes:
+        test: which test (pooled, Welch or paired t-test).
+        diff: ``mean_a - mean_b``.
+        ci_low, ci_high: the ``1 - alpha`` confidence interval of the difference.
+        t, df, p_value: the t statistic, its degrees of freedom (Welch-Satterthwaite for
+            Welch) and the two-sided p-value.
+        se: the standard error of the difference.
+        hedges_g: the standardised difference (Hedges' g, pooled SD, bias-corrected).
+        mean_a, mean_b, n_a, n_b, alpha: the inputs, for the record.
+    """
+
+    test: str
+    diff: float
+    ci_low: float
+    ci_high: float
+    t: float
+    df: float
+    p_value: float
+    se: float
+    hedges_g: float
+    mean_a: float
+    mean_b: float
+    n_a: int
+    n_b: int
+    alpha: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _check_alpha(alpha: float) -> None:
+    if not 0 < alpha < 1:
+        raise ConfigError(f"alpha must be between 0 and 1, got {alpha}")
+
+
+def _sample(values, name: str) -> np.ndarray:
+    """A 1-D float array of at least two finite values."""
+    array = np.asarray(values, dtype=float).ravel()
+    if array.size < 2:
+        raise DataError(f"{name}: a t-test needs at least 2 values, got {array.size}")
+    if not np.all(np.isfinite(array)):
+        raise DataError(f"{name}: contains NaN or infinite values: {array.tolist()}")
+    return array
+
+
+def _hedges_g(mean_a, sd_a, n_a, mean_b, sd_b, n_b) -> float:
+    """Hedges' g of ``a - b`` from sample SDs (ddof = 1); NaN when both SDs are zero."""
+    if sd_a == 0 and sd_b == 0:
+        return math.nan
+    g, _variance = effectsize_smd(mean_a, sd_a, n_a, mean_b, sd_b, n_b)
+    return float(g)
+
+
+def compare_from_summary(
+    mean_a: float,
+    sd_a: float,
+    n_a: int,
+    mean_b: float,
+    sd_b: float,
+    n_b: int,
+    *,
+    sd_ddof: int = 1,
+    equal_var: bool = True,
+    alpha: float = 0.05,
+) -> ComparisonResult:
+    """Two-sample t-test of ``mean_a - mean_b`` from published means, SDs and sizes.
+
+    Use it to re-test a table from a paper (e.g. mean accuracy and SD of 5 trials per
+    network). ``t`` and ``p_value`` come from ``scipy.stats.ttest_ind_from_stats``; the CI is
+    ``diff +- t_{1-alpha/2, df} * se`` with the same ``se`` and ``df``.
+
+    Args:
+        mean_a, sd_a, n_a: mean, SD and number of observations of group a.
+        mean_b, sd_b, n_b: the same for group b.
+        sd_ddof: 1 when the SDs are sample SDs (divisor n - 1); 0 when they are population SDs
+            (divisor n, ``numpy.std``'s default): they are then converted with
+            ``sd * sqrt(n / (n - 1))``.
+        equal_var: True for the pooled (Student) test, False for Welch's test with the
+            Welch-Satterthwaite degrees of freedom.
+        alpha: 1 - confidence level of the interval.
+
+    Raises:
+        ConfigError: ``sd_ddof`` not 0 or 1, or ``alpha`` outside (0, 1).
+        DataError: fewer than 2 observations in a group, or a negative or non-finite SD.
+    """
+    _check_alpha(alpha)
+    if sd_ddof not in (0, 1):
+        raise ConfigError(f"sd_ddof must be 0 (population SD) or 1 (sample SD), got {sd_ddof}")
+    for name, n in (("n_a", n_a), ("n_b", n_b)):
+        if int(n) != n or n < 2:
+            raise DataError(f"{name} must be a whole number >= 2, got {n}")
+    for name, value in (("mean_a", mean_a), ("mean_b", mean_b), ("sd_a", sd_a), ("sd_b", sd_b)):
+        if not np.isfinite(value):
+            raise DataError(f"{name} must be a finite number, got {value}")
+    for name, sd in (("sd_a", sd_a), ("sd_b", sd_b)):
+        if sd < 0:
+            raise DataError(f"{name} must not be negative, got {sd}")
+    n_a, n_b = int(n_a), int(n_b)
+    if sd_ddof == 0:
+        sd_a, sd_b = sd_a * math.sqrt(n_a / (n_a - 1)), sd_b * math.sqrt(n_b / (n_b - 1))
+
+    variance_a, variance_b = sd_a**2 / n_a, sd_b**2 / n_b
+    if equal_var:
+        df = n_a + n_b - 2
+        pooled_variance = ((n_a - 1) * sd_a**2 + (n_b - 1) * sd_b**2) / df
+        se = math.sqrt(pooled_variance * (1 / n_a + 1 / n_b))
+    else:
+        se = math.sqrt(variance_a + variance_b)
+        df = (variance_a + variance_b) ** 2 / (
+            variance_a**2 / (n_a - 1) + variance_b**2 / (n_b - 1)
+        ) if se > 0 else math.nan
+    t, p_value = scipy_stats.ttest_ind_from_stats(
+        mean_a, sd_a, n_a, mean_b, sd_b, n_b, equal_var=equal_var
+    )
+    diff = mean_a - mean_b
+    half_width = scipy_stats.t.ppf(1 - alpha / 2, df) * se
+    return ComparisonResult(
+        test=POOLED if equal_var else WELCH,
+        diff=float(diff),
+        ci_low=float(diff - half_width),
+        ci_high=float(diff + half_width),
+        t=float(t),
+        df=float(df),
+        p_value=float(p_value),
+        se=float(se),
+        hedges_g=_hedges_g(mean_a, sd_a, n_a, mean_b, sd_b, n_b),
+        mean_a=float(mean_a),
+        mean_b=float(mean_b),
+        n_a=n_a,
+        n_b=n_b,
+        alpha=alpha,
+    )
+
+
+def compare_samples(
+    a: Sequence[float],
+    b: Sequence[float],
+    *,
+    equal_var: bool = True,
+    paired: bool = False,
+    alpha: float = 0.05,
+) -> ComparisonResult:
+    """t-test of ``mean(a) - mean(b)`` from the observations (e.g. accuracies of 5 seeds).
+
+    Args:
+        a, b: the observations of each group; with ``paired`` the i-th values belong together
+            (the same seed) and the test is a one-sample t-test of ``a - b``.
+        equal_var: pooled (True) or Welch (False) test; ignored when ``paired``.
+        paired: paired t-test.
+        alpha: 1 - confidence level of the interval of the difference.
+
+    Raises:
+        DataError: fewer than 2 values, NaN values, or paired samples of different lengths.
+    """
+    _check_alpha(alpha)
+    a, b = _sample(a, "a"), _sample(b, "b")
+    g = _hedges_g(a.mean(), a.std(ddof=1), a.size, b.mean(), b.std(ddof=1), b.size)
+    if paired:
+        if a.size != b.size:
+            raise DataError(f"paired t-test needs samples of equal length, got {a.size} and "
+                            f"{b.size}")
+        differences = DescrStatsW(a - b)
+        t, p_value, df = differences.ttest_mean(0.0)
+        ci_low, ci_high = differences.tconfint_mean(alpha=alpha)
+        test, se = PAIRED, differences.std_mean
+    else:
+        usevar = "pooled" if equal_var else "unequal"
+        compared = CompareMeans(DescrStatsW(a), DescrStatsW(b))
+        t, p_value, df = compared.ttest_ind(usevar=usevar)
+        ci_low, ci_high = compared.tconfint_diff(alpha=alpha, usevar=usevar)
+        test = POOLED if equal_var else WELCH
+        se = compared.std_meandiff_pooledvar if equal_var else compared.std_meandiff_separatevar
+    return ComparisonResult(
+        test=test,
+        diff=float(a.mean() - b.mean()),
+        ci_low=float(ci_low),
+        ci_high=float(ci_high),
+        t=float(t),
+        df=float(df),
+        p_value=float(p_value),
+        se=float(se),
+        hedges_g=g,
+        mean_a=float(a.mean()),
+        mean_b=float(b.mean()),
+        n_a=int(a.size),
+        n_b=int(b.size),
+        alpha=alpha,
+    )
+
+
+def hedges_g(a: Sequence[float], b: Sequence[float]) -> float:
+    """Hedges' g of ``a - b``: the difference of means over the pooled sample SD, times the
+    small-sample correction J = 1 - 3 / (4 (n_a + n_b) - 9) (Hedges & Olkin 1985; statsmodels
+    ``effectsize_smd``)."""
+    a, b = _sample(a, "a"), _sample(b, "b")
+    return _hedges_g(a.mean(), a.std(ddof=1), a.size, b.mean(), b.std(ddof=1), b.size)
+
+
+def holm(p_values: Sequence[float], alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """Holm's step-down correction for several tests (one per variant).
+
+    Returns:
+        ``(reject, p_adjusted)`` in the order of ``p_values``. NaN p-values (tests that could
+        not be run) stay NaN and are not counted as tests.
+    """
+    _check_alpha(alpha)
+    p_values = np.asarray(p_values, dtype=float)
+    reject = np.zeros(p_values.shape, dtype=bool)
+    adjusted = np.full(p_values.shape, np.nan)
+    present = np.isfinite(p_values)
+    if present.any():
+        reject[present], adjusted[present], _, _ = multipletests(
+            p_values[present], alpha=alpha, method="holm"
+        )
+    return reject, adjusted
+
+
+def seeds_for_power(effect_size: float, *, alpha: float = 0.05, power: float = 0.8) -> float:
+    """Runs (seeds) per network needed to detect a standardised difference ``effect_size``
+    (Cohen's d or Hedges' g) with a two-sided two-sample t-test at ``alpha`` with ``power``.
+
+    Returns the whole number of seeds (at least 2), or ``inf`` for a zero or missing effect.
+    """
+    _check_alpha(alpha)
+    if not 0 < power < 1:
+        raise ConfigError(f"power must be between 0 and 1, got {power}")
+    if effect_size is None or not np.isfinite(effect_size) or effect_size == 0:
+        return math.inf
+    n = TTestIndPower().solve_power(
+        effect_size=abs(effect_size), alpha=alpha, power=power, ratio=1.0,
+        alternative="two-sided",
+    )
+    return float(max(2, math.ceil(float(np.squeeze(n)) - 1e-9)))
+
+
+@dataclass(frozen=True)
+class McNemarResult:
+    """Exact McNemar test of two classifiers on the same images.
+
+    Attributes:
+        n: number of images.
+        both_correct, only_a_correct, only_b_correct, both_wrong: the 2 x 2 table.
+        statistic: min(only_a_correct, only_b_correct), the binomial test's statistic.
+        p_value: two-sided exact p-value.
+    """
+
+    n: int
+    both_correct: int
+    only_a_correct: int
+    only_b_correct: int
+    both_wrong: int
+    statistic: float
+    p_value: float
+
+
+def mcnemar_exact(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> McNemarResult:
+    """Exact McNemar test of paired per-image correctness of two classifiers.
+
+    Args:
+        correct_a, correct_b: per image, whether classifier a (b) got it right; same images in
+            the same order.
+    """
+    correct_a = np.asarray(correct_a, dtype=bool).ravel()
+    correct_b = np.asarray(correct_b, dtype=bool).ravel()
+    if correct_a.size != correct_b.size:
+        raise DataError(f"McNemar needs the same images for both classifiers, got "
+                        f"{correct_a.size} and {correct_b.size} predictions")
+    if correct_a.size == 0:
+        raise DataError("McNemar needs at least one image, got none")
+    table = np.array([
+        [np.sum(correct_a & correct_b), np.sum(correct_a & ~correct_b)],
+        [np.sum(~correct_a & correct_b), np.sum(~correct_a & ~correct_b)],
+    ])
+    result = mcnemar(table, exact=True)
+    return McNemarResult(
+        n=int(correct_a.size),
+        both_correct=int(table[0, 0]),
+        only_a_correct=int(table[0, 1]),
+        only_b_correct=int(table[1, 0]),
+        both_wrong=int(table[1, 1]),
+        statistic=float(result.statistic),
+        p_value=float(result.pvalue),
+    )
+
+
+def mcnemar_runs(
+    predictions_a: pd.DataFrame,
+    predictions_b: pd.DataFrame,
+    *,
+    dataset: str = OWN_TEST_SPLIT,
+) -> McNemarResult:
+    """Exact McNemar test of two runs on one evaluation dataset, images matched by path.
+
+    Args:
+        predictions_a, predictions_b: tables of :func:`thesis_lib.results.load_predictions`.
+        dataset: the evaluation dataset (``"test"``: the runs' own test split, which must be
+            the same images - the same split seed).
+
+    Raises:
+        DataError: the runs did not predict the same images, or disagree on their labels.
+    """
+    def pick(predictions: pd.DataFrame, name: str) -> pd.DataFrame:
+        rows = predictions[predictions["dataset"] == dataset]
+        if "split" in rows.columns and dataset == OWN_TEST_SPLIT:
+            rows = rows[rows["split"] == OWN_TEST_SPLIT]
+        if rows.empty:
+            raise DataError(f"predictions {name} hold no rows of dataset {dataset!r}")
+        return rows[["path", "label_index", "correct"]]
+
+    rows_a, rows_b = pick(predictions_a, "a"), pick(predictions_b, "b")
+    merged = rows_a.merge(rows_b, on="path", suffixes=("_a", "_b"), how="outer", indicator=True)
+    unmatched = int((merged["_merge"] != "both").sum())
+    if unmatched:
+        raise DataError(f"McNemar on {dataset!r}: {unmatched} image(s) predicted by only one "
+                        f"of the runs; both runs must use the same test images (same split)")
+    if not (merged["label_index_a"] == merged["label_index_b"]).all():
+        raise DataError(f"McNemar on {dataset!r}: the runs disagree on the true labels")
+    return mcnemar_exact(merged["correct_a"].astype(bool), merged["correct_b"].astype(bool))
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    """Bootstrap confidence interval of one run's accuracy."""
+
+    accuracy: float
+    ci_low: float
+    ci_high: float
+    confidence: float
+    n: int
+    n_resamples: int
+    method: str
+    seed: int
+
+
+def bootstrap_accuracy(
+    correct: Sequence[bool],
+    *,
+    confidence: float = 0.95,
+    n_resamples: int = 9999,
+    method: str = "percentile",
+    seed: int = 0,
+) -> BootstrapResult:
+    """Bootstrap CI of an accuracy from per-image correctness (resampling images).
+
+    Args:
+        correct: per image, whether the prediction was right.
+        confidence: confidence level.
+        n_resamples: bootstrap resamples.
+        method: ``"percentile"``, ``"basic"`` or ``"BCa"`` (``scipy.stats.bootstrap``).
+        seed: seed of the resampling; the same seed gives the same interval.
+    """
+    correct = np.asarray(correct, dtype=float).ravel()
+    if correct.size < 2:
+        raise DataError(f"bootstrap needs at least 2 predictions, got {correct.size}")
+    if method not in ("percentile", "basic", "BCa"):
+        raise ConfigError(f"bootstrap method must be 'percentile', 'basic' or 'BCa', got "
+                          f"{method!r}")
+    accuracy = float(correct.mean())
+    if accuracy in (0.0, 1.0):
+        # Every resample has the same accuracy: the interval is that single value.
+        ci_low = ci_high = accuracy
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=RuntimeWarning)
+            result = scipy_stats.bootstrap(
+                (correct,), np.mean, confidence_level=confidence, n_resamples=n_resamples,
+                method=method, rng=np.random.default_rng(seed), vectorized=True,
+            )
+        ci_low, ci_high = result.confidence_interval
+    return BootstrapResult(accuracy, float(ci_low), float(ci_high), confidence, int(correct.size),
+                           n_resamples, method, seed)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables from run records
+
+
+def _network_groups(runs: pd.DataFrame, metric: str, dataset: str) -> dict[tuple, pd.DataFrame]:
+    missing = [column for column in ("variant", "modules", "seed", "dataset", metric)
+               if column not in runs.columns]
+    if missing:
+        raise DataError(f"runs table lacks column(s) {missing}")
+    rows = runs[(runs["dataset"] == dataset) & runs[metric].notna()]
+    groups = {}
+    for (variant, modules), group in rows.groupby(["variant", "modules"], dropna=False,
+                                                  sort=False):
+        groups[(variant, modules)] = group
+    return groups
+
+
+def _paired_by_seed(variant_rows: pd.DataFrame, baseline_rows: pd.DataFrame, metric: str):
+    """Metric values of the seeds both groups ran (once each), in seed order."""
+    if variant_rows["seed"].duplicated().any() or baseline_rows["seed"].duplicated().any():
+        return None, None
+    merged = variant_rows[["seed", metric]].merge(baseline_rows[["seed", metric]], on="seed",
+                                                  suffixes=("_a", "_b")).sort_values("seed")
+    return merged[f"{metric}_a"].to_numpy(), merged[f"{metric}_b"].to_numpy()
+
+
+def compare_variants(
+    runs: pd.DataFrame,
+    *,
+    baseline: str = "baseline",
+    metric: str = "accuracy",
+    dataset: str | None = OWN_TEST_SPLIT,
+    alpha: float = 0.05,
+    power: float = 0.8,
+) -> pd.DataFrame:
+    """Every network (variant, modules) against the baseline on one metric.
+
+    Per network: n, mean, sample SD, the baseline's mean, ``diff`` (network - baseline);
+    Welch and pooled t-tests (t, df, p, CI of the difference); the paired t-test over the seeds
+    both ran (``paired_n`` pairs; NaN when fewer than 2 or a seed ran twice); Hedges' g; the
+    seeds per network needed for ``power`` at ``alpha``; Welch p-values adjusted with Holm
+    across the networks of one dataset (``welch_p_holm``, ``significant_holm``).
+
+    Args:
+        runs: the table of :func:`thesis_lib.results.collect_runs`.
+        baseline: the variant compared against.
+        metric: the metric column.
+        dataset: evaluation dataset (``None``: each dataset in the table, Holm within each).
+        alpha: significance level and 1 - confidence of the intervals.
+        power: target power of the seed count.
+
+    Raises:
+        DataError: no runs of the baseline on the dataset.
+    """
+    _check_alpha(alpha)
+    if dataset is None:
+        parts = [compare_variants(runs, baseline=baseline, metric=metric, dataset=name,
+                                  alpha=alpha, power=power)
+                 for name in pd.unique(runs["dataset"])]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    groups = _network_groups(runs, metric, dataset)
+    baseline_keys = [key for key in groups if key[0] == baseline]
+    if not baseline_keys:
+        raise DataError(f"no finished runs of the baseline variant {baseline!r} on dataset "
+                        f"{dataset!r} (variants present: "
+                        f"{sorted({str(key[0]) for key in groups})})")
+    baseline_rows = pd.concat([groups[key] for key in baseline_keys])
+    base = baseline_rows[metric].to_numpy(dtype=float)
+
+    records = []
+    for (variant, modules), rows in groups.items():
+        if variant == baseline:
+            continue
+        values = rows[metric].to_numpy(dtype=float)
+        backbone = rows["backbone"].iloc[0] if "backbone" in rows.columns else None
+        record = {
+            "network": network_name(variant, modules, backbone),
+            "variant": variant, "modules": modules, "dataset": dataset, "metric": metric,
+            "n": values.size, "mean": values.mean(),
+            "sd_ddof1": values.std(ddof=1) if values.size > 1 else np.nan,
+            "baseline_n": base.size, "baseline_mean": base.mean(),
+            "diff": values.mean() - base.mean(), "note": "",
+        }
+        if values.size < 2 or base.size < 2:
+            record["note"] = "fewer than 2 runs: no test"
+        else:
+            for prefix, equal_var in (("welch", False), ("pooled", True)):
+                result = compare_samples(values, base, equal_var=equal_var, alpha=alpha)
+                record.update({f"{prefix}_t": result.t, f"{prefix}_df": result.df,
+                               f"{prefix}_p": result.p_value, f"{prefix}_ci_low": result.ci_low,
+                               f"{prefix}_ci_high": result.ci_high})
+            record["hedges_g"] = result.hedges_g
+            record["seeds_for_power"] = seeds_for_power(result.hedges_g, alpha=alpha,
+                                                        power=power)
+        paired_a, paired_b = _paired_by_seed(rows, baseline_rows, metric)
+        record["paired_n"] = 0 if paired_a is None else int(paired_a.size)
+        if paired_a is not None and paired_a.size >= 2:
+            paired = compare_samples(paired_a, paired_b, paired=True, alpha=alpha)
+            record.update({"paired_t": paired.t, "paired_df": paired.df,
+                           "paired_p": paired.p_value, "paired_ci_low": paired.ci_low,
+                           "paired_ci_high": paired.ci_high})
+        records.append(record)
+
+    columns = ["network", "variant", "modules", "dataset", "metric", "n", "mean", "sd_ddof1",
+               "baseline_n", "baseline_mean", "diff",
+               "welch_t", "welch_df", "welch_p", "welch_ci_low", "welch_ci_high",
+               "pooled_t", "pooled_df", "pooled_p", "pooled_ci_low", "pooled_ci_high",
+               "paired_n", "paired_t", "paired_df", "paired_p", "paired_ci_low",
+               "paired_ci_high", "hedges_g", "seeds_for_power", "welch_p_holm",
+               "significant_holm", "note"]
+    table = pd.DataFrame(records).reindex(columns=columns)
+    if not table.empty:
+        reject, adjusted = holm(table["welch_p"].to_numpy(dtype=float), alpha=alpha)
+        table["welch_p_holm"] = adjusted
+        table["significant_holm"] = reject
+        table = sort_networks(table)
+    return table
+
+
+@dataclass(frozen=True)
+class GroupTestResult:
+    """One-way ANOVA and Kruskal-Wallis test across groups (module counts)."""
+
+    groups: list
+    n_per_group: list[int]
+    anova_f: float
+    anova_df_between: int
+    anova_df_within: int
+    anova_p: float
+    kruskal_h: float
+    kruskal_p: float
+
+
+def compare_groups(samples: dict) -> GroupTestResult:
+    """One-way ANOVA (``scipy.stats.f_oneway``) and Kruskal-Wallis (``scipy.stats.kruskal``)
+    of several groups of observations, e.g. ``{0: [...], 2: [...], 3: [...], 4: [...]}``.
+
+    Raises:
+        DataError: fewer than 2 groups, or a group with fewer than 2 values.
+    """
+    if len(samples) < 2:
+        raise DataError(f"ANOVA needs at least 2 groups, got {len(samples)}: {list(samples)}")
+    arrays = [_sample(values, f"group {name!r}") for name, values in samples.items()]
+    anova = scipy_stats.f_oneway(*arrays)
+    try:
+        kruskal_h, kruskal_p = scipy_stats.kruskal(*arrays)
+    except ValueError:
+        # scipy refuses when all values are identical: no ranks to compare.
+        kruskal_h, kruskal_p = math.nan, math.nan
+    total = sum(array.size for array in arrays)
+    return GroupTestResult(
+        groups=list(samples), n_per_group=[array.size for array in arrays],
+        anova_f=float(anova.statistic), anova_df_between=len(arrays) - 1,
+        anova_df_within=total - len(arrays), anova_p=float(anova.pvalue),
+        kruskal_h=float(kruskal_h), kruskal_p=float(kruskal_p),
+    )
+
+
+def compare_module_counts(
+    runs: pd.DataFrame,
+    *,
+    variant: str = "gram",
+    baseline: str | None = "baseline",
+    metric: str = "accuracy",
+    dataset: str = OWN_TEST_SPLIT,
+) -> GroupTestResult:
+    """ANOVA and Kruskal-Wallis of ``metric`` across the module counts of ``variant``; the
+    baseline's runs join as 0 modules when ``baseline`` is given (a Gram model with 0 modules
+    is the baseline).
+
+    Groups with a single run are left out (a group needs 2 values for a variance).
+    """
+    rows = runs[(runs["dataset"] == dataset) & runs[metric].notna()]
+    samples = {}
+    if baseline is not None:
+        base = rows.loc[rows["variant"] == baseline, metric]
+        if base.size >= 2:
+            samples[0] = base.to_numpy(dtype=float)
+    gram = rows[rows["variant"] == variant]
+    for modules, group in sorted(gram.groupby("modules")[metric], key=lambda item: item[0]):
+        if group.size >= 2:
+            samples[int(modules)] = group.to_numpy(dtype=float)
+    return compare_groups(samples)
