@@ -127,6 +127,10 @@ def test_thesis_table_four_modules_vs_baseline_sample_sd(equal_var):
         assert (result.t, result.df) == pytest.approx((5.2764, 8), abs=1e-4)
         assert (result.ci_low, result.ci_high) == pytest.approx((0.2578, 0.6582), abs=1e-4)
         assert result.p_value == pytest.approx(0.000749, abs=1e-6)
+    else:
+        assert (result.t, result.df) == pytest.approx((5.2764, 5.8442), abs=1e-4)
+        assert (result.ci_low, result.ci_high) == pytest.approx((0.2442, 0.6718), abs=1e-4)
+        assert result.p_value == pytest.approx(0.002030, abs=1e-6)
 
 
 def test_thesis_table_with_population_sds_is_converted_first():

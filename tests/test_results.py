@@ -1,0 +1,224 @@
+"""Tests of thesis_lib.results on run folders written here with known numbers."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as scipy_stats
+
+from thesis_lib import results, stats
+from thesis_lib.errors import DataError
+
+CLASSES = ["not_sadness", "sadness"]
+
+
+def write_run(results_dir, run_id, *, variant="gram", modules=4, seed=0, accuracy=0.8,
+              state="finished", extra_datasets=None, nested=True, taps=None,
+              predictions=None):
+    """A run folder as the training code writes it (nested ``config`` section by default)."""
+    run_dir = results_dir / "runs" / run_id
+    run_dir.mkdir(parents=True)
+    config = {"variant": variant, "modules": modules, "backbone": "EfficientNetV2B2",
+              "seed": seed, "taps": taps, "activation": "relu", "image_size": 256,
+              "epochs": 30, "dataset_name": "webemo_sad"}
+    if nested:
+        config = {"config": config, "environment": {"python": "3.11", "seed_note": "x"}}
+    (run_dir / "config.json").write_text(json.dumps(config))
+    (run_dir / "status.json").write_text(json.dumps({"state": state, "pid": 1}))
+    if state == "finished":
+        metrics = {
+            "n_test": 200, "test_accuracy": accuracy, "balanced_accuracy": accuracy - 0.01,
+            "macro_f1": accuracy - 0.02, "roc_auc": None,
+            "per_class": {name: {"precision": 0.7, "recall": 0.9, "support": 100}
+                          for name in CLASSES},
+            "confusion_matrix": [[90, 10], [30, 70]], "class_names": CLASSES,
+            "best_epoch": 7, "datasets": extra_datasets or {},
+        }
+        (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    if predictions is not None:
+        predictions.to_csv(run_dir / "predictions.csv", index=False)
+    return run_dir
+
+
+def test_collect_runs_reads_finished_runs_and_reports_the_others(tmp_path):
+    write_run(tmp_path, "base-s0", variant="baseline", modules=0, seed=0, accuracy=0.81,
+              extra_datasets={"emotion6": {"n": 60, "accuracy": 0.7, "macro_f1": 0.69}})
+    write_run(tmp_path, "gram4-s0", seed=0, accuracy=0.82, nested=False,
+              taps=["block2a_expand_activation", "top_activation"])
+    write_run(tmp_path, "gram4-s1", seed=1, state="running")
+    write_run(tmp_path, "gram4-s2", seed=2, state="failed")
+    (tmp_path / "runs" / "empty").mkdir()
+
+    with pytest.warns(UserWarning, match=r"3 run\(s\) not finished.*gram4-s1 \(running\)"):
+        runs = results.collect_runs(tmp_path)
+
+    assert sorted(row["run_id"] for row in runs.attrs["skipped"]) == [
+        "empty", "gram4-s1", "gram4-s2"]
+    assert runs[["run_id", "dataset"]].values.tolist() == [
+        ["base-s0", "test"], ["base-s0", "emotion6"], ["gram4-s0", "test"]]
+    base = runs.iloc[0]
+    assert (base.variant, base.modules, base.seed, base.backbone) == (
+        "baseline", 0, 0, "EfficientNetV2B2")
+    assert (base.accuracy, base.balanced_accuracy, base.macro_f1) == pytest.approx(
+        (0.81, 0.80, 0.79))
+    assert (base.n_images, base.best_epoch, base.train_data) == (200, 7, "webemo_sad")
+    assert base.precision_sadness == 0.7 and base.recall_not_sadness == 0.9
+    assert math.isnan(base.roc_auc)
+    emotion6 = runs.iloc[1]
+    assert (emotion6.accuracy, emotion6.n_images, emotion6.variant) == (0.7, 60, "baseline")
+    assert runs.iloc[2].taps == "block2a_expand_activation,top_activation"
+
+
+def test_collect_runs_names_an_unreadable_record(tmp_path):
+    run_dir = write_run(tmp_path, "broken", accuracy=0.8)
+    (run_dir / "metrics.json").write_text("{not json")
+    with pytest.warns(UserWarning, match="broken"):
+        runs = results.collect_runs(tmp_path)
+    assert runs.empty
+    assert "metrics.json: not valid JSON" in runs.attrs["skipped"][0]["reason"]
+
+
+def test_collect_runs_of_an_empty_results_folder(tmp_path):
+    runs = results.collect_runs(tmp_path / "nothing-yet")
+    assert runs.empty
+    assert {"run_id", "variant", "modules", "dataset", "accuracy"} <= set(runs.columns)
+
+
+def _accuracies_with(mean, sd, n=5):
+    """n values whose mean and sample SD are exactly ``mean`` and ``sd``."""
+    z = np.linspace(-1, 1, n)
+    z = (z - z.mean()) / z.std(ddof=1)
+    return mean + sd * z
+
+
+def _write_study(tmp_path, table):
+    """Five seeds per network with the given (mean, sd) of accuracy as fractions."""
+    for (variant, modules), (mean, sd) in table.items():
+        for seed, accuracy in enumerate(_accuracies_with(mean, sd)):
+            write_run(tmp_path, f"{variant}{modules}-s{seed}", variant=variant, modules=modules,
+                      seed=seed, accuracy=float(accuracy))
+
+
+def test_summarize_matches_numpy_and_the_t_interval(tmp_path):
+    _write_study(tmp_path, {("gram", 2): (0.81772, 0.00118), ("baseline", 0): (0.81368, 0.00174)})
+    write_run(tmp_path, "gramnet-s0", variant="gramnet", modules=4, accuracy=0.815)
+    runs = results.collect_runs(tmp_path)
+    summary = results.summarize(runs)
+
+    assert summary["network"].tolist() == [
+        "baseline EfficientNetV2B2", "B2 + 2 Gram modules", "GramNet-style EfficientNetV2B2"]
+    for row in summary.itertuples():
+        values = runs.loc[(runs.variant == row.variant) & (runs.dataset == "test"), "accuracy"]
+        assert row.n == len(values)
+        assert row.mean == pytest.approx(np.mean(values))
+        if row.n == 1:
+            assert math.isnan(row.sd_ddof1) and math.isnan(row.ci95_low)
+            continue
+        low, high = scipy_stats.t.interval(0.95, len(values) - 1, loc=np.mean(values),
+                                           scale=scipy_stats.sem(values))
+        assert row.sd_ddof1 == pytest.approx(np.std(values, ddof=1))
+        assert row.sem == pytest.approx(scipy_stats.sem(values))
+        assert (row.ci95_low, row.ci95_high) == pytest.approx((low, high))
+    assert set(summary["metric"]) == {"accuracy"}
+
+
+def test_thesis_table_reproduces_the_thesis_layout(tmp_path):
+    # MISSION.md's table, as fractions of 5 runs each.
+    _write_study(tmp_path, {
+        ("gram", 4): (0.81826, 0.00086), ("gram", 3): (0.81806, 0.00177),
+        ("baseline", 0): (0.81368, 0.00174), ("gram", 2): (0.81772, 0.00118),
+    })
+    table = results.thesis_table(results.summarize(results.collect_runs(tmp_path)), with_n=True)
+    assert table.columns.tolist() == ["network", "overall accuracy (%)", "SD", "n"]
+    assert table.values.tolist() == [
+        ["baseline EfficientNetV2B2", "81.368", "0.174", 5],
+        ["B2 + 2 Gram modules", "81.772", "0.118", 5],
+        ["B2 + 3 Gram modules", "81.806", "0.177", 5],
+        ["B2 + 4 Gram modules", "81.826", "0.086", 5],
+    ]
+
+
+def test_summary_and_significance_of_the_same_runs_agree(tmp_path):
+    _write_study(tmp_path, {("gram", 4): (0.81826, 0.00086), ("baseline", 0): (0.81368, 0.00174)})
+    runs = results.collect_runs(tmp_path)
+    summary = results.summarize(runs).set_index("variant")
+    from_table = stats.compare_from_summary(
+        summary.loc["gram", "mean"], summary.loc["gram", "sd_ddof1"], 5,
+        summary.loc["baseline", "mean"], summary.loc["baseline", "sd_ddof1"], 5,
+        equal_var=False)
+    from_runs = stats.compare_variants(runs).iloc[0]
+    assert from_runs.welch_p == pytest.approx(from_table.p_value)
+    assert from_runs.welch_ci_low == pytest.approx(from_table.ci_low)
+
+
+def test_write_summary_writes_every_reported_metric_and_replaces_the_old_file(tmp_path):
+    _write_study(tmp_path, {("baseline", 0): (0.8, 0.01)})
+    runs = results.collect_runs(tmp_path)
+    study_dir = tmp_path / "studies" / "thesis"
+    path = results.write_summary(runs, study_dir)
+    assert path == study_dir / "summary.csv"
+    written = pd.read_csv(path)
+    # roc_auc is None in every run: no row for it.
+    assert written["metric"].tolist() == ["accuracy", "balanced_accuracy", "macro_f1"]
+    assert written.loc[0, "sd_ddof1"] == pytest.approx(0.01)
+    assert written.loc[1, "mean"] == pytest.approx(0.79)
+
+    write_run(tmp_path, "baseline0-s9", variant="baseline", modules=0, seed=9, accuracy=0.9)
+    results.write_summary(results.collect_runs(tmp_path), study_dir)
+    assert pd.read_csv(path).loc[0, "n"] == 6
+    assert [p.name for p in study_dir.iterdir()] == ["summary.csv"]
+
+
+def test_summarize_names_a_missing_column(tmp_path):
+    with pytest.raises(DataError, match=r"\['top5'\] not in the runs table"):
+        results.summarize(pd.DataFrame({"variant": ["gram"], "modules": [2], "dataset": ["x"]}),
+                          metric="top5")
+
+
+def _predictions(paths, labels, predicted):
+    probability = np.where(np.asarray(predicted) == 1, 0.9, 0.1)
+    return pd.DataFrame({"dataset": "test", "split": "test", "path": paths,
+                         "label_index": labels, "prob_not_sadness": 1 - probability,
+                         "prob_sadness": probability})
+
+
+def test_mcnemar_of_two_runs_from_their_prediction_files(tmp_path):
+    paths = [f"/data/img{i}.jpg" for i in range(8)]
+    labels = [1, 1, 0, 0, 1, 0, 1, 0]
+    predicted_a = [1, 1, 0, 0, 1, 0, 0, 1]  # right on images 0, 1, 2, 3, 4, 5
+    predicted_b = [1, 0, 0, 1, 0, 1, 0, 0]  # right on images 0, 2, 7
+    run_a = write_run(tmp_path, "a", predictions=_predictions(paths, labels, predicted_a))
+    # b lists the same images in another order: they are matched by path.
+    order = list(reversed(range(8)))
+    run_b = write_run(tmp_path, "b", predictions=_predictions(
+        [paths[i] for i in order], [labels[i] for i in order], [predicted_b[i] for i in order]))
+
+    predictions_a = results.load_predictions(run_a)
+    assert predictions_a["correct"].tolist() == [True] * 6 + [False] * 2
+    result = stats.mcnemar_runs(predictions_a, results.load_predictions(run_b))
+    # both right: 0, 2; only a: 1, 3, 4, 5; only b: 7; both wrong: 6.
+    assert (result.both_correct, result.only_a_correct, result.only_b_correct,
+            result.both_wrong) == (2, 4, 1, 1)
+    assert result.p_value == pytest.approx(2 * (1 + 5) / 32)  # 2 P(X <= 1), X ~ Bin(5, 1/2)
+
+    run_c = write_run(tmp_path, "c", predictions=_predictions(paths[:7], labels[:7],
+                                                              predicted_b[:7]))
+    with pytest.raises(DataError, match="1 image\\(s\\) predicted by only one of the runs"):
+        stats.mcnemar_runs(predictions_a, results.load_predictions(run_c))
+
+
+def test_load_predictions_names_a_missing_file(tmp_path):
+    with pytest.raises(DataError, match="predictions.csv: no predictions file"):
+        results.load_predictions(tmp_path)
+
+
+@pytest.mark.parametrize(("variant", "modules", "backbone", "name"), [
+    ("baseline", 0, "EfficientNetV2B2", "baseline EfficientNetV2B2"),
+    ("gram", 3, "EfficientNetV2B2", "B2 + 3 Gram modules"),
+    ("gram", 1, "EfficientNetV2S", "S + 1 Gram module"),
+    ("gramnet", 4, "EfficientNetV2B2", "GramNet-style EfficientNetV2B2"),
+])
+def test_network_names_follow_the_thesis(variant, modules, backbone, name):
+    assert results.network_name(variant, modules, backbone) == name
