@@ -1,0 +1,83 @@
+"""TrainConfig: thesis defaults, YAML profiles, overrides, validation, run ids."""
+
+import dataclasses
+
+import pytest
+import yaml
+
+from thesis_lib import paths
+from thesis_lib.errors import ConfigError
+from thesis_lib.train.config import TrainConfig, load_profile, make_config
+
+
+def test_defaults_are_the_thesis_protocol():
+    config = TrainConfig()
+    assert (config.backbone, config.image_size, config.modules) == ("EfficientNetV2B2", 256, 4)
+    assert (config.randaugment_ops, config.randaugment_magnitude) == (3, 7)
+    assert config.split_ratios == (0.8, 0.1, 0.1)
+    assert config.scheme == "sadness" and config.weights == "imagenet"
+
+
+def test_thesis_profile_states_the_defaults():
+    """configs/thesis.yaml and the dataclass defaults must not drift apart."""
+    assert make_config("thesis") == TrainConfig()
+    listed = yaml.safe_load((paths.project_root() / "configs" / "thesis.yaml").read_text())
+    assert listed["modules"] == 4 and listed["image_size"] == 256
+
+
+def test_smoke_profile_is_a_small_cpu_run():
+    config = make_config("smoke")
+    assert config.backbone == "EfficientNetV2B0" and config.weights is None
+    assert config.image_size <= 64 and config.epochs <= 3 and config.data_dir is None
+
+
+def test_overrides_replace_profile_values_and_none_keeps_them():
+    config = make_config("smoke", modules=3, epochs=None, learning_rate="1e-4")
+    assert config.modules == 3
+    assert config.epochs == make_config("smoke").epochs
+    assert config.learning_rate == pytest.approx(1e-4)  # strings from YAML become numbers
+
+
+def test_modules_zero_is_the_baseline_with_one_run_id():
+    assert make_config("smoke", modules=0).variant == "baseline"
+    assert (make_config("smoke", modules=0).run_id()
+            == make_config("smoke", variant="baseline", modules=5).run_id())
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"variant": "gramm"}, "unknown variant 'gramm'"),
+    ({"split_ratios": [0.5, 0.1, 0.1]}, "sum to 1"),
+    ({"epochs": 0}, "epochs must be >= 1"),
+    ({"modules": 2.5}, "whole number"),
+    ({"strategy": "horovod"}, "unknown strategy"),
+    ({"no_such_field": 1}, "no_such_field"),
+])
+def test_invalid_values_name_the_field(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        make_config("smoke", **overrides)
+
+
+def test_profile_errors_name_the_file(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("epochz: 3\n")
+    with pytest.raises(ConfigError, match="bad.yaml: unknown field"):
+        load_profile(bad)
+    with pytest.raises(ConfigError, match="not found"):
+        load_profile(tmp_path / "missing.yaml")
+
+
+def test_profile_extends_its_base(tmp_path):
+    child = tmp_path / "child.yaml"
+    child.write_text("profile: smoke\nepochs: 1\n")
+    config = make_config(child)
+    assert config.epochs == 1 and config.backbone == "EfficientNetV2B0"
+
+
+def test_run_id_is_readable_and_follows_results_not_storage():
+    config = make_config("smoke", modules=2, seed=3)
+    run_id = config.run_id()
+    assert run_id.startswith("gram-m2-v2b0-s3-") and len(run_id.split("-")[-1]) == 8
+    same_results = dataclasses.replace(config, results_dir="/elsewhere", verbose=0)
+    assert same_results.run_id() == run_id
+    for change in ({"seed": 4}, {"learning_rate": 0.01}, {"data_dir": "/data/x"}):
+        assert dataclasses.replace(config, **change).run_id() != run_id

@@ -1,0 +1,78 @@
+"""Atomic writes, status markers and run planning (skip / resume / forced new folder)."""
+
+import os
+
+import pandas as pd
+import pytest
+
+from thesis_lib.errors import ThesisError
+from thesis_lib.train import records
+from thesis_lib.train.config import make_config
+from thesis_lib.train.run import plan_run
+
+
+def test_atomic_write_leaves_old_file_when_writer_fails(tmp_path):
+    target = tmp_path / "metrics.json"
+    records.write_json(target, {"a": 1})
+
+    def broken(tmp):
+        tmp.write_text("{half")
+        raise RuntimeError("killed while writing")
+
+    with pytest.raises(RuntimeError):
+        records.atomic_write(target, broken)
+    assert records.read_json(target) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]  # no temporary left
+
+
+def test_status_markers_follow_the_state(tmp_path):
+    records.write_status(tmp_path, "running")
+    assert (tmp_path / "RUNNING").exists()
+    status = records.read_status(tmp_path)
+    assert status["pid"] == os.getpid() and status["attempts"] == 1 and status["started"]
+    records.write_status(tmp_path, "failed", error="boom")
+    assert (tmp_path / "FAILED").exists() and not (tmp_path / "RUNNING").exists()
+    records.write_status(tmp_path, "running")
+    assert records.read_status(tmp_path)["attempts"] == 2
+    records.write_status(tmp_path, "finished")
+    assert not any((tmp_path / m).exists() for m in ("RUNNING", "FAILED"))
+    assert records.read_status(tmp_path)["ended"]
+
+
+def test_plan_skips_finished_forces_new_folder_resumes_unfinished(tmp_path):
+    config = make_config("smoke", results_dir=str(tmp_path))
+    first = plan_run(config)
+    assert first.action == "new" and first.run_dir.name == config.run_id()
+    first.run_dir.mkdir(parents=True)
+    records.write_status(first.run_dir, "failed")
+    assert plan_run(config).action == "resume"
+    records.write_status(first.run_dir, "finished")
+    assert plan_run(config).action == "skip"
+    forced = plan_run(config, force=True)
+    assert forced.action == "new" and forced.run_dir.name == f"{config.run_id()}-2"
+    forced.run_dir.mkdir()
+    assert plan_run(config, force=True).run_dir.name == f"{config.run_id()}-3"
+
+
+def test_a_live_run_is_not_started_twice(tmp_path):
+    config = make_config("smoke", results_dir=str(tmp_path))
+    run_dir = tmp_path / "runs" / config.run_id()
+    run_dir.mkdir(parents=True)
+    records.write_status(run_dir, "running")
+    status = records.read_status(run_dir)
+    status["pid"] = os.getppid()  # a live process other than this one
+    records.write_json(run_dir / "status.json", status)
+    with pytest.raises(ThesisError, match="already being trained"):
+        plan_run(config)
+
+
+def test_list_runs_reads_state_and_accuracy(tmp_path):
+    run_dir = tmp_path / "runs" / "gram-m2-x"
+    records.write_json(run_dir / "config.json", {"dataset_name": "demo",
+                                                 "config": {"variant": "gram", "modules": 2}})
+    records.write_status(run_dir, "finished")
+    records.write_json(run_dir / "metrics.json", {"test_accuracy": 0.75})
+    table = records.list_runs(tmp_path)
+    assert isinstance(table, pd.DataFrame)
+    assert table.loc[0, ["run_id", "state", "test_accuracy", "dataset"]].tolist() == [
+        "gram-m2-x", "finished", 0.75, "demo"]

@@ -1,0 +1,292 @@
+"""Grids of training runs, executed on this machine or on a SLURM cluster.
+
+A grid file (YAML) names a base profile, fields shared by all cells, and lists of values whose
+every combination is one cell::
+
+    profile: thesis                 # base profile (configs/thesis.yaml)
+    fixed:                          # fields of every cell
+      data_dir: /data/webemo_sad
+    grid:                           # every combination of these is one cell
+      modules: [0, 2, 3, 4]
+      seed: [0, 1, 2, 3, 4]
+    eval_datasets:                  # optional, passed to every cell
+      unbiasedemo: /data/unbiasedemo
+
+Each cell executes ``notebooks/03_train.ipynb`` with papermill, its parameters set from the
+cell, into the cell's run folder (``results/runs/<run_id>/03_train.ipynb``), so that every run
+carries its executed notebook. Finished cells are skipped, a failed cell is reported and the
+others go on; ``summary`` lists every cell with its state and test accuracy.
+
+Executors: ``local`` (one cell after another, or ``jobs`` at a time) and ``slurm`` through
+``submitit`` (one job per cell; partition, GPUs, time limit... as options).
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from thesis_lib import paths
+from thesis_lib.errors import ConfigError, ThesisError
+from thesis_lib.train import records
+from thesis_lib.train.config import config_fields, make_config
+
+DEFAULT_NOTEBOOK = "notebooks/03_train.ipynb"
+NOTEBOOK_NAME = "03_train.ipynb"
+SUMMARY_COLUMNS = ["cell", "run_id", "state", "test_accuracy", "error", "run_dir"]
+
+
+@dataclass
+class Grid:
+    """A grid of training runs.
+
+    Args:
+        axes: field -> list of values; every combination is one cell.
+        fixed: fields shared by all cells.
+        profile: the base profile of all cells (``smoke``, ``thesis`` or a YAML path).
+        notebook: the training notebook each cell executes.
+        name: the grid's name (summary file name).
+    """
+
+    axes: dict[str, list[Any]]
+    fixed: dict[str, Any] = field(default_factory=dict)
+    profile: str | None = "smoke"
+    notebook: str = DEFAULT_NOTEBOOK
+    name: str = "grid"
+
+    def __post_init__(self) -> None:
+        known = set(config_fields())
+        for name in [*self.axes, *self.fixed]:
+            if name not in known:
+                valid = ", ".join(sorted(known))
+                raise ConfigError(f"grid: unknown field {name!r}; valid: {valid}")
+        for name, values in self.axes.items():
+            if not isinstance(values, list) or not values:
+                raise ConfigError(f"grid: {name!r} must be a non-empty list of values")
+
+    def cells(self) -> list[dict[str, Any]]:
+        """The parameters of each cell (profile included), in a stable order."""
+        names = list(self.axes)
+        combos = itertools.product(*(self.axes[n] for n in names)) if names else [()]
+        return [{"profile": self.profile, **self.fixed, **dict(zip(names, combo, strict=True))}
+                for combo in combos]
+
+    def cell_name(self, cell: dict[str, Any]) -> str:
+        return ",".join(f"{name}={cell[name]}" for name in self.axes) or "default"
+
+
+def load_grid(path: str | os.PathLike) -> Grid:
+    """A ``Grid`` from a YAML file (see the module docstring for the format)."""
+    path = paths.resolve(path)
+    if not path.is_file():
+        raise ConfigError(f"grid file not found: {path}")
+    try:
+        spec = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+    allowed = {"profile", "fixed", "grid", "notebook", "eval_datasets", "name"}
+    unknown = sorted(set(spec) - allowed)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)}; "
+                          f"valid: {', '.join(sorted(allowed))}")
+    fixed = dict(spec.get("fixed") or {})
+    if spec.get("eval_datasets"):
+        fixed["eval_datasets"] = dict(spec["eval_datasets"])
+    return Grid(axes=dict(spec.get("grid") or {}), fixed=fixed,
+                profile=spec.get("profile", "smoke"),
+                notebook=spec.get("notebook", DEFAULT_NOTEBOOK),
+                name=spec.get("name", path.stem))
+
+
+# --- one cell
+
+
+def run_cell(cell: dict[str, Any], notebook: str = DEFAULT_NOTEBOOK, name: str = "",
+             force: bool = False) -> dict[str, Any]:
+    """Execute the training notebook for one cell; never raises for a failed cell.
+
+    Returns:
+        The cell's summary row: cell, run_id, state (finished / skipped / failed), test
+        accuracy, error (one line) and run folder.
+    """
+    import papermill
+
+    from thesis_lib.train.run import plan_run
+
+    row = {"cell": name or str(cell), "run_id": None, "state": "failed", "test_accuracy": None,
+           "error": None, "run_dir": None}
+    try:
+        profile = cell.get("profile")
+        config = make_config(profile, **{k: v for k, v in cell.items() if k != "profile"})
+        plan = plan_run(config, force=force)
+    except ThesisError as error:
+        row["error"] = f"{type(error).__name__}: {error}"
+        return row
+    row.update(run_id=plan.run_dir.name, run_dir=str(plan.run_dir))
+    if plan.action == "skip":
+        return {**row, "state": "skipped", "test_accuracy": _test_accuracy(plan.run_dir)}
+
+    output = plan.run_dir / NOTEBOOK_NAME
+    plan.run_dir.mkdir(parents=True, exist_ok=True)
+    _keep_earlier_attempt(output)
+    parameters = {**_notebook_values(cell), "force": force}
+    try:
+        papermill.execute_notebook(
+            str(paths.resolve(notebook)), str(output), parameters=parameters,
+            cwd=str(paths.project_root()), progress_bar=False, log_output=False,
+        )
+    except papermill.PapermillExecutionError as error:
+        row["error"] = f"{error.ename}: {error.evalue}".splitlines()[0]
+        return row
+    except Exception as error:  # a kernel that died, a missing notebook...: report, go on
+        row["error"] = f"{type(error).__name__}: {error}".splitlines()[0]
+        return row
+    status = records.read_status(plan.run_dir) or {}
+    row["state"] = status.get("state", "unknown")
+    row["test_accuracy"] = _test_accuracy(plan.run_dir)
+    return row
+
+
+def _notebook_values(cell: dict[str, Any]) -> dict[str, Any]:
+    """Parameters as papermill writes them into the notebook (plain JSON types)."""
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in cell.items()}
+
+
+def _keep_earlier_attempt(output: Path) -> None:
+    """An earlier (interrupted) attempt's notebook is renamed, never overwritten."""
+    if output.exists():
+        number = 1
+        while (earlier := output.with_name(f"03_train.attempt-{number}.ipynb")).exists():
+            number += 1
+        os.replace(output, earlier)
+
+
+def _test_accuracy(run_dir: Path) -> float | None:
+    metrics_path = run_dir / "metrics.json"
+    if not metrics_path.is_file():
+        return None
+    return records.read_json(metrics_path).get("test_accuracy")
+
+
+# --- executors
+
+
+def run_grid(grid: Grid, *, executor: str = "local", jobs: int = 1, force: bool = False,
+             slurm: dict[str, Any] | None = None, log_dir: str | os.PathLike | None = None,
+             results_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Run every cell of ``grid`` and return (and save) the summary table.
+
+    Args:
+        grid: the grid.
+        executor: ``local`` or ``slurm``; ``submitit-local`` runs the submitit code path on
+            this machine (for testing the cluster set-up).
+        jobs: cells at a time on the local executor.
+        force: train finished cells again (into new run folders).
+        slurm: submitit parameters, e.g. ``{"slurm_partition": "gpu", "gpus_per_node": 1,
+            "timeout_min": 720, "cpus_per_task": 8, "mem_gb": 32}``.
+        log_dir: where submitit keeps job logs; default ``<results>/grid-logs/<name>``.
+        results_dir: folder of the summary file; default the cells' ``results_dir`` or
+            ``<project>/results``.
+    """
+    cells = grid.cells()
+    names = [grid.cell_name(cell) for cell in cells]
+    arguments = [(cell, grid.notebook, name, force) for cell, name in zip(cells, names,
+                                                                          strict=True)]
+    root = _results_root(grid, results_dir)
+    print(f"grid {grid.name}: {len(cells)} cell(s), executor {executor}")
+    if executor == "local":
+        rows = _run_local(arguments, jobs)
+    elif executor in ("slurm", "submitit-local"):
+        folder = Path(log_dir) if log_dir else root / "grid-logs" / grid.name
+        rows = _run_submitit(arguments, folder, slurm or {},
+                             cluster="local" if executor == "submitit-local" else "slurm")
+    else:
+        raise ConfigError(f"unknown executor {executor!r}; valid: local, slurm, submitit-local")
+    summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    records.write_csv(root / "grids" / f"{grid.name}-summary.csv", summary)
+    return summary
+
+
+def _results_root(grid: Grid, results_dir: str | os.PathLike | None) -> Path:
+    chosen = results_dir or grid.fixed.get("results_dir")
+    return paths.resolve(chosen) if chosen else paths.results_dir()
+
+
+def _run_local(arguments: list[tuple], jobs: int) -> list[dict[str, Any]]:
+    if jobs < 1:
+        raise ConfigError(f"jobs must be >= 1, got {jobs}")
+    if jobs == 1:
+        return [_report(run_cell(*args)) for args in arguments]
+    # Separate processes: each cell's papermill client runs its own kernel and event loop.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = [pool.submit(run_cell, *args) for args in arguments]
+        return [_report(future.result()) for future in futures]
+
+
+def _run_submitit(arguments: list[tuple], folder: Path, parameters: dict[str, Any], *,
+                  cluster: str) -> list[dict[str, Any]]:
+    import submitit
+
+    executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
+    if parameters:
+        executor.update_parameters(**parameters)
+    with executor.batch():
+        jobs = [executor.submit(run_cell, *args) for args in arguments]
+    rows = []
+    for job, args in zip(jobs, arguments, strict=True):
+        try:
+            rows.append(_report(job.result()))
+        except Exception as error:  # the job itself died (time limit, node failure...)
+            rows.append(_report({"cell": args[2], "run_id": None, "state": "failed",
+                                 "test_accuracy": None, "run_dir": None,
+                                 "error": f"job {job.job_id}: {str(error).splitlines()[-1]}"}))
+    return rows
+
+
+def _report(row: dict[str, Any]) -> dict[str, Any]:
+    accuracy = row.get("test_accuracy")
+    shown = f" test_accuracy={accuracy:.4f}" if isinstance(accuracy, float) else ""
+    error = f" ({row['error']})" if row.get("error") else ""
+    print(f"  {row['cell']}: {row['state']}{shown}{error}", flush=True)
+    return row
+
+
+def summary(grid: Grid) -> pd.DataFrame:
+    """The state of every cell as found on disk (e.g. while SLURM jobs still run)."""
+    rows = []
+    for cell in grid.cells():
+        name = grid.cell_name(cell)
+        try:
+            config = make_config(cell.get("profile"),
+                                 **{k: v for k, v in cell.items() if k != "profile"})
+            run_dir = config.runs_dir / config.run_id()
+        except ThesisError as error:
+            rows.append({"cell": name, "state": "invalid", "error": str(error)})
+            continue
+        status = records.read_status(run_dir) or {}
+        rows.append({"cell": name, "run_id": run_dir.name,
+                     "state": status.get("state", "pending"),
+                     "test_accuracy": _test_accuracy(run_dir), "error": status.get("error"),
+                     "run_dir": str(run_dir)})
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def parse_assignments(items: Iterable[str]) -> dict[str, Any]:
+    """``["partition=gpu", "gpus_per_node=2"]`` -> ``{"partition": "gpu", "gpus_per_node": 2}``."""
+    result = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"expected NAME=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        result[key.strip()] = yaml.safe_load(value)
+    return result

@@ -1,0 +1,124 @@
+"""Keras callbacks of a training run: the per-epoch checkpoint that makes runs resumable.
+
+``EpochCheckpoint`` writes, after every completed epoch and in this order:
+
+1. ``checkpoint/epoch-<e>.weights.h5``: model weights and optimizer state (Keras saves the
+   optimizer's variables, step counter included, with the model's weights);
+2. ``checkpoint/best-epoch-<e>.keras`` when the validation accuracy improved;
+3. ``checkpoint/state.json``: the last completed epoch, the history so far, the best epoch and
+   the files above. This file is the commit point: until it is renamed into place, the
+   previous epoch's state is the valid one, so a ``kill -9`` at any moment loses at most the
+   epoch in progress;
+4. ``history.csv`` in the run folder (for people and TensorBoard-less plots).
+
+Older checkpoint files are deleted only after the new state is committed.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import pandas as pd
+
+from thesis_lib.train import records
+
+STATE_FILE = "state.json"
+MONITOR = "val_accuracy"
+
+
+def load_state(checkpoint_dir: Path) -> dict[str, Any] | None:
+    """The last committed checkpoint state, or ``None`` when no epoch was completed."""
+    path = checkpoint_dir / STATE_FILE
+    return records.read_json(path) if path.is_file() else None
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Atomic per-epoch checkpoint, continuous history and best-model tracking.
+
+    Args:
+        run_dir: the run folder (``history.csv`` goes there, checkpoints under
+            ``checkpoint/``).
+        state: the state to continue from (``load_state``), or ``None`` for a fresh run.
+        phase: a name for the current training phase (e.g. ``frozen``/``full``); stored so
+            that a resumed run rebuilds the matching optimizer before loading its state.
+    """
+
+    def __init__(self, run_dir: Path, state: dict[str, Any] | None = None,
+                 phase: str = "full") -> None:
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.checkpoint_dir = self.run_dir / "checkpoint"
+        self.phase = phase
+        state = state or {}
+        self.history: list[dict[str, Any]] = list(state.get("history", []))
+        self.best_epoch: int | None = state.get("best_epoch")
+        self.best_value: float | None = state.get("best_value")
+        self.best_model: str | None = state.get("best_model")
+        self.weights_file: str | None = state.get("weights")
+        self._epoch_started = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch_started = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = dict(logs or {})
+        row = {"epoch": epoch, **{k: float(v) for k, v in sorted(logs.items())}}
+        row["learning_rate"] = self._learning_rate()
+        row["seconds"] = round(time.perf_counter() - self._epoch_started, 3)
+        self.history = [r for r in self.history if r["epoch"] < epoch] + [row]
+
+        self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        stale = []
+        weights_file = f"epoch-{epoch}.weights.h5"
+        records.atomic_write(self.checkpoint_dir / weights_file, self.model.save_weights)
+        stale.append(self.weights_file)
+        self.weights_file = weights_file
+
+        value = logs.get(MONITOR)
+        if value is not None and (self.best_value is None or value > self.best_value):
+            best_model = f"best-epoch-{epoch}.keras"
+            records.atomic_write(self.checkpoint_dir / best_model, self.model.save)
+            stale.append(self.best_model)
+            self.best_model, self.best_epoch, self.best_value = best_model, epoch, float(value)
+
+        records.write_json(self.checkpoint_dir / STATE_FILE, self.state(epoch))
+        records.write_csv(self.run_dir / "history.csv", pd.DataFrame(self.history))
+        for name in stale:
+            if name and name not in (self.weights_file, self.best_model):
+                (self.checkpoint_dir / name).unlink(missing_ok=True)
+
+    def state(self, epoch: int) -> dict[str, Any]:
+        return {
+            "epoch": epoch,
+            "phase": self.phase,
+            "weights": self.weights_file,
+            "best_model": self.best_model,
+            "best_epoch": self.best_epoch,
+            "best_value": self.best_value,
+            "monitor": MONITOR,
+            "history": self.history,
+            "saved": records.now(),
+        }
+
+    def _learning_rate(self) -> float:
+        optimizer = self.model.optimizer
+        rate = optimizer.learning_rate
+        return float(keras.ops.convert_to_numpy(rate))
+
+
+class EpochDelay(keras.callbacks.Callback):
+    """Sleep after each epoch; lets tests interrupt a tiny run at a chosen moment.
+
+    Args:
+        seconds: how long to sleep.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        time.sleep(self.seconds)

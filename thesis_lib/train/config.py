@@ -1,0 +1,332 @@
+"""The configuration of one training run, its profiles and its identity.
+
+A configuration is one flat dataclass, ``TrainConfig``. Flat, because the same names are used
+in three places that must agree: the YAML profiles under ``configs/``, the ``parameters`` cell of
+``notebooks/03_train.ipynb`` (papermill ``-p name value`` and ``-f profile.yaml``) and the
+keyword overrides of ``make_config``. The fields are grouped below by topic (data, model,
+optimisation, execution).
+
+The defaults are the thesis protocol (MISSION.md): EfficientNetV2B2 with 4 Gram modules,
+256 px inputs, RandAugment N=3 M=7, an 80/10/10 split, categorical cross-entropy over 2 softmax
+classes. ``configs/thesis.yaml`` writes the same values down; ``configs/smoke.yaml`` is a
+seconds-long CPU run on the demo data.
+
+A profile may name the profile it starts from with a ``profile`` key (``smoke``, ``thesis`` or a
+path); ``thesis`` is the defaults themselves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from thesis_lib import paths
+from thesis_lib.errors import ConfigError
+
+VARIANTS = ("baseline", "gram", "gramnet")
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+SCHEDULES = ("constant", "cosine")
+STRATEGIES = ("none", "mirrored")
+RESIZE_MODES = ("squash", "crop", "pad")
+
+# Fields that change where or how results are stored or shown, not the results themselves.
+# They are left out of the run id, so that e.g. moving the results folder finds the same run.
+NON_IDENTITY_FIELDS = frozenset(
+    {"results_dir", "eval_datasets", "cache", "verbose", "epoch_delay_s"}
+)
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines one training run.
+
+    Args:
+        data_dir: dataset folder or manifest file; ``None`` means the generated demo dataset.
+        dataset_name: name of the dataset in the run record; default: the folder name.
+        scheme: label scheme of ``thesis_lib.data.labels`` (``sadness``, ``mikels8``...).
+        adapter: dataset layout adapter (``auto`` detects it).
+        split_ratios: train / validation / test fractions.
+        split_seed: seed of the split; ``None`` means the run's ``seed``.
+        split_file: a split CSV to reuse instead of drawing a new split.
+        max_images: at most this many images per split (a seeded subsample), for quick runs.
+        min_side: images whose shorter side is below this are skipped by the scanner.
+        image_size: side of the square network input in pixels.
+        resize: how images become squares: ``squash``, ``crop`` or ``pad``.
+        augment: RandAugment on the training images.
+        randaugment_ops: RandAugment N (operations per image).
+        randaugment_magnitude: RandAugment M on the 0-10 scale.
+        balanced: sample training batches class-balanced.
+        class_weighting: weight the loss by inverse class frequency.
+        cache: cache decoded images (``None``, ``"memory"`` or a folder).
+        variant: ``baseline``, ``gram`` or ``gramnet``.
+        modules: number of Gram modules (0 means the baseline).
+        taps: backbone layer names to tap; ``None`` uses the builder's defaults.
+        activation: activation inside the Gram modules.
+        backbone: Keras application name, e.g. ``EfficientNetV2B2``.
+        weights: ``imagenet`` or ``None`` (random initialisation).
+        dropout: dropout before the classifier; ``None`` is the builder's default (0.2,
+            0.5 for gramnet).
+        optimizer: ``adam``, ``adamw``, ``sgd`` or ``rmsprop``.
+        learning_rate: peak learning rate.
+        lr_schedule: ``constant`` or ``cosine`` (decays to zero at the last epoch).
+        warmup_epochs: linear warm-up from 0 to ``learning_rate`` over this many epochs.
+        weight_decay: decoupled weight decay (``adamw``) or 0.
+        epochs: number of training epochs.
+        batch_size: global batch size (split across replicas by a distribution strategy).
+        label_smoothing: label smoothing of the categorical cross-entropy.
+        freeze_backbone_epochs: train only the new layers for this many first epochs.
+        seed: seed of weights initialisation, augmentation and shuffling.
+        deterministic: deterministic TensorFlow ops (bit-identical reruns on the same machine).
+        mixed_precision: ``mixed_float16`` compute (GPU).
+        jit_compile: XLA compilation of the train step.
+        strategy: ``none`` or ``mirrored`` (all local GPUs).
+        results_dir: folder holding ``runs/``; ``None`` means ``<project>/results``.
+        eval_datasets: extra datasets evaluated after training, ``{name: folder}``.
+        verbose: Keras fit verbosity (2 = one line per epoch, readable in notebooks).
+        epoch_delay_s: sleep after each epoch (only for tests that interrupt a run).
+    """
+
+    # --- data
+    data_dir: str | None = None
+    dataset_name: str | None = None
+    scheme: str = "sadness"
+    adapter: str = "auto"
+    split_ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    split_seed: int | None = None
+    split_file: str | None = None
+    max_images: int | None = None
+    min_side: int = 32
+    image_size: int = 256
+    resize: str = "squash"
+    augment: bool = True
+    randaugment_ops: int = 3
+    randaugment_magnitude: int = 7
+    balanced: bool = False
+    class_weighting: bool = False
+    cache: str | None = None
+    # --- model
+    variant: str = "gram"
+    modules: int = 4
+    taps: list[str] | None = None
+    activation: str = "relu"
+    backbone: str = "EfficientNetV2B2"
+    weights: str | None = "imagenet"
+    dropout: float | None = None
+    # --- optimisation
+    optimizer: str = "adam"
+    learning_rate: float = 1e-4
+    lr_schedule: str = "constant"
+    warmup_epochs: int = 0
+    weight_decay: float = 0.0
+    epochs: int = 30
+    batch_size: int = 32
+    label_smoothing: float = 0.0
+    freeze_backbone_epochs: int = 0
+    # --- execution
+    seed: int = 0
+    deterministic: bool = False
+    mixed_precision: bool = False
+    jit_compile: bool = False
+    strategy: str = "none"
+    results_dir: str | None = None
+    eval_datasets: dict[str, str] = field(default_factory=dict)
+    verbose: int = 2
+    epoch_delay_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._coerce_numbers()
+        self.split_ratios = tuple(float(r) for r in self.split_ratios)
+        if self.taps is not None:
+            self.taps = list(self.taps)
+        self.eval_datasets = dict(self.eval_datasets or {})
+        if self.weights in ("none", "None", ""):
+            self.weights = None
+        # "modules = 0" is the baseline, whatever the variant says; one network, one run id.
+        if self.variant == "gram" and self.modules == 0:
+            self.variant = "baseline"
+        if self.variant == "baseline":
+            self.modules = 0
+        self.validate()
+
+    def _coerce_numbers(self) -> None:
+        """YAML reads ``1e-4`` as a string and papermill may pass ``3.0``: fix the types."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is None or f.type not in ("int", "float", "int | None", "float | None"):
+                continue
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise ConfigError(f"{f.name} must be a number, got {value!r}") from None
+            if f.type.startswith("int"):
+                if number != int(number):
+                    raise ConfigError(f"{f.name} must be a whole number, got {value!r}")
+                number = int(number)
+            setattr(self, f.name, number)
+
+    def validate(self) -> None:
+        """Raise ``ConfigError`` naming the first invalid field."""
+        _check_choice("variant", self.variant, VARIANTS)
+        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        _check_choice("lr_schedule", self.lr_schedule, SCHEDULES)
+        _check_choice("strategy", self.strategy, STRATEGIES)
+        _check_choice("resize", self.resize, RESIZE_MODES)
+        if len(self.split_ratios) != 3 or any(r < 0 for r in self.split_ratios):
+            raise ConfigError(f"split_ratios must be three fractions >= 0, got {self.split_ratios}")
+        if abs(sum(self.split_ratios) - 1.0) > 1e-6:
+            raise ConfigError(f"split_ratios must sum to 1, got {self.split_ratios}")
+        for name in ("image_size", "epochs", "batch_size"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.modules < 0:
+            raise ConfigError(f"modules must be >= 0, got {self.modules}")
+        if self.dropout is not None and not 0 <= self.dropout < 1:
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ConfigError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.learning_rate <= 0:
+            raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if not 0 <= self.freeze_backbone_epochs <= self.epochs:
+            raise ConfigError(
+                f"freeze_backbone_epochs must be between 0 and epochs ({self.epochs}), "
+                f"got {self.freeze_backbone_epochs}"
+            )
+        if not 0 <= self.warmup_epochs <= self.epochs:
+            raise ConfigError(
+                f"warmup_epochs must be between 0 and epochs ({self.epochs}), "
+                f"got {self.warmup_epochs}"
+            )
+        if self.max_images is not None and self.max_images < 1:
+            raise ConfigError(f"max_images must be >= 1 or None, got {self.max_images}")
+
+    # --- derived values
+
+    @property
+    def effective_split_seed(self) -> int:
+        return self.seed if self.split_seed is None else self.split_seed
+
+    @property
+    def data_path(self) -> Path:
+        """The dataset folder (the demo data when ``data_dir`` is None)."""
+        if self.data_dir is None:
+            return paths.demo_data_dir()
+        return paths.resolve(self.data_dir)
+
+    @property
+    def name_of_dataset(self) -> str:
+        if self.dataset_name:
+            return self.dataset_name
+        return "demo" if self.data_dir is None else self.data_path.name
+
+    @property
+    def runs_dir(self) -> Path:
+        root = paths.results_dir() if self.results_dir is None else paths.resolve(self.results_dir)
+        return root / "runs"
+
+    def to_dict(self) -> dict[str, Any]:
+        values = dataclasses.asdict(self)
+        values["split_ratios"] = list(self.split_ratios)
+        return values
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that affect results, in a form that is the same on every machine."""
+        values = {k: v for k, v in self.to_dict().items() if k not in NON_IDENTITY_FIELDS}
+        # The demo data is the same everywhere; a real dataset is identified by its path.
+        values["data_dir"] = None if self.data_dir is None else str(self.data_path)
+        values["split_seed"] = self.effective_split_seed
+        if self.split_file is not None:
+            values["split_file"] = str(paths.resolve(self.split_file))
+        return values
+
+    def run_id(self) -> str:
+        """``<variant>-m<modules>-<backbone>-s<seed>-<hash>``, e.g. ``gram-m4-v2b2-s0-3f9a1c2e``.
+
+        The hash covers the canonical JSON of ``identity()``: any change that can change the
+        results gives another id, a change of the output folder does not.
+        """
+        canonical = json.dumps(self.identity(), sort_keys=True, separators=(",", ":"))
+        digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:8]
+        backbone = self.backbone.lower().replace("efficientnet", "")
+        return f"{self.variant}-m{self.modules}-{backbone}-s{self.seed}-{digest}"
+
+
+def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"unknown {name} {value!r}; valid: {', '.join(choices)}")
+
+
+def config_fields() -> list[str]:
+    return [f.name for f in dataclasses.fields(TrainConfig)]
+
+
+def profile_path(profile: str | os.PathLike) -> Path:
+    """A profile name (``smoke``, ``thesis``) or a YAML path, as a path under ``configs/``."""
+    text = str(profile)
+    if not text.endswith((".yaml", ".yml")) and os.sep not in text and "/" not in text:
+        return paths.project_root() / "configs" / f"{text}.yaml"
+    return paths.resolve(text)
+
+
+def load_profile(profile: str | os.PathLike) -> dict[str, Any]:
+    """The values of a YAML profile, following its ``profile`` key to the one it extends.
+
+    Raises:
+        ConfigError: the file is missing, is not a mapping, or has unknown keys.
+    """
+    return _load_profile(profile, seen=())
+
+
+def _load_profile(profile: str | os.PathLike, seen: tuple[Path, ...]) -> dict[str, Any]:
+    path = profile_path(profile)
+    if path in seen:
+        return {}  # a profile naming itself (configs/thesis.yaml says `profile: thesis`)
+    if not path.is_file():
+        raise ConfigError(f"profile {str(profile)!r} not found: {path}")
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: a profile must be a mapping of field: value")
+    base_name = values.pop("profile", None)
+    unknown = sorted(set(values) - set(config_fields()))
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown field(s) {', '.join(unknown)}; valid: {', '.join(config_fields())}"
+        )
+    base = _load_profile(base_name, seen + (path,)) if base_name else {}
+    return {**base, **values}
+
+
+def make_config(profile: str | os.PathLike | None = None, **overrides: Any) -> TrainConfig:
+    """A ``TrainConfig`` from a profile plus keyword overrides; ``None`` overrides are ignored.
+
+    Ignoring ``None`` lets the notebook pass all its parameters, where ``None`` means "as in
+    the profile". To set a field to ``None`` explicitly, put it in the profile.
+
+    Args:
+        profile: ``smoke``, ``thesis`` or a YAML path; ``None`` starts from the defaults.
+        **overrides: field values that replace the profile's.
+    """
+    values = load_profile(profile) if profile else {}
+    unknown = sorted(set(overrides) - set(config_fields()))
+    if unknown:
+        raise ConfigError(f"unknown configuration field(s): {', '.join(unknown)}")
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return TrainConfig(**values)
+    except TypeError as error:
+        raise ConfigError(f"invalid configuration: {error}") from None
+
+
+def config_from_dict(values: dict[str, Any]) -> TrainConfig:
+    """The configuration stored in a run's ``config.json`` (extra keys are ignored)."""
+    known = {k: v for k, v in values.items() if k in config_fields()}
+    return TrainConfig(**known)

@@ -1,0 +1,213 @@
+"""Metrics and predictions of a trained model, on its test split and on other datasets.
+
+``compute_metrics`` turns true labels and predicted probabilities into the numbers of
+``metrics.json``; ``evaluate_run`` evaluates a finished run, unchanged, on a further dataset
+(e.g. UnbiasedEmo or Emotion-6 for the cross-dataset table) and merges the result into the
+run's record under the dataset's name.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from thesis_lib import paths
+from thesis_lib.errors import DataError, ThesisError
+from thesis_lib.train import records
+
+
+def compute_metrics(
+    label_indices: np.ndarray, probabilities: np.ndarray, class_names: list[str]
+) -> dict[str, Any]:
+    """Accuracy, balanced accuracy, macro F1, per-class scores, ROC AUC, confusion matrix.
+
+    Args:
+        label_indices: true class index per image, shape (N,).
+        probabilities: predicted class probabilities, shape (N, num_classes).
+        class_names: the names of the classes, in index order.
+
+    Returns:
+        A JSON-ready dict. ``roc_auc`` (binary problems only) uses the probability of class 1
+        and is ``None`` when the labels hold a single class.
+    """
+    from sklearn import metrics as skm
+
+    y_true = np.asarray(label_indices, dtype=int)
+    probabilities = np.asarray(probabilities, dtype=float)
+    if probabilities.ndim != 2 or probabilities.shape != (len(y_true), len(class_names)):
+        raise ValueError(
+            f"probabilities must have shape ({len(y_true)}, {len(class_names)}), "
+            f"got {probabilities.shape}"
+        )
+    y_pred = probabilities.argmax(axis=1)
+    labels = list(range(len(class_names)))
+    precision, recall, f1, support = skm.precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0
+    )
+    result: dict[str, Any] = {
+        "n": len(y_true),
+        "accuracy": float(skm.accuracy_score(y_true, y_pred)),
+        "balanced_accuracy": _balanced_accuracy(y_true, y_pred),
+        "macro_f1": float(skm.f1_score(y_true, y_pred, labels=labels, average="macro",
+                                       zero_division=0)),
+        "per_class": {
+            name: {"precision": float(precision[i]), "recall": float(recall[i]),
+                   "f1": float(f1[i]), "support": int(support[i])}
+            for i, name in enumerate(class_names)
+        },
+        "confusion_matrix": skm.confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+        "class_names": list(class_names),
+    }
+    if len(class_names) == 2:
+        binary = len(np.unique(y_true)) == 2
+        result["roc_auc"] = (
+            float(skm.roc_auc_score(y_true, probabilities[:, 1])) if binary else None
+        )
+    return result
+
+
+def _balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Mean recall over the classes present in ``y_true`` (an evaluation set may lack one)."""
+    import warnings
+
+    from sklearn import metrics as skm
+
+    if len(y_true) == 0:
+        return 0.0
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
+        return float(skm.balanced_accuracy_score(y_true, y_pred))
+
+
+def metrics_record(split_metrics: dict[str, Any], best_epoch: int | None) -> dict[str, Any]:
+    """The layout of ``metrics.json``: test-split numbers at the top level."""
+    named = {("test_accuracy" if k == "accuracy" else "n_test" if k == "n" else k): v
+             for k, v in split_metrics.items()}
+    return {**named, "best_epoch": best_epoch, "datasets": {}}
+
+
+def predictions_frame(
+    frame: pd.DataFrame, probabilities: np.ndarray, class_names: list[str], *,
+    dataset: str, split: str,
+) -> pd.DataFrame:
+    """Per image: dataset, split, path, label_index, predicted index, prob_<class>..."""
+    table = pd.DataFrame({
+        "dataset": dataset,
+        "split": split,
+        "path": frame["path"].to_numpy(),
+        "label_index": frame["label_index"].to_numpy().astype(int),
+        "predicted_index": np.asarray(probabilities).argmax(axis=1),
+    })
+    for index, name in enumerate(class_names):
+        table[f"prob_{name}"] = np.asarray(probabilities)[:, index].astype(float)
+    return table
+
+
+def predict(model: Any, frame: pd.DataFrame, *, num_classes: int, image_size: int,
+            batch_size: int, resize: str = "squash") -> np.ndarray:
+    """Class probabilities for the images of ``frame``, in the order of its rows."""
+    from thesis_lib.data.pipeline import make_dataset
+
+    if len(frame) == 0:
+        return np.zeros((0, num_classes), dtype=np.float32)
+    dataset = make_dataset(
+        frame["path"].tolist(), frame["label_index"].to_numpy(), num_classes=num_classes,
+        image_size=image_size, batch_size=batch_size, training=False, augment=False,
+        resize=resize, deterministic=True,
+    )
+    return np.asarray(model.predict(dataset.map(lambda images, labels: images), verbose=0),
+                      dtype=np.float32)
+
+
+def evaluate_run(
+    run_dir: str | os.PathLike,
+    source: str | os.PathLike,
+    *,
+    name: str,
+    adapter: str = "auto",
+    scheme: str | None = None,
+    batch_size: int | None = None,
+) -> dict[str, Any]:
+    """Evaluate a finished run's best model on all images of another dataset.
+
+    The metrics are merged into ``metrics.json`` under ``datasets.<name>`` and the predictions
+    appended to ``predictions.csv`` with ``dataset = name`` (an earlier evaluation under the
+    same name is replaced, nothing else is touched).
+
+    Args:
+        run_dir: a finished run folder (holding ``model.keras``).
+        source: the dataset folder or manifest.
+        name: the dataset's name in the record, e.g. ``unbiasedemo``.
+        adapter: dataset layout adapter, ``auto`` detects it.
+        scheme: label scheme; default the run's own, so the classes match.
+        batch_size: default the run's batch size.
+
+    Returns:
+        The dataset's metrics.
+    """
+    import keras
+
+    import thesis_lib.layers  # noqa: F401  (registers the custom layers for loading)
+
+    run_dir = paths.resolve(run_dir)
+    status = records.read_status(run_dir) or {}
+    if status.get("state") != "finished" or not (run_dir / "model.keras").is_file():
+        raise ThesisError(f"{run_dir} is not a finished run (no model.keras / status finished)")
+    config = records.read_json(run_dir / "config.json")["config"]
+    class_names = records.read_json(run_dir / "metrics.json")["class_names"]
+    model = keras.models.load_model(run_dir / "model.keras", compile=False)
+    return evaluate_dataset(run_dir, model, config, class_names, name, source, adapter=adapter,
+                            scheme=scheme, batch_size=batch_size)
+
+
+def evaluate_dataset(
+    run_dir: Path, model: Any, config: dict[str, Any], class_names: list[str], name: str,
+    source: str | os.PathLike, *, adapter: str = "auto", scheme: str | None = None,
+    batch_size: int | None = None,
+) -> dict[str, Any]:
+    """Evaluate ``model`` (of the run in ``run_dir``) on all images of ``source``."""
+    from thesis_lib.data import prepare_dataset
+
+    if name in ("test", "val", "train"):
+        raise ThesisError(f"dataset name {name!r} is reserved for the run's own splits")
+    source = paths.resolve(source)
+    if not source.exists():
+        raise DataError(f"evaluation dataset {name!r} not found: {source}")
+    prepared = prepare_dataset(source, scheme=scheme or config["scheme"], ratios=(1.0, 0.0, 0.0),
+                               seed=0, adapter=adapter, min_side=config["min_side"])
+    if list(prepared.class_names) != list(class_names):
+        raise DataError(
+            f"dataset {name!r} ({source}) has classes {prepared.class_names}, "
+            f"the run was trained on {class_names}"
+        )
+    frame = pd.concat([prepared.frames[s] for s in ("train", "val", "test")], ignore_index=True)
+    if len(frame) == 0:
+        raise DataError(f"dataset {name!r} ({source}) has no usable images")
+    probabilities = predict(model, frame, num_classes=len(class_names),
+                            image_size=config["image_size"],
+                            batch_size=batch_size or config["batch_size"],
+                            resize=config["resize"])
+    result = compute_metrics(frame["label_index"].to_numpy(), probabilities, class_names)
+    result["source"] = str(source)
+    add_to_record(run_dir, name, result,
+                  predictions_frame(frame, probabilities, class_names, dataset=name, split="all"))
+    return result
+
+
+def add_to_record(run_dir: Path, name: str, result: dict[str, Any],
+                  predictions: pd.DataFrame) -> None:
+    """Merge one dataset's metrics and predictions into the run record (atomically)."""
+    metrics_path = run_dir / "metrics.json"
+    metrics = records.read_json(metrics_path)
+    metrics.setdefault("datasets", {})[name] = result
+    predictions_path = run_dir / "predictions.csv"
+    if predictions_path.is_file():
+        existing = pd.read_csv(predictions_path)
+        existing = existing[existing["dataset"] != name]
+        predictions = pd.concat([existing, predictions], ignore_index=True)
+    records.write_csv(predictions_path, predictions)
+    records.write_json(metrics_path, metrics)

@@ -1,0 +1,52 @@
+"""Helpers for the training notebook: one-line errors and an early configuration check.
+
+``notebook_config`` is the first call of ``notebooks/03_train.ipynb`` after its parameters: it
+builds the configuration and checks everything that can be checked before training (dataset
+present, variant, backbone, image size, activation), so that a wrong parameter fails the
+notebook at its top with one line such as ``ConfigError: unknown variant 'gramm'; valid: ...``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from thesis_lib.errors import ThesisError
+from thesis_lib.train.config import TrainConfig, make_config
+
+
+def show_thesis_errors_briefly() -> None:
+    """In IPython, show a ``ThesisError`` as its one-line message instead of a traceback.
+
+    Other exceptions keep their full traceback (they are bugs, and the traceback helps).
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+
+    def one_line(shell, etype, value, tb, tb_offset=None):
+        shell.showtraceback((etype, value, tb), exception_only=True)
+
+    shell.set_custom_exc((ThesisError,), one_line)
+
+
+def notebook_config(profile: str | os.PathLike | None, **parameters: Any) -> TrainConfig:
+    """The run's configuration from the notebook's parameters, checked before any training.
+
+    Args:
+        profile: ``smoke``, ``thesis`` or a YAML path.
+        **parameters: the notebook's other parameters; ``None`` means "as in the profile".
+
+    Raises:
+        ThesisError: invalid or inconsistent parameters, a missing dataset.
+    """
+    show_thesis_errors_briefly()
+    from thesis_lib.train.run import check_config
+
+    config = make_config(profile, **parameters)
+    check_config(config)
+    return config
