@@ -317,3 +317,40 @@ def test_bad_input_gets_clear_errors():
         stats.mcnemar_exact([True, False], [True])
     with pytest.raises(ConfigError, match="alpha"):
         stats.holm([0.1], alpha=1.5)
+
+
+def _holm_by_hand(p_values):
+    """Holm's step-down adjustment written out: sorted p times (m - rank), running maximum."""
+    order = np.argsort(p_values)
+    adjusted, running = np.empty(len(p_values)), 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+@pytest.mark.parametrize("sd_ddof", [1, 0])
+def test_compare_summary_table_retests_the_whole_thesis_table(sd_ddof):
+    table = pd.DataFrame({
+        "network": ["baseline EfficientNetV2B2", "B2 + 2 Gram modules", "B2 + 3 Gram modules",
+                    "B2 + 4 Gram modules", "Zhang et al. 2022 model"],
+        "mean": [81.368, 81.772, 81.806, 81.826, 81.542],
+        "sd": [0.174, 0.118, 0.177, 0.086, 0.238],
+        "n": 5,
+    })
+    result = stats.compare_summary_table(table, baseline="baseline EfficientNetV2B2",
+                                         sd_ddof=sd_ddof)
+    assert result["network"].tolist() == table["network"].tolist()[1:]
+    scale = math.sqrt(5 / 4) if sd_ddof == 0 else 1.0
+    for row, (_, published) in zip(result.itertuples(), table.iloc[1:].iterrows(), strict=True):
+        for prefix, equal_var in (("welch", False), ("pooled", True)):
+            reference = scipy_stats.ttest_ind_from_stats(
+                published["mean"], published["sd"] * scale, 5, 81.368, 0.174 * scale, 5,
+                equal_var=equal_var)
+            assert getattr(row, f"{prefix}_t") == pytest.approx(reference.statistic)
+            assert getattr(row, f"{prefix}_p") == pytest.approx(reference.pvalue)
+    np.testing.assert_allclose(result["welch_p_holm"], _holm_by_hand(result["welch_p"].values))
+    np.testing.assert_allclose(result["pooled_p_holm"], _holm_by_hand(result["pooled_p"].values))
+    # Under both readings of the SDs: the Gram models beat the baseline after Holm's
+    # correction, the Zhang et al. model does not.
+    assert result["significant_holm"].tolist() == [True, True, True, False]

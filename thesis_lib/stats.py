@@ -459,8 +459,9 @@ def compare_variants(
     Per network: n, mean, sample SD, the baseline's mean, ``diff`` (network - baseline);
     Welch and pooled t-tests (t, df, p, CI of the difference); the paired t-test over the seeds
     both ran (``paired_n`` pairs; NaN when fewer than 2 or a seed ran twice); Hedges' g; the
-    seeds per network needed for ``power`` at ``alpha``; Welch p-values adjusted with Holm
-    across the networks of one dataset (``welch_p_holm``, ``significant_holm``).
+    seeds per network needed for ``power`` at ``alpha``; p-values adjusted with Holm across
+    the networks of one dataset (``welch_p_holm``, ``pooled_p_holm``, ``paired_p_holm``;
+    ``significant_holm`` from the Welch test).
 
     Args:
         runs: the table of :func:`thesis_lib.results.collect_runs`.
@@ -528,14 +529,78 @@ def compare_variants(
                "pooled_t", "pooled_df", "pooled_p", "pooled_ci_low", "pooled_ci_high",
                "paired_n", "paired_t", "paired_df", "paired_p", "paired_ci_low",
                "paired_ci_high", "hedges_g", "seeds_for_power", "welch_p_holm",
-               "significant_holm", "note"]
+               "pooled_p_holm", "paired_p_holm", "significant_holm", "note"]
     table = pd.DataFrame(records).reindex(columns=columns)
     if not table.empty:
-        reject, adjusted = holm(table["welch_p"].to_numpy(dtype=float), alpha=alpha)
-        table["welch_p_holm"] = adjusted
-        table["significant_holm"] = reject
+        table = _add_holm(table, ("welch", "pooled", "paired"), alpha)
         table = sort_networks(table)
     return table
+
+
+def _add_holm(table: pd.DataFrame, tests: Sequence[str], alpha: float) -> pd.DataFrame:
+    """``<test>_p_holm`` for each test, and ``significant_holm`` from the first one."""
+    for test in tests:
+        reject, adjusted = holm(table[f"{test}_p"].to_numpy(dtype=float), alpha=alpha)
+        table[f"{test}_p_holm"] = adjusted
+        if test == tests[0]:
+            table["significant_holm"] = reject
+    return table
+
+
+def compare_summary_table(
+    summary: pd.DataFrame,
+    *,
+    baseline: str,
+    network: str = "network",
+    mean: str = "mean",
+    sd: str = "sd",
+    n: str = "n",
+    sd_ddof: int = 1,
+    alpha: float = 0.05,
+    power: float = 0.8,
+) -> pd.DataFrame:
+    """Every row of a published results table against its baseline row, from the summary
+    statistics alone (:func:`compare_from_summary`).
+
+    The result has the columns of :func:`compare_variants` that summary statistics allow:
+    ``network``, ``n``, ``mean``, ``sd``, ``baseline_mean``, ``diff`` (row - baseline), Welch
+    and pooled ``t``/``df``/``p``/``ci_low``/``ci_high``, ``hedges_g``, ``seeds_for_power``,
+    Holm-adjusted p-values across the rows (``welch_p_holm``, ``pooled_p_holm``) and
+    ``significant_holm`` (Welch).
+
+    Args:
+        summary: one row per network.
+        baseline: the value of the ``network`` column of the baseline row.
+        network, mean, sd, n: column names.
+        sd_ddof: 1 for sample SDs, 0 for population SDs (see :func:`compare_from_summary`).
+        alpha, power: significance level, and the power the seed count aims at.
+
+    Raises:
+        DataError: no baseline row, or a missing column.
+    """
+    missing = [column for column in (network, mean, sd, n) if column not in summary.columns]
+    if missing:
+        raise DataError(f"summary table lacks column(s) {missing}")
+    is_baseline = summary[network] == baseline
+    if is_baseline.sum() != 1:
+        raise DataError(f"summary table needs exactly one row with {network} == {baseline!r}, "
+                        f"found {int(is_baseline.sum())}")
+    base = summary[is_baseline].iloc[0]
+    records = []
+    for _, row in summary[~is_baseline].iterrows():
+        record = {"network": row[network], "n": int(row[n]), "mean": row[mean], "sd": row[sd],
+                  "baseline_mean": base[mean], "diff": row[mean] - base[mean]}
+        for prefix, equal_var in (("welch", False), ("pooled", True)):
+            result = compare_from_summary(row[mean], row[sd], row[n], base[mean], base[sd],
+                                          base[n], sd_ddof=sd_ddof, equal_var=equal_var,
+                                          alpha=alpha)
+            record.update({f"{prefix}_t": result.t, f"{prefix}_df": result.df,
+                           f"{prefix}_p": result.p_value, f"{prefix}_ci_low": result.ci_low,
+                           f"{prefix}_ci_high": result.ci_high})
+        record["hedges_g"] = result.hedges_g
+        record["seeds_for_power"] = seeds_for_power(result.hedges_g, alpha=alpha, power=power)
+        records.append(record)
+    return _add_holm(pd.DataFrame(records), ("welch", "pooled"), alpha)
 
 
 @dataclass(frozen=True)
