@@ -222,3 +222,18 @@ def test_load_predictions_names_a_missing_file(tmp_path):
 ])
 def test_network_names_follow_the_thesis(variant, modules, backbone, name):
     assert results.network_name(variant, modules, backbone) == name
+
+
+def test_study_dir_keeps_studies_apart(tmp_path):
+    assert results.study_dir(tmp_path, "ablation_taps") == tmp_path / "studies" / "ablation_taps"
+    assert results.study_dir(tmp_path) == tmp_path / "studies" / "all"
+
+
+def test_same_seed_pair_finds_the_lowest_common_seed(tmp_path):
+    for seed in (0, 1, 2):
+        write_run(tmp_path, f"base-s{seed}", variant="baseline", modules=0, seed=seed)
+    for seed in (2, 1):
+        write_run(tmp_path, f"gram3-s{seed}", modules=3, seed=seed)
+    runs = results.collect_runs(tmp_path)
+    assert results.same_seed_pair(runs, "gram", 3) == ("gram3-s1", "base-s1")
+    assert results.same_seed_pair(runs, "gram", 4) is None

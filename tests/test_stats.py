@@ -354,3 +354,19 @@ def test_compare_summary_table_retests_the_whole_thesis_table(sd_ddof):
     # Under both readings of the SDs: the Gram models beat the baseline after Holm's
     # correction, the Zhang et al. model does not.
     assert result["significant_holm"].tolist() == [True, True, True, False]
+
+
+def test_significance_view_shows_percentage_points():
+    comparisons = pd.DataFrame({
+        "network": ["B2 + 4 Gram modules"], "diff": [0.00458], "welch_ci_low": [0.0024423],
+        "welch_ci_high": [0.0067177], "welch_t": [5.27644], "welch_df": [5.84423],
+        "welch_p": [0.00203003], "welch_p_holm": [0.00812], "hedges_g": [3.01417],
+        "seeds_for_power": [4.0],
+    })
+    view = stats.significance_view(comparisons)
+    assert view.columns.tolist() == ["network", "diff (pp)", "95 % CI (pp)", "t", "df", "p",
+                                     "Holm p", "Hedges g", "seeds for 80% power"]
+    assert view.iloc[0].tolist() == ["B2 + 4 Gram modules", "+0.458", "[+0.244, +0.672]",
+                                     5.276, 5.84, "0.00203", "0.00812", 3.01, "4"]
+    with pytest.raises(ConfigError, match="no 'paired' test"):
+        stats.significance_view(comparisons, test="paired")

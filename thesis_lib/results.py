@@ -58,6 +58,12 @@ def runs_folder(results_dir: str | os.PathLike) -> Path:
     return results_dir
 
 
+def study_dir(results_dir: str | os.PathLike, study: str | None = None) -> Path:
+    """Where the tables of a study go: ``results_dir/studies/<study>`` (``all`` when no study
+    is named)."""
+    return Path(results_dir) / "studies" / (study or "all")
+
+
 def _read_json(path: Path) -> dict:
     try:
         with open(path, encoding="utf-8") as handle:
@@ -447,16 +453,45 @@ def write_summary(
     summary; the file is written to a temporary name first and then moved into place, so a
     reader never sees half a file.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    summary = summarize_metrics(runs, by, metrics)
-    path = out_dir / SUMMARY_FILE
-    handle, temporary = tempfile.mkstemp(dir=out_dir, prefix=".summary-", suffix=".csv")
+    return write_table(summarize_metrics(runs, by, metrics), Path(out_dir) / SUMMARY_FILE)
+
+
+def write_table(table: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write ``table`` as CSV to ``path`` through a temporary file in the same folder, so a
+    reader never sees half a file; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-",
+                                         suffix=".csv")
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            summary.to_csv(stream, index=False)
+            table.to_csv(stream, index=False)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def same_seed_pair(
+    runs: pd.DataFrame,
+    variant: str,
+    modules,
+    *,
+    baseline: str = "baseline",
+    dataset: str = OWN_TEST_SPLIT,
+) -> tuple[str, str] | None:
+    """Run ids ``(variant run, baseline run)`` of the lowest seed both ran, or ``None``.
+
+    Runs with the same seed share the data split (unless a split seed was fixed apart), so
+    their test predictions are on the same images - what a McNemar test needs.
+    """
+    rows = runs[runs["dataset"] == dataset]
+    same_modules = rows["modules"].isna() if pd.isna(modules) else rows["modules"] == modules
+    candidates = rows[(rows["variant"] == variant) & same_modules]
+    baselines = rows[rows["variant"] == baseline]
+    pairs = candidates.merge(baselines, on="seed", suffixes=("", "_baseline"))
+    if pairs.empty:
+        return None
+    first = pairs.sort_values("seed").iloc[0]
+    return str(first["run_id"]), str(first["run_id_baseline"])
