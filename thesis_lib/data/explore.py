@@ -1,0 +1,176 @@
+"""Per-image colour statistics and sample grids for looking at a dataset before training.
+
+The statistics are the low-level cues that image-emotion work relates to affect (Machajdik &
+Hanbury 2010) and that Gram matrices capture: brightness, saturation, hue and colourfulness.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.colors import rgb_to_hsv
+from matplotlib.figure import Figure
+from PIL import Image
+
+from thesis_lib.data.images import decode_bytes
+from thesis_lib.errors import DataError
+
+STATISTICS = ["brightness", "saturation", "hue", "colourfulness"]
+
+
+def colour_statistics(pixels: np.ndarray) -> dict[str, float]:
+    """Brightness, saturation, hue and colourfulness of one uint8 RGB image.
+
+    Args:
+        pixels: uint8 array (H, W, 3).
+
+    Returns:
+        brightness: mean HSV value (max of R, G, B) in [0, 1].
+        saturation: mean HSV saturation in [0, 1].
+        hue: circular mean of the HSV hue in degrees [0, 360), each pixel weighted by its
+            saturation (grey pixels have no hue); NaN for an image without any colour.
+        colourfulness: the metric M of Hasler & Süsstrunk (2003) on the 0-255 scale:
+            with rg = R - G and yb = (R + G) / 2 - B,
+            M = sqrt(std(rg)^2 + std(yb)^2) + 0.3 * sqrt(mean(rg)^2 + mean(yb)^2).
+    """
+    rgb = pixels.reshape(-1, 3).astype(np.float64)
+    hsv = rgb_to_hsv(rgb / 255.0)
+    angle = 2.0 * np.pi * hsv[:, 0]
+    weight = hsv[:, 1]
+    sine, cosine = np.sum(weight * np.sin(angle)), np.sum(weight * np.cos(angle))
+    if np.hypot(sine, cosine) < 1e-9 * max(len(weight), 1):
+        hue = float("nan")
+    else:
+        hue = float(np.degrees(np.arctan2(sine, cosine)) % 360.0)
+    red, green, blue = rgb[:, 0], rgb[:, 1], rgb[:, 2]
+    rg = red - green
+    yb = 0.5 * (red + green) - blue
+    colourfulness = np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean())
+    return {
+        "brightness": float(hsv[:, 2].mean()),
+        "saturation": float(hsv[:, 1].mean()),
+        "hue": hue,
+        "colourfulness": float(colourfulness),
+    }
+
+
+def image_statistics(
+    paths: Iterable[str | os.PathLike], *, max_side: int | None = 256, workers: int | None = None
+) -> pd.DataFrame:
+    """Size, format and colour statistics of image files, one row per file, in input order.
+
+    Args:
+        paths: image files (any format ``load_image`` reads).
+        max_side: the statistics are computed on a copy shrunk so its longer side is at most
+            this many pixels (means barely change and it is much faster); None for full size.
+            width and height are always those of the full image.
+        workers: threads decoding in parallel (default: the number of CPUs).
+
+    Returns:
+        DataFrame with columns path, width, height, format, brightness, saturation, hue,
+        colourfulness (see ``colour_statistics``).
+
+    Raises:
+        DataError: naming the file, for a file that cannot be read as an image.
+    """
+    paths = [str(path) for path in paths]
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count()) as executor:
+        rows = list(executor.map(lambda path: _one_image(path, max_side), paths))
+    columns = ["path", "width", "height", "format", *STATISTICS]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _one_image(path: str, max_side: int | None) -> dict:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise DataError(f"{path}: cannot read file ({error.strerror or error})") from error
+    pixels, info = decode_bytes(data, name=path)
+    if max_side is not None and max(pixels.shape[:2]) > max_side:
+        image = Image.fromarray(pixels)
+        image.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+        pixels = np.asarray(image)
+    return {"path": path, "width": info.width, "height": info.height, "format": info.format,
+            **colour_statistics(pixels)}
+
+
+def sample_grid(
+    frame: pd.DataFrame,
+    *,
+    per_class: int = 6,
+    seed: int = 0,
+    label_column: str = "label",
+    thumbnail_size: int = 128,
+) -> Figure:
+    """A figure with one row of randomly chosen images per class.
+
+    Args:
+        frame: a manifest with columns ``path`` and ``label_column``.
+        per_class: images shown per class (fewer if a class has fewer).
+        seed: seed of the random choice of images.
+        label_column: the column holding the class names.
+        thumbnail_size: longer side of each shown image in pixels.
+
+    Returns:
+        A matplotlib Figure (not attached to pyplot, so it is shown exactly once in a
+        notebook when it is the value of a cell).
+    """
+    _check_columns(frame, ["path", label_column])
+    if frame.empty:
+        raise DataError("sample_grid: the manifest has no images")
+    classes = sorted(frame[label_column].unique())
+    figure = Figure(figsize=(1.6 * per_class, 1.6 * len(classes)), layout="constrained")
+    axes = figure.subplots(len(classes), per_class, squeeze=False)
+    for row, class_name in enumerate(classes):
+        members = frame[frame[label_column] == class_name].sort_values("path")
+        chosen = members.sample(n=min(per_class, len(members)), random_state=seed)
+        for column, ax in enumerate(axes[row]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.spines[:].set_visible(False)
+            if column < len(chosen):
+                ax.imshow(_thumbnail(chosen["path"].iloc[column], thumbnail_size))
+        axes[row, 0].set_ylabel(str(class_name))
+    return figure
+
+
+def plot_statistics_by_class(
+    statistics: pd.DataFrame, *, label_column: str = "label", columns: list[str] | None = None
+) -> Figure:
+    """Box plots of each colour statistic per class (one panel per statistic).
+
+    Args:
+        statistics: ``image_statistics`` output joined with a ``label_column``.
+        label_column: the column holding the class names.
+        columns: the statistics to plot (default: brightness, saturation, hue, colourfulness).
+    """
+    columns = columns or STATISTICS
+    _check_columns(statistics, [label_column, *columns])
+    classes = sorted(statistics[label_column].unique())
+    figure = Figure(figsize=(3.2 * len(columns), 3.2), layout="constrained")
+    axes = figure.subplots(1, len(columns), squeeze=False)[0]
+    for ax, column in zip(axes, columns, strict=True):
+        groups = [statistics.loc[statistics[label_column] == name, column].dropna()
+                  for name in classes]
+        ax.boxplot(groups, tick_labels=[str(name) for name in classes])
+        ax.set_title(column)
+        ax.tick_params(axis="x", labelrotation=45)
+    return figure
+
+
+def _thumbnail(path: str, size: int) -> np.ndarray:
+    pixels, _ = decode_bytes(Path(path).read_bytes(), name=path)
+    image = Image.fromarray(pixels)
+    image.thumbnail((size, size), Image.Resampling.BILINEAR)
+    return np.asarray(image)
+
+
+def _check_columns(frame: pd.DataFrame, required: list[str]) -> None:
+    missing = [column for column in required if column not in frame.columns]
+    if missing:
+        raise DataError(f"the table lacks the column(s) {missing}; it has {list(frame.columns)}")
