@@ -1,0 +1,120 @@
+"""Accuracy figures: drawn values equal the data (means, t intervals), labels and legends."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from thesis_lib.errors import DataError
+from thesis_lib.figures import (
+    plot_accuracy_by_variant,
+    plot_accuracy_vs_modules,
+    plot_cross_dataset,
+    save_figure,
+)
+
+# The thesis' table (mean %, SD) turned into five synthetic runs per network.
+PUBLISHED = {
+    "EfficientNetV2B2": (81.368, 0.174, 0),
+    "B2 + 2 Gram modules": (81.772, 0.118, 2),
+    "B2 + 3 Gram modules": (81.806, 0.177, 3),
+    "B2 + 4 Gram modules": (81.826, 0.086, 4),
+}
+
+
+@pytest.fixture
+def runs() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    rows = [
+        {"network": name, "modules": modules, "seed": seed,
+         "accuracy": (mean + sd * rng.standard_normal()) / 100}
+        for name, (mean, sd, modules) in PUBLISHED.items()
+        for seed in range(5)
+    ]
+    return pd.DataFrame(rows)
+
+
+def t_interval_percent(values) -> tuple[float, float]:
+    values = np.asarray(values) * 100
+    return stats.t.interval(0.95, len(values) - 1, loc=values.mean(), scale=stats.sem(values))
+
+
+def test_accuracy_by_variant_draws_each_run_and_the_mean_with_t_interval(runs, tmp_path):
+    fig = plot_accuracy_by_variant(runs)
+    ax = fig.axes[0]
+    assert [label.get_text() for label in ax.get_yticklabels()] == list(PUBLISHED)
+    assert ax.get_xlabel() == "Test accuracy (%)"
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == [
+        "one run (seed)",
+        "mean ± 95 % CI",
+    ]
+    points = np.concatenate([collection.get_offsets()[:, 0] for collection in ax.collections
+                             if collection.get_offsets().shape[0] == 5])
+    assert np.allclose(np.sort(points), np.sort(runs["accuracy"] * 100))
+    # The error bar of the first network spans scipy's t interval around the mean.
+    first = runs[runs["network"] == "EfficientNetV2B2"]["accuracy"]
+    caps = [line.get_xdata()[0] for line in ax.lines if line.get_marker() == "|"][:2]
+    assert np.allclose(sorted(caps), t_interval_percent(first))
+    paths = save_figure(fig, "accuracy_by_variant", tmp_path)
+    assert paths["pdf"].is_file() and paths["png"].is_file()
+
+
+def test_percentages_instead_of_fractions_are_refused_with_a_hint(runs):
+    percent = runs.assign(accuracy=runs["accuracy"] * 100)
+    with pytest.raises(DataError, match="divide percentages by 100"):
+        plot_accuracy_by_variant(percent)
+
+
+def test_missing_column_is_named(runs):
+    with pytest.raises(DataError, match="'network'"):
+        plot_accuracy_by_variant(runs.drop(columns="network"))
+
+
+def test_accuracy_vs_modules_plots_the_mean_per_module_count(runs, tmp_path):
+    fig = plot_accuracy_vs_modules(runs)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "Number of Gram modules"
+    assert ax.get_ylabel() == "Test accuracy (%)"
+    assert list(ax.get_xticks()) == [0, 2, 3, 4]
+    mean_line = next(line for line in ax.lines if line.get_marker() == "o")
+    expected = runs.groupby("modules")["accuracy"].mean() * 100
+    assert np.allclose(mean_line.get_xdata(), expected.index)
+    assert np.allclose(mean_line.get_ydata(), expected.to_numpy())
+    assert save_figure(fig, "accuracy_vs_modules", tmp_path)["png"].is_file()
+
+
+def test_accuracy_vs_modules_with_hue_has_one_legend_entry_per_series(runs):
+    tagged = runs.assign(taps=np.where(runs["seed"] % 2 == 0, "shallow", "deep"))
+    fig = plot_accuracy_vs_modules(tagged, hue="taps")
+    legend = fig.axes[0].get_legend()
+    assert legend.get_title().get_text() == "taps"
+    assert sorted(text.get_text() for text in legend.get_texts()) == ["deep", "shallow"]
+
+
+def test_cross_dataset_bars_have_the_group_means_and_t_intervals(tmp_path):
+    published = {"test split": (81.79, 81.41), "UnbiasedEmo": (81.59, 80.85),
+                 "Emotion-6": (72.81, 69.46)}
+    rng = np.random.default_rng(1)
+    rows = []
+    for dataset, (proposed, baseline) in published.items():
+        for seed in range(5):
+            for network, mean in (("baseline", baseline), ("proposed", proposed)):
+                rows.append({"dataset": dataset, "network": network, "seed": seed,
+                             "accuracy": (mean + 0.3 * rng.standard_normal()) / 100})
+    runs = pd.DataFrame(rows)
+    fig = plot_cross_dataset(runs, network_order=["baseline", "proposed"])
+    ax = fig.axes[0]
+    assert [label.get_text() for label in ax.get_xticklabels()] == list(published)
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["baseline", "proposed"]
+    assert ax.get_ylabel() == "Test accuracy (%)"
+    heights = [bar.get_height() for container in ax.containers for bar in container]
+    expected = [runs[(runs.network == network) & (runs.dataset == dataset)]["accuracy"].mean()
+                * 100 for network in ("baseline", "proposed") for dataset in published]
+    assert np.allclose(heights, expected)
+    # Error bars (seaborn draws each, with its caps, as one line) span scipy's t interval.
+    emotion6 = runs[(runs.network == "baseline") & (runs.dataset == "Emotion-6")]["accuracy"]
+    spans = [(np.nanmin(line.get_ydata()), np.nanmax(line.get_ydata())) for line in ax.lines]
+    assert len(spans) == 6
+    low, high = t_interval_percent(emotion6)
+    assert any(np.allclose(span, (low, high)) for span in spans)
+    assert save_figure(fig, "cross_dataset", tmp_path)["pdf"].is_file()

@@ -1,0 +1,61 @@
+"""Style and saving: stable names, both formats, 300 dpi, reproducible PDF bytes."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from PIL import Image
+
+from thesis_lib.errors import ConfigError
+from thesis_lib.figures import SINGLE_COLUMN, figure_size, publication_style, save_figure
+from thesis_lib.figures.save import save_table
+
+
+def small_figure():
+    with publication_style():
+        fig, ax = plt.subplots(figsize=figure_size("single", aspect=0.5))
+        ax.plot([0, 1, 2], [1, 0, 2], label="line")
+        ax.set_xlabel("x")
+    return fig
+
+
+def test_save_figure_writes_pdf_and_300_dpi_png_under_figures(tmp_path):
+    written = save_figure(small_figure(), "example", tmp_path)
+    assert written == {
+        "pdf": tmp_path / "figures" / "example.pdf",
+        "png": tmp_path / "figures" / "example.png",
+    }
+    assert written["pdf"].read_bytes().startswith(b"%PDF")
+    with Image.open(written["png"]) as png:
+        assert png.size == (round(SINGLE_COLUMN * 300), round(SINGLE_COLUMN * 0.5 * 300))
+        assert np.allclose(png.info["dpi"], (300, 300), atol=0.1)
+    # No temporary files are left beside the results.
+    assert sorted(path.name for path in (tmp_path / "figures").iterdir()) == [
+        "example.pdf",
+        "example.png",
+    ]
+
+
+def test_saving_the_same_figure_twice_gives_identical_pdf_bytes(tmp_path):
+    first = save_figure(small_figure(), "same", tmp_path / "a")["pdf"].read_bytes()
+    second = save_figure(small_figure(), "same", tmp_path / "b")["pdf"].read_bytes()
+    assert b"CreationDate" not in first
+    assert first == second
+
+
+@pytest.mark.parametrize("name", ["../escape", "sub/dir", "", "with space"])
+def test_names_that_are_not_plain_file_names_are_refused(tmp_path, name):
+    with pytest.raises(ConfigError, match="plain file name"):
+        save_figure(small_figure(), name, tmp_path)
+
+
+def test_save_table_writes_tex_under_tables(tmp_path):
+    path = save_table("\\begin{tabular}{l}\\end{tabular}\n", "results", tmp_path)
+    assert path == tmp_path / "tables" / "results.tex"
+    assert path.read_text() == "\\begin{tabular}{l}\\end{tabular}\n"
+
+
+def test_figure_sizes_are_journal_column_widths():
+    assert figure_size("single", aspect=0.5) == (3.5, 1.75)
+    assert figure_size("double")[0] == pytest.approx(7.16)
+    with pytest.raises(ConfigError, match="single"):
+        figure_size("triple")

@@ -1,0 +1,71 @@
+"""Publication figures and LaTeX tables of the thesis.
+
+Every function takes tidy pandas tables or arrays (from ``thesis_lib.results`` and the run
+records), draws in one publication style (``style.py``) and returns a matplotlib Figure;
+``save_figure`` writes it as PDF and 300 dpi PNG under ``<results_dir>/figures/``.
+
+    plot_accuracy_by_variant    each run as a point, mean with 95 % CI, per network
+    plot_accuracy_vs_modules    accuracy against the number of Gram modules
+    plot_cross_dataset          baseline vs proposed per evaluation dataset (bars, CIs)
+    plot_learning_curves        training/validation curves, mean and band across seeds
+    plot_confusion_matrix       counts and row-normalised
+    plot_roc_pr_curves          ROC and precision-recall curves per network (sklearn)
+    plot_gram_heatmaps          Gram matrices of sample images (gram_matrices, feature_maps)
+    plot_grad_cam               Grad-CAM overlays (grad_cam)
+    results_table               LaTeX: network, accuracy (%), sample SD, n
+    significance_table          LaTeX: diff, 95 % CI, t, df, p, Holm p
+    save_figure / save_table    atomic writes with stable names under results_dir
+
+Grad-CAM and the Gram heatmaps import Keras; import them from ``thesis_lib.figures.saliency``
+(they are loaded on first use here too).
+"""
+
+from thesis_lib.figures.accuracy import (
+    plot_accuracy_by_variant,
+    plot_accuracy_vs_modules,
+    plot_cross_dataset,
+)
+from thesis_lib.figures.confusion import plot_confusion_matrix
+from thesis_lib.figures.curves import curve_summary, plot_learning_curves, plot_roc_pr_curves
+from thesis_lib.figures.save import save_figure, save_table
+from thesis_lib.figures.style import (
+    DOUBLE_COLUMN,
+    SINGLE_COLUMN,
+    figure_size,
+    palette,
+    publication_style,
+)
+from thesis_lib.figures.tables import results_table, significance_table
+
+_SALIENCY = ("feature_maps", "gram_matrices", "grad_cam", "plot_gram_heatmaps", "plot_grad_cam")
+
+
+def __getattr__(name: str):
+    # Keras/TensorFlow load only when a saliency function is first used, so the tables and
+    # plots of run records stay quick to import.
+    if name in _SALIENCY:
+        from thesis_lib.figures import saliency
+
+        return getattr(saliency, name)
+    raise AttributeError(f"module 'thesis_lib.figures' has no attribute {name!r}")
+
+
+__all__ = [
+    "DOUBLE_COLUMN",
+    "SINGLE_COLUMN",
+    "curve_summary",
+    "figure_size",
+    "palette",
+    "plot_accuracy_by_variant",
+    "plot_accuracy_vs_modules",
+    "plot_confusion_matrix",
+    "plot_cross_dataset",
+    "plot_learning_curves",
+    "plot_roc_pr_curves",
+    "publication_style",
+    "results_table",
+    "save_figure",
+    "save_table",
+    "significance_table",
+    *_SALIENCY,
+]

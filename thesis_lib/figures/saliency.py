@@ -1,0 +1,320 @@
+"""What the networks look at: Gram-matrix heatmaps and Grad-CAM overlays.
+
+Gram matrices come from ``thesis_lib.layers.GramMatrix``, applied either to a feature map of a
+model's layer (e.g. a tapped layer of a Gram model) or directly to an image (its 3 x 3 colour
+correlations).
+
+Grad-CAM (Selvaraju et al., ICCV 2017): for a class score y and the feature map A of a
+convolutional layer, each channel k is weighted by the spatial mean of dy/dA_k; the map is
+ReLU(sum_k w_k A_k), upsampled to the image and scaled to [0, 1]. The gradient is taken with
+TensorFlow's ``tf.GradientTape``, so Grad-CAM needs ``KERAS_BACKEND=tensorflow`` (the default);
+under another backend it raises a ConfigError saying so.
+
+Layers are found by name in the model and one level down, because ``build_model`` wraps the
+EfficientNetV2 backbone as a nested model named ``backbone`` (its layers, e.g. ``top_conv``,
+are not layers of the outer model). A nested model must be fed the outer model's input directly,
+as ``build_model`` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+
+from thesis_lib.errors import ConfigError, DataError
+from thesis_lib.figures.style import HEATMAP_CMAP, figure_size, publication_style
+
+OVERLAY_CMAP = "inferno"
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding layers, also inside the nested backbone
+
+
+def _layers_last_first(model: keras.Model):
+    """(container, layer) pairs from the output backwards, descending into nested models."""
+    for layer in reversed(model.layers):
+        if isinstance(layer, keras.Model):
+            for inner in reversed(layer.layers):
+                yield layer, inner
+        yield None, layer
+
+
+def _output_rank(layer) -> int | None:
+    try:
+        return len(layer.output.shape)
+    except (AttributeError, ValueError):  # layers with several outputs, or never called
+        return None
+
+
+def find_layer(model: keras.Model, layer_name: str | None = None):
+    """``(container, layer)``: the layer called ``layer_name`` (default: the last layer with a
+    4-D output, i.e. the last convolutional feature map) and the nested model holding it, or
+    ``None`` when it is a layer of ``model`` itself.
+
+    Raises:
+        ConfigError: no such layer; the message lists the 4-D layers near the output.
+    """
+    candidates = [
+        (container, layer)
+        for container, layer in _layers_last_first(model)
+        if not isinstance(layer, keras.Model) and _output_rank(layer) == 4
+    ]
+    if layer_name is None:
+        if not candidates:
+            raise ConfigError(f"model {model.name!r} has no layer with a 4-D feature map")
+        return candidates[0]
+    for container, layer in _layers_last_first(model):
+        if layer.name == layer_name:
+            return container, layer
+    names = [layer.name for _, layer in candidates[:8]]
+    raise ConfigError(
+        f"model {model.name!r} has no layer {layer_name!r}; feature-map layers nearest the "
+        f"output: {names}"
+    )
+
+
+def _check_images(model: keras.Model, images) -> np.ndarray:
+    array = np.asarray(images, dtype="float32")
+    expected = tuple(model.inputs[0].shape[1:])
+    if array.ndim != 4 or tuple(array.shape[1:]) != expected:
+        raise DataError(
+            f"images have shape {array.shape}; model {model.name!r} takes (batch, *{expected})"
+        )
+    return array
+
+
+def _container_call(model: keras.Model, container: keras.Model):
+    """The node where ``model`` calls the nested ``container`` on its own input.
+
+    Keras 3 keeps no public handle on the tensors a nested model produces inside the outer
+    graph; its call node (``_inbound_nodes``) holds them.
+    """
+    nodes = [
+        node
+        for node in container._inbound_nodes
+        if any(tensor is model.inputs[0] for tensor in node.input_tensors)
+    ]
+    if len(nodes) != 1:
+        raise ConfigError(
+            f"nested model {container.name!r} is not called once on the images of "
+            f"{model.name!r}; pass a layer of the outer model instead"
+        )
+    return nodes[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Gram matrices
+
+
+def feature_maps(model: keras.Model, images, layer_name: str) -> np.ndarray:
+    """The output of layer ``layer_name`` for ``images``: (B, H, W, C) float32 numpy.
+
+    Args:
+        model: a Keras model (a ``build_model`` network or a backbone).
+        images: (B, S, S, 3) RGB in 0..255, as the model takes them.
+        layer_name: the layer, e.g. one of the model's Gram taps.
+    """
+    images = _check_images(model, images)
+    container, layer = find_layer(model, layer_name)
+    source = model if container is None else container
+    if container is not None:
+        _container_call(model, container)
+    extractor = keras.Model(source.inputs[0], layer.output)
+    maps = keras.ops.convert_to_numpy(extractor(images, training=False))
+    if maps.ndim != 4:
+        raise ConfigError(f"layer {layer_name!r} gives shape {maps.shape}, not a 4-D feature map")
+    return maps
+
+
+def gram_matrices(features, *, normalization: str | None = "chw") -> np.ndarray:
+    """Gram matrices (B, C, C) of feature maps (B, H, W, C) through ``GramMatrix``.
+
+    Pass ``images / 255`` to get the 3 x 3 colour correlations of the images themselves.
+    """
+    from thesis_lib.layers import GramMatrix
+
+    array = np.asarray(features, dtype="float32")
+    if array.ndim != 4:
+        raise DataError(f"feature maps must have shape (B, H, W, C); got {array.shape}")
+    return keras.ops.convert_to_numpy(GramMatrix(normalization=normalization)(array))
+
+
+def plot_gram_heatmaps(
+    images,
+    grams,
+    titles: Sequence[str],
+    *,
+    max_channels: int = 32,
+    value_label: str = "Gram entry (/ C·H·W)",
+    width: str | float = "double",
+) -> Figure:
+    """Sample images (top row) above the heatmaps of their Gram matrices (bottom row).
+
+    All heatmaps share one colour scale, so images can be compared entry by entry.
+
+    Args:
+        images: (N, H, W, 3) RGB in 0..255.
+        grams: (N, C, C) Gram matrices of the same images.
+        titles: one title per image (e.g. "sadness" / "not sadness").
+        max_channels: show only the first channels of large matrices (readability).
+        value_label: colour-bar label (the normalisation of the entries).
+        width: ``"single"``, ``"double"`` or inches.
+    """
+    images = np.asarray(images)
+    grams = np.asarray(grams, dtype=float)[:, :max_channels, :max_channels]
+    if len(images) != len(grams) or len(titles) != len(images):
+        raise DataError(
+            f"got {len(images)} images, {len(grams)} Gram matrices and {len(titles)} titles; "
+            "need one of each per image"
+        )
+    count = len(images)
+    vmin, vmax = float(grams.min()), float(grams.max())
+    with publication_style():
+        fig, axes = plt.subplots(
+            2, count, figsize=figure_size(width, aspect=2.1 / max(count, 1)), squeeze=False
+        )
+        for column in range(count):
+            image_ax, gram_ax = axes[0, column], axes[1, column]
+            image_ax.imshow(np.clip(images[column], 0, 255).astype("uint8"))
+            image_ax.set_title(titles[column])
+            image_ax.axis("off")
+            shown = gram_ax.imshow(grams[column], cmap=HEATMAP_CMAP, vmin=vmin, vmax=vmax)
+            gram_ax.set_xlabel("Channel")
+            if column == 0:
+                gram_ax.set_ylabel("Channel")
+            else:
+                gram_ax.set_yticklabels([])
+        fig.colorbar(shown, ax=axes[1, :].tolist(), label=value_label, shrink=0.9)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Grad-CAM
+
+
+def _require_tensorflow() -> None:
+    if keras.backend.backend() != "tensorflow":
+        raise ConfigError(
+            f"Grad-CAM takes gradients with tf.GradientTape and needs the TensorFlow backend; "
+            f"the Keras backend is {keras.backend.backend()!r} (set KERAS_BACKEND=tensorflow)"
+        )
+
+
+def _activation_and_prediction_fn(model: keras.Model, container, layer):
+    """A function images -> (feature map of ``layer``, model output), one forward pass."""
+    if container is None:
+        both = keras.Model(model.inputs[0], [layer.output, *model.outputs])
+        return lambda images: both(images, training=False)
+    call = _container_call(model, container)
+    # The nested model returns the feature map besides its own outputs; the rest of the outer
+    # model is re-used as a model from the nested model's outputs to the prediction.
+    inner = keras.Model(container.inputs[0], [layer.output, *container.outputs])
+    try:
+        rest = keras.Model(list(call.output_tensors), model.outputs)
+    except ValueError as error:
+        raise ConfigError(
+            f"cannot split {model.name!r} after nested model {container.name!r} for Grad-CAM "
+            f"({error}); pass a layer of the outer model"
+        ) from None
+
+    def forward(images):
+        activation, *container_outputs = inner(images, training=False)
+        return activation, rest(container_outputs, training=False)
+
+    return forward
+
+
+def grad_cam(
+    model: keras.Model,
+    images,
+    *,
+    layer_name: str | None = None,
+    class_index: int | Sequence[int] | None = None,
+) -> np.ndarray:
+    """Grad-CAM heatmaps (N, S, S) in [0, 1] at the images' size.
+
+    Args:
+        model: a Keras classifier with softmax output (e.g. from ``build_model``).
+        images: (N, S, S, 3) RGB in 0..255, as the model takes them.
+        layer_name: convolutional layer to explain; default the last layer with a 4-D
+            output (``top_activation`` of an EfficientNetV2 backbone).
+        class_index: the class to explain, one for all images or one per image; default
+            each image's predicted class.
+
+    Returns:
+        float32 array; each map divided by its maximum (all zeros if the class score has no
+        positive evidence in that layer).
+    """
+    _require_tensorflow()
+    import tensorflow as tf
+
+    images = _check_images(model, images)
+    container, layer = find_layer(model, layer_name)
+    forward = _activation_and_prediction_fn(model, container, layer)
+    batch = tf.convert_to_tensor(images)
+    with tf.GradientTape() as tape:
+        activation, probabilities = forward(batch)
+        if class_index is None:
+            targets = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+        else:
+            targets = tf.broadcast_to(tf.constant(class_index, tf.int32), [len(images)])
+        scores = tf.gather(probabilities, targets, axis=1, batch_dims=1)
+    gradients = tape.gradient(scores, activation)
+    if gradients is None:
+        raise ConfigError(f"the prediction does not depend on layer {layer.name!r}")
+    channel_weights = tf.reduce_mean(gradients, axis=(1, 2), keepdims=True)
+    cams = tf.nn.relu(tf.reduce_sum(channel_weights * activation, axis=-1, keepdims=True))
+    cams = tf.image.resize(cams, images.shape[1:3], method="bilinear")[..., 0]
+    peak = tf.reduce_max(cams, axis=(1, 2), keepdims=True)
+    cams = tf.math.divide_no_nan(cams, peak)
+    return np.clip(cams.numpy(), 0.0, 1.0).astype("float32")
+
+
+def plot_grad_cam(
+    images,
+    heatmaps,
+    titles: Sequence[str],
+    *,
+    alpha: float = 0.5,
+    width: str | float = "double",
+) -> Figure:
+    """Images (top row) and their Grad-CAM heatmaps laid over them (bottom row).
+
+    Args:
+        images: (N, H, W, 3) RGB in 0..255.
+        heatmaps: (N, H, W) in [0, 1], e.g. from :func:`grad_cam`.
+        titles: one title per image, e.g. "sadness, p = 0.91".
+        alpha: opacity of the heatmap over the image.
+        width: ``"single"``, ``"double"`` or inches.
+    """
+    images = np.asarray(images)
+    heatmaps = np.asarray(heatmaps, dtype=float)
+    if heatmaps.shape != images.shape[:3] or len(titles) != len(images):
+        raise DataError(
+            f"images {images.shape}, heatmaps {heatmaps.shape} and {len(titles)} titles do not "
+            "match: need (N, H, W, 3), (N, H, W) and N titles"
+        )
+    count = len(images)
+    with publication_style():
+        fig, axes = plt.subplots(
+            2, count, figsize=figure_size(width, aspect=2.1 / max(count, 1)), squeeze=False
+        )
+        for column in range(count):
+            picture = np.clip(images[column], 0, 255).astype("uint8")
+            axes[0, column].imshow(picture)
+            axes[0, column].set_title(titles[column])
+            axes[1, column].imshow(picture)
+            axes[1, column].imshow(heatmaps[column], cmap=OVERLAY_CMAP, alpha=alpha, vmin=0, vmax=1)
+            for ax in axes[:, column]:
+                ax.axis("off")
+        # The colour bar shows the map's own colours, not the faded blend with the image.
+        scale = ScalarMappable(norm=Normalize(0, 1), cmap=OVERLAY_CMAP)
+        fig.colorbar(scale, ax=axes[1, :].tolist(), label="Grad-CAM (0-1)", shrink=0.9)
+    return fig

@@ -1,0 +1,86 @@
+"""Writing figures and tables under the results folder, atomically and reproducibly."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from thesis_lib import paths
+from thesis_lib.errors import ConfigError
+
+# A figure or table name becomes a file name: letters, digits, '-', '_' and '.' only, so the
+# same name gives the same path on every system and cannot escape the output folder.
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+PNG_DPI = 300
+
+
+def _check_name(name: str) -> str:
+    if not isinstance(name, str) or not _NAME_PATTERN.match(name):
+        raise ConfigError(
+            f"output name {name!r} is not a plain file name (use letters, digits, '-', '_', '.')"
+        )
+    return name
+
+
+def output_dir(results_dir: str | os.PathLike | None, kind: str) -> Path:
+    """``<results_dir>/<kind>/`` (created); ``results_dir`` defaults to the project's."""
+    base = paths.resolve(results_dir) if results_dir is not None else paths.results_dir()
+    folder = base / kind
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def write_atomically(path: Path, write) -> Path:
+    """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it.
+
+    A reader never sees a half-written file, and an error leaves the previous version intact.
+    """
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            write(stream)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_figure(
+    fig: Figure, name: str, results_dir: str | os.PathLike | None = None
+) -> dict[str, Path]:
+    """Save ``fig`` as ``<results_dir>/figures/<name>.pdf`` (vector) and ``.png`` (300 dpi).
+
+    The PDF carries no creation date, so the same figure gives the same bytes on every run.
+
+    Args:
+        fig: the matplotlib figure.
+        name: the file stem, e.g. ``"accuracy_by_variant"``.
+        results_dir: the results folder; default ``thesis_lib.paths.results_dir()``.
+
+    Returns:
+        ``{"pdf": Path, "png": Path}``.
+    """
+    _check_name(name)
+    folder = output_dir(results_dir, "figures")
+    written = {}
+    for fmt, metadata in (("pdf", {"CreationDate": None}), ("png", {"Software": None})):
+        target = folder / f"{name}.{fmt}"
+        written[fmt] = write_atomically(
+            target,
+            lambda stream, fmt=fmt, metadata=metadata: fig.savefig(
+                stream, format=fmt, dpi=PNG_DPI, metadata=metadata
+            ),
+        )
+    return written
+
+
+def save_table(latex: str, name: str, results_dir: str | os.PathLike | None = None) -> Path:
+    """Save LaTeX text as ``<results_dir>/tables/<name>.tex`` (for ``\\input`` in the thesis)."""
+    _check_name(name)
+    target = output_dir(results_dir, "tables") / f"{name}.tex"
+    return write_atomically(target, lambda stream: stream.write(latex.encode("utf-8")))

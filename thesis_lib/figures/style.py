@@ -1,0 +1,87 @@
+"""One publication style for every figure of the thesis.
+
+Figures are drawn at their final printed size, so that 8 pt text stays 8 pt in the PDF:
+``SINGLE_COLUMN`` (3.5 in, one column of a two-column journal page) or ``DOUBLE_COLUMN``
+(7.16 in, the full text width). Colours come from seaborn's ``colorblind`` palette, which stays
+distinguishable for the common forms of colour blindness; heatmaps use ``viridis`` (perceptually
+uniform, readable in grey print).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import matplotlib as mpl
+import seaborn as sns
+
+# Widths in inches of one column and of the full text width of a two-column page (IEEE/IJCCC).
+SINGLE_COLUMN = 3.5
+DOUBLE_COLUMN = 7.16
+PALETTE_NAME = "colorblind"
+HEATMAP_CMAP = "viridis"
+BASE_FONT_SIZE = 8
+
+_WIDTHS = {"single": SINGLE_COLUMN, "double": DOUBLE_COLUMN}
+
+
+def palette(n_colors: int | None = None) -> list[tuple[float, float, float]]:
+    """The colour-blind-safe palette used for categories (variants, datasets)."""
+    return sns.color_palette(PALETTE_NAME, n_colors=n_colors)
+
+
+def figure_size(width: str | float = "single", aspect: float = 0.75) -> tuple[float, float]:
+    """(width, height) in inches for a figure of the given column width.
+
+    Args:
+        width: ``"single"``, ``"double"`` or a width in inches.
+        aspect: height divided by width.
+    """
+    if isinstance(width, str):
+        if width not in _WIDTHS:
+            from thesis_lib.errors import ConfigError
+
+            raise ConfigError(f"figure width {width!r} is not one of {sorted(_WIDTHS)} or inches")
+        inches = _WIDTHS[width]
+    else:
+        inches = float(width)
+    return inches, inches * aspect
+
+
+def style_rc() -> dict:
+    """Matplotlib settings of the publication style (seaborn "paper" context, ticks style)."""
+    rc = {}
+    rc.update(sns.axes_style("ticks"))
+    rc.update(sns.plotting_context("paper"))
+    rc.update(
+        {
+            "font.size": BASE_FONT_SIZE,
+            "axes.labelsize": BASE_FONT_SIZE,
+            "axes.titlesize": BASE_FONT_SIZE + 1,
+            "xtick.labelsize": BASE_FONT_SIZE - 1,
+            "ytick.labelsize": BASE_FONT_SIZE - 1,
+            "legend.fontsize": BASE_FONT_SIZE - 1,
+            "legend.title_fontsize": BASE_FONT_SIZE - 1,
+            "legend.frameon": False,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.prop_cycle": mpl.cycler(color=palette()),
+            "image.cmap": HEATMAP_CMAP,
+            # Constrained layout keeps labels inside the figure without changing its size,
+            # unlike bbox_inches="tight", so the printed width stays exactly a column.
+            "figure.constrained_layout.use": True,
+            "savefig.dpi": 300,
+            # Text stays text (searchable, editable) in the PDF; TrueType avoids Type 3 fonts,
+            # which some journal systems reject.
+            "pdf.fonttype": 42,
+            "ps.fonttype": 42,
+        }
+    )
+    return rc
+
+
+@contextlib.contextmanager
+def publication_style() -> Iterator[None]:
+    """Context in which figures are drawn in the publication style; restores settings after."""
+    with mpl.rc_context(style_rc()):
+        yield

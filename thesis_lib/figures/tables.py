@@ -1,0 +1,147 @@
+"""LaTeX (booktabs) tables for the thesis: the results table and the significance table.
+
+Both functions take the tables that ``thesis_lib.results.summarize`` and
+``thesis_lib.stats.compare_variants`` return and give LaTeX text made by pandas'
+``Styler.to_latex``: a ``tabular`` with ``\\toprule``/``\\midrule``/``\\bottomrule``
+(``\\usepackage{booktabs}``), or a floating ``table`` when a caption is given. Free text
+(network names) is escaped, so "not_sadness" or "5 %" cannot break the document. Accuracies are
+fractions in the inputs and percentages in the tables; differences are in percentage points.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from thesis_lib.figures.checks import require_columns
+
+MISSING = "--"
+
+
+def _number(value, decimals: int, scale: float = 1.0, signed: bool = False) -> str:
+    """A number as LaTeX text: NaN -> '--', a true minus sign in math mode."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return MISSING
+    text = f"{abs(value) * scale:.{decimals}f}"
+    if value < 0 and float(text) != 0:
+        return f"$-${text}"
+    return f"$+${text}" if signed and float(text) != 0 else text
+
+
+def _p_value(value, decimals: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return MISSING
+    smallest = 10.0**-decimals
+    return f"$<${smallest:.{decimals}f}" if value < smallest else f"{value:.{decimals}f}"
+
+
+def _to_latex(
+    table: pd.DataFrame,
+    *,
+    text_columns: list[str],
+    caption: str | None,
+    label: str | None,
+) -> str:
+    column_format = "".join("l" if column in text_columns else "r" for column in table.columns)
+    styler = (
+        table.style.hide(axis="index")
+        .format(escape="latex", subset=text_columns)
+        .format_index(escape="latex", axis=1)
+    )
+    options = {"hrules": True, "column_format": column_format}
+    if caption is not None:
+        options.update(caption=caption, position_float="centering", environment="table")
+        if label is not None:
+            options["label"] = label
+    return styler.to_latex(**options)
+
+
+def results_table(
+    summary: pd.DataFrame,
+    *,
+    network: str = "network",
+    mean: str = "mean",
+    sd: str = "sd_ddof1",
+    n: str = "n",
+    decimals: int = 3,
+    caption: str | None = None,
+    label: str | None = None,
+) -> str:
+    """The results table: network, mean accuracy (%), sample SD (ddof = 1, in %), n.
+
+    Args:
+        summary: one row per network, e.g. ``thesis_lib.results.summarize(runs)`` filtered to
+            one evaluation dataset; accuracies as fractions.
+        network, mean, sd, n: the columns holding name, mean, sample SD and number of runs.
+        decimals: decimals of mean and SD (the thesis reports 3).
+        caption, label: when a caption is given, a ``table`` float with this caption/label.
+
+    Returns:
+        LaTeX text for ``\\input``.
+    """
+    require_columns(summary, [network, mean, sd, n], "results table")
+    table = pd.DataFrame(
+        {
+            "Network": summary[network].astype(str).to_numpy(),
+            "Accuracy (%)": [_number(value, decimals, 100) for value in summary[mean]],
+            "Sample SD (%)": [_number(value, decimals, 100) for value in summary[sd]],
+            "n": summary[n].astype(int).astype(str).to_numpy(),
+        }
+    )
+    return _to_latex(table, text_columns=["Network"], caption=caption, label=label)
+
+
+def significance_table(
+    comparisons: pd.DataFrame,
+    *,
+    test: str = "welch",
+    network: str = "network",
+    diff: str = "diff",
+    p_holm: str | None = None,
+    decimals: int = 2,
+    confidence: float = 0.95,
+    caption: str | None = None,
+    label: str | None = None,
+) -> str:
+    """The significance table: each network against the baseline.
+
+    Columns: difference of mean accuracy (percentage points), its confidence interval, t, df,
+    p and the Holm-adjusted p across the networks compared.
+
+    Args:
+        comparisons: ``thesis_lib.stats.compare_variants(...)``: columns ``network``, ``diff``
+            and ``<test>_ci_low``, ``<test>_ci_high``, ``<test>_t``, ``<test>_df``,
+            ``<test>_p``; accuracies as fractions.
+        test: ``"welch"``, ``"pooled"`` or ``"paired"``: which t-test's columns to show.
+        network, diff: columns with the network name and the difference of means.
+        p_holm: column of Holm-adjusted p-values; default ``<test>_p_holm``.
+        decimals: decimals of the difference, CI bounds and t.
+        confidence: level of the interval, for the column header.
+        caption, label: when a caption is given, a ``table`` float with this caption/label.
+    """
+    p_holm = p_holm or f"{test}_p_holm"
+    columns = [f"{test}_{name}" for name in ("ci_low", "ci_high", "t", "df", "p")]
+    require_columns(comparisons, [network, diff, *columns, p_holm], "significance table")
+    rows = comparisons
+    table = pd.DataFrame(
+        {
+            "Network": rows[network].astype(str).to_numpy(),
+            "Diff. (pp)": [_number(value, decimals, 100, signed=True) for value in rows[diff]],
+            f"{confidence:.0%} CI (pp)".replace("%", " %"): [
+                MISSING
+                if math.isnan(low)
+                else f"[{_number(low, decimals, 100)}, {_number(high, decimals, 100)}]"
+                for low, high in zip(
+                    rows[f"{test}_ci_low"].astype(float),
+                    rows[f"{test}_ci_high"].astype(float),
+                    strict=True,
+                )
+            ],
+            "t": [_number(value, decimals) for value in rows[f"{test}_t"].astype(float)],
+            "df": [_number(value, 1) for value in rows[f"{test}_df"].astype(float)],
+            "p": [_p_value(value) for value in rows[f"{test}_p"].astype(float)],
+            "Holm p": [_p_value(value) for value in rows[p_holm].astype(float)],
+        }
+    )
+    return _to_latex(table, text_columns=["Network"], caption=caption, label=label)
