@@ -1,0 +1,158 @@
+"""The reference decoder: every handled format and mode, every rejected file."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from dataset_builders import pattern, write_image
+from PIL import Image
+
+from thesis_lib.data import images
+from thesis_lib.data.images import choose_decoder, load_image, probe
+from thesis_lib.errors import DataError
+
+
+def composite_on_white(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """The alpha-over-white formula, independent of PIL."""
+    a = alpha.astype(np.float64)[..., None] / 255.0
+    return np.round(rgb * a + 255.0 * (1 - a)).astype(np.int64)
+
+
+def test_rgba_png_is_composited_on_white(tmp_path):
+    rgb = pattern(32, 32, seed=1)
+    alpha = np.tile(np.linspace(0, 255, 32).astype(np.uint8), (32, 1))
+    path = tmp_path / "rgba.png"
+    Image.fromarray(np.dstack([rgb, alpha]), mode="RGBA").save(path)
+    pixels = load_image(path)
+    assert pixels.dtype == np.uint8 and pixels.shape == (32, 32, 3)
+    np.testing.assert_allclose(pixels, composite_on_white(rgb, alpha), atol=1)
+    assert (pixels[:, 0] == 255).all()  # fully transparent column is white
+
+
+def test_la_png_is_composited_on_white(tmp_path):
+    grey = np.full((32, 32), 100, np.uint8)
+    alpha = np.full((32, 32), 128, np.uint8)
+    path = tmp_path / "la.png"
+    Image.merge("LA", [Image.fromarray(grey), Image.fromarray(alpha)]).save(path)
+    expected = composite_on_white(np.dstack([grey] * 3), alpha)
+    np.testing.assert_allclose(load_image(path), expected, atol=1)
+
+
+def test_palette_with_transparent_index_turns_white(tmp_path):
+    indices = np.zeros((32, 32), np.uint8)
+    indices[:, 16:] = 1
+    image = Image.fromarray(indices, mode="P")
+    image.putpalette([200, 10, 10, 0, 0, 255] + [0] * 762)
+    path = tmp_path / "palette.png"
+    image.save(path, transparency=1)
+    pixels = load_image(path)
+    assert (pixels[:, :16] == [200, 10, 10]).all()
+    assert (pixels[:, 16:] == 255).all()
+
+
+def test_cmyk_jpeg_becomes_rgb(tmp_path):
+    cmyk = np.zeros((32, 32, 4), np.uint8)
+    cmyk[..., 0] = 255  # full cyan, no black: RGB (0, 255, 255)
+    path = tmp_path / "cmyk.jpg"
+    Image.fromarray(cmyk, mode="CMYK").save(path, quality=95)
+    assert probe(path).mode == "CMYK"
+    pixels = load_image(path).astype(int)
+    np.testing.assert_allclose(pixels.mean(axis=(0, 1)), [0, 255, 255], atol=4)
+
+
+def test_sixteen_bit_png_is_scaled_to_eight_bits(tmp_path):
+    values = np.linspace(0, 65535, 32 * 32).reshape(32, 32).astype(np.uint16)
+    path = tmp_path / "deep.png"
+    Image.fromarray(values).save(path)
+    assert probe(path).mode.startswith("I")
+    expected = np.round(values / 65535 * 255).astype(np.uint8)
+    np.testing.assert_array_equal(load_image(path), np.dstack([expected] * 3))
+
+
+def test_grayscale_becomes_three_equal_channels(tmp_path):
+    grey = pattern(40, 36)[..., 0]
+    path = tmp_path / "grey.png"
+    Image.fromarray(grey).save(path)
+    np.testing.assert_array_equal(load_image(path), np.dstack([grey] * 3))
+
+
+def test_gif_gives_its_first_frame(tmp_path):
+    frames = [Image.new("RGB", (32, 32), color) for color in [(255, 0, 0), (0, 0, 255)]]
+    path = tmp_path / "anim.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=50)
+    assert probe(path).frames == 2
+    assert (load_image(path) == [255, 0, 0]).all()
+
+
+@pytest.mark.parametrize("name, options", [
+    ("lossless.webp", {"lossless": True}),
+    ("image.tiff", {}),
+    ("image.bmp", {}),
+    ("image.png", {}),
+])
+def test_lossless_formats_keep_exact_pixels(tmp_path, name, options):
+    path = write_image(tmp_path / name, size=(40, 36), **options)
+    np.testing.assert_array_equal(load_image(path), pattern(40, 36))
+
+
+def test_exif_orientation_rotates_the_pixels(tmp_path):
+    stored = np.zeros((20, 40, 3), np.uint8)  # 40 wide, 20 high: left red, right blue
+    stored[:, :20] = [255, 0, 0]
+    stored[:, 20:] = [0, 0, 255]
+    exif = Image.Exif()
+    exif[images.EXIF_ORIENTATION_TAG] = 6  # display rotated 90 degrees clockwise
+    path = tmp_path / "rotated.jpg"
+    Image.fromarray(stored).save(path, exif=exif, quality=95)
+    pixels = load_image(path).astype(int)
+    expected = np.rot90(stored, k=-1).astype(int)  # clockwise: red ends up on top
+    assert pixels.shape == (40, 20, 3)
+    assert np.abs(pixels - expected).mean() < 8
+    info = probe(path)
+    assert (info.width, info.height, info.orientation) == (20, 40, 6)
+
+
+def test_rejected_files_name_the_file_and_the_reason(tmp_path):
+    empty = tmp_path / "empty.jpg"
+    empty.touch()
+    text = tmp_path / "notes.jpg"
+    text.write_text("this is not a picture")
+    whole = write_image(tmp_path / "whole.jpg", size=(64, 64)).read_bytes()
+    truncated = tmp_path / "truncated.jpg"
+    truncated.write_bytes(whole[: len(whole) // 2])
+    small = write_image(tmp_path / "small.png", size=(20, 50))
+    cases = [(empty, images.REASON_EMPTY), (text, images.REASON_NOT_IMAGE),
+             (truncated, images.REASON_CORRUPT), (small, images.REASON_TOO_SMALL)]
+    for path, reason in cases:
+        with pytest.raises(DataError, match=str(path)) as caught:
+            load_image(path, min_side=32)
+        assert caught.value.reason == reason
+    with pytest.raises(DataError, match="cannot read"):
+        load_image(tmp_path / "missing.jpg")
+
+
+def test_decoder_rule():
+    def info(**changes):
+        base = {"format": "JPEG", "mode": "RGB", "width": 8, "height": 8}
+        return images.ImageInfo(**{**base, **changes})
+
+    assert choose_decoder(info()) == "tf"
+    assert choose_decoder(info(mode="L", format="PNG")) == "tf"
+    assert choose_decoder(info(format="BMP")) == "tf"
+    for changes in [{"mode": "CMYK"}, {"orientation": 6}, {"format": "PNG", "mode": "RGBA"},
+                    {"format": "PNG", "mode": "RGB", "has_alpha": True},
+                    {"format": "PNG", "mode": "I;16"}, {"format": "GIF", "mode": "P"},
+                    {"format": "WEBP"}, {"format": "TIFF"}, {"format": "BMP", "mode": "P"}]:
+        assert choose_decoder(info(**changes)) == "pil", changes
+
+
+def test_files_routed_to_tensorflow_decode_to_the_same_pixels(tmp_path):
+    import tensorflow as tf
+
+    files = [write_image(tmp_path / "a.jpg", quality=90), write_image(tmp_path / "b.png"),
+             write_image(tmp_path / "c.bmp")]
+    grey = tmp_path / "d.jpg"
+    Image.fromarray(pattern()[..., 1]).save(grey)
+    for path in [*files, grey]:
+        assert choose_decoder(probe(path)) == "tf"
+        theirs = images.tf_decode(tf.io.read_file(str(path))).numpy()
+        np.testing.assert_array_equal(load_image(path), theirs, err_msg=str(path))

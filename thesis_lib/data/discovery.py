@@ -1,0 +1,510 @@
+"""Find the images of a dataset, check every one of them, and report what cannot be used.
+
+A dataset is either a folder of class folders (``root/<class>/**/<image>``) or a CSV manifest
+(``path,label[,split]``, paths relative to the CSV). Every file is fully decoded once with the
+reference decoder (``images.decode_bytes``); files the pipeline will decode with TensorFlow
+are decoded by TensorFlow too, so no file that breaks ``tf.io`` reaches training. Unusable
+files are listed in ``ScanResult.skipped`` with a short reason.
+
+Checking is parallel (a process pool) and the results are cached per file (keyed by path,
+size and modification time), so a second scan of an unchanged dataset only lists the folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import pandas as pd
+
+from thesis_lib.data import images
+from thesis_lib.errors import DataError
+
+MANIFEST_COLUMNS = [
+    "path", "relpath", "label", "width", "height", "format", "mode", "orientation", "frames",
+    "decoder", "size_bytes", "sha1",
+]  # fmt: skip
+SKIPPED_COLUMNS = ["path", "reason", "detail"]
+
+# Skip reasons of the scanner itself (the image reasons live in ``images``).
+REASON_OUTSIDE_ROOT = "outside dataset root"
+REASON_MISSING = "file not found"
+REASON_NO_LABEL = "missing label"
+REASON_LISTED_TWICE = "listed twice"
+
+# Folders that zip tools and operating systems leave next to the data.
+IGNORED_FOLDERS = frozenset({"__MACOSX", "__pycache__"})
+
+CACHE_FILE_NAME = ".thesis_scan_cache.json"
+CACHE_VERSION = 1
+# Below this many files to check, a process pool costs more time than it saves.
+MIN_FILES_FOR_POOL = 256
+MIN_FILES_FOR_PROGRESS = 500
+
+
+@dataclass
+class Entry:
+    """One file a dataset lists, before it is checked.
+
+    Args:
+        relpath: Path relative to the dataset root, with "/" separators (the stable key of
+            the file in caches and split files).
+        label: The raw label (class folder name or CSV label).
+        split: A predefined split ("train", "val", "test") or None.
+        extra: More columns for the manifest (e.g. an adapter's ground truth).
+    """
+
+    relpath: str
+    label: str
+    split: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class ScanResult:
+    """The usable images of a dataset and the files that were skipped.
+
+    Args:
+        root: The dataset root (folder, or the folder holding the CSV).
+        manifest: One row per usable image, columns ``MANIFEST_COLUMNS`` (+ ``split`` when
+            the dataset defines one, + adapter columns), sorted by relpath.
+        skipped: Columns path, reason, detail; sorted by path.
+    """
+
+    root: Path
+    manifest: pd.DataFrame
+    skipped: pd.DataFrame
+
+    def class_counts(self) -> pd.Series:
+        """Number of usable images per raw label, sorted by label."""
+        return self.manifest["label"].value_counts().sort_index()
+
+    def skipped_counts(self) -> pd.Series:
+        """Number of skipped files per reason."""
+        return self.skipped["reason"].value_counts().sort_index()
+
+    def summary(self) -> str:
+        """A short human-readable report: images per class, skipped files per reason."""
+        lines = [f"{len(self.manifest)} usable images in {self.root}"]
+        for label, count in self.class_counts().items():
+            lines.append(f"  {label}: {count}")
+        if len(self.skipped):
+            lines.append(f"{len(self.skipped)} files skipped")
+            for reason, count in self.skipped_counts().items():
+                lines.append(f"  {reason}: {count}")
+        else:
+            lines.append("no files skipped")
+        return "\n".join(lines)
+
+
+def is_hidden(name: str) -> bool:
+    return name.startswith(".") or name in IGNORED_FOLDERS
+
+
+def is_inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def skip_record(path: str | os.PathLike, reason: str, detail: str | None = None) -> dict:
+    return {"path": str(path), "reason": reason, "detail": detail or reason}
+
+
+def list_class_folders(root: str | os.PathLike) -> tuple[list[Entry], list[dict]]:
+    """The image files under ``root/<class>/`` (any depth), sorted by relpath.
+
+    Hidden files and folders are ignored, as are files directly in ``root``. Links are
+    followed inside the root; a link that points outside it is skipped with a reason.
+
+    Returns:
+        The entries (label = class folder name) and the skipped files as dicts.
+    """
+    root = Path(root).absolute()
+    real_root = os.path.realpath(root)
+    entries: list[Entry] = []
+    skipped: list[dict] = []
+    visited = {real_root}
+    for folder, dirnames, filenames in os.walk(root, followlinks=True):
+        kept_dirs = []
+        for name in sorted(dirnames):
+            if is_hidden(name):
+                continue
+            real = os.path.realpath(os.path.join(folder, name))
+            if not is_inside(real, real_root):
+                skipped.append(skip_record(os.path.join(folder, name), REASON_OUTSIDE_ROOT,
+                                     f"folder link to {real} leaves the dataset root"))
+            elif real not in visited:  # a link back into the tree would loop forever
+                visited.add(real)
+                kept_dirs.append(name)
+        dirnames[:] = kept_dirs
+        relfolder = Path(folder).relative_to(root)
+        if relfolder == Path("."):
+            continue  # files next to the class folders (README, licences) are not images
+        for name in sorted(filenames):
+            if is_hidden(name) or not images.is_image_path(name):
+                continue
+            path = os.path.join(folder, name)
+            real = os.path.realpath(path)
+            if not is_inside(real, real_root):
+                skipped.append(skip_record(path, REASON_OUTSIDE_ROOT,
+                                     f"link to {real} leaves the dataset root"))
+                continue
+            relpath = (relfolder / name).as_posix()
+            entries.append(Entry(relpath=relpath, label=relfolder.parts[0]))
+    entries.sort(key=lambda entry: entry.relpath)
+    return entries, skipped
+
+
+def read_csv_manifest(csv_path: str | os.PathLike) -> tuple[Path, list[Entry], list[dict]]:
+    """The entries of a ``path,label[,split]`` CSV; relative paths start at the CSV's folder.
+
+    A relative path that leaves that folder (``..``, or a link pointing outside) is skipped
+    with a reason; absolute paths are taken as written.
+
+    Returns:
+        The root (the CSV's folder), the entries and the skipped files as dicts.
+    """
+    csv_path = Path(csv_path)
+    try:
+        table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise DataError(f"{csv_path}: cannot read the CSV manifest ({e})") from e
+    table.columns = [str(column).strip().lower() for column in table.columns]
+    missing = {"path", "label"} - set(table.columns)
+    if missing:
+        raise DataError(
+            f"{csv_path}: a manifest needs the columns path,label[,split]; missing "
+            f"{', '.join(sorted(missing))} (found: {', '.join(table.columns)})"
+        )
+    root = csv_path.resolve().parent
+    real_root = os.path.realpath(root)
+    entries: list[Entry] = []
+    skipped: list[dict] = []
+    seen: set[str] = set()
+    has_split = "split" in table.columns
+    for row in table.itertuples(index=False):
+        raw_path, label = row.path.strip(), row.label.strip()
+        if not raw_path:
+            continue
+        is_absolute = Path(raw_path).is_absolute()
+        full = Path(raw_path) if is_absolute else root / raw_path
+        real = os.path.realpath(full)
+        if not is_absolute and not is_inside(real, real_root):
+            skipped.append(skip_record(full, REASON_OUTSIDE_ROOT,
+                                 f"'{raw_path}' leaves the manifest's folder {root}"))
+            continue
+        relpath = Path(os.path.normpath(raw_path)).as_posix()
+        if relpath in seen:
+            skipped.append(skip_record(full, REASON_LISTED_TWICE, f"'{raw_path}' is listed twice"))
+            continue
+        seen.add(relpath)
+        if not label:
+            skipped.append(skip_record(full, REASON_NO_LABEL, f"'{raw_path}' has no label"))
+            continue
+        split = (row.split.strip() or None) if has_split else None
+        entries.append(Entry(relpath=relpath, label=label, split=split))
+    entries.sort(key=lambda entry: entry.relpath)
+    return root, entries, skipped
+
+
+# --- checking one file (runs in worker processes) -------------------------------------------
+
+
+def inspect_file(path: str) -> dict:
+    """Read, hash and fully decode one file; a JSON-ready dict for the cache.
+
+    Returns:
+        {"ok": True, size_bytes, sha1, format, mode, width, height, orientation, frames,
+        has_alpha, pixels_sha1 (hash of the decoded pixels), decoder} or
+        {"ok": False, reason, detail}.
+    """
+    try:
+        with open(path, "rb") as stream:
+            data = stream.read()
+    except FileNotFoundError:
+        return {"ok": False, "reason": REASON_MISSING, "detail": "file not found"}
+    except OSError as error:
+        detail = f"cannot read file ({error.strerror or error})"
+        return {"ok": False, "reason": images.REASON_UNREADABLE, "detail": detail}
+    try:
+        pixels, info = images.decode_bytes(data, name=path)
+    except images.ImageFileError as error:
+        return {"ok": False, "reason": error.reason, "detail": error.detail}
+    result = info.as_dict()
+    result.update(
+        ok=True,
+        size_bytes=len(data),
+        sha1=hashlib.sha1(data).hexdigest(),
+        pixels_sha1=hashlib.sha1(pixels.tobytes()).hexdigest(),
+        decoder=images.choose_decoder(info),
+    )
+    return result
+
+
+def _inspect_all(
+    paths: list[str], workers: int | None, progress: bool | None
+) -> list[dict]:
+    if not paths:
+        return []
+    workers = workers or os.cpu_count() or 1
+    show = progress if progress is not None else len(paths) >= MIN_FILES_FOR_PROGRESS
+    bar = _progress_bar(len(paths), "checking images", show)
+    results: list[dict] = []
+    if workers == 1 or len(paths) < MIN_FILES_FOR_POOL:
+        for path in paths:
+            results.append(inspect_file(path))
+            bar.update(1)
+    else:
+        chunksize = max(1, min(64, len(paths) // (workers * 8)))
+        # "spawn": the parent may already run TensorFlow threads, which fork does not survive.
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            for result in pool.map(inspect_file, paths, chunksize=chunksize):
+                results.append(result)
+                bar.update(1)
+    bar.close()
+    return results
+
+
+def _progress_bar(total: int, description: str, show: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=description, unit="file", disable=not show, file=sys.stderr)
+
+
+def _tensorflow_check(path: str, result: dict) -> str | None:
+    """None when ``images.tf_decode`` gives exactly PIL's pixels, else what differs."""
+    import tensorflow as tf
+
+    try:
+        pixels = images.tf_decode(tf.io.read_file(path)).numpy()
+    except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as error:
+        return f"TensorFlow cannot decode it: {error.message.splitlines()[0]}"
+    if pixels.shape != (result["height"], result["width"], 3):
+        return f"TensorFlow decodes it to shape {pixels.shape}, PIL to " \
+               f"{result['height']}x{result['width']}"
+    if hashlib.sha1(pixels.tobytes()).hexdigest() != result["pixels_sha1"]:
+        return "TensorFlow decodes it to other pixels than PIL"
+    return None
+
+
+def _confirm_tensorflow_decoding(
+    paths: list[str], results: list[dict], workers: int | None, progress: bool | None
+) -> None:
+    """Decode the files routed to "tf" with TensorFlow; reroute those it reads differently.
+
+    TensorFlow's decoders release the GIL, so threads decode in parallel.
+    """
+    todo = [(path, result) for path, result in zip(paths, results, strict=True)
+            if result["ok"] and result["decoder"] == "tf"]
+    if not todo:
+        return
+    show = progress if progress is not None else len(todo) >= MIN_FILES_FOR_PROGRESS
+    bar = _progress_bar(len(todo), "checking tf decoding", show)
+    with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
+        problems = pool.map(lambda item: _tensorflow_check(*item), todo)
+        for (_, result), problem in zip(todo, problems, strict=True):
+            if problem is not None:
+                result["decoder"] = "pil"
+                result["tf_problem"] = problem
+            bar.update(1)
+    bar.close()
+
+
+# --- the cache -------------------------------------------------------------------------------
+
+
+def cache_path_for(root: str | os.PathLike) -> Path:
+    """``root/.thesis_scan_cache.json``, or a per-dataset file under the user's cache folder
+    when the dataset folder is read-only."""
+    root = Path(root)
+    if os.access(root, os.W_OK):
+        return root / CACHE_FILE_NAME
+    digest = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:16]
+    cache_home = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return cache_home / "thesis-workbench" / "scans" / f"{digest}.json"
+
+
+def _load_cache(path: Path) -> dict:
+    try:
+        content = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}  # no cache yet, or a damaged one: scan again
+    if not isinstance(content, dict) or content.get("version") != CACHE_VERSION:
+        return {}
+    files = content.get("files")
+    return files if isinstance(files, dict) else {}
+
+
+def _save_cache(path: Path, files: dict) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Write then rename, so an interrupted scan never leaves a half-written cache.
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False,
+                                         prefix=".scan-", suffix=".tmp") as stream:
+            json.dump({"version": CACHE_VERSION, "files": files}, stream)
+        os.replace(stream.name, path)
+    except OSError:
+        pass  # a cache that cannot be written only costs time on the next scan
+
+
+def _file_stamp(path: str) -> list[int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+# --- scanning ----------------------------------------------------------------------------------
+
+
+def scan_entries(
+    root: str | os.PathLike,
+    entries: Iterable[Entry],
+    *,
+    skipped: Iterable[dict] = (),
+    min_side: int | None = 32,
+    workers: int | None = None,
+    cache: bool = True,
+    progress: bool | None = None,
+    require_classes: int = 2,
+) -> ScanResult:
+    """Check the listed files and build the manifest (the common back end of all layouts).
+
+    Args:
+        root: The dataset root; ``Entry.relpath`` is relative to it.
+        entries: The files to check.
+        skipped: Files already rejected while listing (path, reason, detail).
+        min_side: Skip images whose shorter side is below this many pixels (None: no limit).
+        workers: Processes for checking (default: all cores).
+        cache: Reuse and update the per-file cache.
+        progress: Show progress bars (default: only for many files).
+        require_classes: Raise ``DataError`` when fewer distinct labels remain.
+
+    Returns:
+        The ``ScanResult``.
+    """
+    root = Path(root).resolve()
+    entries = list(entries)
+    skipped = list(skipped)
+    paths = [str(Path(entry.relpath) if Path(entry.relpath).is_absolute()
+                 else root / entry.relpath) for entry in entries]
+    stamps = [_file_stamp(path) for path in paths]
+
+    cache_file = cache_path_for(root)
+    cached = _load_cache(cache_file) if cache else {}
+    results: list[dict | None] = []
+    for entry, stamp in zip(entries, stamps, strict=True):
+        hit = cached.get(entry.relpath)
+        fresh = stamp is not None and hit is not None and hit.get("stamp") == stamp
+        results.append(hit["result"] if fresh else None)
+    todo = [index for index, result in enumerate(results) if result is None]
+    new_results = _inspect_all([paths[index] for index in todo], workers, progress)
+    _confirm_tensorflow_decoding([paths[index] for index in todo], new_results, workers,
+                                 progress)
+    for index, result in zip(todo, new_results, strict=True):
+        results[index] = result
+
+    if cache and todo:
+        files = {entry.relpath: {"stamp": stamp, "result": result}
+                 for entry, stamp, result in zip(entries, stamps, results, strict=True)
+                 if stamp is not None and result.get("reason") != REASON_MISSING}
+        _save_cache(cache_file, files)
+
+    rows = []
+    for entry, path, result in zip(entries, paths, results, strict=True):
+        if not result["ok"]:
+            skipped.append(skip_record(path, result["reason"], result["detail"]))
+        elif min_side is not None and min(result["width"], result["height"]) < min_side:
+            skipped.append(skip_record(path, images.REASON_TOO_SMALL,
+                                 f"too small ({result['width']}x{result['height']}, the "
+                                 f"shorter side must be at least {min_side} px)"))
+        else:
+            rows.append(_manifest_row(entry, path, result))
+    result = ScanResult(root=root, manifest=_manifest_frame(rows, entries),
+                        skipped=_skipped_frame(skipped))
+    _require_usable(result, require_classes)
+    return result
+
+
+def _manifest_row(entry: Entry, path: str, result: dict) -> dict:
+    row = {"path": path, "relpath": entry.relpath, "label": entry.label}
+    row.update({column: result[column] for column in MANIFEST_COLUMNS[3:]})
+    if entry.split is not None:
+        row["split"] = entry.split
+    row.update(entry.extra)
+    return row
+
+
+def _manifest_frame(rows: list[dict], entries: list[Entry]) -> pd.DataFrame:
+    columns = list(MANIFEST_COLUMNS)
+    if any(entry.split is not None for entry in entries):
+        columns.append("split")
+    for entry in entries:
+        columns.extend(key for key in entry.extra if key not in columns)
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.sort_values("relpath", kind="stable").reset_index(drop=True)
+
+
+def _skipped_frame(skipped: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame(skipped, columns=SKIPPED_COLUMNS)
+    return frame.sort_values("path", kind="stable").reset_index(drop=True)
+
+
+def _require_usable(result: ScanResult, require_classes: int) -> None:
+    if result.manifest.empty:
+        reasons = ", ".join(f"{reason}: {count}"
+                            for reason, count in result.skipped_counts().items())
+        found = f" ({len(result.skipped)} files skipped: {reasons})" if reasons else ""
+        raise DataError(f"{result.root}: no readable image found{found}")
+    labels = sorted(result.manifest["label"].unique())
+    if len(labels) < require_classes:
+        raise DataError(
+            f"{result.root}: found {len(labels)} class ({', '.join(labels)}); a dataset needs "
+            f"at least {require_classes} class folders (or labels in its manifest)"
+        )
+
+
+def scan_dataset(
+    source: str | os.PathLike,
+    *,
+    min_side: int | None = 32,
+    workers: int | None = None,
+    cache: bool = True,
+    progress: bool | None = None,
+) -> ScanResult:
+    """Check every image of a class-folder dataset or of a CSV manifest.
+
+    Args:
+        source: A folder ``<root>/<class>/**/<image>`` or a CSV file ``path,label[,split]``.
+        min_side: Skip images whose shorter side is below this many pixels (None: no limit).
+        workers: Processes for checking (default: all cores).
+        cache: Reuse and update the per-file cache of earlier scans.
+        progress: Show progress bars (default: only for many files).
+
+    Returns:
+        ``ScanResult`` with the manifest of usable images and the skipped files.
+
+    Raises:
+        DataError: a missing source, fewer than two classes, or no readable image.
+    """
+    source = Path(source)
+    if source.is_file() and source.suffix.lower() == ".csv":
+        root, entries, skipped = read_csv_manifest(source)
+    elif source.is_dir():
+        root = source
+        entries, skipped = list_class_folders(source)
+    elif source.exists():
+        raise DataError(f"{source}: not a dataset (expected a folder of class folders or a CSV)")
+    else:
+        raise DataError(f"{source}: no such folder or file")
+    return scan_entries(root, entries, skipped=skipped, min_side=min_side, workers=workers,
+                        cache=cache, progress=progress)
+
