@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from thesis_lib.data.explore import (
+    augmentation_grid,
     colour_statistics,
     image_statistics,
     plot_statistics_by_class,
@@ -126,3 +127,16 @@ def test_statistics_plot_has_one_panel_per_statistic(two_class_frame):
     figure = plot_statistics_by_class(stats)
     assert [ax.get_title() for ax in figure.axes] == ["brightness", "saturation", "hue",
                                                       "colourfulness"]
+
+
+def test_augmentation_grid_shows_originals_and_their_augmented_copies(two_class_frame):
+    paths = two_class_frame["path"].iloc[[0, 5]]
+    figure = augmentation_grid(paths, lambda batch: 255 - batch, copies=2, image_size=16)
+
+    assert len(figure.axes) == 6
+    shown = [ax.images[0].get_array() for ax in figure.axes]
+    assert all(image.shape == (16, 16, 3) for image in shown)
+    for row in range(2):
+        original, first, second = shown[3 * row: 3 * row + 3]
+        np.testing.assert_array_equal(first, 255 - original)
+        np.testing.assert_array_equal(second, 255 - original)

@@ -7,7 +7,7 @@ Hanbury 2010) and that Gram matrices capture: brightness, saturation, hue and co
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -139,6 +139,42 @@ def sample_grid(
     return figure
 
 
+def augmentation_grid(
+    paths: Iterable[str | os.PathLike],
+    augment: Callable[[np.ndarray], np.ndarray],
+    *,
+    copies: int = 5,
+    image_size: int = 128,
+) -> Figure:
+    """Each image next to ``copies`` augmented versions of it (one row per image).
+
+    Args:
+        paths: the images to show.
+        augment: maps a uint8 batch (B, S, S, 3) to an augmented batch of the same shape,
+            e.g. ``thesis_lib.data.augment.RandAugment(3, 7, seed=0)``.
+        copies: augmented versions per image.
+        image_size: images are squashed to ``image_size`` x ``image_size`` first.
+    """
+    paths = [str(path) for path in paths]
+    if not paths:
+        raise DataError("augmentation_grid: no images given")
+    originals = np.stack([_squashed(path, image_size) for path in paths])
+    batch = np.repeat(originals, copies, axis=0)
+    augmented = np.asarray(augment(batch)).reshape(len(paths), copies, image_size, image_size, 3)
+    figure = Figure(figsize=(1.6 * (copies + 1), 1.6 * len(paths)), layout="constrained")
+    axes = figure.subplots(len(paths), copies + 1, squeeze=False)
+    for row, original in enumerate(originals):
+        for column, ax in enumerate(axes[row]):
+            shown = original if column == 0 else augmented[row, column - 1]
+            ax.imshow(np.clip(shown, 0, 255).astype(np.uint8))
+            ax.set_xticks([])
+            ax.set_yticks([])
+    axes[0, 0].set_title("original")
+    for column in range(1, copies + 1):
+        axes[0, column].set_title(f"augmented {column}")
+    return figure
+
+
 def plot_statistics_by_class(
     statistics: pd.DataFrame, *, label_column: str = "label", columns: list[str] | None = None
 ) -> Figure:
@@ -161,6 +197,11 @@ def plot_statistics_by_class(
         ax.set_title(column)
         ax.tick_params(axis="x", labelrotation=45)
     return figure
+
+
+def _squashed(path: str, size: int) -> np.ndarray:
+    pixels, _ = decode_bytes(Path(path).read_bytes(), name=path)
+    return np.asarray(Image.fromarray(pixels).resize((size, size), Image.Resampling.BILINEAR))
 
 
 def _thumbnail(path: str, size: int) -> np.ndarray:
