@@ -80,9 +80,11 @@ def test_collect_runs_names_an_unreadable_record(tmp_path):
     assert "metrics.json: not valid JSON" in runs.attrs["skipped"][0]["reason"]
 
 
-def test_collect_runs_of_an_empty_results_folder(tmp_path):
-    runs = results.collect_runs(tmp_path / "nothing-yet")
-    assert runs.empty
+def test_collect_runs_of_a_results_folder_without_runs(tmp_path):
+    assert results.collect_runs(tmp_path / "nothing-yet").empty
+    (tmp_path / "tables").mkdir()  # other outputs are not mistaken for run folders
+    runs = results.collect_runs(tmp_path)
+    assert runs.empty and runs.attrs["skipped"] == []
     assert {"run_id", "variant", "modules", "dataset", "accuracy"} <= set(runs.columns)
 
 

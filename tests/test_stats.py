@@ -91,6 +91,17 @@ def test_seeds_for_power_matches_cohens_table():
     assert stats.seeds_for_power(0.5) == 64
     assert stats.seeds_for_power(-0.8) == 26
     assert stats.seeds_for_power(0.0) == math.inf
+    # G*Power: 394 per group for d = 0.2.
+    assert stats.seeds_for_power(0.2) == 394
+
+
+def test_seeds_for_power_of_a_small_effect_follows_guenthers_approximation():
+    # Guenther (1981): n = 2 (z_{1-alpha/2} + z_{power})^2 / d^2 + z_{1-alpha/2}^2 / 4
+    z_alpha, z_power = scipy_stats.norm.ppf(0.975), scipy_stats.norm.ppf(0.8)
+    for d in (0.05, 0.02):
+        approximation = 2 * (z_alpha + z_power) ** 2 / d**2 + z_alpha**2 / 4
+        assert abs(stats.seeds_for_power(d) - approximation) <= 2
+    assert stats.seeds_for_power(1e-5) == math.inf
 
 
 # --- the thesis table from MISSION.md, re-tested from its summary statistics

@@ -20,7 +20,6 @@ import json
 import math
 import os
 import re
-import tempfile
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -51,11 +50,9 @@ VARIANT_ORDER = ("baseline", "gram", "gramnet")
 
 def runs_folder(results_dir: str | os.PathLike) -> Path:
     """The folder holding the run folders: ``results_dir/runs`` (or ``results_dir`` itself
-    when it already is such a folder)."""
+    when it is named ``runs``)."""
     results_dir = Path(results_dir)
-    if (results_dir / RUNS_FOLDER).is_dir():
-        return results_dir / RUNS_FOLDER
-    return results_dir
+    return results_dir if results_dir.name == RUNS_FOLDER else results_dir / RUNS_FOLDER
 
 
 def study_dir(results_dir: str | os.PathLike, study: str | None = None) -> Path:
@@ -461,15 +458,13 @@ def write_table(table: pd.DataFrame, path: str | os.PathLike) -> Path:
     reader never sees half a file; returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-",
-                                         suffix=".csv")
+    # A per-process name (rather than mkstemp's private 0600 file) keeps the usual permissions.
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            table.to_csv(stream, index=False)
+        table.to_csv(temporary, index=False)
         os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    finally:
+        temporary.unlink(missing_ok=True)
     return path
 
 

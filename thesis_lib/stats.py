@@ -40,6 +40,8 @@ from thesis_lib.results import OWN_TEST_SPLIT, network_name, sort_networks
 POOLED = "pooled two-sample t-test"
 WELCH = "Welch two-sample t-test"
 PAIRED = "paired t-test"
+# Beyond this, a power analysis answers "not feasible" (inf).
+MAX_SEEDS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -267,18 +269,36 @@ def seeds_for_power(effect_size: float, *, alpha: float = 0.05, power: float = 0
     """Runs (seeds) per network needed to detect a standardised difference ``effect_size``
     (Cohen's d or Hedges' g) with a two-sided two-sample t-test at ``alpha`` with ``power``.
 
-    Returns the whole number of seeds (at least 2), or ``inf`` for a zero or missing effect.
+    The smallest whole number of seeds (at least 2) whose power, by statsmodels
+    ``TTestIndPower.power``, reaches ``power``; ``inf`` for a zero or missing effect, or when
+    even a million seeds would not do.
     """
     _check_alpha(alpha)
     if not 0 < power < 1:
         raise ConfigError(f"power must be between 0 and 1, got {power}")
     if effect_size is None or not np.isfinite(effect_size) or effect_size == 0:
         return math.inf
-    n = TTestIndPower().solve_power(
-        effect_size=abs(effect_size), alpha=alpha, power=power, ratio=1.0,
-        alternative="two-sided",
-    )
-    return float(max(2, math.ceil(float(np.squeeze(n)) - 1e-9)))
+
+    def reaches(seeds: int) -> bool:
+        achieved = TTestIndPower().power(effect_size=abs(effect_size), nobs1=seeds, alpha=alpha,
+                                         ratio=1.0, alternative="two-sided")
+        return float(achieved) >= power
+
+    # Power grows with the number of seeds: double until it suffices, then bisect. (The
+    # library's solve_power root finder fails to converge for small effects.)
+    enough = 2
+    while not reaches(enough):
+        enough *= 2
+        if enough > MAX_SEEDS:
+            return math.inf
+    too_few = enough // 2 if enough > 2 else 1
+    while enough - too_few > 1:
+        middle = (enough + too_few) // 2
+        if reaches(middle):
+            enough = middle
+        else:
+            too_few = middle
+    return float(enough)
 
 
 @dataclass(frozen=True)
