@@ -381,3 +381,14 @@ def test_significance_view_shows_percentage_points():
                                      5.276, 5.84, "0.00203", "0.00812", 3.01, "4"]
     with pytest.raises(ConfigError, match="no 'paired' test"):
         stats.significance_view(comparisons, test="paired")
+
+
+def test_compare_variants_on_every_dataset_the_baseline_was_evaluated_on():
+    runs = pd.concat([
+        _runs({("baseline", 0): [0.80, 0.81, 0.82], ("gram", 3): [0.83, 0.82, 0.84]}),
+        _runs({("gram", 3): [0.7, 0.71]}).assign(dataset="emotion6"),
+        _runs({("baseline", 0): [0.6, 0.62], ("gram", 3): [0.7, 0.71]}).assign(dataset="fi"),
+    ])
+    table = stats.compare_variants(runs, dataset=None)
+    assert table["dataset"].tolist() == ["test", "fi"]
+    assert table["diff"].tolist() == pytest.approx([0.02, 0.095])

@@ -487,7 +487,8 @@ def compare_variants(
         runs: the table of :func:`thesis_lib.results.collect_runs`.
         baseline: the variant compared against.
         metric: the metric column.
-        dataset: evaluation dataset (``None``: each dataset in the table, Holm within each).
+        dataset: evaluation dataset (``None``: each dataset the baseline was evaluated on,
+            Holm within each).
         alpha: significance level and 1 - confidence of the intervals.
         power: target power of the seed count.
 
@@ -496,9 +497,10 @@ def compare_variants(
     """
     _check_alpha(alpha)
     if dataset is None:
+        with_baseline = runs.loc[runs["variant"] == baseline, "dataset"]
         parts = [compare_variants(runs, baseline=baseline, metric=metric, dataset=name,
                                   alpha=alpha, power=power)
-                 for name in pd.unique(runs["dataset"])]
+                 for name in pd.unique(with_baseline)]
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     groups = _network_groups(runs, metric, dataset)
     baseline_keys = [key for key in groups if key[0] == baseline]
