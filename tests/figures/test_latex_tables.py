@@ -1,0 +1,98 @@
+"""LaTeX tables: booktabs layout, escaping, and numbers equal to numpy/scipy."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from thesis_lib.errors import DataError
+from thesis_lib.figures import results_table, save_table, significance_table
+from thesis_lib.results import summarize
+from thesis_lib.stats import compare_variants
+
+
+@pytest.fixture
+def runs() -> pd.DataFrame:
+    rng = np.random.default_rng(4)
+    rows = []
+    for variant, modules, mean in (("baseline", 0, 0.81368), ("gram", 2, 0.81772),
+                                   ("gram", 4, 0.81826)):
+        for seed in range(5):
+            rows.append({"run_id": f"{variant}{modules}-{seed}", "variant": variant,
+                         "modules": modules, "backbone": "EfficientNetV2B2", "seed": seed,
+                         "dataset": "test", "accuracy": mean + 0.0015 * rng.standard_normal()})
+    return pd.DataFrame(rows)
+
+
+def body_rows(latex: str) -> list[list[str]]:
+    body = latex.split("\\midrule\n")[1].split("\\bottomrule")[0]
+    return [[cell.strip() for cell in line.removesuffix("\\\\").split("&")]
+            for line in body.strip().splitlines()]
+
+
+def test_results_table_is_booktabs_with_percent_mean_sample_sd_and_n(runs, tmp_path):
+    latex = results_table(summarize(runs))
+    assert latex.startswith("\\begin{tabular}{lrrr}\n\\toprule\n")
+    assert "Network & Accuracy (\\%) & Sample SD (\\%) & n \\\\" in latex
+    assert latex.rstrip().endswith("\\bottomrule\n\\end{tabular}")
+    first = runs[runs.variant == "baseline"]["accuracy"].to_numpy()
+    assert body_rows(latex)[0] == ["baseline EfficientNetV2B2", f"{first.mean() * 100:.3f}",
+                                   f"{first.std(ddof=1) * 100:.3f}", "5"]
+    assert [row[0] for row in body_rows(latex)] == ["baseline EfficientNetV2B2",
+                                                    "B2 + 2 Gram modules", "B2 + 4 Gram modules"]
+    assert save_table(latex, "results", tmp_path).read_text() == latex
+
+
+def test_names_are_escaped_and_a_caption_makes_a_table_float():
+    summary = pd.DataFrame({"network": ["not_sadness & 5%"], "mean": [0.5], "sd_ddof1": [0.01],
+                            "n": [3]})
+    latex = results_table(summary, caption="Accuracy on WEBEmo", label="tab:results")
+    assert "not\\_sadness \\& 5\\% & 50.000 & 1.000 & 3 \\\\" in latex
+    assert latex.startswith("\\begin{table}\n\\centering\n\\caption{Accuracy on WEBEmo}\n"
+                            "\\label{tab:results}\n")
+
+
+def test_single_run_has_no_sd_and_shows_a_dash():
+    summary = pd.DataFrame({"network": ["baseline"], "mean": [0.8], "sd_ddof1": [np.nan],
+                            "n": [1]})
+    assert body_rows(results_table(summary))[0] == ["baseline", "80.000", "--", "1"]
+
+
+def test_significance_table_shows_welch_test_equal_to_scipy(runs):
+    latex = significance_table(compare_variants(runs))
+    assert "Network & Diff. (pp) & 95 \\% CI (pp) & t & df & p & Holm p \\\\" in latex
+    rows = body_rows(latex)
+    gram = runs[(runs.variant == "gram") & (runs.modules == 2)]["accuracy"].to_numpy()
+    base = runs[runs.variant == "baseline"]["accuracy"].to_numpy()
+    welch = stats.ttest_ind(gram, base, equal_var=False)
+    interval = welch.confidence_interval(0.95)
+    network, diff, ci, t, df, p, _ = rows[0]
+    assert network == "B2 + 2 Gram modules"
+    assert diff == f"$+${(gram.mean() - base.mean()) * 100:.2f}"
+    assert ci == f"[{interval.low * 100:.2f}, {interval.high * 100:.2f}]"
+    assert (t, df) == (f"{welch.statistic:.2f}", f"{welch.df:.1f}")
+    assert p == ("$<$0.001" if welch.pvalue < 0.001 else f"{welch.pvalue:.3f}")
+
+
+def test_significance_table_formats_negative_numbers_small_p_and_missing_tests():
+    comparisons = pd.DataFrame({
+        "network": ["worse", "single run"], "diff": [-0.0042, 0.001],
+        "welch_ci_low": [-0.006, np.nan], "welch_ci_high": [-0.0024, np.nan],
+        "welch_t": [-5.5, np.nan], "welch_df": [7.9, np.nan], "welch_p": [0.0004, np.nan],
+        "welch_p_holm": [0.0008, np.nan],
+    })
+    rows = body_rows(significance_table(comparisons))
+    assert rows[0] == ["worse", "$-$0.42", "[$-$0.60, $-$0.24]", "$-$5.50", "7.9",
+                       "$<$0.001", "$<$0.001"]
+    assert rows[1] == ["single run", "$+$0.10", "--", "--", "--", "--", "--"]
+
+
+def test_significance_table_of_the_pooled_test_and_missing_columns(runs):
+    comparisons = compare_variants(runs)
+    pooled = body_rows(significance_table(comparisons, test="pooled"))
+    gram = runs[(runs.variant == "gram") & (runs.modules == 2)]["accuracy"]
+    base = runs[runs.variant == "baseline"]["accuracy"]
+    student = stats.ttest_ind(gram, base, equal_var=True)
+    assert pooled[0][3:5] == [f"{student.statistic:.2f}", "8.0"]
+    with pytest.raises(DataError, match="pooled_p_holm"):
+        significance_table(comparisons.drop(columns="pooled_p_holm"), test="pooled")
