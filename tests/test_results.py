@@ -239,3 +239,38 @@ def test_same_seed_pair_finds_the_lowest_common_seed(tmp_path):
     runs = results.collect_runs(tmp_path)
     assert results.same_seed_pair(runs, "gram", 3) == ("gram3-s1", "base-s1")
     assert results.same_seed_pair(runs, "gram", 4) is None
+
+
+def test_collect_runs_reads_the_record_the_training_code_writes(tmp_path, monkeypatch):
+    """The training code's own writers, so a change of the record's layout shows up here."""
+    from thesis_lib.train import TrainConfig, evaluate, records
+    from thesis_lib.train.run import write_config
+
+    # The environment section (library versions, devices) would import TensorFlow; not needed.
+    monkeypatch.setattr(records, "environment_info", dict)
+
+    config = TrainConfig(variant="gram", modules=3, seed=4, taps=["a", "b"],
+                         results_dir=str(tmp_path), dataset_name="webemo_sad")
+    run_dir = tmp_path / "runs" / config.run_id()
+    run_dir.mkdir(parents=True)
+    write_config(run_dir, config)
+    records.write_status(run_dir, "running")
+    labels = np.array([0, 0, 1, 1, 1])
+    probabilities = np.array([[0.9, 0.1], [0.3, 0.7], [0.2, 0.8], [0.4, 0.6], [0.6, 0.4]])
+    split_metrics = evaluate.compute_metrics(labels, probabilities, CLASSES)
+    records.write_json(run_dir / "metrics.json", evaluate.metrics_record(split_metrics, 2))
+    frame = pd.DataFrame({"path": [f"/x/{i}.jpg" for i in range(5)], "label_index": labels})
+    records.write_csv(run_dir / "predictions.csv", evaluate.predictions_frame(
+        frame, probabilities, CLASSES, dataset="test", split="test"))
+
+    with pytest.warns(UserWarning, match="running"):
+        assert results.collect_runs(tmp_path).empty
+    records.write_status(run_dir, "finished")
+    row = results.collect_runs(tmp_path).iloc[0]
+    assert (row.run_id, row.variant, row.modules, row.seed, row.taps, row.train_data) == (
+        config.run_id(), "gram", 3, 4, "a,b", "webemo_sad")
+    assert (row.dataset, row.n_images, row.best_epoch) == ("test", 5, 2)
+    assert row.accuracy == pytest.approx(3 / 5)  # right: images 0, 2, 3
+    assert row.recall_sadness == pytest.approx(2 / 3)
+    assert row.roc_auc == pytest.approx(4 / 6)  # 4 of the 6 (sad, not sad) pairs ranked right
+    assert results.load_predictions(run_dir)["correct"].sum() == 3
