@@ -106,10 +106,10 @@ def _emoset_item(item: object, source: Path) -> tuple[str, str, str | None]:
         return str(emotion), str(image), item.get("annotation")
     if isinstance(item, list | tuple) and len(item) >= 2:
         strings = [str(value) for value in item]
-        images = [value for value in strings[1:] if images.is_image_path(value)]
+        image_paths = [value for value in strings[1:] if images.is_image_path(value)]
         annotations = [value for value in strings[1:] if value.endswith(".json")]
-        if images:
-            return strings[0], images[0], annotations[0] if annotations else None
+        if image_paths:
+            return strings[0], image_paths[0], annotations[0] if annotations else None
     raise DataError(f"{source}: unexpected item {item!r}; expected [emotion, image, annotation]")
 
 

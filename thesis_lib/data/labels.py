@@ -160,7 +160,8 @@ def get_scheme(name: str, raw_labels: Iterable[object] | None = None) -> LabelSc
     if key == "thesis7":
         return LabelScheme("thesis7", list(THESIS7), aliases=dict(WEBEMO_TO_THESIS7))
     if key == "folders":
-        labels = sorted({str(label) for label in raw_labels or () if str(label).strip()})
+        labels = sorted({str(label) for label in (raw_labels if raw_labels is not None else ())
+                     if str(label).strip()})
         if len(labels) < 2:
             raise ConfigError(
                 "scheme 'folders' needs the dataset's labels (at least two); "

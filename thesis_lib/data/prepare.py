@@ -9,6 +9,7 @@ split. Everything dropped on the way is listed in ``PreparedDataset.skipped`` wi
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,11 +84,16 @@ def _apply_scheme(
     kept["label"] = kept["label_index"].map(lambda index: scheme.class_names[index])
     empty = [name for index, name in enumerate(scheme.class_names)
              if not (kept["label_index"] == index).any()]
-    if empty:
+    found = ", ".join(sorted(manifest["label"].unique()))
+    if len(empty) > scheme.num_classes - 2:
         raise DataError(
-            f"no image of class {', '.join(repr(name) for name in empty)} in scheme "
-            f"'{scheme.name}' (raw labels found: {', '.join(sorted(manifest['label'].unique()))})"
+            f"fewer than two classes of scheme '{scheme.name}' have images (none of "
+            f"{', '.join(repr(name) for name in empty)}; raw labels found: {found})"
         )
+    if empty:
+        # Legitimate for evaluation sets (Emotion6 has no "love"), suspicious for training.
+        warnings.warn(f"no image of class {', '.join(repr(name) for name in empty)} in "
+                      f"scheme '{scheme.name}' (raw labels found: {found})", stacklevel=3)
     return kept, dropped
 
 
@@ -150,8 +156,8 @@ def prepare_dataset(
         The ``PreparedDataset``.
 
     Raises:
-        DataError: an unusable dataset, a class without images, a split file that does not
-            fit the dataset.
+        DataError: an unusable dataset, fewer than two classes with images, a split file
+            that does not fit the dataset.
         ConfigError: an unknown scheme or adapter, bad ratios.
     """
     ratios = splits.check_ratios(ratios)
@@ -170,7 +176,7 @@ def prepare_dataset(
     dropped += [discovery.skip_record(path, REASON_NOT_IN_SPLIT_FILE,
                                       f"not listed in {split_file}")
                 for path in unlisted["path"]]
-    manifest = manifest[manifest["split"].notna()]
+    manifest = manifest[manifest["split"].notna()].astype({"split": str})
     columns = FRAME_COLUMNS + [c for c in manifest.columns if c not in FRAME_COLUMNS]
     manifest = manifest[columns].sort_values("relpath", kind="stable").reset_index(drop=True)
     if dropped:

@@ -1,0 +1,161 @@
+"""Scanning datasets: what is found, what is skipped and why, caching, unusable datasets."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import pytest
+from dataset_builders import make_class_folders, write_image
+from PIL import Image
+
+from thesis_lib.data import discovery, images
+from thesis_lib.data.discovery import scan_dataset
+from thesis_lib.errors import DataError
+
+
+def test_folder_scan_finds_nested_images_and_ignores_hidden_files(binary_folder):
+    write_image(binary_folder / "other" / "deeper" / "nested.png")
+    write_image(binary_folder / "other" / ".hidden.jpg")
+    write_image(binary_folder / ".trash" / "gone.jpg")
+    write_image(binary_folder / "stray.jpg")  # next to the class folders: not in a class
+    (binary_folder / "sadness" / "notes.txt").write_text("not an image file name")
+    result = scan_dataset(binary_folder)
+    manifest = result.manifest
+    assert result.class_counts().to_dict() == {"other": 9, "sadness": 12}
+    assert "other/deeper/nested.png" in set(manifest["relpath"])
+    assert manifest["relpath"].is_monotonic_increasing
+    assert result.skipped.empty
+    row = manifest.set_index("relpath").loc["sadness/sadness_000.jpg"]
+    assert (row["width"], row["height"], row["format"], row["decoder"]) == (48, 40, "JPEG", "tf")
+    assert row["path"] == str(binary_folder / "sadness" / "sadness_000.jpg")
+    assert set(discovery.MANIFEST_COLUMNS) <= set(manifest.columns)
+
+
+def test_every_skip_reason_is_reported(binary_folder, tmp_path):
+    sad = binary_folder / "sadness"
+    (sad / "empty.jpg").touch()
+    (sad / "text.jpg").write_text("hello")
+    whole = (sad / "sadness_000.jpg").read_bytes()
+    (sad / "truncated.jpg").write_bytes(whole[: len(whole) // 2])
+    write_image(sad / "tiny.png", size=(20, 20))
+    outside = write_image(tmp_path / "elsewhere" / "outside.jpg")
+    os.symlink(outside, sad / "link.jpg")
+    os.symlink(outside.parent, binary_folder / "other" / "linked_folder")
+    result = scan_dataset(binary_folder, min_side=32)
+    reasons = result.skipped.set_index(result.skipped["path"].map(os.path.basename))["reason"]
+    assert reasons.to_dict() == {
+        "empty.jpg": images.REASON_EMPTY,
+        "text.jpg": images.REASON_NOT_IMAGE,
+        "truncated.jpg": images.REASON_CORRUPT,
+        "tiny.png": images.REASON_TOO_SMALL,
+        "link.jpg": discovery.REASON_OUTSIDE_ROOT,
+        "linked_folder": discovery.REASON_OUTSIDE_ROOT,
+    }
+    assert len(result.manifest) == 20  # the good images are all there
+    assert "truncated or corrupt: 1" in result.summary()
+    assert "outside dataset root: 2" in result.summary()
+
+
+def test_links_inside_the_root_are_followed(binary_folder):
+    os.symlink(binary_folder / "sadness" / "sadness_000.jpg", binary_folder / "other" / "l.jpg")
+    result = scan_dataset(binary_folder)
+    assert "other/l.jpg" in set(result.manifest["relpath"])
+
+
+def test_csv_manifest_paths_are_relative_to_the_csv(tmp_path):
+    root = make_class_folders(tmp_path / "ds", {"a": 2, "b": 2})
+    write_image(tmp_path / "secret.jpg")
+    rows = [("a/a_000.jpg", "sad", "train"), ("a/a_001.jpg", "sad", "test"),
+            ("b/b_000.jpg", "happy", "train"), ("b/b_001.jpg", "happy", "val"),
+            ("../secret.jpg", "happy", "train"), ("b/missing.jpg", "happy", "train"),
+            ("a/a_000.jpg", "sad", "train")]
+    csv = root / "manifest.csv"
+    pd.DataFrame(rows, columns=["path", "label", "split"]).to_csv(csv, index=False)
+    result = scan_dataset(csv)
+    assert result.manifest["relpath"].tolist() == ["a/a_000.jpg", "a/a_001.jpg", "b/b_000.jpg",
+                                                   "b/b_001.jpg"]
+    assert result.manifest["split"].tolist() == ["train", "test", "train", "val"]
+    assert result.manifest["label"].tolist() == ["sad", "sad", "happy", "happy"]
+    reasons = dict(zip(result.skipped["path"].map(os.path.basename), result.skipped["reason"],
+                       strict=True))
+    assert reasons == {"secret.jpg": discovery.REASON_OUTSIDE_ROOT,
+                       "missing.jpg": discovery.REASON_MISSING,
+                       "a_000.jpg": discovery.REASON_LISTED_TWICE}
+
+
+def test_csv_without_label_column_is_a_clear_error(tmp_path):
+    csv = tmp_path / "m.csv"
+    csv.write_text("file,class\na.jpg,x\n")
+    with pytest.raises(DataError, match=r"m\.csv: .*missing label, path"):
+        scan_dataset(csv)
+
+
+def test_unusable_datasets_raise_one_clear_error(tmp_path):
+    with pytest.raises(DataError, match="no such folder"):
+        scan_dataset(tmp_path / "nowhere")
+    one_class = make_class_folders(tmp_path / "one", {"sadness": 3})
+    with pytest.raises(DataError, match="found 1 class"):
+        scan_dataset(one_class)
+    broken = tmp_path / "broken"
+    for name in ("a", "b"):
+        (broken / name).mkdir(parents=True)
+        (broken / name / "x.jpg").write_text("not an image")
+    with pytest.raises(DataError, match=r"no readable image found \(2 files skipped: not an"):
+        scan_dataset(broken)
+
+
+def test_second_scan_uses_the_cache_and_notices_changed_files(binary_folder, monkeypatch):
+    first = scan_dataset(binary_folder)
+    assert (binary_folder / discovery.CACHE_FILE_NAME).is_file()
+    checked = []
+    real_inspect = discovery.inspect_file
+
+    def counting_inspect(path):
+        checked.append(os.path.basename(path))
+        return real_inspect(path)
+
+    monkeypatch.setattr(discovery, "inspect_file", counting_inspect)
+    second = scan_dataset(binary_folder)
+    assert checked == []
+    pd.testing.assert_frame_equal(first.manifest, second.manifest)
+    # Replace a file by a broken one of another size: only it is checked again.
+    (binary_folder / "other" / "other_000.jpg").write_text("broken now")
+    third = scan_dataset(binary_folder)
+    assert checked == ["other_000.jpg"]
+    assert third.skipped["reason"].tolist() == [images.REASON_NOT_IMAGE]
+    # The minimum side is applied after the cache: a new limit needs no new decoding.
+    checked.clear()
+    with pytest.raises(DataError, match="too small: 19"):
+        scan_dataset(binary_folder, min_side=41)  # the images are 48x40
+    assert checked == []
+
+
+def test_read_only_datasets_cache_elsewhere(tmp_path, monkeypatch):
+    monkeypatch.setattr(discovery.os, "access", lambda path, mode: False)
+    path = discovery.cache_path_for(tmp_path)
+    assert path.parent == tmp_path / "xdg-cache" / "thesis-workbench" / "scans"
+
+
+def test_process_pool_gives_the_same_manifest(binary_folder, monkeypatch):
+    serial = scan_dataset(binary_folder, workers=1, cache=False)
+    monkeypatch.setattr(discovery, "MIN_FILES_FOR_POOL", 1)
+    parallel = scan_dataset(binary_folder, workers=2, cache=False)
+    pd.testing.assert_frame_equal(serial.manifest, parallel.manifest)
+
+
+def test_files_tensorflow_reads_differently_go_to_pil(binary_folder, monkeypatch):
+    monkeypatch.setattr(discovery, "_tensorflow_check",
+                        lambda path, result: "TensorFlow decodes it to other pixels than PIL")
+    manifest = scan_dataset(binary_folder, cache=False).manifest
+    assert set(manifest["decoder"]) == {"pil"}
+
+
+def test_decoder_column_follows_the_format(tmp_path):
+    root = make_class_folders(tmp_path / "ds", {"a": 1, "b": 1})
+    rgba = Image.new("RGBA", (40, 40), (10, 20, 30, 128))
+    rgba.save(root / "a" / "alpha.png")
+    write_image(root / "b" / "lossless.webp", lossless=True)
+    decoders = scan_dataset(root).manifest.set_index("relpath")["decoder"].to_dict()
+    assert decoders == {"a/a_000.jpg": "tf", "a/alpha.png": "pil", "b/b_000.jpg": "tf",
+                        "b/lossless.webp": "pil"}
