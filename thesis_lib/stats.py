@@ -465,6 +465,41 @@ def _paired_by_seed(variant_rows: pd.DataFrame, baseline_rows: pd.DataFrame, met
     return merged[f"{metric}_a"].to_numpy(), merged[f"{metric}_b"].to_numpy()
 
 
+def _test_columns(prefix: str, result: ComparisonResult) -> dict:
+    return {f"{prefix}_t": result.t, f"{prefix}_df": result.df, f"{prefix}_p": result.p_value,
+            f"{prefix}_ci_low": result.ci_low, f"{prefix}_ci_high": result.ci_high}
+
+
+def _network_record(rows: pd.DataFrame, baseline_rows: pd.DataFrame, *, metric: str,
+                    alpha: float, power: float) -> dict:
+    """One row of :func:`compare_variants`: the runs of one network against the baseline's."""
+    first = rows.iloc[0]
+    values = rows[metric].to_numpy(dtype=float)
+    base = baseline_rows[metric].to_numpy(dtype=float)
+    record = {
+        "network": network_name(first["variant"], first["modules"], first.get("backbone")),
+        "variant": first["variant"], "modules": first["modules"], "dataset": first["dataset"],
+        "metric": metric, "n": values.size, "mean": values.mean(),
+        "sd_ddof1": values.std(ddof=1) if values.size > 1 else np.nan,
+        "baseline_n": base.size, "baseline_mean": base.mean(),
+        "diff": values.mean() - base.mean(), "note": "",
+    }
+    if values.size < 2 or base.size < 2:
+        record["note"] = "fewer than 2 runs: no test"
+    else:
+        for prefix, equal_var in (("welch", False), ("pooled", True)):
+            result = compare_samples(values, base, equal_var=equal_var, alpha=alpha)
+            record.update(_test_columns(prefix, result))
+        record["hedges_g"] = result.hedges_g
+        record["seeds_for_power"] = seeds_for_power(result.hedges_g, alpha=alpha, power=power)
+    paired_a, paired_b = _paired_by_seed(rows, baseline_rows, metric)
+    record["paired_n"] = 0 if paired_a is None else int(paired_a.size)
+    if paired_a is not None and paired_a.size >= 2:
+        paired = compare_samples(paired_a, paired_b, paired=True, alpha=alpha)
+        record.update(_test_columns("paired", paired))
+    return record
+
+
 def compare_variants(
     runs: pd.DataFrame,
     *,
@@ -509,42 +544,11 @@ def compare_variants(
                         f"{dataset!r} (variants present: "
                         f"{sorted({str(key[0]) for key in groups})})")
     baseline_rows = pd.concat([groups[key] for key in baseline_keys])
-    base = baseline_rows[metric].to_numpy(dtype=float)
 
-    records = []
-    for (variant, modules), rows in groups.items():
-        if variant == baseline:
-            continue
-        values = rows[metric].to_numpy(dtype=float)
-        backbone = rows["backbone"].iloc[0] if "backbone" in rows.columns else None
-        record = {
-            "network": network_name(variant, modules, backbone),
-            "variant": variant, "modules": modules, "dataset": dataset, "metric": metric,
-            "n": values.size, "mean": values.mean(),
-            "sd_ddof1": values.std(ddof=1) if values.size > 1 else np.nan,
-            "baseline_n": base.size, "baseline_mean": base.mean(),
-            "diff": values.mean() - base.mean(), "note": "",
-        }
-        if values.size < 2 or base.size < 2:
-            record["note"] = "fewer than 2 runs: no test"
-        else:
-            for prefix, equal_var in (("welch", False), ("pooled", True)):
-                result = compare_samples(values, base, equal_var=equal_var, alpha=alpha)
-                record.update({f"{prefix}_t": result.t, f"{prefix}_df": result.df,
-                               f"{prefix}_p": result.p_value, f"{prefix}_ci_low": result.ci_low,
-                               f"{prefix}_ci_high": result.ci_high})
-            record["hedges_g"] = result.hedges_g
-            record["seeds_for_power"] = seeds_for_power(result.hedges_g, alpha=alpha,
-                                                        power=power)
-        paired_a, paired_b = _paired_by_seed(rows, baseline_rows, metric)
-        record["paired_n"] = 0 if paired_a is None else int(paired_a.size)
-        if paired_a is not None and paired_a.size >= 2:
-            paired = compare_samples(paired_a, paired_b, paired=True, alpha=alpha)
-            record.update({"paired_t": paired.t, "paired_df": paired.df,
-                           "paired_p": paired.p_value, "paired_ci_low": paired.ci_low,
-                           "paired_ci_high": paired.ci_high})
-        records.append(record)
-
+    records = [
+        _network_record(rows, baseline_rows, metric=metric, alpha=alpha, power=power)
+        for (variant, _), rows in groups.items() if variant != baseline
+    ]
     columns = ["network", "variant", "modules", "dataset", "metric", "n", "mean", "sd_ddof1",
                "baseline_n", "baseline_mean", "diff",
                "welch_t", "welch_df", "welch_p", "welch_ci_low", "welch_ci_high",
@@ -616,9 +620,7 @@ def compare_summary_table(
             result = compare_from_summary(row[mean], row[sd], row[n], base[mean], base[sd],
                                           base[n], sd_ddof=sd_ddof, equal_var=equal_var,
                                           alpha=alpha)
-            record.update({f"{prefix}_t": result.t, f"{prefix}_df": result.df,
-                           f"{prefix}_p": result.p_value, f"{prefix}_ci_low": result.ci_low,
-                           f"{prefix}_ci_high": result.ci_high})
+            record.update(_test_columns(prefix, result))
         record["hedges_g"] = result.hedges_g
         record["seeds_for_power"] = seeds_for_power(result.hedges_g, alpha=alpha, power=power)
         records.append(record)
