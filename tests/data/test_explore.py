@@ -13,6 +13,7 @@ from PIL import Image
 
 from thesis_lib.data.explore import (
     augmentation_grid,
+    class_summary,
     colour_statistics,
     image_statistics,
     plot_statistics_by_class,
@@ -140,3 +141,34 @@ def test_augmentation_grid_shows_originals_and_their_augmented_copies(two_class_
         original, first, second = shown[3 * row: 3 * row + 3]
         np.testing.assert_array_equal(first, 255 - original)
         np.testing.assert_array_equal(second, 255 - original)
+
+
+def test_class_summary_averages_hue_on_the_circle():
+    stats = pd.DataFrame({
+        "label": ["a", "a", "b", "b", "b"],
+        "brightness": [0.2, 0.4, 0.5, 0.6, 0.7],
+        "saturation": [0.1, 0.3, 0.0, 0.5, 1.0],
+        "hue": [350.0, 10.0, 100.0, 140.0, np.nan],
+        "colourfulness": [10.0, 20.0, 30.0, 30.0, 30.0],
+    })
+    summary = class_summary(stats)
+
+    assert summary.index.tolist() == ["a", "b"]
+    assert summary["images"].tolist() == [2, 3]
+    assert summary.loc["a", "hue_mean"] % 360 == pytest.approx(0.0, abs=1e-9)
+    assert summary.loc["b", "hue_mean"] == pytest.approx(120.0)
+    assert summary.loc["a", "brightness_mean"] == pytest.approx(0.3)
+    assert summary.loc["a", "brightness_sd"] == pytest.approx(np.std([0.2, 0.4], ddof=1))
+    assert summary.loc["b", "colourfulness_sd"] == 0.0
+
+
+def test_hue_matches_colorsys_on_random_pixels():
+    pixels = np.random.default_rng(1).integers(0, 256, size=(1, 1, 3), dtype=np.uint8)
+    for pixel in np.random.default_rng(2).integers(0, 256, size=(50, 3), dtype=np.uint8):
+        pixels[0, 0] = pixel
+        hue, saturation, _ = colorsys.rgb_to_hsv(*(pixel / 255.0))
+        stats = colour_statistics(pixels)
+        if saturation == 0:
+            assert math.isnan(stats["hue"])
+        else:
+            assert stats["hue"] == pytest.approx(360.0 * hue, abs=1e-6)

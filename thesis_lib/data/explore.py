@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib.colors import rgb_to_hsv
 from matplotlib.figure import Figure
 from PIL import Image
+from scipy.stats import circmean, circstd
 
 from thesis_lib.data.images import decode_bytes
 from thesis_lib.errors import DataError
@@ -38,29 +38,48 @@ def colour_statistics(pixels: np.ndarray) -> dict[str, float]:
             with rg = R - G and yb = (R + G) / 2 - B,
             M = sqrt(std(rg)^2 + std(yb)^2) + 0.3 * sqrt(mean(rg)^2 + mean(yb)^2).
     """
-    rgb = pixels.reshape(-1, 3).astype(np.float64)
-    hsv = rgb_to_hsv(rgb / 255.0)
-    angle = 2.0 * np.pi * hsv[:, 0]
-    weight = hsv[:, 1]
+    # Channel-first copies: reductions across a trailing axis of 3 are slow in numpy.
+    red, green, blue = pixels.reshape(-1, 3).T.astype(np.float64)
+    value, saturation, hue_turns = _hsv(red / 255.0, green / 255.0, blue / 255.0)
+    angle = 2.0 * np.pi * hue_turns
+    weight = saturation
     sine, cosine = np.sum(weight * np.sin(angle)), np.sum(weight * np.cos(angle))
     if np.hypot(sine, cosine) < 1e-9 * max(len(weight), 1):
         hue = float("nan")
     else:
         hue = float(np.degrees(np.arctan2(sine, cosine)) % 360.0)
-    red, green, blue = rgb[:, 0], rgb[:, 1], rgb[:, 2]
     rg = red - green
     yb = 0.5 * (red + green) - blue
     colourfulness = np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean())
     return {
-        "brightness": float(hsv[:, 2].mean()),
-        "saturation": float(hsv[:, 1].mean()),
+        "brightness": float(value.mean()),
+        "saturation": float(saturation.mean()),
         "hue": hue,
         "colourfulness": float(colourfulness),
     }
 
 
+def _hsv(red: np.ndarray, green: np.ndarray, blue: np.ndarray):
+    """HSV value, saturation and hue (in turns, 0-1) of RGB values in [0, 1].
+
+    The textbook formula (as ``colorsys``), vectorised: matplotlib's ``rgb_to_hsv`` is exact
+    but takes ~40 ms for a 256 px image, PIL's "HSV" mode truncates hue to 8 bits (up to 2.8
+    degrees off).
+    """
+    value = np.maximum(np.maximum(red, green), blue)
+    chroma = value - np.minimum(np.minimum(red, green), blue)
+    saturation = np.divide(chroma, value, out=np.zeros_like(value), where=value > 0)
+    safe = np.where(chroma > 0, chroma, 1.0)
+    sector = np.select(
+        [value == red, value == green],
+        [((green - blue) / safe) % 6.0, (blue - red) / safe + 2.0],
+        (red - green) / safe + 4.0,
+    )
+    return value, saturation, np.where(chroma > 0, sector / 6.0, 0.0)
+
+
 def image_statistics(
-    paths: Iterable[str | os.PathLike], *, max_side: int | None = 256, workers: int | None = None
+    paths: Iterable[str | os.PathLike], *, max_side: int | None = 128, workers: int | None = None
 ) -> pd.DataFrame:
     """Size, format and colour statistics of image files, one row per file, in input order.
 
@@ -97,6 +116,35 @@ def _one_image(path: str, max_side: int | None) -> dict:
         pixels = np.asarray(image)
     return {"path": path, "width": info.width, "height": info.height, "format": info.format,
             **colour_statistics(pixels)}
+
+
+def class_summary(statistics: pd.DataFrame, *, label_column: str = "label") -> pd.DataFrame:
+    """Mean and standard deviation of each colour statistic per class; hue is circular.
+
+    Args:
+        statistics: ``image_statistics`` output joined with a ``label_column``.
+        label_column: the column holding the class names.
+
+    Returns:
+        One row per class (sorted): images, then <statistic>_mean and <statistic>_sd for
+        brightness, saturation, hue and colourfulness. Hue uses the circular mean and
+        circular standard deviation in degrees (the mean of 350 and 10 is 0, not 180);
+        images without any colour (hue NaN) are left out of it.
+    """
+    _check_columns(statistics, [label_column, *STATISTICS])
+    rows = {}
+    for name, group in statistics.groupby(label_column, sort=True):
+        row = {"images": len(group)}
+        for column in STATISTICS:
+            values = group[column].dropna().to_numpy(dtype=float)
+            if column == "hue":
+                mean = circmean(values, high=360.0) if len(values) else np.nan
+                spread = circstd(values, high=360.0) if len(values) else np.nan
+            else:
+                mean, spread = values.mean(), values.std(ddof=1) if len(values) > 1 else np.nan
+            row[f"{column}_mean"], row[f"{column}_sd"] = float(mean), float(spread)
+        rows[name] = row
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis(label_column)
 
 
 def sample_grid(
