@@ -392,3 +392,28 @@ def test_compare_variants_on_every_dataset_the_baseline_was_evaluated_on():
     table = stats.compare_variants(runs, dataset=None)
     assert table["dataset"].tolist() == ["test", "fi"]
     assert table["diff"].tolist() == pytest.approx([0.02, 0.095])
+
+
+def _values_with(mean, sd, n=5):
+    """n values whose mean and sample SD are exactly ``mean`` and ``sd``."""
+    z = np.linspace(-1, 1, n)
+    return mean + sd * (z - z.mean()) / z.std(ddof=1)
+
+
+@pytest.mark.parametrize("equal_var", [True, False])
+def test_anova_from_summary_equals_scipy_on_data_with_those_statistics(equal_var):
+    # The thesis table's baseline and 2, 3, 4 Gram modules.
+    means, sds = [0.81368, 0.81772, 0.81806, 0.81826], [0.00174, 0.00118, 0.00177, 0.00086]
+    samples = [_values_with(mean, sd) for mean, sd in zip(means, sds, strict=True)]
+    reference = scipy_stats.f_oneway(*samples, equal_var=equal_var)
+    result = stats.anova_from_summary(means, sds, [5] * 4, equal_var=equal_var)
+    assert (result.f, result.p_value) == pytest.approx((reference.statistic, reference.pvalue),
+                                                       rel=1e-9)
+    assert result.df_between == 3
+    if equal_var:
+        assert result.df_within == 16
+    population = stats.anova_from_summary(means, np.array(sds) * math.sqrt(4 / 5), [5] * 4,
+                                          sd_ddof=0, equal_var=equal_var)
+    assert population.f == pytest.approx(result.f)
+    with pytest.raises(DataError, match="n >= 2"):
+        stats.anova_from_summary(means, sds, [5, 5, 1, 5])

@@ -12,7 +12,8 @@ What is here, and which library computes it:
   seeds (statsmodels ``DescrStatsW`` on the differences);
 - Hedges' g (statsmodels ``effectsize_smd``: Cohen's d with the small-sample correction);
 - Holm's correction across variants (statsmodels ``multipletests``);
-- one-way ANOVA and Kruskal-Wallis across module counts (scipy);
+- one-way ANOVA and Kruskal-Wallis across module counts (scipy), and the ANOVA from a
+  published table's means and SDs (statsmodels ``anova_generic``);
 - the exact McNemar test on paired per-image predictions (statsmodels ``mcnemar``);
 - a bootstrap CI of one run's accuracy (scipy ``bootstrap``, seeded);
 - the number of seeds per network for 80 % power (statsmodels ``TTestIndPower``).
@@ -31,6 +32,7 @@ from scipy import stats as scipy_stats
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.meta_analysis import effectsize_smd
 from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.oneway import anova_generic
 from statsmodels.stats.power import TTestIndPower
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
@@ -663,6 +665,55 @@ def compare_groups(samples: dict) -> GroupTestResult:
         anova_f=float(anova.statistic), anova_df_between=len(arrays) - 1,
         anova_df_within=total - len(arrays), anova_p=float(anova.pvalue),
         kruskal_h=float(kruskal_h), kruskal_p=float(kruskal_p),
+    )
+
+
+@dataclass(frozen=True)
+class AnovaResult:
+    """One-way ANOVA: F statistic, its degrees of freedom and p-value."""
+
+    test: str
+    f: float
+    df_between: float
+    df_within: float
+    p_value: float
+
+
+def anova_from_summary(
+    means: Sequence[float],
+    sds: Sequence[float],
+    ns: Sequence[int],
+    *,
+    sd_ddof: int = 1,
+    equal_var: bool = True,
+) -> AnovaResult:
+    """One-way ANOVA of several groups from their means, SDs and sizes (a published table).
+
+    Args:
+        means, sds, ns: per group.
+        sd_ddof: 1 for sample SDs, 0 for population SDs (converted as in
+            :func:`compare_from_summary`).
+        equal_var: classic ANOVA (True) or Welch's ANOVA for unequal variances (False);
+            computed by statsmodels ``anova_generic``.
+
+    Raises:
+        DataError: fewer than 2 groups, lengths that differ, or a group with n < 2.
+    """
+    means, sds, ns = (np.asarray(values, dtype=float) for values in (means, sds, ns))
+    if not means.size == sds.size == ns.size or means.size < 2:
+        raise DataError(f"ANOVA needs means, SDs and sizes of at least 2 groups, got "
+                        f"{means.size}, {sds.size} and {ns.size} values")
+    if np.any(ns < 2):
+        raise DataError(f"every group needs n >= 2, got {ns.tolist()}")
+    if sd_ddof not in (0, 1):
+        raise ConfigError(f"sd_ddof must be 0 (population SD) or 1 (sample SD), got {sd_ddof}")
+    if sd_ddof == 0:
+        sds = sds * np.sqrt(ns / (ns - 1))
+    result = anova_generic(means, sds**2, ns, use_var="equal" if equal_var else "unequal")
+    return AnovaResult(
+        test="one-way ANOVA" if equal_var else "Welch one-way ANOVA",
+        f=float(result.statistic), df_between=float(result.df_num),
+        df_within=float(result.df_denom), p_value=float(result.pvalue),
     )
 
 
