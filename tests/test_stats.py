@@ -1,6 +1,7 @@
 """Tests of thesis_lib.stats against scipy and worked examples with published answers."""
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -417,3 +418,18 @@ def test_anova_from_summary_equals_scipy_on_data_with_those_statistics(equal_var
     assert population.f == pytest.approx(result.f)
     with pytest.raises(DataError, match="n >= 2"):
         stats.anova_from_summary(means, sds, [5, 5, 1, 5])
+
+
+def test_runs_that_all_score_the_same_give_a_note_not_a_crash():
+    # A tiny demo model that always predicts the majority class scores the same on every seed.
+    runs = _runs({("baseline", 0): [0.5, 0.5], ("gram", 2): [0.5, 0.5]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning from dividing by a zero variance
+        row = stats.compare_variants(runs).iloc[0]
+        groups = stats.compare_module_counts(runs)
+    assert "both samples are constant" in row.note
+    assert "every difference a - b is 0" in row.note
+    assert np.isnan(row.welch_p) and np.isnan(row.paired_p) and not row.significant_holm
+    assert np.isnan(groups.anova_f) and np.isnan(groups.kruskal_h)
+    with pytest.raises(DataError, match="both SDs are zero"):
+        stats.compare_from_summary(0.5, 0.0, 5, 0.5, 0.0, 5)

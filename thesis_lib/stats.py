@@ -133,7 +133,8 @@ def compare_from_summary(
 
     Raises:
         ConfigError: ``sd_ddof`` not 0 or 1, or ``alpha`` outside (0, 1).
-        DataError: fewer than 2 observations in a group, or a negative or non-finite SD.
+        DataError: fewer than 2 observations in a group, a negative or non-finite SD, or
+            both SDs zero.
     """
     _check_alpha(alpha)
     if sd_ddof not in (0, 1):
@@ -147,6 +148,8 @@ def compare_from_summary(
     for name, sd in (("sd_a", sd_a), ("sd_b", sd_b)):
         if sd < 0:
             raise DataError(f"{name} must not be negative, got {sd}")
+    if sd_a == 0 and sd_b == 0:
+        raise DataError("t-test undefined: both SDs are zero")
     n_a, n_b = int(n_a), int(n_b)
     if sd_ddof == 0:
         sd_a, sd_b = sd_a * math.sqrt(n_a / (n_a - 1)), sd_b * math.sqrt(n_b / (n_b - 1))
@@ -202,7 +205,9 @@ def compare_samples(
         alpha: 1 - confidence level of the interval of the difference.
 
     Raises:
-        DataError: fewer than 2 values, NaN values, or paired samples of different lengths.
+        DataError: fewer than 2 values, NaN values, paired samples of different lengths, or
+            no variation at all (both samples constant; all paired differences equal), where
+            t is undefined.
     """
     _check_alpha(alpha)
     a, b = _sample(a, "a"), _sample(b, "b")
@@ -211,11 +216,17 @@ def compare_samples(
         if a.size != b.size:
             raise DataError(f"paired t-test needs samples of equal length, got {a.size} and "
                             f"{b.size}")
+        if np.ptp(a - b) == 0:
+            raise DataError(f"paired t-test undefined: every difference a - b is "
+                            f"{(a - b)[0]:g}")
         differences = DescrStatsW(a - b)
         t, p_value, df = differences.ttest_mean(0.0)
         ci_low, ci_high = differences.tconfint_mean(alpha=alpha)
         test, se = PAIRED, differences.std_mean
     else:
+        if np.ptp(a) == 0 and np.ptp(b) == 0:
+            raise DataError(f"t-test undefined: both samples are constant "
+                            f"(a = {a[0]:g}, b = {b[0]:g})")
         usevar = "pooled" if equal_var else "unequal"
         compared = CompareMeans(DescrStatsW(a), DescrStatsW(b))
         t, p_value, df = compared.ttest_ind(usevar=usevar)
@@ -486,19 +497,28 @@ def _network_record(rows: pd.DataFrame, baseline_rows: pd.DataFrame, *, metric: 
         "baseline_n": base.size, "baseline_mean": base.mean(),
         "diff": values.mean() - base.mean(), "note": "",
     }
+    notes = []
     if values.size < 2 or base.size < 2:
-        record["note"] = "fewer than 2 runs: no test"
+        notes.append("fewer than 2 runs: no test")
     else:
-        for prefix, equal_var in (("welch", False), ("pooled", True)):
-            result = compare_samples(values, base, equal_var=equal_var, alpha=alpha)
-            record.update(_test_columns(prefix, result))
-        record["hedges_g"] = result.hedges_g
-        record["seeds_for_power"] = seeds_for_power(result.hedges_g, alpha=alpha, power=power)
+        try:
+            for prefix, equal_var in (("welch", False), ("pooled", True)):
+                result = compare_samples(values, base, equal_var=equal_var, alpha=alpha)
+                record.update(_test_columns(prefix, result))
+            record["hedges_g"] = result.hedges_g
+            record["seeds_for_power"] = seeds_for_power(result.hedges_g, alpha=alpha,
+                                                        power=power)
+        except DataError as error:  # e.g. every run scored the same
+            notes.append(str(error))
     paired_a, paired_b = _paired_by_seed(rows, baseline_rows, metric)
     record["paired_n"] = 0 if paired_a is None else int(paired_a.size)
     if paired_a is not None and paired_a.size >= 2:
-        paired = compare_samples(paired_a, paired_b, paired=True, alpha=alpha)
-        record.update(_test_columns("paired", paired))
+        try:
+            paired = compare_samples(paired_a, paired_b, paired=True, alpha=alpha)
+            record.update(_test_columns("paired", paired))
+        except DataError as error:
+            notes.append(str(error))
+    record["note"] = "; ".join(notes)
     return record
 
 
@@ -653,12 +673,15 @@ def compare_groups(samples: dict) -> GroupTestResult:
     if len(samples) < 2:
         raise DataError(f"ANOVA needs at least 2 groups, got {len(samples)}: {list(samples)}")
     arrays = [_sample(values, f"group {name!r}") for name, values in samples.items()]
-    anova = scipy_stats.f_oneway(*arrays)
-    try:
-        kruskal_h, kruskal_p = scipy_stats.kruskal(*arrays)
-    except ValueError:
-        # scipy refuses when all values are identical: no ranks to compare.
-        kruskal_h, kruskal_p = math.nan, math.nan
+    with warnings.catch_warnings():
+        # When every value is the same, F and H are undefined: scipy warns (or, in older
+        # versions, refuses) and NaN is the answer.
+        warnings.simplefilter("ignore")
+        anova = scipy_stats.f_oneway(*arrays)
+        try:
+            kruskal_h, kruskal_p = scipy_stats.kruskal(*arrays)
+        except ValueError:
+            kruskal_h, kruskal_p = math.nan, math.nan
     total = sum(array.size for array in arrays)
     return GroupTestResult(
         groups=list(samples), n_per_group=[array.size for array in arrays],
