@@ -767,6 +767,10 @@ def compare_module_counts(
     return compare_groups(samples)
 
 
+def _p_text(value: float) -> str:
+    return f"{value:.4g}" if np.isfinite(value) else "-"
+
+
 def significance_view(
     comparisons: pd.DataFrame,
     *,
@@ -802,8 +806,8 @@ def significance_view(
     ]
     view["t"] = comparisons[f"{test}_t"].astype(float).round(3)
     view["df"] = comparisons[f"{test}_df"].astype(float).round(2)
-    view["p"] = [f"{value:.4g}" for value in comparisons[f"{test}_p"].astype(float)]
-    view["Holm p"] = [f"{value:.4g}" for value in comparisons[f"{test}_p_holm"].astype(float)]
+    view["p"] = [_p_text(value) for value in comparisons[f"{test}_p"].astype(float)]
+    view["Holm p"] = [_p_text(value) for value in comparisons[f"{test}_p_holm"].astype(float)]
     view["Hedges g"] = comparisons["hedges_g"].astype(float).round(2)
     view[f"seeds for {power:.0%} power"] = [
         f"{value:.0f}" if np.isfinite(value) else "-"
