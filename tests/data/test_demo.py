@@ -93,7 +93,7 @@ def test_a_folder_that_is_not_a_demo_dataset_is_never_touched(tmp_path):
 def test_other_parameters_need_overwrite(tmp_path):
     out = demo.make_demo_dataset(tmp_path / "demo", **SMALL)
 
-    with pytest.raises(DataError, match="overwrite"):
+    with pytest.raises(DataError, match="seed 0 there, 1 asked"):
         demo.make_demo_dataset(out, seed=1, **SMALL)
     assert demo.read_marker(out)["parameters"]["seed"] == 0
 
@@ -154,3 +154,15 @@ def test_class_signal_is_learnable_from_colour_statistics_but_not_trivially(tmp_
     # The documented direction of the signal: sad images are darker and greyer on average.
     assert stats["brightness"][is_sad].mean() < stats["brightness"][~is_sad].mean()
     assert stats["saturation"][is_sad].mean() < stats["saturation"][~is_sad].mean()
+
+
+def test_files_added_by_a_user_block_the_replacement(tmp_path):
+    out = demo.make_demo_dataset(tmp_path / "demo", **SMALL)
+    added = out / "sadness" / "my_photo.jpg"
+    added.write_bytes(b"mine")
+    (out / ".thesis_scan_cache.json").write_text("{}")  # hidden caches do not count
+
+    with pytest.raises(DataError, match="sadness/my_photo.jpg"):
+        demo.make_demo_dataset(out, seed=1, overwrite=True, **SMALL)
+    assert added.read_bytes() == b"mine"
+    assert demo.read_marker(out)["parameters"]["seed"] == 0

@@ -142,10 +142,12 @@ def make_demo_dataset(
         return out_dir
     if out_dir.exists() and any(out_dir.iterdir()):
         if (out_dir / MARKER_NAME).is_file():
+            _refuse_foreign_files(out_dir)
             if not overwrite:
                 raise DataError(
-                    f"{out_dir} holds a demo dataset made with other parameters; pass "
-                    "overwrite=True (--overwrite) to replace it or choose another folder"
+                    f"{out_dir} holds a demo dataset made with other parameters "
+                    f"({_differences(read_marker(out_dir), params)}); choose another folder "
+                    "or allow overwriting it"
                 )
         else:
             raise DataError(
@@ -291,6 +293,27 @@ def _validated_parameters(num_classes, images_per_class, size, seed, label_noise
                           float(label_noise), int(quality))
 
 
+def _refuse_foreign_files(out_dir: Path) -> None:
+    """A demo folder is replaced only when it holds nothing but the generated files (and
+    hidden files such as scan caches): files a user put there are never deleted."""
+    generated = set((read_marker(out_dir) or {}).get("files", []))
+    for path in sorted(out_dir.rglob("*")):
+        relative = path.relative_to(out_dir).as_posix()
+        hidden = any(part.startswith(".") for part in path.relative_to(out_dir).parts)
+        if path.is_file() and not hidden and relative not in generated:
+            raise DataError(f"{out_dir} holds {relative}, which is not a generated demo file; "
+                            "refusing to replace the folder")
+
+
+def _differences(marker: dict | None, params: DemoParameters) -> str:
+    """E.g. "seed 0 there, 1 asked" for the parameters that differ from the stored ones."""
+    stored = (marker or {}).get("parameters", {})
+    wanted = params.as_json()
+    changed = [f"{key} {stored.get(key)} there, {value} asked" for key, value in wanted.items()
+               if stored.get(key) != value]
+    return "; ".join(changed) or "incomplete"
+
+
 def _is_complete(out_dir: Path, params: DemoParameters) -> bool:
     marker = read_marker(out_dir)
     if marker is None or marker.get("parameters") != params.as_json():
@@ -310,6 +333,7 @@ def _generate_into(out_dir: Path, params: DemoParameters) -> None:
     half-written dataset and concurrent callers do not write into the same files."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; the dataset is an ordinary folder
     try:
         files, noisy = _write_images(staging, params)
         marker = {"generator": __name__, "parameters": params.as_json(), "files": files,
