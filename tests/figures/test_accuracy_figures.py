@@ -117,4 +117,16 @@ def test_cross_dataset_bars_have_the_group_means_and_t_intervals(tmp_path):
     assert len(spans) == 6
     low, high = t_interval_percent(emotion6)
     assert any(np.allclose(span, (low, high)) for span in spans)
+    assert "error bars: 95 % CI" in [text.get_text() for text in ax.texts]
     assert save_figure(fig, "cross_dataset", tmp_path)["pdf"].is_file()
+
+
+def test_cross_dataset_of_published_means_has_no_error_bars():
+    published = pd.DataFrame({"dataset": ["UnbiasedEmo", "UnbiasedEmo"],
+                              "network": ["baseline", "proposed"], "accuracy": [0.8085, 0.8159]})
+    ax = plot_cross_dataset(published).axes[0]
+    assert [bar.get_height() for bars in ax.containers for bar in bars] == pytest.approx(
+        [80.85, 81.59])
+    # The bars are labelled with their values, and no error-bar note is written.
+    assert [text.get_text() for text in ax.texts] == ["80.85", "81.59"]
+    assert all(np.isnan(line.get_ydata()).all() for line in ax.lines)

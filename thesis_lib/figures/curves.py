@@ -228,8 +228,14 @@ def plot_roc_pr_curves(
             xlim=(0, 1),
             ylim=(0, 1.01),
         )
+        several_runs = (summary["runs"] > 1).any()
         for ax, title in ((roc_ax, "ROC"), (pr_ax, "Precision-recall")):
             ax.set_title(title)
             ax.set_aspect("equal")
-            ax.legend(loc="lower right" if ax is roc_ax else "lower left", fontsize=6)
+            ax.legend(
+                loc="lower right" if ax is roc_ax else "lower left",
+                fontsize=6,
+                title="mean ± SD over runs (band: ± 1 SD)" if several_runs else None,
+                title_fontsize=6,
+            )
     return fig

@@ -152,6 +152,7 @@ def plot_gram_heatmaps(
     titles: Sequence[str],
     *,
     max_channels: int = 32,
+    channel_names: Sequence[str] | None = None,
     value_label: str = "Gram entry (/ C·H·W)",
     width: str | float = "double",
 ) -> Figure:
@@ -164,6 +165,7 @@ def plot_gram_heatmaps(
         grams: (N, C, C) Gram matrices of the same images.
         titles: one title per image (e.g. "sadness" / "not sadness").
         max_channels: show only the first channels of large matrices (readability).
+        channel_names: tick labels of the channels, e.g. ``["R", "G", "B"]`` for images.
         value_label: colour-bar label (the normalisation of the entries).
         width: ``"single"``, ``"double"`` or inches.
     """
@@ -186,11 +188,15 @@ def plot_gram_heatmaps(
             image_ax.set_title(titles[column])
             image_ax.axis("off")
             shown = gram_ax.imshow(grams[column], cmap=HEATMAP_CMAP, vmin=vmin, vmax=vmax)
+            if channel_names is not None:
+                ticks = range(len(channel_names))
+                gram_ax.set_xticks(ticks, channel_names)
+                gram_ax.set_yticks(ticks, channel_names)
             gram_ax.set_xlabel("Channel")
             if column == 0:
                 gram_ax.set_ylabel("Channel")
             else:
-                gram_ax.set_yticklabels([])
+                gram_ax.tick_params(axis="y", labelleft=False)
         fig.colorbar(shown, ax=axes[1, :].tolist(), label=value_label, shrink=0.9)
     return fig
 
