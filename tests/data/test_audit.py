@@ -167,3 +167,20 @@ def test_unknown_keep_is_refused(planted):
     manifest, _ = planted
     with pytest.raises(ConfigError, match="keep"):
         audit.drop_duplicates(manifest, audit.find_duplicates(manifest.iloc[:2]), keep="last")
+
+
+def test_exact_and_near_copies_of_one_image_form_one_group(planted, tmp_path):
+    manifest, _ = planted
+    original = manifest["path"].iloc[5]
+    shutil.copyfile(original, tmp_path / "same_bytes.jpg")
+    with Image.open(original) as image:
+        image.resize((120, 90)).save(tmp_path / "smaller.jpg", quality=85)
+    paths = [*manifest["path"].iloc[4:8], str(tmp_path / "same_bytes.jpg"),
+             str(tmp_path / "smaller.jpg")]
+
+    duplicates = audit.find_duplicates(pd.DataFrame({"path": paths}))
+
+    kinds = dict(zip(duplicates["path"], duplicates["kind"], strict=True))
+    assert duplicates["group"].nunique() == 1
+    assert kinds == {original: "exact", str(tmp_path / "same_bytes.jpg"): "exact",
+                     str(tmp_path / "smaller.jpg"): "near"}

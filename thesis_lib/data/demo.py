@@ -129,7 +129,7 @@ def make_demo_dataset(
         label_noise: fraction of each class drawn in the style of another class.
         quality: JPEG quality (1-95).
         overwrite: replace an existing demo dataset made with other parameters. A folder that
-            is not a demo dataset is never deleted.
+            is not a demo dataset, or one holding files a user added, is never deleted.
 
     Returns:
         The absolute dataset folder. If it already holds a complete demo dataset made with the
