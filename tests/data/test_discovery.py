@@ -137,7 +137,7 @@ def test_read_only_datasets_cache_elsewhere(tmp_path, monkeypatch):
     assert path.parent == tmp_path / "xdg-cache" / "thesis-workbench" / "scans"
 
 
-def test_process_pool_gives_the_same_manifest(binary_folder, monkeypatch):
+def test_parallel_scan_gives_the_same_manifest(binary_folder, monkeypatch):
     serial = scan_dataset(binary_folder, workers=1, cache=False)
     monkeypatch.setattr(discovery, "MIN_FILES_FOR_POOL", 1)
     parallel = scan_dataset(binary_folder, workers=2, cache=False)

@@ -77,3 +77,12 @@ def test_duplicates_are_dropped_before_splitting(binary_folder):
     prepared = prepare_dataset(binary_folder, deduplicate=True)
     assert len(prepared.manifest) == 20
     assert prepared.skipped["reason"].tolist() == [REASON_DUPLICATE]
+
+
+def test_partly_predefined_split_is_an_error(tmp_path):
+    root = make_class_folders(tmp_path / "ds", {"a": 3, "b": 3})
+    rows = [(f"{c}/{c}_{i:03d}.jpg", c, "train" if i else "") for c in "ab" for i in range(3)]
+    csv = root / "manifest.csv"
+    pd.DataFrame(rows, columns=["path", "label", "split"]).to_csv(csv, index=False)
+    with pytest.raises(DataError, match=r"leaves 2 image\(s\) without a split"):
+        prepare_dataset(csv, scheme="folders")

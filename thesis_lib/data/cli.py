@@ -80,7 +80,7 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
                              "webemo, folders")
     parser.add_argument("--min-side", type=int, default=32,
                         help="skip images whose shorter side is smaller (pixels)")
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: all)")
+    parser.add_argument("--workers", type=int, default=None, help="threads (default: all cores)")
     parser.add_argument("--no-cache", action="store_true", help="ignore the scan cache")
 
 

@@ -116,7 +116,14 @@ def _choose_splits(
     if split_file is not None:
         table = splits.load_split(split_file)
         return splits.apply_split_file(manifest, table, str(split_file))
-    if "split" in manifest.columns and manifest["split"].notna().all():
+    if "split" in manifest.columns:
+        undefined = manifest["split"].isna()
+        if undefined.any():
+            raise DataError(
+                f"the dataset's own split leaves {int(undefined.sum())} image(s) without a "
+                f"split (first: {manifest.loc[undefined, 'relpath'].iloc[0]}); give every "
+                "image a split, or none"
+            )
         return splits.complete_predefined_split(manifest, ratios=ratios, seed=seed)
     return splits.assign_splits(manifest, ratios=ratios, seed=seed)
 
@@ -148,7 +155,7 @@ def prepare_dataset(
         min_side: Skip images whose shorter side is below this many pixels.
         deduplicate: Drop exact and near-duplicate images (``audit.find_duplicates``) before
             splitting, keeping the first of each group.
-        workers: Processes for scanning and auditing (default: all cores).
+        workers: Threads for scanning and auditing (default: all cores).
         cache: Reuse the scan cache.
         progress: Show progress bars (default: only for many files).
 
