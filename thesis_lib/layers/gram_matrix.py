@@ -85,7 +85,7 @@ class GramMatrix(keras.layers.Layer):
 
     Example:
         >>> features = keras.random.normal((2, 16, 12, 8))
-        >>> GramMatrix()(features).shape
+        >>> tuple(GramMatrix()(features).shape)
         (2, 8, 8)
     """
 

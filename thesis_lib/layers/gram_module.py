@@ -64,7 +64,7 @@ class GramModule(keras.layers.Layer):
 
     Example:
         >>> module = GramModule(channels=32, conv_activation="gelu")
-        >>> module(keras.random.normal((2, 32, 32, 56))).shape
+        >>> tuple(module(keras.random.normal((2, 32, 32, 56))).shape)
         (2, 32)
     """
 

@@ -49,7 +49,7 @@ class PairwiseGram(keras.layers.Layer):
     Example:
         >>> shallow = keras.random.normal((2, 32, 32, 16))
         >>> deep = keras.random.normal((2, 8, 8, 24))
-        >>> PairwiseGram()([shallow, deep]).shape
+        >>> tuple(PairwiseGram()([shallow, deep]).shape)
         (2, 16, 24)
     """
 
