@@ -11,7 +11,7 @@ from thesis_lib.results import summarize
 from thesis_lib.stats import compare_variants
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def runs() -> pd.DataFrame:
     rng = np.random.default_rng(4)
     rows = []
@@ -22,6 +22,11 @@ def runs() -> pd.DataFrame:
                          "modules": modules, "backbone": "EfficientNetV2B2", "seed": seed,
                          "dataset": "test", "accuracy": mean + 0.0015 * rng.standard_normal()})
     return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def comparisons(runs) -> pd.DataFrame:
+    return compare_variants(runs)
 
 
 def body_rows(latex: str) -> list[list[str]]:
@@ -58,8 +63,8 @@ def test_single_run_has_no_sd_and_shows_a_dash():
     assert body_rows(results_table(summary))[0] == ["baseline", "80.000", "--", "1"]
 
 
-def test_significance_table_shows_welch_test_equal_to_scipy(runs):
-    latex = significance_table(compare_variants(runs))
+def test_significance_table_shows_welch_test_equal_to_scipy(runs, comparisons):
+    latex = significance_table(comparisons)
     assert "Network & Diff. (pp) & 95 \\% CI (pp) & t & df & p & Holm p \\\\" in latex
     rows = body_rows(latex)
     gram = runs[(runs.variant == "gram") & (runs.modules == 2)]["accuracy"].to_numpy()
@@ -87,8 +92,7 @@ def test_significance_table_formats_negative_numbers_small_p_and_missing_tests()
     assert rows[1] == ["single run", "$+$0.10", "--", "--", "--", "--", "--"]
 
 
-def test_significance_table_of_the_pooled_test_and_missing_columns(runs):
-    comparisons = compare_variants(runs)
+def test_significance_table_of_the_pooled_test_and_missing_columns(runs, comparisons):
     pooled = body_rows(significance_table(comparisons, test="pooled"))
     gram = runs[(runs.variant == "gram") & (runs.modules == 2)]["accuracy"]
     base = runs[runs.variant == "baseline"]["accuracy"]
