@@ -86,3 +86,17 @@ def test_partly_predefined_split_is_an_error(tmp_path):
     pd.DataFrame(rows, columns=["path", "label", "split"]).to_csv(csv, index=False)
     with pytest.raises(DataError, match=r"leaves 2 image\(s\) without a split"):
         prepare_dataset(csv, scheme="folders")
+
+
+def test_with_a_predefined_split_the_training_copy_of_a_duplicate_is_kept(tmp_path):
+    root = make_class_folders(tmp_path / "ds", {"a": 5, "b": 5})
+    shutil.copy(root / "b" / "b_000.jpg", root / "a" / "a_copy.jpg")
+    rows = [(f"{c}/{c}_{i:03d}.jpg", c, "Training" if i < 4 else "validation")
+            for c in "ab" for i in range(5)] + [("a/a_copy.jpg", "a", "testing")]
+    csv = root / "manifest.csv"
+    pd.DataFrame(rows, columns=["path", "label", "split"]).to_csv(csv, index=False)
+    prepared = prepare_dataset(csv, scheme="folders", deduplicate=True)
+    # "a/a_copy.jpg" sorts first, but its copy "b/b_000.jpg" is the one in train.
+    relpaths = set(prepared.manifest["relpath"])
+    assert "b/b_000.jpg" in relpaths and "a/a_copy.jpg" not in relpaths
+    assert prepared.manifest["split"].value_counts().to_dict() == {"train": 8, "val": 2}

@@ -21,7 +21,8 @@ from thesis_lib.errors import ConfigError, ThesisError
 def register(subparsers) -> None:
     """Add ``thesis data`` and its subcommands."""
     parser = subparsers.add_parser("data", help="scan, split and audit datasets; demo data",
-                                   description=__doc__.splitlines()[0])
+                                   description="Scan, split and audit datasets; generate the "
+                                               "demo dataset.")
     commands = parser.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
     parser.set_defaults(func=lambda args: _print_help(parser))
 

@@ -102,12 +102,31 @@ def _drop_duplicates(manifest: pd.DataFrame, workers: int | None) -> tuple[pd.Da
     from thesis_lib.data import audit
 
     duplicates = audit.find_duplicates(manifest, workers=workers)
-    kept = audit.drop_duplicates(manifest, duplicates)
+    # With a predefined split, keep the training copy: the val/test copies are the leak.
+    keep = "train" if "split" in manifest.columns else "first"
+    kept = audit.drop_duplicates(manifest, duplicates, keep=keep)
     removed = manifest[~manifest["path"].isin(set(kept["path"]))]
     dropped = [discovery.skip_record(path, REASON_DUPLICATE,
                                      "duplicate of another image (dropped before splitting)")
                for path in removed["path"]]
     return kept, dropped
+
+
+def _check_predefined_split(manifest: pd.DataFrame) -> pd.DataFrame:
+    """The manifest with its own split (if any) named train/val/test; all or no images must
+    have one."""
+    if "split" not in manifest.columns:
+        return manifest
+    undefined = manifest["split"].isna()
+    if undefined.any():
+        raise DataError(
+            f"the dataset's own split leaves {int(undefined.sum())} image(s) without a split "
+            f"(first: {manifest.loc[undefined, 'relpath'].iloc[0]}); give every image a "
+            "split, or none"
+        )
+    manifest = manifest.copy()
+    manifest["split"] = splits.normalize_split_names(manifest["split"], "the dataset's split")
+    return manifest
 
 
 def _choose_splits(
@@ -117,13 +136,6 @@ def _choose_splits(
         table = splits.load_split(split_file)
         return splits.apply_split_file(manifest, table, str(split_file))
     if "split" in manifest.columns:
-        undefined = manifest["split"].isna()
-        if undefined.any():
-            raise DataError(
-                f"the dataset's own split leaves {int(undefined.sum())} image(s) without a "
-                f"split (first: {manifest.loc[undefined, 'relpath'].iloc[0]}); give every "
-                "image a split, or none"
-            )
         return splits.complete_predefined_split(manifest, ratios=ratios, seed=seed)
     return splits.assign_splits(manifest, ratios=ratios, seed=seed)
 
@@ -173,6 +185,10 @@ def prepare_dataset(
     if not isinstance(scheme, LabelScheme):
         scheme = get_scheme(scheme, raw_labels=scan.manifest["label"])
     manifest, dropped = _apply_scheme(scan.manifest, scheme)
+    if split_file is None:
+        manifest = _check_predefined_split(manifest)
+    elif "split" in manifest.columns:
+        manifest = manifest.drop(columns="split")  # the split file replaces it
     if deduplicate:
         manifest, removed = _drop_duplicates(manifest, workers)
         dropped += removed
