@@ -16,15 +16,16 @@ ROOT_ENV = "THESIS_PROJECT_ROOT"
 
 
 def project_root(start: str | os.PathLike | None = None) -> Path:
-    """The nearest folder at or above ``start`` (default: cwd) holding ``pyproject.toml``.
+    """The nearest folder at or above ``start`` (default: cwd) holding the project.
 
-    Falls back to ``start`` itself when no project file is found (an installed package used
-    from an arbitrary folder).
+    From a folder outside the project (a script in the home directory), the checkout that
+    holds this package is used (the usual editable install); failing that, ``start`` itself.
     """
     if os.environ.get(ROOT_ENV):
         return Path(os.environ[ROOT_ENV]).resolve()
     here = Path(start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
+    package_checkout = Path(__file__).resolve().parents[1]
+    for folder in (here, *here.parents, package_checkout):
         if (folder / "pyproject.toml").is_file() and (folder / "thesis_lib").is_dir():
             return folder
     return here
