@@ -159,3 +159,17 @@ def test_decoder_column_follows_the_format(tmp_path):
     decoders = scan_dataset(root).manifest.set_index("relpath")["decoder"].to_dict()
     assert decoders == {"a/a_000.jpg": "tf", "a/alpha.png": "pil", "b/b_000.jpg": "tf",
                         "b/lossless.webp": "pil"}
+
+
+def test_manifest_does_not_depend_on_listing_order(binary_folder, monkeypatch):
+    write_image(binary_folder / "other" / "deeper" / "nested.png")
+    expected = scan_dataset(binary_folder, cache=False).manifest
+    real_walk = os.walk
+
+    def reversed_walk(top, **options):
+        for folder, dirnames, filenames in real_walk(top, **options):
+            dirnames.reverse()
+            yield folder, dirnames, filenames[::-1]
+
+    monkeypatch.setattr(discovery.os, "walk", reversed_walk)
+    pd.testing.assert_frame_equal(scan_dataset(binary_folder, cache=False).manifest, expected)
