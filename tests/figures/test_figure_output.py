@@ -1,5 +1,8 @@
 """Style and saving: stable names, both formats, 300 dpi, reproducible PDF bytes."""
 
+import os
+import stat
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -28,6 +31,10 @@ def test_save_figure_writes_pdf_and_300_dpi_png_under_figures(tmp_path):
     with Image.open(written["png"]) as png:
         assert png.size == (round(SINGLE_COLUMN * 300), round(SINGLE_COLUMN * 0.5 * 300))
         assert np.allclose(png.info["dpi"], (300, 300), atol=0.1)
+    # Ordinary file permissions (not the private 0600 of a temporary file).
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(written["png"].stat().st_mode) == 0o666 & ~mask
     # No temporary files are left beside the results.
     assert sorted(path.name for path in (tmp_path / "figures").iterdir()) == [
         "example.pdf",

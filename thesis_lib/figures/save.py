@@ -34,6 +34,12 @@ def output_dir(results_dir: str | os.PathLike | None, kind: str) -> Path:
     return folder
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomically(path: Path, write) -> Path:
     """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it.
 
@@ -43,6 +49,8 @@ def write_atomically(path: Path, write) -> Path:
     try:
         with os.fdopen(handle, "wb") as stream:
             write(stream)
+        # mkstemp makes the file private (0600); give it the permissions of an ordinary file.
+        os.chmod(temporary, 0o666 & ~_current_umask())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
