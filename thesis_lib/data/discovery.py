@@ -284,7 +284,7 @@ def _tensorflow_check(path: str, result: dict) -> str | None:
 
     try:
         pixels = images.tf_decode(tf.io.read_file(path)).numpy()
-    except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as error:
+    except tf.errors.OpError as error:  # invalid data, unsupported variant, too large
         return f"TensorFlow cannot decode it: {error.message.splitlines()[0]}"
     if pixels.shape != (result["height"], result["width"], 3):
         return f"TensorFlow decodes it to shape {pixels.shape}, PIL to " \
