@@ -184,3 +184,10 @@ def test_exact_and_near_copies_of_one_image_form_one_group(planted, tmp_path):
     assert duplicates["group"].nunique() == 1
     assert kinds == {original: "exact", str(tmp_path / "same_bytes.jpg"): "exact",
                      str(tmp_path / "smaller.jpg"): "near"}
+
+
+def test_an_empty_manifest_has_no_duplicates():
+    duplicates = audit.find_duplicates(pd.DataFrame({"path": []}))
+    assert duplicates.empty
+    assert list(duplicates.columns) == ["group", "path", "kind", "split", "distance"]
+    assert audit.leakage_report(duplicates).empty

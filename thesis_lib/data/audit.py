@@ -79,6 +79,8 @@ def find_duplicates(
     if hash_size < 2 or max_distance < 0:
         raise ConfigError(f"hash_size must be >= 2 and max_distance >= 0, got {hash_size}, "
                           f"{max_distance}")
+    if frame.empty:
+        return _groups_table(frame, np.array([]), np.empty((0, 2), dtype=np.int64), None)
     fingerprints = _fingerprints(frame["path"].tolist(), near, hash_size, workers, progress)
     digests = np.array([digest for digest, _, _ in fingerprints])
     edges = [_exact_edges(digests)]
