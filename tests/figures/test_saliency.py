@@ -81,6 +81,8 @@ def test_grad_cam_equals_the_closed_form_for_pooling_and_softmax():
 def test_unknown_layer_and_wrong_image_shape_are_named(gram_b0, images):
     with pytest.raises(ConfigError, match="no layer 'block9z'.*top_activation"):
         grad_cam(gram_b0, images, layer_name="block9z")
+    with pytest.raises(ConfigError, match=r"class_index 2 is not a class .*\(0\.\.1\)"):
+        grad_cam(gram_b0, images, class_index=2)
     with pytest.raises(DataError, match=r"\(2, 32, 32, 3\)"):
         grad_cam(gram_b0, images[:2, :32, :32])
 

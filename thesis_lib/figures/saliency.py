@@ -6,9 +6,12 @@ correlations).
 
 Grad-CAM (Selvaraju et al., ICCV 2017): for a class score y and the feature map A of a
 convolutional layer, each channel k is weighted by the spatial mean of dy/dA_k; the map is
-ReLU(sum_k w_k A_k), upsampled to the image and scaled to [0, 1]. The gradient is taken with
-TensorFlow's ``tf.GradientTape``, so Grad-CAM needs ``KERAS_BACKEND=tensorflow`` (the default);
-under another backend it raises a ConfigError saying so.
+ReLU(sum_k w_k A_k), upsampled to the image and scaled to [0, 1]. The networks end in a softmax
+and do not expose their logits, so y is the class probability. With two classes its gradient
+is p(1 - p) times that of the logit difference z_c - z_other, so the map equals the logit
+difference's map once scaled. The gradient is taken with TensorFlow's ``tf.GradientTape``,
+so Grad-CAM needs ``KERAS_BACKEND=tensorflow`` (the default); under another backend it raises
+a ConfigError saying so.
 
 Layers are found by name in the model and one level down, because ``build_model`` wraps the
 EfficientNetV2 backbone as a nested model named ``backbone`` (its layers, e.g. ``top_conv``,
@@ -264,6 +267,12 @@ def grad_cam(
     images = _check_images(model, images)
     container, layer = find_layer(model, layer_name)
     forward = _activation_and_prediction_fn(model, container, layer)
+    num_classes = model.outputs[0].shape[-1]
+    requested = np.atleast_1d(class_index if class_index is not None else 0)
+    if requested.min() < 0 or requested.max() >= num_classes:
+        raise ConfigError(
+            f"class_index {class_index!r} is not a class of {model.name!r} (0..{num_classes - 1})"
+        )
     batch = tf.convert_to_tensor(images)
     with tf.GradientTape() as tape:
         activation, probabilities = forward(batch)
