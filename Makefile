@@ -4,7 +4,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
-# Notebooks are regression-tested with nbval when there are any.
+# Notebooks are regression-tested with nbval when there are any. Tests are spread over
+# PYTEST_WORKERS processes a file at a time (a notebook's cells share one kernel).
 NOTEBOOKS := $(wildcard notebooks/*.ipynb)
 PYTEST_WORKERS ?= 2
 
@@ -28,7 +29,7 @@ demo: $(INSTALLED)
 	$(BIN)/thesis demo
 
 test: $(INSTALLED)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests $(if $(NOTEBOOKS),--nbval notebooks --nbval-sanitize-with notebooks/sanitize.cfg)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile tests $(if $(NOTEBOOKS),notebooks --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check thesis_lib tests benchmarks

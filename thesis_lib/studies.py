@@ -1,0 +1,198 @@
+"""The thesis' studies: which networks each one compares, run as grids of training runs.
+
+A *study* is a named set of *settings* (one network configuration each: variant, number of
+modules, taps, activation...) trained with several seeds. Three studies answer the thesis'
+questions:
+
+- ``comparison``: the thesis table: the baseline, 2, 3 and 4 Gram modules, and the GramNet-style
+  comparison model.
+- ``taps``: which layers to tap: three modules on shallow stages only (1-3), on deep stages only
+  (4-6), or mixed (2, 4, 6: the default).
+- ``activations``: the "additional activation functions" inside the Gram modules.
+
+Every cell (setting x seed) is one ordinary training run executed through
+``notebooks/03_train.ipynb`` by :mod:`thesis_lib.experiments`, so a run that two studies share
+(e.g. the default three-module network is in all three) is trained once and found by its run id.
+Which runs belong to a study is recorded in ``results_dir/studies/<study>/cells.csv``; the
+study's ``summary.csv`` beside it is derived from the run records.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from thesis_lib import paths
+from thesis_lib.errors import ConfigError, DataError
+
+CELLS_FILE = "cells.csv"
+# Stages (1-based, see thesis_lib.models.backbones) tapped by the tap-selection ablation.
+TAP_STAGES: dict[str, tuple[int, ...]] = {
+    "shallow": (1, 2, 3),
+    "mixed": (2, 4, 6),
+    "deep": (4, 5, 6),
+}
+DEFAULT_ACTIVATIONS = ("relu", "gelu", "silu", "none")
+STUDY_NAMES = ("comparison", "taps", "activations")
+
+
+@dataclass
+class Study:
+    """A named set of network settings, each trained once per seed.
+
+    Args:
+        name: the study's name (folder ``results_dir/studies/<name>``).
+        settings: setting label -> the training-configuration fields that define it.
+        seeds: the seeds every setting is trained with.
+    """
+
+    name: str
+    settings: dict[str, dict[str, Any]]
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])
+
+    def __post_init__(self) -> None:
+        if not self.settings:
+            raise ConfigError(f"study {self.name!r} has no settings")
+        if not self.seeds:
+            raise ConfigError(f"study {self.name!r} needs at least one seed")
+
+
+def comparison_study(seeds: Sequence[int], modules: Sequence[int] = (2, 3, 4),
+                     gramnet: bool = True) -> Study:
+    """The thesis table: baseline, ``gram`` with each number of ``modules``, and GramNet."""
+    settings: dict[str, dict[str, Any]] = {"baseline": {"variant": "baseline", "modules": 0}}
+    for count in modules:
+        settings[f"gram-{count}"] = {"variant": "gram", "modules": int(count)}
+    if gramnet:
+        settings["gramnet"] = {"variant": "gramnet", "modules": 4}
+    return Study("comparison", settings, list(seeds))
+
+
+def tap_study(seeds: Sequence[int], backbone: str) -> Study:
+    """Three Gram modules on shallow, deep or mixed stages of ``backbone``."""
+    from thesis_lib.models.backbones import get_backbone
+
+    stage_ends = get_backbone(backbone).stage_ends
+    settings = {
+        f"taps-{name}": {"variant": "gram", "modules": len(stages),
+                         "taps": [stage_ends[stage - 1][0] for stage in stages]}
+        for name, stages in TAP_STAGES.items()
+    }
+    # The mixed taps are the default for three modules: leave taps unset so the run is the
+    # very same as the comparison study's three-module network.
+    settings["taps-mixed"].pop("taps")
+    return Study("taps", settings, list(seeds))
+
+
+def activation_study(seeds: Sequence[int],
+                     activations: Sequence[str] = DEFAULT_ACTIVATIONS) -> Study:
+    """Three Gram modules with each activation function inside the modules."""
+    settings = {f"activation-{name}": {"variant": "gram", "modules": 3, "activation": name}
+                for name in activations}
+    # relu is the default: the same run as the comparison study's three-module network.
+    settings.get("activation-relu", {}).pop("activation", None)
+    return Study("activations", settings, list(seeds))
+
+
+def make_study(name: str, seeds: Sequence[int], *, backbone: str,
+               activations: Sequence[str] = DEFAULT_ACTIVATIONS) -> Study:
+    """One of :data:`STUDY_NAMES` by name."""
+    if name == "comparison":
+        return comparison_study(seeds)
+    if name == "taps":
+        return tap_study(seeds, backbone)
+    if name == "activations":
+        return activation_study(seeds, activations)
+    raise ConfigError(f"unknown study {name!r}; valid: {', '.join(STUDY_NAMES)}")
+
+
+def study_dir(study: str, results_dir: str | os.PathLike | None = None) -> Path:
+    """``results_dir/studies/<study>``: the study's cell list and summary."""
+    root = paths.resolve(results_dir) if results_dir is not None else paths.results_dir()
+    return root / "studies" / study
+
+
+def run_study(study: Study, *, profile: str | None, fixed: dict[str, Any] | None = None,
+              executor: str = "local", jobs: int = 1, force: bool = False,
+              results_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Train every setting x seed of ``study`` (finished runs are skipped) and record its cells.
+
+    Args:
+        study: the study.
+        profile: the training profile of every cell (``smoke``, ``demo``, ``thesis``...).
+        fixed: configuration fields shared by every cell (``data_dir``, ``backbone``...).
+        executor, jobs, force: as for :func:`thesis_lib.experiments.run_grid`.
+        results_dir: the results folder; default ``<project>/results``.
+
+    Returns:
+        The cells: setting, seed, run_id, state, test_accuracy, error; also written to
+        ``results_dir/studies/<study>/cells.csv``.
+    """
+    from thesis_lib.experiments import Grid, run_grid
+    from thesis_lib.train.records import write_csv
+
+    fixed = dict(fixed or {})
+    if results_dir is not None:
+        fixed["results_dir"] = str(paths.resolve(results_dir))
+    parts = []
+    for setting, fields in study.settings.items():
+        grid = Grid(axes={"seed": list(study.seeds)}, fixed={**fixed, **fields},
+                    profile=profile, name=f"{study.name}-{setting}")
+        cells = run_grid(grid, executor=executor, jobs=jobs, force=force,
+                         results_dir=results_dir)
+        cells.insert(0, "setting", setting)
+        cells.insert(1, "seed", list(study.seeds))
+        parts.append(cells.drop(columns=["cell"]))
+    table = pd.concat(parts, ignore_index=True)
+    write_csv(study_dir(study.name, results_dir) / CELLS_FILE, table)
+    return table
+
+
+def study_runs(study: str, results_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+    """The finished runs of a study (from :func:`thesis_lib.results.collect_runs`), each with
+    its ``setting`` and ``study``; one row per run and evaluation dataset."""
+    from thesis_lib.results import collect_runs
+
+    cells_path = study_dir(study, results_dir) / CELLS_FILE
+    if not cells_path.is_file():
+        raise DataError(f"{cells_path}: no such file; run the study first (04_ablations)")
+    cells = pd.read_csv(cells_path)[["setting", "run_id"]].dropna()
+    root = paths.resolve(results_dir) if results_dir is not None else paths.results_dir()
+    runs = collect_runs(root, warn=False).drop(columns=["study"], errors="ignore")
+    table = cells.merge(runs, on="run_id", how="inner")
+    table.insert(0, "study", study)
+    return table
+
+
+def summarize_study(runs: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
+    """Per setting and evaluation dataset: mean, SD (ddof = 1), n, SEM and the 95 % CI."""
+    from thesis_lib.results import summarize
+
+    return summarize(runs, by=("setting", "variant", "modules", "dataset"), metric=metric)
+
+
+def write_study_summary(study: str, results_dir: str | os.PathLike | None = None) -> Path:
+    """Write ``summary.csv`` of a study (all headline metrics) beside its ``cells.csv``."""
+    from thesis_lib.results import METRIC_COLUMNS, write_table
+
+    runs = study_runs(study, results_dir)
+    parts = [summarize_study(runs, metric) for metric in METRIC_COLUMNS
+             if metric in runs.columns and runs[metric].notna().any()]
+    summary = pd.concat(parts, ignore_index=True) if parts else summarize_study(runs)
+    return write_table(summary, study_dir(study, results_dir) / "summary.csv")
+
+
+def setting_table(summary: pd.DataFrame, dataset: str = "test", decimals: int = 3) -> pd.DataFrame:
+    """An ablation's view: setting, mean accuracy (%), SD (%, ddof = 1) and n."""
+    rows = summary[(summary["metric"] == "accuracy") & (summary["dataset"] == dataset)]
+    return pd.DataFrame({
+        "setting": rows["setting"].to_numpy(),
+        "accuracy (%)": (rows["mean"] * 100).round(decimals).to_numpy(),
+        "SD (%)": (rows["sd_ddof1"] * 100).round(decimals).to_numpy(),
+        "n": rows["n"].to_numpy(),
+    })
