@@ -17,6 +17,7 @@ from thesis_lib.errors import ThesisError
 # Modules that define ``register(subparsers)``; listed in the order they appear in --help.
 SUBCOMMAND_MODULES: list[str] = [
     "thesis_lib.data.cli",
+    "thesis_lib.models.cli",
 ]
 
 

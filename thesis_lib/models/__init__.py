@@ -1,0 +1,41 @@
+"""The networks of the thesis: EfficientNetV2 baselines, Gram-module models and GramNet.
+
+    build_model(variant, ...)    "baseline", "gram" or "gramnet" on an EfficientNetV2 backbone
+    BACKBONES, DEFAULT_TAPS      the backbones and their default Gram tap tables
+    describe_model(model)        parameters, taps with shapes and FLOPs of one model
+    summarize_variants(...)      the same for every variant, as a table (``thesis models``)
+
+The names are imported on first use, so that ``thesis --help`` (which loads
+``thesis_lib.models.cli``) does not wait for Keras and TensorFlow to load.
+"""
+
+import importlib
+
+# Public name -> the module that defines it.
+_EXPORTS = {
+    "BACKBONES": "thesis_lib.models.backbones",
+    "DEFAULT_TAPS": "thesis_lib.models.backbones",
+    "default_taps": "thesis_lib.models.backbones",
+    "get_backbone": "thesis_lib.models.backbones",
+    "load_backbone": "thesis_lib.models.backbones",
+    "tap_candidates": "thesis_lib.models.backbones",
+    "VARIANTS": "thesis_lib.models.builders",
+    "build_model": "thesis_lib.models.builders",
+    "count_flops": "thesis_lib.models.summary",
+    "describe_model": "thesis_lib.models.summary",
+    "model_taps": "thesis_lib.models.summary",
+    "summarize_variants": "thesis_lib.models.summary",
+    "tap_table": "thesis_lib.models.summary",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'thesis_lib.models' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

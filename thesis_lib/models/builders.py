@@ -1,0 +1,223 @@
+"""The networks the thesis compares, built from one entry point, ``build_model``.
+
+``baseline``
+    EfficientNetV2 (no top, Keras' preprocessing inside) -> global average pooling -> dropout
+    -> softmax classifier. The thesis' reference network.
+
+``gram``
+    The baseline plus N Gram modules (``thesis_lib.layers.GramModule``: conv, Gram matrix,
+    signed sqrt + L2 normalisation, small CNN head) on N tapped backbone layers, from shallow
+    to deep. Each module's vector is concatenated with the pooled deep features before the
+    dropout and the classifier. ``modules=0`` gives exactly the baseline.
+
+``gramnet``
+    The comparison model: GramNet-style multi-level Gram blocks (Liu et al., CVPR 2020) on the
+    same backbone and taps. Each block is GramNet's (conv 3x3 -> 32 + BN + ReLU, Gram matrix
+    normalised by C*H*W, two stride-2 3x3 convs 1 -> 16 -> 32 + BN + ReLU, global average
+    pooling); one learnable scale is shared by all branches; the branches are concatenated with
+    the backbone's pooled vector and go through FC 512 + ReLU + dropout 0.5 + classifier.
+    This is the closest public reading of Zhang et al. 2022 ("Learning multi-level
+    representations for image emotion recognition in the deep convolutional network"), whose
+    exact block is not published; it is not their exact network.
+
+Every model takes float32 RGB images (B, S, S, 3) with values 0..255 and returns softmax
+probabilities (B, num_classes) in float32 (also under a ``mixed_float16`` policy). Layer names
+are stable, so code and notebooks can reach the parts:
+
+    "image"                 the input
+    "backbone"              the EfficientNetV2 (a nested model; its first output is the last
+                            feature map, the others are the tapped maps)
+    "pool"                  global average pooling of the last feature map
+    "gram_<tap layer>"      one Gram module per tap (gram, gramnet)
+    "shared_scale"          the scale shared by the GramNet branches (gramnet)
+    "fusion"                concatenation of the pooled features and the module vectors
+    "fc"                    the FC-512 layer (gramnet)
+    "dropout", "classifier"
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+import keras
+
+from thesis_lib.errors import ConfigError
+from thesis_lib.layers import GramModule, SharedScale, get_activation
+from thesis_lib.models.backbones import default_taps, get_backbone, load_backbone, tap_candidates
+
+VARIANTS: tuple[str, ...] = ("baseline", "gram", "gramnet")
+# Dropout before the classifier when ``dropout`` is not given: Keras' EfficientNetV2 top uses
+# 0.2; GramNet's head uses 0.5.
+DEFAULT_DROPOUT: dict[str, float] = {"baseline": 0.2, "gram": 0.2, "gramnet": 0.5}
+GRAMNET_FC_UNITS = 512
+# Stages of a Gram module whose activation the ``activation`` argument sets.
+MODULE_STAGES = ("conv", "gram", "head")
+
+
+def build_model(
+    variant: str,
+    *,
+    backbone: str = "EfficientNetV2B2",
+    num_classes: int = 2,
+    image_size: int = 256,
+    modules: int = 4,
+    taps: Sequence[str] | None = None,
+    activation: str | Mapping[str, str | None] = "relu",
+    weights: str | os.PathLike | None = "imagenet",
+    dropout: float | None = None,
+    gram_channels: int = 32,
+) -> keras.Model:
+    """Build one of the thesis' networks.
+
+    Args:
+        variant: ``"baseline"``, ``"gram"`` or ``"gramnet"`` (see the module docstring).
+        backbone: ``"EfficientNetV2B0"`` .. ``"EfficientNetV2B3"``, ``"EfficientNetV2S"``
+            (short forms such as ``"B2"`` work too).
+        num_classes: number of output classes, at least 2.
+        image_size: side S of the square input images, at least 32.
+        modules: number of Gram modules, tapping the backbone's default layers for that number
+            (``thesis_lib.models.DEFAULT_TAPS``, 0..6). Ignored by the baseline; ``gram`` with
+            ``modules=0`` is the baseline.
+        taps: names of the backbone layers to tap, overriding ``modules`` (one module per
+            name); ``thesis models taps`` lists the valid names.
+        activation: the activation inside the Gram modules: one name from
+            ``thesis_lib.layers.ACTIVATIONS`` for the convolution and the head, or a mapping
+            with keys ``"conv"``, ``"gram"``, ``"head"`` to set each stage (the Gram matrix
+            itself has none unless given).
+        weights: ``"imagenet"``, ``None`` or the path of a local weights file of the backbone
+            without its top (see ``thesis_lib.models.backbones``).
+        dropout: dropout rate before the classifier; default 0.2 (baseline, gram) or 0.5
+            (gramnet, as in GramNet).
+        gram_channels: width of each module's reduction convolution (the Gram matrix is
+            gram_channels x gram_channels); 32 as in GramNet.
+
+    Returns:
+        An uncompiled ``keras.Model`` from (B, S, S, 3) 0..255 RGB to (B, num_classes) softmax.
+
+    Raises:
+        ConfigError: for any invalid argument; the message names the value and the valid ones.
+    """
+    variant = check_variant(variant)
+    _check_num_classes(num_classes)
+    dropout = _check_dropout(DEFAULT_DROPOUT[variant] if dropout is None else dropout)
+    module_activations = _module_activations(activation)
+    spec = get_backbone(backbone)
+    if variant == "baseline" and taps:
+        raise ConfigError("the baseline has no Gram modules; taps apply to 'gram' and 'gramnet'")
+
+    base = load_backbone(spec.name, image_size=image_size, weights=weights)
+    tap_names = [] if variant == "baseline" else _resolve_taps(base, spec.name, modules, taps)
+    if variant == "gramnet" and not tap_names:
+        raise ConfigError("gramnet needs at least one tap: use modules >= 1 or taps=[...]")
+    if not tap_names:
+        variant = "baseline"  # gram with modules=0 is exactly the baseline
+
+    features = keras.Model(
+        base.input,
+        [base.output, *(base.get_layer(name).output for name in tap_names)],
+        name="backbone",
+    )
+    images = keras.Input((image_size, image_size, 3), dtype="float32", name="image")
+    deep, *tapped = _as_list(features(images))
+    pooled = keras.layers.GlobalAveragePooling2D(name="pool")(deep)
+
+    if variant == "baseline":
+        head = pooled
+    elif variant == "gram":
+        branches = [
+            GramModule(channels=gram_channels, **module_activations, name=f"gram_{name}")(x)
+            for name, x in zip(tap_names, tapped, strict=True)
+        ]
+        head = keras.layers.Concatenate(name="fusion")([pooled, *branches])
+    else:
+        head = _gramnet_head(pooled, tap_names, tapped, gram_channels, module_activations)
+
+    head = keras.layers.Dropout(dropout, name="dropout")(head)
+    # float32 softmax even under mixed precision: float16 probabilities round to 0 or 1.
+    probabilities = keras.layers.Dense(
+        num_classes, activation="softmax", dtype="float32", name="classifier"
+    )(head)
+    return keras.Model(images, probabilities, name=_model_name(variant, spec.name, tap_names))
+
+
+def _gramnet_head(pooled, tap_names, tapped, gram_channels, module_activations):
+    """GramNet's fusion: scaled Gram branches + pooled features -> FC 512 + ReLU."""
+    shared_scale = SharedScale(name="shared_scale")
+    branches = [
+        shared_scale(
+            GramModule(
+                channels=gram_channels,
+                signed_sqrt=False,  # GramNet feeds the C*H*W-normalised Gram matrix as it is
+                l2_normalize=False,
+                **module_activations,
+                name=f"gram_{name}",
+            )(x)
+        )
+        for name, x in zip(tap_names, tapped, strict=True)
+    ]
+    fused = keras.layers.Concatenate(name="fusion")([pooled, *branches])
+    return keras.layers.Dense(GRAMNET_FC_UNITS, activation="relu", name="fc")(fused)
+
+
+def _resolve_taps(base: keras.Model, backbone: str, modules: int, taps) -> list[str]:
+    """The tapped layer names: ``taps`` if given (checked), else the default table's."""
+    if taps is None:
+        return default_taps(backbone, modules)
+    if isinstance(taps, str):
+        taps = [taps]
+    taps = list(taps)
+    valid = tap_candidates(base)
+    unknown = [name for name in taps if name not in valid]
+    if unknown:
+        raise ConfigError(
+            f"unknown tap layer(s) {', '.join(map(repr, unknown))} for {backbone}; "
+            f"valid: {', '.join(valid)}"
+        )
+    duplicates = sorted({name for name in taps if taps.count(name) > 1})
+    if duplicates:
+        raise ConfigError(f"tap layer(s) named more than once: {', '.join(duplicates)}")
+    return taps
+
+
+def _module_activations(activation) -> dict[str, str | None]:
+    """GramModule keyword arguments from ``activation`` (a name or a per-stage mapping)."""
+    if isinstance(activation, Mapping):
+        unknown = sorted(set(activation) - set(MODULE_STAGES))
+        if unknown:
+            raise ConfigError(
+                f"unknown Gram module stage(s) {unknown} in activation; valid: {MODULE_STAGES}"
+            )
+        stages = {"conv": "relu", "gram": None, "head": "relu", **activation}
+    else:
+        stages = {"conv": activation, "gram": None, "head": activation}
+    for name in stages.values():
+        get_activation(name)  # raises ConfigError listing the valid names
+    return {f"{stage}_activation": name for stage, name in stages.items()}
+
+
+def check_variant(variant: str) -> str:
+    if variant not in VARIANTS:
+        raise ConfigError(f"unknown model variant {variant!r}; valid: {', '.join(VARIANTS)}")
+    return variant
+
+
+def _check_num_classes(num_classes: int) -> None:
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise ConfigError(f"num_classes must be a whole number >= 2, got {num_classes!r}")
+
+
+def _check_dropout(rate: float) -> float:
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate < 1:
+        raise ConfigError(f"dropout must be a rate in [0, 1), got {rate!r}")
+    return float(rate)
+
+
+def _as_list(outputs) -> list:
+    return list(outputs) if isinstance(outputs, list | tuple) else [outputs]
+
+
+def _model_name(variant: str, backbone: str, tap_names: list[str]) -> str:
+    """E.g. ``baseline_efficientnetv2b2``, ``gram4_efficientnetv2b2``."""
+    modules = str(len(tap_names)) if tap_names else ""
+    return f"{variant}{modules}_{backbone.lower()}"

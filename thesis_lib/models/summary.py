@@ -1,0 +1,184 @@
+"""What each network is, in numbers: parameters, tapped layers with their shapes, and FLOPs.
+
+FLOPs are counted analytically from the layer shapes: 2 x the multiply-accumulates of every
+convolution (regular and depthwise), dense layer and Gram product, per image, forward pass.
+Batch normalisation, activations, pooling and element-wise operations are left out; they add a
+few per cent. This is the convention of the EfficientNetV2 paper (Tan & Le, 2021) up to the
+factor 2: its "FLOPs" are multiply-accumulates (0.72 B for B0 at 224 px, 1.7 B for B2 at 260).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+
+import keras
+import numpy as np
+import pandas as pd
+
+from thesis_lib.layers import GramMatrix, GramModule, PairwiseGram
+from thesis_lib.models.backbones import STAGES_FOR_MODULES, get_backbone, load_backbone
+from thesis_lib.models.builders import VARIANTS, build_model
+
+
+def describe_model(model: keras.Model) -> dict:
+    """Parameters, taps and FLOPs of a model built by ``build_model`` (or reloaded from disk).
+
+    Args:
+        model: the model.
+
+    Returns:
+        A dict with ``model`` (its name), ``params``, ``trainable``, ``backbone_params``,
+        ``flops`` (per image, forward pass) and ``taps`` (``"layer HxWxC"`` joined by ``"; "``).
+    """
+    backbone = _find_backbone(model)
+    return {
+        "model": model.name,
+        "params": model.count_params(),
+        "trainable": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
+        "backbone_params": backbone.count_params() if backbone is not None else None,
+        "flops": count_flops(model),
+        "taps": "; ".join(f"{name} {_format_shape(shape)}" for name, shape in model_taps(model)),
+    }
+
+
+def summarize_variants(
+    *,
+    backbone: str = "EfficientNetV2B2",
+    image_size: int = 256,
+    modules: Sequence[int] = (4,),
+    variants: Sequence[str] = VARIANTS,
+    num_classes: int = 2,
+) -> pd.DataFrame:
+    """``describe_model`` of every variant, built with random weights (nothing is downloaded).
+
+    Args:
+        backbone: the backbone name.
+        image_size: side of the square input.
+        modules: module counts to show for the Gram variants (one row per count).
+        variants: which of ``baseline``, ``gram``, ``gramnet`` to include.
+        num_classes: number of output classes.
+
+    Returns:
+        One row per model, columns as ``describe_model`` plus ``flops_vs_baseline``.
+    """
+    rows = []
+    for variant in variants:
+        counts = [0] if variant == "baseline" else modules
+        for count in counts:
+            model = build_model(
+                variant,
+                backbone=backbone,
+                image_size=image_size,
+                modules=count,
+                num_classes=num_classes,
+                weights=None,
+            )
+            rows.append(describe_model(model))
+            keras.backend.clear_session()
+    table = pd.DataFrame(rows)
+    baseline = table.loc[table["model"].str.startswith("baseline"), "flops"]
+    if len(baseline):
+        table["flops_vs_baseline"] = (table["flops"] / baseline.iloc[0]).round(4)
+    return table
+
+
+def tap_table(backbone: str = "EfficientNetV2B2", image_size: int = 256) -> pd.DataFrame:
+    """The default taps of a backbone: stage, layer, shape at ``image_size``, and N using it.
+
+    Args:
+        backbone: the backbone name.
+        image_size: side of the square input.
+    """
+    spec = get_backbone(backbone)
+    model = load_backbone(spec.name, image_size=image_size, weights=None)
+    rows = []
+    for stage, (name, _) in enumerate(spec.stage_ends, start=1):
+        used_by = [n for n, stages in STAGES_FOR_MODULES.items() if stage in stages]
+        rows.append(
+            {
+                "stage": stage,
+                "layer": name,
+                "shape": _format_shape(model.get_layer(name).output.shape[1:]),
+                "default for modules": ", ".join(map(str, used_by)),
+            }
+        )
+    keras.backend.clear_session()
+    return pd.DataFrame(rows)
+
+
+def model_taps(model: keras.Model) -> list[tuple[str, tuple[int, ...]]]:
+    """(layer name, (H, W, C)) of each backbone layer a Gram module reads, shallow to deep."""
+    backbone = _find_backbone(model)
+    if backbone is None:
+        return []
+    # The backbone's first output is its last feature map; the others are the taps.
+    return [
+        (name, tuple(output.shape[1:]))
+        for name, output in zip(backbone.output_names[1:], backbone.outputs[1:], strict=True)
+    ]
+
+
+def count_flops(model: keras.Model) -> int:
+    """Forward FLOPs per image (2 x multiply-accumulates; see the module docstring)."""
+    return int(sum(_layer_flops(layer) for layer in _leaf_layers(model)))
+
+
+def _leaf_layers(model: keras.Model) -> Iterator[keras.layers.Layer]:
+    """The layers of a functional model, descending into nested models."""
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _leaf_layers(layer)
+        else:
+            yield layer
+
+
+def _layer_flops(layer: keras.layers.Layer) -> float:
+    if isinstance(layer, GramModule):
+        return _gram_module_flops(layer, tuple(layer.input.shape))
+    if isinstance(layer, keras.layers.Conv2D | keras.layers.DepthwiseConv2D | keras.layers.Dense):
+        return _weighted_layer_flops(layer, tuple(layer.input.shape), tuple(layer.output.shape))
+    if isinstance(layer, GramMatrix):
+        _, height, width, channels = layer.input.shape
+        return 2.0 * height * width * channels * channels
+    if isinstance(layer, PairwiseGram):
+        first, second = (tuple(x.shape) for x in layer.input)
+        height, width = min(first[1], second[1]), min(first[2], second[2])
+        return 2.0 * height * width * first[3] * second[3]
+    return 0.0
+
+
+def _weighted_layer_flops(layer, input_shape: tuple, output_shape: tuple) -> float:
+    """2 x MACs of a Conv2D, DepthwiseConv2D or Dense from its kernel and output shape."""
+    kernel = layer.kernel.shape
+    positions = float(np.prod(output_shape[1:-1]))  # output pixels (1 for a Dense on vectors)
+    if isinstance(layer, keras.layers.DepthwiseConv2D):
+        # kernel (kh, kw, C_in, multiplier): each output channel sees one input channel.
+        return 2.0 * positions * kernel[0] * kernel[1] * kernel[2] * kernel[3]
+    # Conv2D kernel (kh, kw, C_in / groups, C_out); Dense kernel (C_in, C_out).
+    return 2.0 * positions * float(np.prod(kernel))
+
+
+def _gram_module_flops(module: GramModule, input_shape: tuple) -> float:
+    """Reduction conv + Gram product + head convs of one GramModule."""
+    reduced = module.reduce_conv.compute_output_shape(input_shape)
+    flops = _weighted_layer_flops(module.reduce_conv, input_shape, reduced)
+    _, height, width, channels = reduced
+    flops += 2.0 * height * width * channels * channels
+    shape = (input_shape[0], channels, channels, 1)  # the Gram matrix as a 1-channel image
+    for conv in module.head_convs:
+        output = conv.compute_output_shape(shape)
+        flops += _weighted_layer_flops(conv, shape, output)
+        shape = output
+    return flops
+
+
+def _find_backbone(model: keras.Model) -> keras.Model | None:
+    try:
+        return model.get_layer("backbone")
+    except ValueError:
+        return None
+
+
+def _format_shape(shape: Iterable) -> str:
+    return "x".join(str(d) for d in shape)
+
