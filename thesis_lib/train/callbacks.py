@@ -4,7 +4,7 @@
 
 1. ``checkpoint/epoch-<e>.weights.h5``: model weights and optimizer state (Keras saves the
    optimizer's variables, step counter included, with the model's weights);
-2. ``checkpoint/best-epoch-<e>.keras`` when the validation accuracy improved;
+2. ``checkpoint/best-epoch-<e>.weights.h5`` when the validation accuracy improved;
 3. ``checkpoint/state.json``: the last completed epoch, the history so far, the best epoch and
    the files above. This file is the commit point: until it is renamed into place, the
    previous epoch's state is the valid one, so a ``kill -9`` at any moment loses at most the
@@ -67,6 +67,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
         logs = dict(logs or {})
         row = {"epoch": epoch, **{k: float(v) for k, v in sorted(logs.items())}}
         row["learning_rate"] = self._learning_rate()
+        # The optimizer's step counter: continuous across a resume when its state was restored.
+        row["optimizer_step"] = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
         row["seconds"] = round(time.perf_counter() - self._epoch_started, 3)
         self.history = [r for r in self.history if r["epoch"] < epoch] + [row]
 
@@ -79,8 +81,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
         value = logs.get(MONITOR)
         if value is not None and (self.best_value is None or value > self.best_value):
-            best_model = f"best-epoch-{epoch}.keras"
-            records.atomic_write(self.checkpoint_dir / best_model, self.model.save)
+            best_model = f"best-epoch-{epoch}.weights.h5"
+            records.atomic_write(self.checkpoint_dir / best_model, self.model.save_weights)
             stale.append(self.best_model)
             self.best_model, self.best_epoch, self.best_value = best_model, epoch, float(value)
 

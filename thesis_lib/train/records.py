@@ -92,12 +92,23 @@ def read_status(run_dir: str | os.PathLike) -> dict[str, Any] | None:
     return read_json(path)
 
 
-def write_status(run_dir: str | os.PathLike, state: str, **extra: Any) -> dict[str, Any]:
-    """Record ``state`` (running / finished / failed) and keep the marker files in step."""
+def write_status(run_dir: str | os.PathLike, state: str, *, new_attempt: bool = True,
+                 **extra: Any) -> dict[str, Any]:
+    """Record ``state`` (running / finished / failed) and keep the marker files in step.
+
+    Args:
+        run_dir: the run folder.
+        state: ``running``, ``finished`` or ``failed``.
+        new_attempt: with ``running``: a new start (counts attempts, resets the times);
+            ``False`` only adds ``extra`` to the current attempt.
+        **extra: further fields, e.g. ``error``.
+    """
     run_dir = Path(run_dir)
     status = read_status(run_dir) or {}
     status.update(state=state, pid=os.getpid(), host=socket.gethostname(), **extra)
-    if state == "running":
+    if state == "running" and not new_attempt:
+        pass
+    elif state == "running":
         status.update(started=now(), ended=None, error=None)
         status["attempts"] = int(status.get("attempts", 0)) + 1
     else:

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import math
 import os
 import re
@@ -155,7 +156,9 @@ def prepare_frames(config: TrainConfig, run_dir: Path) -> tuple[list[str], dict[
     frames = {name: _subsample(prepared.frames[name], config.max_images,
                                config.effective_split_seed) for name in SPLITS}
     if not split_path.is_file():
-        used = dataclasses.replace(prepared, frames=frames)
+        used_paths = set(pd.concat(frames.values())["path"])
+        used = dataclasses.replace(
+            prepared, manifest=prepared.manifest[prepared.manifest["path"].isin(used_paths)])
         records.atomic_write(split_path, used.save_split)
     for name in ("train", "val"):
         if len(frames[name]) == 0:
@@ -195,6 +198,7 @@ def set_up_execution(config: TrainConfig):
     import keras
     import tensorflow as tf
 
+    keras.backend.clear_session()
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
@@ -298,6 +302,8 @@ def _train_and_record(config: TrainConfig, run_dir: Path) -> None:
 
     class_names, frames = prepare_frames(config, run_dir)
     strategy = set_up_execution(config)
+    records.write_status(run_dir, "running", replicas=strategy.num_replicas_in_sync,
+                         new_attempt=False)
     train_data, val_data = make_datasets(config, frames, len(class_names))
     steps_per_epoch = math.ceil(len(frames["train"]) / config.batch_size)
     state = load_state(run_dir / "checkpoint")
@@ -327,7 +333,7 @@ def _train_and_record(config: TrainConfig, run_dir: Path) -> None:
                  checkpoint, initial_epoch=max(start, first_epoch), epochs=end)
     if checkpoint.best_model is None:
         raise ThesisError(f"{run_dir}: no completed epoch to evaluate")
-    finish_record(config, run_dir, checkpoint, class_names, frames)
+    finish_record(model, config, run_dir, checkpoint, class_names, frames)
 
 
 def restore_checkpoint(model, weights_path: Path) -> None:
@@ -342,9 +348,12 @@ def _fit(model, config, train_data, val_data, class_names, frames, run_dir, chec
 
     from thesis_lib.train.callbacks import EpochDelay
 
-    callbacks = [checkpoint,
-                 keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard"),
-                                             write_graph=False)]
+    callbacks = [checkpoint]
+    if importlib.util.find_spec("tensorboard") is not None:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard"),
+                                                     write_graph=False))
+    else:
+        print("tensorboard is not installed: no TensorBoard logs for this run")
     if config.epoch_delay_s:
         callbacks.append(EpochDelay(config.epoch_delay_s))
     class_weight = None
@@ -353,20 +362,21 @@ def _fit(model, config, train_data, val_data, class_names, frames, run_dir, chec
 
         class_weight = class_weights(frames["train"]["label_index"].to_numpy(), len(class_names))
     model.fit(train_data, validation_data=val_data, epochs=epochs, initial_epoch=initial_epoch,
-              callbacks=callbacks, class_weight=class_weight, verbose=config.verbose)
+              callbacks=callbacks, class_weight=class_weight, verbose=config.verbose,
+              shuffle=False)  # the training pipeline shuffles
 
 
-def finish_record(config: TrainConfig, run_dir: Path, checkpoint, class_names: list[str],
+def finish_record(model, config: TrainConfig, run_dir: Path, checkpoint, class_names: list[str],
                   frames: dict[str, pd.DataFrame]) -> None:
     """Best model -> ``model.keras``; test and extra datasets -> metrics and predictions."""
     import keras
 
-    import thesis_lib.layers  # noqa: F401  (registers the custom layers for loading)
-
-    best_path = run_dir / "checkpoint" / checkpoint.best_model
-    records.atomic_write(run_dir / "model.keras", lambda tmp: shutil.copyfile(best_path, tmp))
-    model = keras.models.load_model(run_dir / "model.keras", compile=False)
-    probabilities = evaluate.predict(model, frames["test"], num_classes=len(class_names),
+    model.load_weights(run_dir / "checkpoint" / checkpoint.best_model)
+    # A fresh, uncompiled copy: model.keras holds the network without the optimizer state.
+    best = keras.models.clone_model(model)
+    best.set_weights(model.get_weights())
+    records.atomic_write(run_dir / "model.keras", best.save)
+    probabilities = evaluate.predict(best, frames["test"], num_classes=len(class_names),
                                      image_size=config.image_size,
                                      batch_size=config.batch_size, resize=config.resize)
     labels = frames["test"]["label_index"].to_numpy()
@@ -378,7 +388,7 @@ def finish_record(config: TrainConfig, run_dir: Path, checkpoint, class_names: l
     records.write_csv(run_dir / "predictions.csv", predictions)
     records.write_json(run_dir / "metrics.json", metrics)
     for name, source in config.eval_datasets.items():
-        evaluate.evaluate_dataset(run_dir, model, config.to_dict(), class_names, name, source)
+        evaluate.evaluate_dataset(run_dir, best, config.to_dict(), class_names, name, source)
     shutil.rmtree(run_dir / "checkpoint", ignore_errors=True)
 
 

@@ -1,0 +1,42 @@
+"""Tiny datasets and configurations for the training tests (32 px, B0, a few images)."""
+
+import pytest
+
+from thesis_lib.data.demo import make_demo_dataset
+from thesis_lib.train.config import make_config
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory):
+    """20 small demo images in the folders "sadness" and "other"."""
+    return make_demo_dataset(tmp_path_factory.mktemp("tiny") / "demo", images_per_class=10,
+                             size=(48, 40), seed=0)
+
+
+@pytest.fixture(scope="session")
+def other_dataset(tmp_path_factory):
+    """A second, differently drawn dataset for cross-dataset evaluation."""
+    return make_demo_dataset(tmp_path_factory.mktemp("other") / "demo", images_per_class=4,
+                             size=(40, 48), seed=1)
+
+
+def _tiny_values(data_dir, results_dir, **overrides):
+    """Configuration values of a seconds-long run; plain types (they also go to subprocesses)."""
+    values = {
+        "data_dir": str(data_dir), "results_dir": str(results_dir), "image_size": 32,
+        "max_images": None, "split_ratios": [0.5, 0.25, 0.25], "epochs": 2, "batch_size": 4,
+        "modules": 1, "deterministic": True, "verbose": 0, "cache": None,
+    }
+    return {**values, **overrides}
+
+
+@pytest.fixture(scope="session")
+def tiny_values():
+    return _tiny_values
+
+
+@pytest.fixture
+def tiny_config(tiny_dataset, tmp_path):
+    def make(**overrides):
+        return make_config("smoke", **_tiny_values(tiny_dataset, tmp_path / "results", **overrides))
+    return make

@@ -1,0 +1,100 @@
+"""A whole run on a tiny dataset: the record, skip / force, reproducibility, evaluation."""
+
+import json
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from thesis_lib.train import evaluate_run, records, run_training
+from thesis_lib.train.evaluate import predict
+
+RECORD_FILES = {"config.json", "status.json", "split.csv", "history.csv", "metrics.json",
+                "predictions.csv", "model.keras"}
+
+
+@pytest.fixture(scope="module")
+def finished_runs(tiny_dataset, tiny_values, tmp_path_factory):
+    """The same tiny configuration trained twice (the second time forced)."""
+    from thesis_lib.train.config import make_config
+
+    results = tmp_path_factory.mktemp("results")
+    config = make_config("smoke", **tiny_values(tiny_dataset, results))
+    first = run_training(config)
+    again = run_training(config)
+    forced = run_training(config, force=True)
+    return config, first, again, forced
+
+
+def test_run_writes_a_complete_record(finished_runs):
+    config, first, _, _ = finished_runs
+    assert first.name == config.run_id()
+    assert RECORD_FILES <= {path.name for path in first.iterdir()}
+    assert not (first / "RUNNING").exists() and not (first / "checkpoint").exists()
+    assert records.read_status(first)["state"] == "finished"
+    meta = json.loads((first / "config.json").read_text())
+    assert meta["config"]["image_size"] == 32
+    assert meta["environment"]["libraries"]["keras"] == keras.__version__
+    assert meta["environment"]["keras_backend"] == "tensorflow"
+    history = pd.read_csv(first / "history.csv")
+    assert history["epoch"].tolist() == [0, 1]
+    assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(history.columns)
+
+
+def test_metrics_agree_with_predictions_and_saved_model(finished_runs):
+    config, first, _, _ = finished_runs
+    metrics = json.loads((first / "metrics.json").read_text())
+    predictions = pd.read_csv(first / "predictions.csv")
+    assert metrics["n_test"] == len(predictions) == 4  # 2 per class: 25 % of 10
+    probs = predictions[["prob_not_sadness", "prob_sadness"]].to_numpy()
+    accuracy = np.mean(probs.argmax(axis=1) == predictions["label_index"].to_numpy())
+    assert metrics["test_accuracy"] == pytest.approx(accuracy)
+    assert np.asarray(metrics["confusion_matrix"]).sum() == 4
+    assert metrics["best_epoch"] in (0, 1) and "roc_auc" in metrics
+    # model.keras is the evaluated model: reloading it reproduces the stored probabilities.
+    model = keras.models.load_model(first / "model.keras", compile=False)
+    again = predict(model, predictions.assign(label_index=predictions["label_index"]),
+                    num_classes=2, image_size=32, batch_size=4)
+    np.testing.assert_allclose(again, probs, atol=1e-5)
+
+
+def test_finished_run_is_skipped_and_forced_run_goes_elsewhere(finished_runs):
+    config, first, again, forced = finished_runs
+    assert again == first
+    assert forced.name == f"{config.run_id()}-2"
+    assert records.read_status(first)["attempts"] == 1  # the skip touched nothing
+
+
+def test_same_config_and_seed_reproduce_split_history_and_metrics(finished_runs):
+    _, first, _, forced = finished_runs
+    assert (first / "split.csv").read_text() == (forced / "split.csv").read_text()
+    timing = ["seconds"]
+    pd.testing.assert_frame_equal(pd.read_csv(first / "history.csv").drop(columns=timing),
+                                  pd.read_csv(forced / "history.csv").drop(columns=timing))
+    assert (first / "metrics.json").read_text() == (forced / "metrics.json").read_text()
+
+
+def test_evaluate_on_another_dataset_merges_into_the_record(finished_runs, other_dataset):
+    _, _, _, forced = finished_runs
+    result = evaluate_run(forced, other_dataset, name="other")
+    metrics = json.loads((forced / "metrics.json").read_text())
+    assert metrics["datasets"]["other"]["n"] == 8 == result["n"]
+    predictions = pd.read_csv(forced / "predictions.csv")
+    other = predictions[predictions["dataset"] == "other"]
+    assert len(other) == 8 and (predictions["dataset"] == "test").sum() == 4
+    probs = other[["prob_not_sadness", "prob_sadness"]].to_numpy()
+    assert result["accuracy"] == pytest.approx(
+        np.mean(probs.argmax(axis=1) == other["label_index"].to_numpy()))
+    evaluate_run(forced, other_dataset, name="other")  # again: replaced, not appended
+    assert (pd.read_csv(forced / "predictions.csv")["dataset"] == "other").sum() == 8
+
+
+def test_evaluate_refuses_unfinished_runs_and_missing_data(finished_runs, tmp_path):
+    from thesis_lib.errors import DataError, ThesisError
+
+    _, first, _, _ = finished_runs
+    with pytest.raises(ThesisError, match="not a finished run"):
+        evaluate_run(tmp_path, first, name="x")
+    with pytest.raises(DataError, match="not found"):
+        evaluate_run(first, tmp_path / "missing", name="x")
