@@ -181,4 +181,3 @@ def _find_backbone(model: keras.Model) -> keras.Model | None:
 
 def _format_shape(shape: Iterable) -> str:
     return "x".join(str(d) for d in shape)
-
