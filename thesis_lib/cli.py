@@ -18,6 +18,7 @@ from thesis_lib.errors import ThesisError
 SUBCOMMAND_MODULES: list[str] = [
     "thesis_lib.data.cli",
     "thesis_lib.models.cli",
+    "thesis_lib.train.cli",
 ]
 
 

@@ -24,6 +24,8 @@ Executors: ``local`` (one cell after another, or ``jobs`` at a time) and ``slurm
 from __future__ import annotations
 
 import itertools
+import json
+import logging
 import multiprocessing
 import os
 from collections.abc import Iterable
@@ -139,6 +141,8 @@ def run_cell(cell: dict[str, Any], notebook: str = DEFAULT_NOTEBOOK, name: str =
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     _keep_earlier_attempt(output)
     parameters = {**_notebook_values(cell), "force": force}
+    # Fields that the notebook's parameters cell does not list are expected: no warnings.
+    logging.getLogger("papermill").setLevel(logging.ERROR)
     try:
         papermill.execute_notebook(
             str(paths.resolve(notebook)), str(output), parameters=parameters,
@@ -275,10 +279,20 @@ def summary(grid: Grid) -> pd.DataFrame:
             continue
         status = records.read_status(run_dir) or {}
         rows.append({"cell": name, "run_id": run_dir.name,
-                     "state": status.get("state", "pending"),
+                     "state": status.get("state") or _notebook_state(run_dir),
                      "test_accuracy": _test_accuracy(run_dir), "error": status.get("error"),
                      "run_dir": str(run_dir)})
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def _notebook_state(run_dir: Path) -> str:
+    """``failed`` when the cell's notebook stopped before training started, else ``pending``."""
+    notebook = run_dir / NOTEBOOK_NAME
+    if notebook.is_file():
+        metadata = json.loads(notebook.read_text()).get("metadata", {}).get("papermill", {})
+        if metadata.get("exception"):
+            return "failed"
+    return "pending"
 
 
 def parse_assignments(items: Iterable[str]) -> dict[str, Any]:

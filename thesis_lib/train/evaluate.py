@@ -117,10 +117,15 @@ def predict(model: Any, frame: pd.DataFrame, *, num_classes: int, image_size: in
     dataset = make_dataset(
         frame["path"].tolist(), frame["label_index"].to_numpy(), num_classes=num_classes,
         image_size=image_size, batch_size=batch_size, training=False, augment=False,
-        resize=resize, deterministic=True,
+        resize=resize, seed=0, deterministic=True, decoders=decoders_of(frame),
     )
     return np.asarray(model.predict(dataset.map(lambda images, labels: images), verbose=0),
                       dtype=np.float32)
+
+
+def decoders_of(frame: pd.DataFrame) -> list[str] | None:
+    """The scanner's choice of decoder per image, when the frame has it."""
+    return frame["decoder"].tolist() if "decoder" in frame.columns else None
 
 
 def evaluate_run(

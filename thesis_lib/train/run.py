@@ -184,7 +184,7 @@ def make_datasets(config: TrainConfig, frames: dict[str, pd.DataFrame], num_clas
             augment=config.augment and training, randaugment_ops=config.randaugment_ops,
             randaugment_magnitude=config.randaugment_magnitude, resize=config.resize,
             cache=config.cache, seed=config.seed, deterministic=config.deterministic,
-            balanced=config.balanced and training,
+            balanced=config.balanced and training, decoders=evaluate.decoders_of(frame),
         )
 
     return pipeline(frames["train"], True), pipeline(frames["val"], False)

@@ -1,0 +1,55 @@
+"""Grids: cells, notebook execution per cell, skipping, failures, local and submitit executors."""
+
+import json
+
+import pytest
+
+from thesis_lib.errors import ConfigError
+from thesis_lib.experiments import Grid, load_grid, run_grid, summary
+
+
+def test_cells_are_every_combination_in_a_stable_order():
+    grid = Grid(axes={"modules": [0, 2], "seed": [0, 1]}, fixed={"epochs": 1}, profile="smoke")
+    cells = grid.cells()
+    assert [(c["modules"], c["seed"]) for c in cells] == [(0, 0), (0, 1), (2, 0), (2, 1)]
+    assert all(c["epochs"] == 1 and c["profile"] == "smoke" for c in cells)
+    assert grid.cell_name(cells[1]) == "modules=0,seed=1"
+
+
+def test_grid_file_is_read_and_checked(tmp_path):
+    path = tmp_path / "table.yaml"
+    path.write_text("profile: thesis\nfixed: {data_dir: /data/x}\ngrid:\n  modules: [0, 4]\n"
+                    "eval_datasets: {unbiasedemo: /data/u}\n")
+    grid = load_grid(path)
+    assert grid.name == "table" and len(grid.cells()) == 2
+    assert grid.cells()[0]["eval_datasets"] == {"unbiasedemo": "/data/u"}
+    path.write_text("grid:\n  modulez: [1]\n")
+    with pytest.raises(ConfigError, match="unknown field 'modulez'"):
+        load_grid(path)
+
+
+def test_grid_runs_notebooks_skips_finished_and_reports_failures(tiny_dataset, tiny_values,
+                                                                  tmp_path):
+    fixed = tiny_values(tiny_dataset, tmp_path / "results", epochs=1, deterministic=False)
+    del fixed["data_dir"]
+    missing = str(tmp_path / "no_such_dataset")
+    grid = Grid(axes={"data_dir": [str(tiny_dataset), missing]}, fixed=fixed, profile="smoke",
+                name="tiny")
+
+    table = run_grid(grid, executor="local")
+
+    good, bad = table.to_dict("records")
+    assert good["state"] == "finished" and 0 <= good["test_accuracy"] <= 1
+    executed = json.loads((tmp_path / "results" / "runs" / good["run_id"] / "03_train.ipynb")
+                          .read_text())
+    assert executed["metadata"]["papermill"]["parameters"]["data_dir"] == str(tiny_dataset)
+    assert bad["state"] == "failed"
+    assert bad["error"] == f"DataError: dataset not found: {missing} (data_dir={missing!r})"
+    assert (tmp_path / "results" / "grids" / "tiny-summary.csv").is_file()
+    assert summary(grid)["state"].tolist() == ["finished", "failed"]
+
+    # The SLURM code path (one submitit job per cell), on this machine: nothing is retrained.
+    again = run_grid(grid, executor="submitit-local", log_dir=tmp_path / "logs")
+    assert again["state"].tolist() == ["skipped", "failed"]
+    assert again.loc[0, "test_accuracy"] == good["test_accuracy"]
+    assert again.loc[1, "error"] == bad["error"]
