@@ -428,6 +428,7 @@ def test_runs_that_all_score_the_same_give_a_note_not_a_crash():
         row = stats.compare_variants(runs).iloc[0]
         groups = stats.compare_module_counts(runs)
     assert "both samples are constant" in row.note
+    assert stats.significance_view(stats.compare_variants(runs))["note"].iloc[0] == row.note
     assert "every difference a - b is 0" in row.note
     assert np.isnan(row.welch_p) and np.isnan(row.paired_p) and not row.significant_holm
     assert np.isnan(groups.anova_f) and np.isnan(groups.kruskal_h)

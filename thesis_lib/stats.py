@@ -813,4 +813,6 @@ def significance_view(
         f"{value:.0f}" if np.isfinite(value) else "-"
         for value in comparisons["seeds_for_power"].astype(float)
     ]
+    if "note" in comparisons.columns and comparisons["note"].fillna("").astype(bool).any():
+        view["note"] = comparisons["note"].fillna("")
     return view
