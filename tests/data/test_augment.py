@@ -13,11 +13,18 @@ from PIL import Image, ImageEnhance, ImageOps
 from scipy import ndimage
 
 from thesis_lib.data import augment_ops
-from thesis_lib.data.augment import OPERATION_NAMES, RandAugment, operation_strengths
+from thesis_lib.data.augment import (
+    COMPILED_OPERATIONS,
+    OPERATION_NAMES,
+    RandAugment,
+    operation_strengths,
+)
 from thesis_lib.errors import ConfigError
 
 FILL = (augment_ops.FILL_VALUE,) * 3
 STRENGTH = operation_strengths(7)
+# One image size for every RandAugment test: its XLA-compiled operations compile once per size.
+SIDE = 32
 
 
 def textured_image(seed: int = 0, height: int = 48, width: int = 64) -> np.ndarray:
@@ -162,7 +169,7 @@ def single_operation_results(image):
 
 
 def test_each_image_gets_its_own_operation_and_only_that_one():
-    images = np.stack([textured_image(seed) for seed in range(12)])
+    images = np.stack([textured_image(seed, SIDE, SIDE) for seed in range(12)])
     augmented = RandAugment(num_ops=1, magnitude=7)(tf.constant(images), seed=[5, 0]).numpy()
     chosen = []
     for original, result in zip(images, augmented, strict=True):
@@ -174,7 +181,7 @@ def test_each_image_gets_its_own_operation_and_only_that_one():
 
 
 def test_identical_images_in_one_batch_come_out_different():
-    batch = np.repeat(textured_image()[None], 8, axis=0)
+    batch = np.repeat(textured_image(0, SIDE, SIDE)[None], 8, axis=0)
     augmented = RandAugment(num_ops=3, magnitude=7, seed=1)(tf.constant(batch)).numpy()
     distinct = {result.tobytes() for result in augmented}
     assert len(distinct) >= 6
@@ -182,8 +189,8 @@ def test_identical_images_in_one_batch_come_out_different():
 
 @pytest.mark.parametrize("dtype", [tf.uint8, tf.float32])
 def test_shape_dtype_and_range_are_kept(dtype):
-    batch = tf.cast(np.stack([textured_image(seed, 40, 56) for seed in range(6)]), dtype)
-    augmented = RandAugment(num_ops=3, magnitude=10, seed=0)(batch)
+    batch = tf.cast(np.stack([textured_image(seed, SIDE, SIDE) for seed in range(6)]), dtype)
+    augmented = RandAugment(num_ops=3, magnitude=7, seed=0)(batch)
     assert augmented.dtype == dtype and augmented.shape == batch.shape
     values = augmented.numpy()
     assert values.min() >= 0 and values.max() <= 255
@@ -191,7 +198,7 @@ def test_shape_dtype_and_range_are_kept(dtype):
 
 
 def test_same_seed_same_output_other_seed_other_output():
-    batch = tf.constant(np.stack([textured_image(seed) for seed in range(6)]))
+    batch = tf.constant(np.stack([textured_image(seed, SIDE, SIDE) for seed in range(6)]))
     first = RandAugment(seed=3)(batch).numpy()
     again = RandAugment(seed=3)(batch).numpy()
     other = RandAugment(seed=4)(batch).numpy()
@@ -202,7 +209,7 @@ def test_same_seed_same_output_other_seed_other_output():
 
 
 def test_works_inside_a_tf_data_map():
-    batch = np.stack([textured_image(seed, 32, 32) for seed in range(4)])
+    batch = np.stack([textured_image(seed, SIDE, SIDE) for seed in range(4)])
     augment = RandAugment(seed=0)
     dataset = tf.data.Dataset.from_tensors(batch).map(lambda images: augment(images, seed=[1, 2]))
     (result,) = list(dataset)
@@ -220,3 +227,30 @@ def test_bad_settings_are_config_errors(kwargs):
 def test_bad_input_shape_is_a_config_error():
     with pytest.raises(ConfigError, match="B, H, W, 3"):
         RandAugment()(tf.zeros([8, 8, 3], tf.uint8))
+
+
+def plain_operation(name: str, image: tf.Tensor, sign: float) -> tf.Tensor:
+    """The operation of ``OPERATION_NAMES`` called directly (no XLA), at magnitude 7."""
+    side = float(image.shape[2])
+    arguments = {
+        "rotate": [sign * STRENGTH["rotate"]],
+        "shear_x": [sign * STRENGTH["shear"]],
+        "shear_y": [sign * STRENGTH["shear"]],
+        "translate_x": [sign * STRENGTH["translate"] * side],
+        "translate_y": [sign * STRENGTH["translate"] * side],
+        "solarize": [STRENGTH["solarize"]],
+        "posterize": [STRENGTH["posterize"]],
+    }
+    if name in ("color", "contrast", "brightness", "sharpness"):
+        arguments[name] = [[1.0 + sign * STRENGTH["enhance"]]]
+    return getattr(augment_ops, name)(image, *arguments.get(name, []))
+
+
+@pytest.mark.parametrize("name", sorted(COMPILED_OPERATIONS))
+def test_compiled_operations_match_the_plain_ones(name):
+    image = tf.constant(textured_image(3, SIDE, SIDE)[None])
+    operation = RandAugment()._operations[OPERATION_NAMES.index(name)]
+    for sign in (-1.0, 1.0):
+        compiled = operation(image, tf.constant([sign])).numpy().astype(int)
+        plain = plain_operation(name, image, sign).numpy().astype(int)
+        assert np.abs(compiled - plain).max() <= 1, (name, sign)

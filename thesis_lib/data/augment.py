@@ -9,6 +9,12 @@ One image therefore costs three operations, not all fourteen (``keras.layers.Ran
 evaluates every operation and selects with ``where``, and applies one choice to a whole batch).
 Working on batches rather than single images keeps the per-call overhead of TensorFlow small.
 
+Speed: most operations are chains of element-wise steps that TensorFlow runs one pass at a
+time; compiled with XLA (image by image, so that one compilation per image size serves any
+group size) they run 2-4x faster on a CPU. ``COMPILED_OPERATIONS`` names those; equalize,
+sharpness and posterize are as fast or faster without XLA (the first call of each compiled
+operation at a new image size takes about a second to compile).
+
 Magnitude M -> strength (``level = M / 10``), after timm's "increasing" variants, which follow
 the ranges of the AutoAugment / RandAugment papers; at the thesis' M = 7:
 
@@ -32,6 +38,7 @@ same M means the same augmentation at 64 px in a test and at 256 px in the thesi
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import tensorflow as tf
@@ -60,6 +67,23 @@ OPERATION_NAMES: tuple[str, ...] = (
 )
 
 
+# Operations run through XLA (see the module docstring); the others are plain TensorFlow.
+COMPILED_OPERATIONS = frozenset(
+    {
+        "autocontrast",
+        "rotate",
+        "solarize",
+        "color",
+        "contrast",
+        "brightness",
+        "shear_x",
+        "shear_y",
+        "translate_x",
+        "translate_y",
+    }
+)
+
+
 def operation_strengths(magnitude: float) -> dict[str, float | int]:
     """The unsigned strength of every operation at ``magnitude`` (see the module table)."""
     level = magnitude / MAX_MAGNITUDE
@@ -73,10 +97,12 @@ def operation_strengths(magnitude: float) -> dict[str, float | int]:
     }
 
 
+@functools.cache
 def _image_operations(magnitude: float) -> list[Callable[[tf.Tensor, tf.Tensor], tf.Tensor]]:
     """One ``f(images, signs) -> images`` per entry of ``OPERATION_NAMES``, at ``magnitude``.
 
     ``images`` is a (B, H, W, 3) uint8 batch and ``signs`` holds -1 or +1 per image, shape (B,).
+    Cached, so that every RandAugment with the same magnitude shares the XLA compilations.
     """
     strength = operation_strengths(magnitude)
     ops = augment_ops
@@ -107,7 +133,34 @@ def _image_operations(magnitude: float) -> list[Callable[[tf.Tensor, tf.Tensor],
             image, sign * strength["translate"] * height(image)
         ),
     }
-    return [table[name] for name in OPERATION_NAMES]
+    return [
+        _compiled_per_image(table[name]) if name in COMPILED_OPERATIONS else table[name]
+        for name in OPERATION_NAMES
+    ]
+
+
+def _compiled_per_image(operation):
+    """``operation`` XLA-compiled for ONE image and mapped over the batch.
+
+    XLA compiles for fixed shapes: per image, one compilation per image size serves every
+    group size that ``tf.dynamic_partition`` hands over, including empty groups.
+    """
+    compiled = tf.function(
+        lambda image, sign: operation(image[None], sign[None])[0],
+        jit_compile=True,
+        autograph=False,
+    )
+
+    def batched(images: tf.Tensor, signs: tf.Tensor) -> tf.Tensor:
+        augmented = tf.map_fn(
+            lambda item: compiled(item[0], item[1]),
+            (images, signs),
+            fn_output_signature=tf.TensorSpec(images.shape[1:], tf.uint8),
+        )
+        # An empty group must keep its image shape, (0, H, W, 3), to be stitched back.
+        return tf.reshape(augmented, tf.shape(images))
+
+    return batched
 
 
 class RandAugment:

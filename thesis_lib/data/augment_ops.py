@@ -14,8 +14,7 @@ pixel:
   (float rounding at exact halves);
 - the geometric ones (rotate, shear, translate) use Pillow's pixel-centre convention,
   nearest-pixel sampling and a grey fill (128) for the area that enters the frame; they match
-  Pillow's ``Image.NEAREST`` away from the frame's edge, except where a source point falls
-  exactly between two pixels (a tie that the two libraries round differently).
+  Pillow's ``Image.NEAREST`` up to float rounding of the source coordinates.
 
 Only TensorFlow ops are used, so the functions run inside ``tf.data`` maps and ``tf.function``.
 """
@@ -152,28 +151,38 @@ def _affine(image: tf.Tensor, matrix: list) -> tf.Tensor:
 
     As in Pillow, the matrix maps each OUTPUT point (x, y) to the INPUT point
     (a x + b y + c, d x + e y + f) in continuous coordinates where pixel centres sit at
-    i + 0.5; every entry is a scalar or has one value per image, shape (B,). TensorFlow's
-    projective transform samples at integer pixel indices, hence the half-pixel correction of
-    the offsets. Nearest-pixel sampling (the default of tensorflow/models' RandAugment) costs
-    about half of bilinear on a CPU; for augmentation the difference does not matter.
+    i + 0.5, and the output takes the input pixel that contains that point; every entry is a
+    scalar or has one value per image, shape (B,). Written with a plain gather (rather than
+    ``ImageProjectiveTransformV3``) so that XLA can compile it. Nearest-pixel sampling is the
+    choice of tensorflow/models' RandAugment; bilinear would cost twice as much on a CPU.
     """
-    batch_size = tf.shape(image)[0]
+    shape = tf.shape(image)
+    batch_size, height, width = shape[0], shape[1], shape[2]
     a, b, c, d, e, f = (
-        tf.broadcast_to(tf.cast(value, tf.float32), [batch_size]) for value in matrix
+        tf.reshape(tf.broadcast_to(tf.cast(value, tf.float32), [batch_size]), [-1, 1, 1])
+        for value in matrix
     )
-    c = c + 0.5 * (a + b) - 0.5
-    f = f + 0.5 * (d + e) - 0.5
-    zeros = tf.zeros([batch_size])
-    transforms = tf.stack([a, b, c, d, e, f, zeros, zeros], axis=1)
-    output = tf.raw_ops.ImageProjectiveTransformV3(
-        images=image,
-        transforms=transforms,
-        output_shape=tf.shape(image)[1:3],
-        fill_value=tf.cast(FILL_VALUE, tf.float32),
-        interpolation="NEAREST",
-        fill_mode="CONSTANT",
+    rows, cols = tf.meshgrid(
+        tf.range(height, dtype=tf.float32) + 0.5,
+        tf.range(width, dtype=tf.float32) + 0.5,
+        indexing="ij",
     )
-    return output
+    source_x = tf.floor(a * cols + b * rows + c)
+    source_y = tf.floor(d * cols + e * rows + f)
+    inside = (
+        (source_x >= 0)
+        & (source_x < tf.cast(width, tf.float32))
+        & (source_y >= 0)
+        & (source_y < tf.cast(height, tf.float32))
+    )
+    # Clamped indices keep the gather in bounds; the fill replaces what they read outside.
+    source_x = tf.clip_by_value(source_x, 0.0, tf.cast(width - 1, tf.float32))
+    source_y = tf.clip_by_value(source_y, 0.0, tf.cast(height - 1, tf.float32))
+    index = tf.cast(source_y, tf.int32) * width + tf.cast(source_x, tf.int32)
+    pixels = tf.reshape(image, [batch_size, -1, 3])
+    resampled = tf.gather(pixels, tf.reshape(index, [batch_size, -1]), batch_dims=1)
+    resampled = tf.reshape(resampled, shape)
+    return tf.where(inside[..., None], resampled, tf.constant(FILL_VALUE, tf.uint8))
 
 
 def rotate(image: tf.Tensor, degrees: tf.Tensor) -> tf.Tensor:
