@@ -26,6 +26,7 @@ def _tiny_values(data_dir, results_dir, **overrides):
         "data_dir": str(data_dir), "results_dir": str(results_dir), "image_size": 32,
         "max_images": None, "split_ratios": [0.5, 0.25, 0.25], "epochs": 2, "batch_size": 4,
         "modules": 1, "deterministic": True, "verbose": 0, "cache": None,
+        "augment": False,  # RandAugment only where a test is about the whole thesis pipeline
     }
     return {**values, **overrides}
 

@@ -20,7 +20,7 @@ def finished_runs(tiny_dataset, tiny_values, tmp_path_factory):
     from thesis_lib.train.config import make_config
 
     results = tmp_path_factory.mktemp("results")
-    config = make_config("smoke", **tiny_values(tiny_dataset, results))
+    config = make_config("smoke", **tiny_values(tiny_dataset, results, augment=True))
     first = run_training(config)
     again = run_training(config)
     forced = run_training(config, force=True)
