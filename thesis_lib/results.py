@@ -37,7 +37,9 @@ SUMMARY_FILE = "summary.csv"
 
 # Configuration fields copied into every row of collect_runs(); found in flat or nested configs.
 CONFIG_COLUMNS = ("variant", "modules", "backbone", "seed", "taps", "activation", "image_size",
-                  "epochs", "study")
+                  "epochs")
+# A study's member runs, written by thesis_lib.studies.run_study (setting, seed, run_id...).
+STUDY_CELLS_FILE = "cells.csv"
 # The headline metrics, in the order summaries list them.
 METRIC_COLUMNS = ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc")
 # Variants in the order tables list them; anything else follows alphabetically.
@@ -217,7 +219,10 @@ def collect_runs(
 
     Args:
         results_dir: the results folder (holding ``runs/``) or the ``runs`` folder itself.
-        study: keep only runs whose configuration names this study.
+        study: keep only the runs of this study (listed in
+            ``results_dir/studies/<study>/cells.csv`` by ``thesis_lib.studies.run_study``);
+            adds the columns ``study`` and ``setting``. A run shared by several studies
+            (e.g. the default three-module network) belongs to each of them.
         warn: warn (listing run ids and reasons) about runs that were left out; the same list
             is in ``table.attrs["skipped"]``.
     """
@@ -231,13 +236,27 @@ def collect_runs(
         if metric not in table.columns:
             table[metric] = np.nan
     if study is not None:
-        table = table[table["study"] == study].reset_index(drop=True)
+        table = _study_members(table, results_dir, study)
     if warn and not skipped.empty:
         listing = "; ".join(f"{row.run_id} ({row.state})" for row in skipped.itertuples())
         warnings.warn(f"{len(skipped)} run(s) not finished or unreadable, left out: {listing}",
                       stacklevel=2)
     table.attrs["skipped"] = skipped.to_dict("records")
     return table
+
+
+def _study_members(table: pd.DataFrame, results_dir: str | os.PathLike,
+                   study: str) -> pd.DataFrame:
+    """The rows of ``table`` whose run is listed in the study's cell file, with its setting."""
+    root = runs_folder(results_dir).parent
+    cells_path = study_dir(root, study) / STUDY_CELLS_FILE
+    if not cells_path.is_file():
+        raise DataError(f"{cells_path}: no such file; the study {study!r} has not been run "
+                        f"(notebooks/04_ablations.ipynb runs it)")
+    cells = pd.read_csv(cells_path, usecols=["setting", "run_id"]).dropna()
+    members = cells.merge(table, on="run_id", how="inner")
+    members.insert(0, "study", study)
+    return members.reset_index(drop=True)
 
 
 def load_predictions(run_dir: str | os.PathLike) -> pd.DataFrame:

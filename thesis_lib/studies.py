@@ -28,9 +28,8 @@ from typing import Any
 import pandas as pd
 
 from thesis_lib import paths
-from thesis_lib.errors import ConfigError, DataError
+from thesis_lib.errors import ConfigError
 
-CELLS_FILE = "cells.csv"
 # Stages (1-based, see thesis_lib.models.backbones) tapped by the tap-selection ablation.
 TAP_STAGES: dict[str, tuple[int, ...]] = {
     "shallow": (1, 2, 3),
@@ -134,6 +133,7 @@ def run_study(study: Study, *, profile: str | None, fixed: dict[str, Any] | None
         ``results_dir/studies/<study>/cells.csv``.
     """
     from thesis_lib.experiments import Grid, run_grid
+    from thesis_lib.results import STUDY_CELLS_FILE
     from thesis_lib.train.records import write_csv
 
     fixed = dict(fixed or {})
@@ -149,24 +149,17 @@ def run_study(study: Study, *, profile: str | None, fixed: dict[str, Any] | None
         cells.insert(1, "seed", list(study.seeds))
         parts.append(cells.drop(columns=["cell"]))
     table = pd.concat(parts, ignore_index=True)
-    write_csv(study_dir(study.name, results_dir) / CELLS_FILE, table)
+    write_csv(study_dir(study.name, results_dir) / STUDY_CELLS_FILE, table)
     return table
 
 
 def study_runs(study: str, results_dir: str | os.PathLike | None = None) -> pd.DataFrame:
-    """The finished runs of a study (from :func:`thesis_lib.results.collect_runs`), each with
-    its ``setting`` and ``study``; one row per run and evaluation dataset."""
+    """The finished runs of a study, each with its ``setting``; one row per run and
+    evaluation dataset (see :func:`thesis_lib.results.collect_runs`)."""
     from thesis_lib.results import collect_runs
 
-    cells_path = study_dir(study, results_dir) / CELLS_FILE
-    if not cells_path.is_file():
-        raise DataError(f"{cells_path}: no such file; run the study first (04_ablations)")
-    cells = pd.read_csv(cells_path)[["setting", "run_id"]].dropna()
     root = paths.resolve(results_dir) if results_dir is not None else paths.results_dir()
-    runs = collect_runs(root, warn=False).drop(columns=["study"], errors="ignore")
-    table = cells.merge(runs, on="run_id", how="inner")
-    table.insert(0, "study", study)
-    return table
+    return collect_runs(root, study=study, warn=False)
 
 
 def summarize_study(runs: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
