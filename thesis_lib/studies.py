@@ -40,6 +40,41 @@ DEFAULT_ACTIVATIONS = ("relu", "gelu", "silu", "none")
 STUDY_NAMES = ("comparison", "taps", "activations")
 
 
+@dataclass(frozen=True)
+class StudyScale:
+    """How much of the studies a training profile runs by default.
+
+    Args:
+        seeds: seeds of every setting (the thesis: 5 trials).
+        studies: which of :data:`STUDY_NAMES` to run.
+        comparison_modules: Gram-module counts compared with the baseline.
+        gramnet: whether the comparison includes the GramNet-style model.
+        activations: activation functions compared inside the modules.
+    """
+
+    seeds: tuple[int, ...]
+    studies: tuple[str, ...]
+    comparison_modules: tuple[int, ...]
+    gramnet: bool
+    activations: tuple[str, ...]
+
+
+# The thesis protocol for real data; small versions for the demo data and for the notebook's
+# regression test. The smoke scale uses seeds 1 and 2 because seed 0 is the training
+# notebook's own smoke run, which may be training at the same moment.
+STUDY_SCALES: dict[str, StudyScale] = {
+    "thesis": StudyScale((0, 1, 2, 3, 4), STUDY_NAMES, (2, 3, 4), True, DEFAULT_ACTIVATIONS),
+    "demo": StudyScale((0, 1), STUDY_NAMES, (2, 3, 4), True, ("relu", "gelu")),
+    "smoke": StudyScale((1, 2), ("comparison",), (2,), False, ("relu",)),
+}
+
+
+def study_scale(profile: str | os.PathLike | None) -> StudyScale:
+    """The default scale of a training profile (by its name); the thesis scale otherwise."""
+    name = Path(str(profile)).stem if profile else "thesis"
+    return STUDY_SCALES.get(name, STUDY_SCALES["thesis"])
+
+
 @dataclass
 class Study:
     """A named set of network settings, each trained once per seed.
@@ -99,10 +134,11 @@ def activation_study(seeds: Sequence[int],
 
 
 def make_study(name: str, seeds: Sequence[int], *, backbone: str,
+               comparison_modules: Sequence[int] = (2, 3, 4), gramnet: bool = True,
                activations: Sequence[str] = DEFAULT_ACTIVATIONS) -> Study:
     """One of :data:`STUDY_NAMES` by name."""
     if name == "comparison":
-        return comparison_study(seeds)
+        return comparison_study(seeds, comparison_modules, gramnet)
     if name == "taps":
         return tap_study(seeds, backbone)
     if name == "activations":
@@ -116,8 +152,19 @@ def study_dir(study: str, results_dir: str | os.PathLike | None = None) -> Path:
     return root / "studies" / study
 
 
+def plan_table(chosen: Sequence[Study]) -> pd.DataFrame:
+    """One row per study and setting: the fields that define it and the seeds it runs."""
+    rows = [{"study": study.name, "setting": setting, "variant": fields["variant"],
+             "modules": fields["modules"], "taps": ",".join(fields.get("taps") or []) or "default",
+             "activation": fields.get("activation", "default"),
+             "seeds": ",".join(str(seed) for seed in study.seeds)}
+            for study in chosen for setting, fields in study.settings.items()]
+    return pd.DataFrame(rows)
+
+
 def run_study(study: Study, *, profile: str | None, fixed: dict[str, Any] | None = None,
               executor: str = "local", jobs: int = 1, force: bool = False,
+              slurm: dict[str, Any] | None = None,
               results_dir: str | os.PathLike | None = None) -> pd.DataFrame:
     """Train every setting x seed of ``study`` (finished runs are skipped) and record its cells.
 
@@ -125,7 +172,7 @@ def run_study(study: Study, *, profile: str | None, fixed: dict[str, Any] | None
         study: the study.
         profile: the training profile of every cell (``smoke``, ``demo``, ``thesis``...).
         fixed: configuration fields shared by every cell (``data_dir``, ``backbone``...).
-        executor, jobs, force: as for :func:`thesis_lib.experiments.run_grid`.
+        executor, jobs, force, slurm: as for :func:`thesis_lib.experiments.run_grid`.
         results_dir: the results folder; default ``<project>/results``.
 
     Returns:
@@ -143,7 +190,7 @@ def run_study(study: Study, *, profile: str | None, fixed: dict[str, Any] | None
     for setting, fields in study.settings.items():
         grid = Grid(axes={"seed": list(study.seeds)}, fixed={**fixed, **fields},
                     profile=profile, name=f"{study.name}-{setting}")
-        cells = run_grid(grid, executor=executor, jobs=jobs, force=force,
+        cells = run_grid(grid, executor=executor, jobs=jobs, force=force, slurm=slurm,
                          results_dir=results_dir)
         cells.insert(0, "setting", setting)
         cells.insert(1, "seed", list(study.seeds))
@@ -160,6 +207,13 @@ def study_runs(study: str, results_dir: str | os.PathLike | None = None) -> pd.D
 
     root = paths.resolve(results_dir) if results_dir is not None else paths.results_dir()
     return collect_runs(root, study=study, warn=False)
+
+
+def finished_counts(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per setting: how many of its runs are finished (trained now or earlier) of how many."""
+    done = cells["state"].isin(["finished", "skipped"])
+    table = cells.assign(finished=done).groupby("setting", sort=False)["finished"]
+    return table.agg(finished="sum", runs="count").reset_index()
 
 
 def summarize_study(runs: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
