@@ -53,3 +53,12 @@ def test_grid_runs_notebooks_skips_finished_and_reports_failures(tiny_dataset, t
     assert again["state"].tolist() == ["skipped", "failed"]
     assert again.loc[0, "test_accuracy"] == good["test_accuracy"]
     assert again.loc[1, "error"] == bad["error"]
+
+
+def test_parallel_local_executor_reports_every_cell(tmp_path):
+    grid = Grid(axes={"variant": ["gramm", "resnet"]}, fixed={"results_dir": str(tmp_path)},
+                profile="smoke", name="bad")
+    table = run_grid(grid, executor="local", jobs=2)
+    assert table["cell"].tolist() == ["variant=gramm", "variant=resnet"]
+    assert table["state"].tolist() == ["failed", "failed"]
+    assert table.loc[1, "error"].startswith("ConfigError: unknown variant 'resnet'")
