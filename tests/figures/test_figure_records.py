@@ -84,11 +84,14 @@ def test_missing_history_is_named(results_dir):
         load_histories(runs, results_dir)
 
 
-def test_examples_are_the_most_confident_correct_images_of_each_class():
+def test_examples_are_the_most_confident_images_of_each_class():
     scores = pd.DataFrame({"path": ["a", "b", "c", "d", "e"], "label_index": [1, 1, 0, 0, 1],
                            "score": [0.9, 0.95, 0.3, 0.1, 0.4]})
     picked = pick_examples(scores, per_class=2)
     assert list(picked["path"]) == ["b", "a", "d", "c"]
+    np.testing.assert_allclose(picked["confidence"], [0.95, 0.9, 0.9, 0.7])
+    # A class with too few correct images is filled with its misclassified ones.
+    assert list(pick_examples(scores, per_class=3)["path"]) == ["b", "a", "e", "d", "c"]
 
 
 def test_example_images_are_loaded_at_the_network_size(tmp_path):

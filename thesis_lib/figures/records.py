@@ -128,21 +128,25 @@ def load_confusion(
 
 
 def pick_examples(scores: pd.DataFrame, *, per_class: int = 2) -> pd.DataFrame:
-    """The most confidently and correctly classified images of each class of one run.
+    """The images of each class that one run gives the highest probability of their true class.
 
-    Rows are ordered positive class first, then by confidence; ties are broken by path, so
-    the same images are picked on every machine.
+    Correctly classified images come first by construction; a class the run never gets right
+    still gets its ``per_class`` images (then misclassified ones), so the figures always show
+    both classes. Rows are ordered positive class first; ties are broken by path, so the same
+    images are picked on every machine.
 
     Args:
         scores: one run's rows of :func:`load_scores` (``path``, ``label_index``, ``score``).
         per_class: images per class.
+
+    Returns:
+        The picked rows with a ``confidence`` column: the probability of the true class.
     """
     require_columns(scores, ["path", "label_index", "score"], "scores of one run")
     confidence = np.where(scores["label_index"] == 1, scores["score"], 1 - scores["score"])
     rated = scores.assign(confidence=confidence)
-    correct = rated[rated["confidence"] > 0.5]
     picked = [
-        correct[correct["label_index"] == label]
+        rated[rated["label_index"] == label]
         .sort_values(["confidence", "path"], ascending=[False, True])
         .head(per_class)
         for label in (1, 0)

@@ -31,9 +31,18 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 from thesis_lib.errors import ConfigError, DataError
-from thesis_lib.figures.style import HEATMAP_CMAP, figure_size, publication_style
+from thesis_lib.figures.style import (
+    BASE_FONT_SIZE,
+    HEATMAP_CMAP,
+    figure_size,
+    publication_style,
+)
 
 OVERLAY_CMAP = "inferno"
+# Widest panel of an image grid (inches), and room for the colour bar and the titles.
+_MAX_PANEL = 1.8
+_COLORBAR_ROOM = 0.8
+_TITLE_ROOM = 0.35
 
 
 # ---------------------------------------------------------------------------------------------
@@ -81,6 +90,16 @@ def find_layer(model: keras.Model, layer_name: str | None = None):
         f"model {model.name!r} has no layer {layer_name!r}; feature-map layers nearest the "
         f"output: {names}"
     )
+
+
+def _grid_size(count: int, width: str | float) -> tuple[float, float]:
+    """Size of a figure with two rows of ``count`` square panels and a colour bar.
+
+    Panels shrink to fit ``width`` ("double" = the text width) but do not grow beyond
+    ``_MAX_PANEL``, so two images do not fill a page.
+    """
+    panel = min(_MAX_PANEL, (figure_size(width)[0] - _COLORBAR_ROOM) / max(count, 1))
+    return panel * count + _COLORBAR_ROOM, 2 * (panel + _TITLE_ROOM)
 
 
 def _check_images(model: keras.Model, images) -> np.ndarray:
@@ -182,13 +201,11 @@ def plot_gram_heatmaps(
     count = len(images)
     vmin, vmax = float(grams.min()), float(grams.max())
     with publication_style():
-        fig, axes = plt.subplots(
-            2, count, figsize=figure_size(width, aspect=2.1 / max(count, 1)), squeeze=False
-        )
+        fig, axes = plt.subplots(2, count, figsize=_grid_size(count, width), squeeze=False)
         for column in range(count):
             image_ax, gram_ax = axes[0, column], axes[1, column]
             image_ax.imshow(np.clip(images[column], 0, 255).astype("uint8"))
-            image_ax.set_title(titles[column])
+            image_ax.set_title(titles[column], fontsize=BASE_FONT_SIZE)
             image_ax.axis("off")
             shown = gram_ax.imshow(grams[column], cmap=HEATMAP_CMAP, vmin=vmin, vmax=vmax)
             if channel_names is not None:
@@ -318,13 +335,11 @@ def plot_grad_cam(
         )
     count = len(images)
     with publication_style():
-        fig, axes = plt.subplots(
-            2, count, figsize=figure_size(width, aspect=2.1 / max(count, 1)), squeeze=False
-        )
+        fig, axes = plt.subplots(2, count, figsize=_grid_size(count, width), squeeze=False)
         for column in range(count):
             picture = np.clip(images[column], 0, 255).astype("uint8")
             axes[0, column].imshow(picture)
-            axes[0, column].set_title(titles[column])
+            axes[0, column].set_title(titles[column], fontsize=BASE_FONT_SIZE)
             axes[1, column].imshow(picture)
             axes[1, column].imshow(heatmaps[column], cmap=OVERLAY_CMAP, alpha=alpha, vmin=0, vmax=1)
             for ax in axes[:, column]:
