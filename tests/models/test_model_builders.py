@@ -92,9 +92,11 @@ def test_taps_override_modules():
         image_size=64,
         taps=["stem_activation", "block5e_add"],
         modules=4,
+        gram_kernel_size=1,
         weights=None,
     )
     assert model_taps(model) == [("stem_activation", (32, 32, 32)), ("block5e_add", (4, 4, 112))]
+    assert model.get_layer("gram_stem_activation").reduce_conv.kernel.shape == (1, 1, 32, 32)
 
 
 def test_unknown_tap_lists_valid_layers():

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from thesis_lib.models import build_model
+from thesis_lib.models import build_model, model_taps
 
 
 @pytest.mark.parametrize("variant", ["baseline", "gram", "gramnet"])
@@ -26,4 +26,5 @@ def test_keras_file_round_trip_gives_identical_predictions(variant, tmp_path):
     assert reloaded.name == model.name
     assert reloaded.count_params() == model.count_params()
     assert [layer.name for layer in reloaded.layers] == [layer.name for layer in model.layers]
+    assert model_taps(reloaded) == model_taps(model)
     np.testing.assert_allclose(np.asarray(reloaded(images, training=False)), expected, atol=1e-6)
