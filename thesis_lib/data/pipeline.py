@@ -163,13 +163,11 @@ def make_dataset(
             )
 
     def to_float(images, label):
-        return tf.cast(images, tf.float32), tf.one_hot(label, num_classes)
+        return _as_float32(images), tf.one_hot(label, num_classes)
 
+    dataset = dataset.batch(batch_size, num_parallel_calls=tf.data.AUTOTUNE)
     if randaugment is None:
-        # Converting image by image, before batching, is faster than converting whole
-        # batches (smaller buffers): it is what limits the rate of a cached pipeline.
         dataset = dataset.map(to_float, num_parallel_calls=tf.data.AUTOTUNE, deterministic=ordered)
-        dataset = dataset.batch(batch_size, num_parallel_calls=tf.data.AUTOTUNE)
     else:
         # RandAugment works on uint8 batches. One random key per batch from a seeded stream
         # (new keys every epoch): it then uses only stateless random ops, so the result does
@@ -180,13 +178,19 @@ def make_dataset(
             images, label = batch
             return to_float(randaugment(images, seed=tf.stack([key, 0])), label)
 
-        dataset = dataset.batch(batch_size, num_parallel_calls=tf.data.AUTOTUNE)
         dataset = tf.data.Dataset.zip(dataset, keys).map(
             augment_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=ordered
         )
     options = tf.data.Options()
     options.deterministic = ordered
     return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+@tf.function(jit_compile=True)
+def _as_float32(images: tf.Tensor) -> tf.Tensor:
+    """uint8 -> float32 batch. XLA's vectorised conversion is about twice as fast as
+    TensorFlow's own on a CPU, and it limits the rate of a cached pipeline."""
+    return tf.cast(images, tf.float32)
 
 
 def _load_image(path: tf.Tensor, pil: tf.Tensor, image_size: int, resize: str) -> tf.Tensor:
