@@ -208,14 +208,6 @@ def test_same_seed_same_output_other_seed_other_output():
     assert np.array_equal(stateless, RandAugment(seed=99)(batch, seed=[7, 1]).numpy())
 
 
-def test_works_inside_a_tf_data_map():
-    batch = np.stack([textured_image(seed, SIDE, SIDE) for seed in range(4)])
-    augment = RandAugment(seed=0)
-    dataset = tf.data.Dataset.from_tensors(batch).map(lambda images: augment(images, seed=[1, 2]))
-    (result,) = list(dataset)
-    assert result.shape == batch.shape and result.dtype == tf.uint8
-
-
 @pytest.mark.parametrize(
     "kwargs", [{"num_ops": -1}, {"num_ops": 1.5}, {"magnitude": 11}, {"magnitude": "7"}]
 )
