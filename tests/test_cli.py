@@ -14,6 +14,11 @@ def subcommand_names() -> list[str]:
     return sorted(parser._subparsers._group_actions[0].choices)  # noqa: SLF001
 
 
+def test_the_documented_subcommands_are_registered():
+    assert set(subcommand_names()) >= {
+        "data", "models", "train", "evaluate", "grid", "pipeline", "demo"}
+
+
 def test_help_lists_every_registered_subcommand(capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["--help"])
