@@ -72,6 +72,8 @@ def run_pipeline(profile: str = "demo", *, data_dir: str | None = None,
                           f"{', '.join(NOTEBOOKS)}")
     if data_dir is not None and not paths.resolve(data_dir).exists():
         raise ConfigError(f"dataset not found: {paths.resolve(data_dir)}")
+    # The notebook kernels inherit this: TensorFlow's C++ start-up logs would bury the progress.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     root = paths.project_root()
     results = paths.resolve(results_dir or Path("results") / Path(str(profile)).stem)
     executed = results / "notebooks"
