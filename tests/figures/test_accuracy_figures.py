@@ -130,3 +130,17 @@ def test_cross_dataset_of_published_means_has_no_error_bars():
     # The bars are labelled with their values, and no error-bar note is written.
     assert [text.get_text() for text in ax.texts] == ["80.85", "81.59"]
     assert all(np.isnan(line.get_ydata()).all() for line in ax.lines)
+
+
+def test_accuracy_axes_stay_within_0_and_100_percent_with_two_seeds():
+    # Two seeds: t(0.975, 1) = 12.7, so the interval reaches far past both ends of 0-100 %.
+    two_seeds = pd.DataFrame({"network": ["a", "a", "b", "b"], "modules": [0, 0, 2, 2],
+                              "accuracy": [0.80, 0.57, 0.73, 0.50]})
+    low, high = plot_accuracy_by_variant(two_seeds).axes[0].get_xlim()
+    assert (low, high) == (0.0, 100.0)
+    low, high = plot_accuracy_vs_modules(two_seeds).axes[0].get_ylim()
+    assert (low, high) == (0.0, 100.0)
+    # With many seeds the axis keeps its close-up range around the data.
+    many = pd.DataFrame({"network": ["a"] * 5, "accuracy": [0.811, 0.812, 0.813, 0.814, 0.815]})
+    low, high = plot_accuracy_by_variant(many).axes[0].get_xlim()
+    assert 75 < low < 81.1 and 81.5 < high < 87

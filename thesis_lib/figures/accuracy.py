@@ -28,6 +28,14 @@ def _spread(count: int, half_width: float) -> np.ndarray:
     return np.linspace(-half_width, half_width, count)
 
 
+def _clip_to_percent(ax, axis: str) -> None:
+    """Keep an accuracy axis within 0-100 %: with few seeds a t interval can reach past both
+    ends (n = 2 has t = 12.7), which would squash the data into the middle of the plot."""
+    low, high = ax.get_xlim() if axis == "x" else ax.get_ylim()
+    limits = (max(low, 0.0), min(high, 100.0))
+    (ax.set_xlim if axis == "x" else ax.set_ylim)(*limits)
+
+
 def _ci_label(confidence: float) -> str:
     return f"mean ± {confidence:.0%} CI".replace("%", " %")
 
@@ -86,6 +94,7 @@ def plot_accuracy_by_variant(
                 label=_ci_label(confidence) if row == 0 else None,
                 zorder=3,
             )
+        _clip_to_percent(ax, "x")
         ax.set_yticks(range(len(names)), names)
         ax.set_ylim(len(names) - 0.5, -0.5)
         ax.set_xlabel(ACCURACY_LABEL)
@@ -152,6 +161,7 @@ def plot_accuracy_vs_modules(
                 label=_ci_label(confidence) if group_name is None else str(group_name),
                 zorder=3,
             )
+        _clip_to_percent(ax, "y")
         ax.set_xticks(sorted(runs[modules].unique()))
         ax.set_xlabel("Number of Gram modules")
         ax.set_ylabel(ACCURACY_LABEL)
