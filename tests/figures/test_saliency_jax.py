@@ -1,9 +1,8 @@
 """Under the JAX backend the Gram heatmaps work and Grad-CAM says what it needs."""
 
-import os
-import subprocess
-import sys
 import textwrap
+
+from jax_subprocess import run_on_jax
 
 
 def test_gram_matrices_run_on_jax_and_grad_cam_asks_for_tensorflow():
@@ -27,12 +26,5 @@ def test_gram_matrices_run_on_jax_and_grad_cam_asks_for_tensorflow():
             print(error)
         """
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        env={**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
+    result = run_on_jax(script, timeout=300)
     assert "needs the TensorFlow backend; the Keras backend is 'jax'" in result.stdout

@@ -1,9 +1,8 @@
 """The layers run on the JAX backend, without TensorFlow, in a fresh interpreter."""
 
-import os
-import subprocess
-import sys
 import textwrap
+
+from jax_subprocess import run_on_jax
 
 JAX_SCRIPT = textwrap.dedent(
     """
@@ -52,20 +51,5 @@ JAX_SCRIPT = textwrap.dedent(
 
 
 def test_layers_forward_and_fit_on_jax_without_tensorflow():
-    environment = {
-        **os.environ,
-        "KERAS_BACKEND": "jax",
-        "JAX_PLATFORMS": "cpu",
-        # Compiling, not running, dominates here (each weight shape compiles its own random
-        # initializer); XLA's cheapest optimisation level cuts the CPU time by more than half.
-        "XLA_FLAGS": "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true",
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", JAX_SCRIPT],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_on_jax(JAX_SCRIPT, timeout=120)
     assert "JAX OK" in result.stdout

@@ -1,11 +1,10 @@
 """The model builders work on the JAX backend, and thesis_lib.models imports no TensorFlow."""
 
 import ast
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
+
+from jax_subprocess import run_on_jax
 
 import thesis_lib
 
@@ -47,22 +46,7 @@ JAX_SCRIPT = textwrap.dedent(
 
 
 def test_every_variant_builds_predicts_and_trains_on_jax():
-    environment = {
-        **os.environ,
-        "KERAS_BACKEND": "jax",
-        "JAX_PLATFORMS": "cpu",
-        # Compiling dominates (each weight shape compiles its own initializer, then the train
-        # step); XLA's cheapest optimisation level more than halves the CPU time.
-        "XLA_FLAGS": "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true",
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", JAX_SCRIPT],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_on_jax(JAX_SCRIPT, timeout=600)
     assert "JAX OK" in result.stdout
 
 
