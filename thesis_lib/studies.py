@@ -148,10 +148,16 @@ def make_study(name: str, seeds: Sequence[int], *, backbone: str,
     raise ConfigError(f"unknown study {name!r}; valid: {', '.join(STUDY_NAMES)}")
 
 
+def _results_root(results_dir: str | os.PathLike | None) -> Path:
+    return paths.resolve(results_dir) if results_dir is not None else paths.results_dir()
+
+
 def study_dir(study: str, results_dir: str | os.PathLike | None = None) -> Path:
-    """``results_dir/studies/<study>``: the study's cell list and summary."""
-    root = paths.resolve(results_dir) if results_dir is not None else paths.results_dir()
-    return root / "studies" / study
+    """``results_dir/studies/<study>``: the study's cell list and summary (the layout of
+    :func:`thesis_lib.results.study_dir`, with the default results folder)."""
+    from thesis_lib.results import study_dir as results_study_dir
+
+    return results_study_dir(_results_root(results_dir), study)
 
 
 def plan_table(chosen: Sequence[Study]) -> pd.DataFrame:
@@ -207,8 +213,7 @@ def study_runs(study: str, results_dir: str | os.PathLike | None = None) -> pd.D
     evaluation dataset (see :func:`thesis_lib.results.collect_runs`)."""
     from thesis_lib.results import collect_runs
 
-    root = paths.resolve(results_dir) if results_dir is not None else paths.results_dir()
-    return collect_runs(root, study=study, warn=False)
+    return collect_runs(_results_root(results_dir), study=study, warn=False)
 
 
 def finished_counts(cells: pd.DataFrame) -> pd.DataFrame:
