@@ -15,6 +15,9 @@ def binary_folder(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _private_scan_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Read-only datasets keep their scan cache under XDG_CACHE_HOME: keep it in tmp_path."""
+def scan_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Scan caches go to a folder of the test's own (THESIS_CACHE_DIR), never to ~/.cache."""
+    folder = tmp_path / "scan-cache"
+    monkeypatch.setenv("THESIS_CACHE_DIR", str(folder))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    return folder

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import imagehash
 import numpy as np
 import pandas as pd
 import pytest
@@ -191,3 +192,88 @@ def test_an_empty_manifest_has_no_duplicates():
     assert duplicates.empty
     assert list(duplicates.columns) == ["group", "path", "kind", "split", "distance"]
     assert audit.leakage_report(duplicates).empty
+
+
+def with_hashes(manifest: pd.DataFrame) -> pd.DataFrame:
+    """The manifest with the hash columns a scan gives (computed here from the files)."""
+    rows = [audit.fingerprint_bytes(Path(path).read_bytes(), name=path)
+            for path in manifest["path"]]
+    return manifest.assign(sha256=[digest for digest, _, _ in rows],
+                           phash=[audit.hash_to_hex(phash) for _, phash, _ in rows],
+                           dhash=[audit.hash_to_hex(dhash) for _, _, dhash in rows])
+
+
+def test_hash_columns_give_the_same_groups_without_reading_a_file(planted, tmp_path):
+    manifest, _ = planted
+    hashed = with_hashes(manifest)
+    expected = audit.find_duplicates(manifest)
+    # Paths that do not exist (in the same order): everything must come from the columns.
+    gone = str(tmp_path / "gone")
+    elsewhere = hashed.assign(path=gone + hashed["path"])
+    moved = audit.find_duplicates(elsewhere)
+    moved["path"] = moved["path"].str.removeprefix(gone)
+    pd.testing.assert_frame_equal(moved, expected)
+    assert len(audit.find_duplicates(elsewhere, near=False)) == 2  # the byte-identical pair
+    with pytest.raises(DataError, match="gone"):  # 16 x 16 hashes are not stored: read
+        audit.find_duplicates(elsewhere, hash_size=16)
+
+
+def test_rows_without_hashes_are_hashed_from_their_files(planted):
+    manifest, _ = planted
+    hashed = with_hashes(manifest)
+    hashed.loc[hashed.index[::3], ["phash"]] = None  # as in a table joined from two sources
+    pd.testing.assert_frame_equal(audit.find_duplicates(hashed), audit.find_duplicates(manifest))
+
+
+def test_hex_hashes_are_written_as_imagehash_writes_them():
+    rng = np.random.default_rng(3)
+    for bits in (rng.random((5, 64)) < 0.5, rng.random((5, 256)) < 0.5):
+        texts = [audit.hash_to_hex(row) for row in bits]
+        side = int(np.sqrt(bits.shape[1]))
+        assert texts == [str(imagehash.ImageHash(row.reshape(side, side))) for row in bits]
+        np.testing.assert_array_equal(audit.hex_to_hashes(texts, bits.shape[1]), bits)
+
+
+def test_a_damaged_hash_column_is_named(planted):
+    hashed = with_hashes(planted[0].iloc[:3])
+    hashed.loc[hashed.index[1], "dhash"] = "not-a-hash"
+    with pytest.raises(DataError, match=r"\.jpg: the manifest's dhash 'not-a-hash' is not 16"):
+        audit.find_duplicates(hashed)
+
+
+def test_all_pairs_comparison_matches_a_brute_force_count_across_blocks_and_tiles(monkeypatch):
+    rng = np.random.default_rng(7)
+    count = 400
+    phash, dhash = rng.random((count, 64)) < 0.5, rng.random((count, 64)) < 0.5
+    for original, copy in rng.choice(count, size=(40, 2), replace=False):
+        for bits, flips in ((phash, rng.integers(0, 11)), (dhash, rng.integers(0, 14))):
+            bits[copy] = bits[original]
+            bits[copy, rng.choice(64, size=flips, replace=False)] ^= True
+    manifest = pd.DataFrame({
+        "path": [f"/nowhere/{index:03d}.jpg" for index in range(count)],
+        "sha256": [f"{index:064x}" for index in range(count)],
+        "phash": [audit.hash_to_hex(row) for row in phash],
+        "dhash": [audit.hash_to_hex(row) for row in dhash]})
+    monkeypatch.setattr(audit, "BLOCK_ROWS", 16)  # many blocks and tiles, ragged at the end
+    monkeypatch.setattr(audit, "COLUMN_TILE", 37)
+
+    duplicates = audit.find_duplicates(manifest, max_distance=10)
+
+    # Reference: every pair counted bit by bit, groups joined by a plain union-find.
+    parent = list(range(count))
+
+    def root(index):
+        while parent[index] != index:
+            index = parent[index]
+        return index
+
+    p_distance = (phash[:, None, :] != phash[None, :, :]).sum(axis=-1)
+    d_distance = (dhash[:, None, :] != dhash[None, :, :]).sum(axis=-1)
+    for i, j in zip(*np.nonzero((p_distance <= 10) & (d_distance <= 10)), strict=True):
+        parent[root(i)] = root(j)
+    expected = {}
+    for index in range(count):
+        expected.setdefault(root(index), set()).add(manifest["path"][index])
+    expected_groups = sorted((group for group in expected.values() if len(group) > 1), key=min)
+    assert 20 < len(expected_groups) < 40  # some planted copies are too far off to count
+    assert groups_of(duplicates) == expected_groups

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 
 import pandas as pd
+import pytest
 
 from thesis_lib.cli import main
 
@@ -62,3 +63,29 @@ def test_demo_writes_the_requested_dataset(tmp_path, capsys):
     assert printed.count(": 4") == 3
     assert main(["data", "demo", "--out", str(out), "--size", "64by48"]) == 2
     assert "--size must look like 500x375" in capsys.readouterr().err
+
+
+def test_split_with_deduplicate_writes_a_split_without_the_copies(binary_folder, tmp_path,
+                                                                  capsys):
+    from thesis_lib.data import prepare_dataset
+
+    shutil.copy(binary_folder / "sadness" / "sadness_004.jpg",
+                binary_folder / "sadness" / "z_copy.jpg")
+    split_csv, groups_csv = tmp_path / "split.csv", tmp_path / "groups.csv"
+    assert main(["data", "split", str(binary_folder), "--seed", "2", "--deduplicate",
+                 "--out", str(split_csv), "--duplicates", str(groups_csv)]) == 0
+    assert "1 duplicate groups: 1 copies dropped before splitting" in capsys.readouterr().out
+    table = pd.read_csv(split_csv)
+    assert len(table) == 20 and "sadness/z_copy.jpg" not in set(table["relpath"])
+    groups = pd.read_csv(groups_csv)
+    assert groups.set_index("relpath")["kept"].to_dict() == {"sadness/sadness_004.jpg": True,
+                                                             "sadness/z_copy.jpg": False}
+    # The file is a split_file: it gives the deduplicated split back.
+    with pytest.warns(UserWarning, match="1 image"):  # the dropped copy
+        reused = prepare_dataset(binary_folder, split_file=split_csv)
+    direct = prepare_dataset(binary_folder, seed=2, deduplicate=True)
+    columns = ["relpath", "label", "split"]
+    pd.testing.assert_frame_equal(reused.manifest[columns], direct.manifest[columns])
+    assert main(["data", "split", str(binary_folder), "--split-file", str(split_csv),
+                 "--deduplicate"]) == 2
+    assert "a split file is used as it is" in capsys.readouterr().err

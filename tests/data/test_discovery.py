@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 
+import imagehash
 import pandas as pd
 import pytest
 from dataset_builders import make_class_folders, write_image
@@ -107,7 +109,7 @@ def test_unusable_datasets_raise_one_clear_error(tmp_path):
 
 def test_second_scan_uses_the_cache_and_notices_changed_files(binary_folder, monkeypatch):
     first = scan_dataset(binary_folder)
-    assert (binary_folder / discovery.CACHE_FILE_NAME).is_file()
+    assert discovery.cache_path_for(binary_folder).is_file()
     checked = []
     real_inspect = discovery.inspect_file
 
@@ -131,10 +133,23 @@ def test_second_scan_uses_the_cache_and_notices_changed_files(binary_folder, mon
     assert checked == []
 
 
-def test_read_only_datasets_cache_elsewhere(tmp_path, monkeypatch):
-    monkeypatch.setattr(discovery.os, "access", lambda path, mode: False)
-    path = discovery.cache_path_for(tmp_path)
-    assert path.parent == tmp_path / "xdg-cache" / "thesis-workbench" / "scans"
+def test_the_cache_folder_is_thesis_cache_dir_else_the_users_cache(tmp_path, monkeypatch,
+                                                                    scan_cache):
+    dataset = tmp_path / "ds"
+    expected_name = hashlib.sha256(str(dataset.resolve()).encode()).hexdigest()[:16] + ".json"
+    assert discovery.cache_path_for(dataset) == scan_cache / expected_name
+    monkeypatch.delenv("THESIS_CACHE_DIR")
+    assert discovery.cache_path_for(dataset) == (
+        tmp_path / "xdg-cache" / "thesis-workbench" / "scans" / expected_name)
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert discovery.cache_path_for(dataset) == (
+        tmp_path / "home" / ".cache" / "thesis-workbench" / "scans" / expected_name)
+    # Another path to the same folder (a link) shares its cache; another folder has its own.
+    dataset.mkdir()
+    os.symlink(dataset, tmp_path / "link")
+    assert discovery.cache_path_for(tmp_path / "link") == discovery.cache_path_for(dataset)
+    assert discovery.cache_path_for(tmp_path) != discovery.cache_path_for(dataset)
 
 
 def test_parallel_scan_gives_the_same_manifest(binary_folder, monkeypatch):
@@ -173,3 +188,41 @@ def test_manifest_does_not_depend_on_listing_order(binary_folder, monkeypatch):
 
     monkeypatch.setattr(discovery.os, "walk", reversed_walk)
     pd.testing.assert_frame_equal(scan_dataset(binary_folder, cache=False).manifest, expected)
+
+
+def test_the_scan_stores_the_hashes_of_the_duplicate_audit(binary_folder):
+    write_image(binary_folder / "other" / "small.png", size=(36, 33))  # below pHash's 32x32
+    manifest = scan_dataset(binary_folder).manifest
+    for row in manifest.itertuples():
+        assert row.sha256 == hashlib.sha256(open(row.path, "rb").read()).hexdigest()
+        # The documented recipe: grey, shrunk to 32x32 (box, then Lanczos), imagehash's hashes.
+        grey = Image.fromarray(images.load_image(row.path)).convert("L")
+        if min(grey.size) > 32:
+            grey = grey.resize((32, 32), Image.Resampling.LANCZOS, reducing_gap=2.0)
+        assert row.phash == str(imagehash.phash(grey)), row.relpath
+        assert row.dhash == str(imagehash.dhash(grey)), row.relpath
+    assert manifest["phash"].nunique() == len(manifest)  # 21 different pictures
+
+
+def test_each_file_is_decoded_once_by_pil_and_once_by_tensorflow(binary_folder, monkeypatch):
+    from PIL import Image as pil_image
+
+    from thesis_lib.data import audit
+
+    rgba = Image.new("RGBA", (40, 40), (10, 20, 30, 128))
+    rgba.save(binary_folder / "other" / "alpha.png")  # "pil": TensorFlow need not decode it
+    opened, tf_decoded = [], []
+    real_open, real_tf_decode = pil_image.open, images.tf_decode_bytes
+    monkeypatch.setattr(pil_image, "open",
+                        lambda stream, *a, **k: opened.append(1) or real_open(stream, *a, **k))
+    monkeypatch.setattr(images, "tf_decode_bytes",
+                        lambda data: tf_decoded.append(1) or real_tf_decode(data))
+    monkeypatch.setattr(discovery, "MIN_FILES_FOR_POOL", 1)  # the threaded path
+
+    manifest = scan_dataset(binary_folder, workers=2).manifest
+    duplicates = audit.find_duplicates(manifest)
+
+    assert len(manifest) == 21 and duplicates.empty
+    assert len(opened) == 21  # the scan decoded each file once, the audit not at all
+    assert len(tf_decoded) == 20  # the JPEGs, each once
+    assert (manifest["decoder"] == "tf").sum() == 20

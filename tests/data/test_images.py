@@ -156,3 +156,27 @@ def test_files_routed_to_tensorflow_decode_to_the_same_pixels(tmp_path):
         assert choose_decoder(probe(path)) == "tf"
         theirs = images.tf_decode(tf.io.read_file(str(path))).numpy()
         np.testing.assert_array_equal(load_image(path), theirs, err_msg=str(path))
+
+
+def test_eager_tensorflow_decoding_is_the_pipelines_decoding(tmp_path):
+    import tensorflow as tf
+
+    files = [write_image(tmp_path / "a.jpg", quality=90), write_image(tmp_path / "b.png"),
+             write_image(tmp_path / "c.bmp"), write_image(tmp_path / "d.gif")]
+    for path in files:
+        data = path.read_bytes()
+        np.testing.assert_array_equal(images.tf_decode_bytes(data),
+                                      images.tf_decode(tf.constant(data)).numpy(),
+                                      err_msg=str(path))
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        images.tf_decode_bytes(files[0].read_bytes()[:300])  # a truncated JPEG
+
+
+def test_decode_image_gives_load_images_pixels_as_a_pil_image(tmp_path):
+    rgba = np.dstack([pattern(32, 32, seed=2), np.full((32, 32), 90, np.uint8)])
+    Image.fromarray(rgba, mode="RGBA").save(tmp_path / "rgba.png")
+    paths = [write_image(tmp_path / "a.jpg"), tmp_path / "rgba.png"]
+    for path in paths:
+        image, info = images.decode_image(path.read_bytes(), name=str(path))
+        assert image.mode == "RGB" and image.size == (info.width, info.height)
+        np.testing.assert_array_equal(np.asarray(image), load_image(path))

@@ -1,14 +1,18 @@
-"""prepare_dataset: scheme mapping, splits, reuse of a saved split, duplicate dropping."""
+"""prepare_dataset: scheme mapping, splits, reuse of a saved split, deduplication before
+splitting."""
 
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from dataset_builders import make_class_folders
+from PIL import Image
 
-from thesis_lib.data import prepare_dataset
+from thesis_lib.data import audit, prepare_dataset, scan_dataset
+from thesis_lib.data.demo import make_demo_dataset
 from thesis_lib.data.prepare import REASON_DUPLICATE, REASON_OUTSIDE_SCHEME
 from thesis_lib.errors import DataError
 
@@ -100,3 +104,96 @@ def test_with_a_predefined_split_the_training_copy_of_a_duplicate_is_kept(tmp_pa
     relpaths = set(prepared.manifest["relpath"])
     assert "b/b_000.jpg" in relpaths and "a/a_copy.jpg" not in relpaths
     assert prepared.manifest["split"].value_counts().to_dict() == {"train": 8, "val": 2}
+
+
+@pytest.fixture(scope="module")
+def demo_with_copies(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """40 demo images and three planted copies; returns the root and copy -> original."""
+    root = make_demo_dataset(tmp_path_factory.mktemp("dedup") / "demo", images_per_class=20,
+                             size=(160, 120))
+    shutil.copyfile(root / "sadness" / "sadness_0000.jpg", root / "sadness" / "z_exact.jpg")
+    with Image.open(root / "other" / "other_0001.jpg") as image:
+        image.save(root / "other" / "z_quality40.jpg", quality=40)
+    with Image.open(root / "sadness" / "sadness_0002.jpg") as image:
+        # Sorts before its original, so it is the copy that stays (first by relpath).
+        image.resize((80, 60), Image.Resampling.BILINEAR).save(root / "sadness" / "a_half.png")
+    copies = {"sadness/z_exact.jpg": "sadness/sadness_0000.jpg",
+              "other/z_quality40.jpg": "other/other_0001.jpg",
+              "sadness/sadness_0002.jpg": "sadness/a_half.png"}  # dropped -> kept
+    return root, copies
+
+
+def without_scan_hashes(manifest: pd.DataFrame) -> pd.DataFrame:
+    return manifest.drop(columns=["sha256", "phash", "dhash"])
+
+
+def test_deduplication_gives_every_seed_the_same_clean_dataset(demo_with_copies):
+    root, copies = demo_with_copies
+    leaking_seeds = 0
+    cleaned = set()
+    for seed in range(5):
+        plain = prepare_dataset(root, seed=seed)
+        leaking_seeds += not audit.leakage_report(audit.find_duplicates(plain.manifest)).empty
+        prepared = prepare_dataset(root, seed=seed, deduplicate=True)
+        dropped = prepared.skipped[prepared.skipped["reason"] == REASON_DUPLICATE]
+        assert {str(Path(path).relative_to(root)) for path in dropped["path"]} == set(copies)
+        for path, detail in zip(dropped["path"], dropped["detail"], strict=True):
+            assert f"copy of {copies[str(Path(path).relative_to(root))]} " in detail
+        groups = prepared.duplicates
+        assert groups["group"].nunique() == 3 and len(groups) == 6
+        assert set(groups.loc[~groups["kept"], "relpath"]) == set(copies)
+        assert set(groups.loc[groups["kept"], "relpath"]) == set(copies.values())
+        # Re-hashed from the files: no group is left, so none spans two splits.
+        assert audit.find_duplicates(without_scan_hashes(prepared.manifest)).empty
+        assert len(prepared.manifest) == 40
+        cleaned.add(tuple(prepared.manifest["relpath"]))
+    assert len(cleaned) == 1  # the same images for every seed
+    assert leaking_seeds > 0  # without deduplication some seed splits a copy from its original
+
+
+def test_deduplication_uses_the_scans_hashes(demo_with_copies, monkeypatch):
+    from PIL import Image as pil_image
+
+    root, copies = demo_with_copies
+    scan_dataset(root)  # fills the cache, as any earlier scan of the dataset does
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("an image was decoded again")
+
+    monkeypatch.setattr(pil_image, "open", no_decoding)
+    monkeypatch.setattr(audit, "fingerprint_bytes", no_decoding)
+    prepared = prepare_dataset(root, deduplicate=True)
+    assert set(prepared.duplicates.loc[~prepared.duplicates["kept"], "relpath"]) == set(copies)
+
+
+def test_a_split_file_is_used_as_it_is(demo_with_copies, tmp_path):
+    root, copies = demo_with_copies
+    split_csv = prepare_dataset(root, seed=1).save_split(tmp_path / "split.csv")
+    prepared = prepare_dataset(root, split_file=split_csv, deduplicate=True)
+    assert prepared.duplicates is None
+    assert set(copies) <= set(prepared.manifest["relpath"])
+    assert (prepared.skipped["reason"] != REASON_DUPLICATE).all()
+    # A split written after deduplication leaves the copies out when it is reused.
+    clean_csv = prepare_dataset(root, seed=1, deduplicate=True).save_split(tmp_path / "c.csv")
+    with pytest.warns(UserWarning, match="3 image"):
+        reused = prepare_dataset(root, split_file=clean_csv)
+    assert not set(copies) & set(reused.manifest["relpath"])
+
+
+def test_the_duplicate_table_records_the_kept_training_copy(tmp_path):
+    root = make_class_folders(tmp_path / "ds", {"a": 5, "b": 5})
+    shutil.copy(root / "b" / "b_001.jpg", root / "a" / "a_copy.jpg")
+    shutil.copy(root / "b" / "b_001.jpg", root / "b" / "b_copy.jpg")
+    rows = [(f"{c}/{c}_{i:03d}.jpg", c, "train" if i < 4 else "test")
+            for c in "ab" for i in range(5)]
+    rows += [("a/a_copy.jpg", "a", "test"), ("b/b_copy.jpg", "b", "train")]
+    csv = root / "manifest.csv"
+    pd.DataFrame(rows, columns=["path", "label", "split"]).to_csv(csv, index=False)
+    groups = prepare_dataset(csv, scheme="folders", deduplicate=True).duplicates
+    kept = groups.set_index("relpath")["kept"].to_dict()
+    # Two training copies: the first by relpath stays; the test copy goes.
+    assert kept == {"a/a_copy.jpg": False, "b/b_001.jpg": True, "b/b_copy.jpg": False}
+    assert groups.set_index("relpath")["split"].to_dict() == {
+        "a/a_copy.jpg": "test", "b/b_001.jpg": "train", "b/b_copy.jpg": "train"}
+    assert groups.set_index("relpath")["label"].to_dict() == {  # a conflict to look at
+        "a/a_copy.jpg": "a", "b/b_001.jpg": "b", "b/b_copy.jpg": "b"}

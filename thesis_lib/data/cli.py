@@ -1,7 +1,8 @@
 """``thesis data``: scan, split and audit datasets; generate the demo dataset.
 
     thesis data scan DIR [--out manifest.csv] [--report skipped.csv] [--min-side N]
-    thesis data split DIR [--scheme sadness] [--ratios 0.8 0.1 0.1] [--seed 0] --out split.csv
+    thesis data split DIR [--scheme sadness] [--ratios 0.8 0.1 0.1] [--seed 0] [--deduplicate]
+        --out split.csv
     thesis data audit DIR [--report duplicates.csv] [--drop --out manifest.csv]
     thesis data demo --out DIR [--classes K] [--per-class N] [--size WxH] [--seed S]
 
@@ -37,10 +38,15 @@ def register(subparsers) -> None:
     _add_source_options(split)
     _add_split_options(split)
     split.add_argument("--split-file", help="reuse this split CSV instead of a new split")
-    split.add_argument("--drop-duplicates", action="store_true",
-                       help="drop exact and near-duplicate images before splitting")
+    split.add_argument("--deduplicate", "--drop-duplicates", dest="deduplicate",
+                       action="store_true",
+                       help="drop exact and near-duplicate images before splitting (the copy "
+                            "in the dataset's own training split stays, else the first by "
+                            "path); the split written lists no dropped copy")
     split.add_argument("--out", help="write the split (relpath,label,split CSV)")
     split.add_argument("--report", help="write the skipped files and reasons (CSV)")
+    split.add_argument("--duplicates", help="with --deduplicate: write the duplicate groups, "
+                                            "which file of each stayed (CSV)")
     _add_force(split)
     split.set_defaults(func=run_split)
 
@@ -134,14 +140,24 @@ def run_scan(args: argparse.Namespace) -> int:
 def run_split(args: argparse.Namespace) -> int:
     from thesis_lib.data.prepare import prepare_dataset
 
+    if args.duplicates and not args.deduplicate:
+        raise ConfigError("--duplicates lists what --deduplicate drops: give both")
+    if args.deduplicate and args.split_file:
+        raise ConfigError("--deduplicate and --split-file: a split file is used as it is; "
+                          "deduplicate when making the split instead")
     out = _output_path(args.out, args.force)
     report = _output_path(args.report, args.force)
+    duplicates = _output_path(args.duplicates, args.force)
     prepared = prepare_dataset(
         args.source, scheme=args.scheme, ratios=args.ratios, seed=args.seed,
         split_file=args.split_file, adapter=args.adapter, min_side=args.min_side,
-        deduplicate=args.drop_duplicates, workers=args.workers, cache=not args.no_cache,
+        deduplicate=args.deduplicate, workers=args.workers, cache=not args.no_cache,
     )
     print(f"layout: {prepared.adapter}, scheme: {prepared.scheme.name}")
+    if prepared.duplicates is not None:
+        groups = prepared.duplicates["group"].nunique()
+        dropped = int((~prepared.duplicates["kept"]).sum())
+        print(f"{groups} duplicate groups: {dropped} copies dropped before splitting")
     print(prepared.counts().to_string())
     if len(prepared.skipped):
         print(f"{len(prepared.skipped)} files or images left out:")
@@ -152,6 +168,9 @@ def run_split(args: argparse.Namespace) -> int:
     if report is not None:
         prepared.skipped.to_csv(report, index=False)
         print(f"skipped files: {report}")
+    if duplicates is not None:
+        prepared.duplicates.to_csv(duplicates, index=False)
+        print(f"duplicate groups: {duplicates}")
     return 0
 
 

@@ -1,13 +1,16 @@
 """Find the images of a dataset, check every one of them, and report what cannot be used.
 
 A dataset is either a folder of class folders (``root/<class>/**/<image>``) or a CSV manifest
-(``path,label[,split]``, paths relative to the CSV). Every file is fully decoded once with the
-reference decoder (``images.decode_bytes``); files the pipeline will decode with TensorFlow
-are decoded by TensorFlow too, so no file that breaks ``tf.io`` reaches training. Unusable
-files are listed in ``ScanResult.skipped`` with a short reason.
+(``path,label[,split]``, paths relative to the CSV). Each file is checked in one pass: read
+once, fully decoded once with the reference decoder (``images.decode_image``), hashed for the
+duplicate audit (SHA-256 of the bytes, pHash and dHash of the pixels) and, when the pipeline
+may decode it with TensorFlow, decoded by TensorFlow too and compared pixel for pixel, so no
+file that breaks ``tf.io`` or that TensorFlow reads differently reaches training as "tf".
+Unusable files are listed in ``ScanResult.skipped`` with a short reason.
 
-Checking is parallel (threads) and the results are cached per file (keyed by path,
-size and modification time), so a second scan of an unchanged dataset only lists the folder.
+Checking is parallel (threads) and the results are cached per file (keyed by path, size and
+modification time), so a second scan of an unchanged dataset only lists the folder. The cache
+lives outside the dataset (``scan_cache_dir``): a dataset folder is never written to.
 """
 
 from __future__ import annotations
@@ -22,14 +25,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from thesis_lib.data import images
+from thesis_lib.data import audit, images
 from thesis_lib.errors import DataError
 
 MANIFEST_COLUMNS = [
     "path", "relpath", "label", "width", "height", "format", "mode", "orientation", "frames",
-    "decoder", "size_bytes", "sha1",
+    "decoder", "size_bytes", "sha256", "phash", "dhash",
 ]  # fmt: skip
 SKIPPED_COLUMNS = ["path", "reason", "detail"]
 
@@ -42,8 +46,10 @@ REASON_LISTED_TWICE = "listed twice"
 # Folders that zip tools and operating systems leave next to the data.
 IGNORED_FOLDERS = frozenset({"__MACOSX", "__pycache__"})
 
-CACHE_FILE_NAME = ".thesis_scan_cache.json"
-CACHE_VERSION = 1
+# The folder of the scan caches, when set (else the user's cache folder, see scan_cache_dir).
+CACHE_DIR_ENV = "THESIS_CACHE_DIR"
+# Version 2: one pass with the duplicate hashes (sha256, phash, dhash) instead of sha1.
+CACHE_VERSION = 2
 # Below this many files to check, a thread pool costs more time than it saves.
 MIN_FILES_FOR_POOL = 32
 MIN_FILES_FOR_PROGRESS = 500
@@ -217,11 +223,16 @@ def read_csv_manifest(csv_path: str | os.PathLike) -> tuple[Path, list[Entry], l
 
 
 def inspect_file(path: str) -> dict:
-    """Read, hash and fully decode one file; a JSON-ready dict for the cache.
+    """Check one file in one pass; a JSON-ready dict for the cache.
+
+    The file is read once and decoded once by PIL. From that one decode come its
+    description, its perceptual hashes and, for a file the decoder rule routes to "tf", the
+    comparison with TensorFlow's decoding of the same bytes (any difference routes it to
+    "pil").
 
     Returns:
-        {"ok": True, size_bytes, sha1, format, mode, width, height, orientation, frames,
-        has_alpha, pixels_sha1 (hash of the decoded pixels), decoder} or
+        {"ok": True, format, mode, width, height, orientation, frames, has_alpha, size_bytes,
+        sha256, phash, dhash (hex strings), decoder[, tf_problem]} or
         {"ok": False, reason, detail}.
     """
     try:
@@ -233,18 +244,39 @@ def inspect_file(path: str) -> dict:
         detail = f"cannot read file ({error.strerror or error})"
         return {"ok": False, "reason": images.REASON_UNREADABLE, "detail": detail}
     try:
-        pixels, info = images.decode_bytes(data, name=path)
+        rgb, info = images.decode_image(data, name=path)
     except images.ImageFileError as error:
         return {"ok": False, "reason": error.reason, "detail": error.detail}
+    phash, dhash = audit.perceptual_hashes(rgb, audit.SCAN_HASH_SIZE)
     result = info.as_dict()
     result.update(
         ok=True,
         size_bytes=len(data),
-        sha1=hashlib.sha1(data).hexdigest(),
-        pixels_sha1=hashlib.sha1(pixels.tobytes()).hexdigest(),
+        sha256=hashlib.sha256(data).hexdigest(),
+        phash=audit.hash_to_hex(phash),
+        dhash=audit.hash_to_hex(dhash),
         decoder=images.choose_decoder(info),
     )
+    if result["decoder"] == "tf":
+        problem = _tensorflow_check(data, np.asarray(rgb))
+        if problem is not None:
+            result.update(decoder="pil", tf_problem=problem)
     return result
+
+
+def _tensorflow_check(data: bytes, pixels: np.ndarray) -> str | None:
+    """None when ``images.tf_decode`` gives exactly PIL's ``pixels``, else what differs."""
+    import tensorflow as tf
+
+    try:
+        theirs = images.tf_decode_bytes(data)
+    except tf.errors.OpError as error:  # invalid data, unsupported variant, too large
+        return f"TensorFlow cannot decode it: {error.message.splitlines()[0]}"
+    if theirs.shape != pixels.shape:
+        return f"TensorFlow decodes it to shape {theirs.shape}, PIL to {pixels.shape}"
+    if not np.array_equal(theirs, pixels):
+        return "TensorFlow decodes it to other pixels than PIL"
+    return None
 
 
 def _inspect_all(
@@ -261,9 +293,9 @@ def _inspect_all(
             results.append(inspect_file(path))
             bar.update(1)
     else:
-        # Threads, not processes: PIL's decoders and hashlib release the GIL, and a process
-        # pool's start-up (a fresh interpreter importing pandas and PIL per worker) cost more
-        # than it saved on 2,000 images on the 2-core machines this was measured on.
+        # Threads, not processes: PIL's and TensorFlow's decoders, numpy and hashlib release
+        # the GIL, so threads decode in parallel; a process pool would start fresh
+        # interpreters that each import TensorFlow (seconds) before checking a file.
         with ThreadPoolExecutor(workers) as pool:
             for result in pool.map(inspect_file, paths):
                 results.append(result)
@@ -278,77 +310,49 @@ def _progress_bar(total: int, description: str, show: bool):
     return tqdm(total=total, desc=description, unit="file", disable=not show, file=sys.stderr)
 
 
-def _tensorflow_check(path: str, result: dict) -> str | None:
-    """None when ``images.tf_decode`` gives exactly PIL's pixels, else what differs."""
-    import tensorflow as tf
-
-    try:
-        pixels = images.tf_decode(tf.io.read_file(path)).numpy()
-    except tf.errors.OpError as error:  # invalid data, unsupported variant, too large
-        return f"TensorFlow cannot decode it: {error.message.splitlines()[0]}"
-    if pixels.shape != (result["height"], result["width"], 3):
-        return f"TensorFlow decodes it to shape {pixels.shape}, PIL to " \
-               f"{result['height']}x{result['width']}"
-    if hashlib.sha1(pixels.tobytes()).hexdigest() != result["pixels_sha1"]:
-        return "TensorFlow decodes it to other pixels than PIL"
-    return None
-
-
-def _confirm_tensorflow_decoding(
-    paths: list[str], results: list[dict], workers: int | None, progress: bool | None
-) -> None:
-    """Decode the files routed to "tf" with TensorFlow; reroute those it reads differently.
-
-    TensorFlow's decoders release the GIL, so threads decode in parallel.
-    """
-    todo = [(path, result) for path, result in zip(paths, results, strict=True)
-            if result["ok"] and result["decoder"] == "tf"]
-    if not todo:
-        return
-    show = progress if progress is not None else len(todo) >= MIN_FILES_FOR_PROGRESS
-    bar = _progress_bar(len(todo), "checking tf decoding", show)
-    with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
-        problems = pool.map(lambda item: _tensorflow_check(*item), todo)
-        for (_, result), problem in zip(todo, problems, strict=True):
-            if problem is not None:
-                result["decoder"] = "pil"
-                result["tf_problem"] = problem
-            bar.update(1)
-    bar.close()
-
-
 # --- the cache -------------------------------------------------------------------------------
 
 
+def scan_cache_dir() -> Path:
+    """The folder of the scan caches: ``$THESIS_CACHE_DIR`` when set, else
+    ``$XDG_CACHE_HOME/thesis-workbench/scans`` (``XDG_CACHE_HOME`` defaults to ``~/.cache``)."""
+    configured = os.environ.get(CACHE_DIR_ENV)
+    if configured:
+        return Path(configured).expanduser().absolute()
+    cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache_home).expanduser().absolute() / "thesis-workbench" / "scans"
+
+
 def cache_path_for(root: str | os.PathLike) -> Path:
-    """``root/.thesis_scan_cache.json``, or a per-dataset file under the user's cache folder
-    when the dataset folder is read-only."""
-    root = Path(root)
-    if os.access(root, os.W_OK):
-        return root / CACHE_FILE_NAME
-    digest = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:16]
-    cache_home = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return cache_home / "thesis-workbench" / "scans" / f"{digest}.json"
+    """The scan cache file of the dataset at ``root``: ``scan_cache_dir()/<key>.json``, the key
+    being the first 16 hex digits of the SHA-256 of the resolved root.
+
+    Never a file in the dataset: raw data is not written to. (Caches that older versions left
+    in dataset folders, ``.thesis_scan_cache.json``, are ignored and left where they are.)
+    """
+    digest = hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:16]
+    return scan_cache_dir() / f"{digest}.json"
 
 
-def _load_cache(path: Path) -> dict:
+def _load_cache(path: Path, root: Path) -> dict:
     try:
         content = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}  # no cache yet, or a damaged one: scan again
-    if not isinstance(content, dict) or content.get("version") != CACHE_VERSION:
+    if not isinstance(content, dict) or content.get("version") != CACHE_VERSION \
+            or content.get("root") != str(root):
         return {}
     files = content.get("files")
     return files if isinstance(files, dict) else {}
 
 
-def _save_cache(path: Path, files: dict) -> None:
+def _save_cache(path: Path, root: Path, files: dict) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # Write then rename, so an interrupted scan never leaves a half-written cache.
         with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False,
                                          prefix=".scan-", suffix=".tmp") as stream:
-            json.dump({"version": CACHE_VERSION, "files": files}, stream)
+            json.dump({"version": CACHE_VERSION, "root": str(root), "files": files}, stream)
         os.replace(stream.name, path)
     except OSError:
         pass  # a cache that cannot be written only costs time on the next scan
@@ -384,7 +388,8 @@ def scan_entries(
         skipped: Files already rejected while listing (path, reason, detail).
         min_side: Skip images whose shorter side is below this many pixels (None: no limit).
         workers: Threads for checking (default: all cores).
-        cache: Reuse and update the per-file cache.
+        cache: Reuse and update the per-file cache (in ``scan_cache_dir()``, never in the
+            dataset).
         progress: Show progress bars (default: only for many files).
         require_classes: Raise ``DataError`` when fewer distinct labels remain.
 
@@ -399,7 +404,7 @@ def scan_entries(
     stamps = [_file_stamp(path) for path in paths]
 
     cache_file = cache_path_for(root)
-    cached = _load_cache(cache_file) if cache else {}
+    cached = _load_cache(cache_file, root) if cache else {}
     results: list[dict | None] = []
     for entry, stamp in zip(entries, stamps, strict=True):
         hit = cached.get(entry.relpath)
@@ -407,8 +412,6 @@ def scan_entries(
         results.append(hit["result"] if fresh else None)
     todo = [index for index, result in enumerate(results) if result is None]
     new_results = _inspect_all([paths[index] for index in todo], workers, progress)
-    _confirm_tensorflow_decoding([paths[index] for index in todo], new_results, workers,
-                                 progress)
     for index, result in zip(todo, new_results, strict=True):
         results[index] = result
 
@@ -419,7 +422,7 @@ def scan_entries(
         files.update({entry.relpath: {"stamp": stamp, "result": result}
                       for entry, stamp, result in zip(entries, stamps, results, strict=True)
                       if stamp is not None and result.get("reason") != REASON_MISSING})
-        _save_cache(cache_file, files)
+        _save_cache(cache_file, root, files)
 
     rows = []
     for entry, path, result in zip(entries, paths, results, strict=True):
@@ -489,7 +492,8 @@ def scan_dataset(
         source: A folder ``<root>/<class>/**/<image>`` or a CSV file ``path,label[,split]``.
         min_side: Skip images whose shorter side is below this many pixels (None: no limit).
         workers: Threads for checking (default: all cores).
-        cache: Reuse and update the per-file cache of earlier scans.
+        cache: Reuse and update the per-file cache of earlier scans (in ``scan_cache_dir()``,
+            never in the dataset).
         progress: Show progress bars (default: only for many files).
 
     Returns:
