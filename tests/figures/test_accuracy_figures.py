@@ -3,6 +3,8 @@
 import numpy as np
 import pandas as pd
 import pytest
+from figure_artists import error_bars, figure_texts, points
+from matplotlib.container import BarContainer
 from scipy import stats
 
 from thesis_lib.errors import DataError
@@ -44,17 +46,16 @@ def test_accuracy_by_variant_draws_each_run_and_the_mean_with_t_interval(runs, t
     ax = fig.axes[0]
     assert [label.get_text() for label in ax.get_yticklabels()] == list(PUBLISHED)
     assert ax.get_xlabel() == "Test accuracy (%)"
-    assert [text.get_text() for text in ax.get_legend().get_texts()] == [
+    assert [text.get_text() for text in fig.legends[0].get_texts()] == [
         "one run (seed)",
-        "mean ± 95 % CI",
+        "mean ± 95 % t CI (n ≥ 3 seeds)",
     ]
-    points = np.concatenate([collection.get_offsets()[:, 0] for collection in ax.collections
-                             if collection.get_offsets().shape[0] == 5])
-    assert np.allclose(np.sort(points), np.sort(runs["accuracy"] * 100))
+    assert np.allclose(np.sort(points(ax)[:, 0]), np.sort(runs["accuracy"] * 100))
     # The error bar of the first network spans scipy's t interval around the mean.
     first = runs[runs["network"] == "EfficientNetV2B2"]["accuracy"]
-    caps = [line.get_xdata()[0] for line in ax.lines if line.get_marker() == "|"][:2]
-    assert np.allclose(sorted(caps), t_interval_percent(first))
+    assert np.allclose(sorted(error_bars(ax)[0][:, 0]), t_interval_percent(first))
+    mean_marker = next(line for line in ax.lines if line.get_marker() == "D")
+    assert mean_marker.get_xdata()[0] == pytest.approx(first.mean() * 100)
     paths = save_figure(fig, "accuracy_by_variant", tmp_path)
     assert paths["pdf"].is_file() and paths["png"].is_file()
 
@@ -76,7 +77,7 @@ def test_accuracy_vs_modules_plots_the_mean_per_module_count(runs, tmp_path):
     assert ax.get_xlabel() == "Number of Gram modules"
     assert ax.get_ylabel() == "Test accuracy (%)"
     assert list(ax.get_xticks()) == [0, 2, 3, 4]
-    mean_line = next(line for line in ax.lines if line.get_marker() == "o")
+    mean_line = next(line for line in ax.lines if len(line.get_xdata()) == 4)
     expected = runs.groupby("modules")["accuracy"].mean() * 100
     assert np.allclose(mean_line.get_xdata(), expected.index)
     assert np.allclose(mean_line.get_ydata(), expected.to_numpy())
@@ -86,9 +87,9 @@ def test_accuracy_vs_modules_plots_the_mean_per_module_count(runs, tmp_path):
 def test_accuracy_vs_modules_with_hue_has_one_legend_entry_per_series(runs):
     tagged = runs.assign(taps=np.where(runs["seed"] % 2 == 0, "shallow", "deep"))
     fig = plot_accuracy_vs_modules(tagged, hue="taps")
-    legend = fig.axes[0].get_legend()
+    legend = fig.legends[0]
     assert legend.get_title().get_text() == "taps"
-    assert sorted(text.get_text() for text in legend.get_texts()) == ["deep", "shallow"]
+    assert [text.get_text() for text in legend.get_texts()][:2] == ["shallow", "deep"]
 
 
 def test_cross_dataset_bars_have_the_group_means_and_t_intervals(tmp_path):
@@ -107,17 +108,17 @@ def test_cross_dataset_bars_have_the_group_means_and_t_intervals(tmp_path):
     assert [label.get_text() for label in ax.get_xticklabels()] == list(published)
     assert [text.get_text() for text in ax.get_legend().get_texts()] == ["baseline", "proposed"]
     assert ax.get_ylabel() == "Test accuracy (%)"
-    heights = [bar.get_height() for container in ax.containers for bar in container]
+    heights = [bar.get_height() for container in ax.containers
+               if isinstance(container, BarContainer) for bar in container]
     expected = [runs[(runs.network == network) & (runs.dataset == dataset)]["accuracy"].mean()
                 * 100 for network in ("baseline", "proposed") for dataset in published]
     assert np.allclose(heights, expected)
-    # Error bars (seaborn draws each, with its caps, as one line) span scipy's t interval.
+    # One error bar per bar, spanning scipy's t interval.
     emotion6 = runs[(runs.network == "baseline") & (runs.dataset == "Emotion-6")]["accuracy"]
-    spans = [(np.nanmin(line.get_ydata()), np.nanmax(line.get_ydata())) for line in ax.lines]
+    spans = [sorted(segment[:, 1]) for segment in error_bars(ax)]
     assert len(spans) == 6
-    low, high = t_interval_percent(emotion6)
-    assert any(np.allclose(span, (low, high)) for span in spans)
-    assert "error bars: 95 % CI" in [text.get_text() for text in ax.texts]
+    assert np.allclose(spans[2], t_interval_percent(emotion6))
+    assert "error bars: mean ± 95 % t CI (n ≥ 3 seeds)" in [text.get_text() for text in ax.texts]
     assert save_figure(fig, "cross_dataset", tmp_path)["pdf"].is_file()
 
 
@@ -125,22 +126,39 @@ def test_cross_dataset_of_published_means_has_no_error_bars():
     published = pd.DataFrame({"dataset": ["UnbiasedEmo", "UnbiasedEmo"],
                               "network": ["baseline", "proposed"], "accuracy": [0.8085, 0.8159]})
     ax = plot_cross_dataset(published).axes[0]
-    assert [bar.get_height() for bars in ax.containers for bar in bars] == pytest.approx(
+    assert [bar.get_height() for bars in ax.containers if isinstance(bars, BarContainer)
+            for bar in bars] == pytest.approx(
         [80.85, 81.59])
-    # The bars are labelled with their values, and no error-bar note is written.
-    assert [text.get_text() for text in ax.texts] == ["80.85", "81.59"]
-    assert all(np.isnan(line.get_ydata()).all() for line in ax.lines)
+    # The bars are labelled with their values, and the note says that there is no interval.
+    assert [text.get_text() for text in ax.texts] == ["80.85", "81.59",
+                                                      "bars of one value: no interval"]
+    assert error_bars(ax) == [] and len(points(ax)) == 0
 
 
-def test_accuracy_axes_stay_within_0_and_100_percent_with_two_seeds():
-    # Two seeds: t(0.975, 1) = 12.7, so the interval reaches far past both ends of 0-100 %.
+def test_two_seeds_draw_no_interval_and_the_axis_stays_around_the_data():
+    # Two seeds: t(0.975, 1) = 12.7, so a t interval would reach far past both ends of 0-100 %.
     two_seeds = pd.DataFrame({"network": ["a", "a", "b", "b"], "modules": [0, 0, 2, 2],
                               "accuracy": [0.80, 0.57, 0.73, 0.50]})
-    low, high = plot_accuracy_by_variant(two_seeds).axes[0].get_xlim()
-    assert (low, high) == (0.0, 100.0)
-    low, high = plot_accuracy_vs_modules(two_seeds).axes[0].get_ylim()
-    assert (low, high) == (0.0, 100.0)
+    ax = plot_accuracy_by_variant(two_seeds).axes[0]
+    low, high = ax.get_xlim()
+    assert error_bars(ax) == [] and 40 < low < 50 and 80 < high < 90
+    ax = plot_accuracy_vs_modules(two_seeds).axes[0]
+    low, high = ax.get_ylim()
+    assert error_bars(ax) == [] and 40 < low < 50 and 80 < high < 90
+    # Points at 100 % do not widen the axis past it.
+    full = pd.DataFrame({"network": ["a"] * 2, "accuracy": [1.0, 0.98]})
+    assert plot_accuracy_by_variant(full).axes[0].get_xlim()[1] == 100.0
     # With many seeds the axis keeps its close-up range around the data.
     many = pd.DataFrame({"network": ["a"] * 5, "accuracy": [0.811, 0.812, 0.813, 0.814, 0.815]})
     low, high = plot_accuracy_by_variant(many).axes[0].get_xlim()
     assert 75 < low < 81.1 and 81.5 < high < 87
+
+
+def test_tables_mixing_datasets_or_repeating_a_run_are_refused(runs):
+    mixed = pd.concat([runs.assign(dataset="test"), runs.assign(dataset="UnbiasedEmo")])
+    with pytest.raises(DataError, match="several evaluation datasets"):
+        plot_accuracy_by_variant(mixed)
+    repeated = runs.assign(run_id=[f"r{seed}" for seed in runs["seed"]])
+    with pytest.raises(DataError, match="appear more than once"):
+        plot_accuracy_by_variant(pd.concat([repeated, repeated.head(1)]))
+    assert "appear" not in " ".join(figure_texts(plot_accuracy_by_variant(repeated)))

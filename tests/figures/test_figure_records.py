@@ -25,9 +25,9 @@ CLASSES = ["not_sadness", "sadness"]
 def write_run(runs_dir, run_id, variant, modules, seed, labels, sad_probability):
     folder = runs_dir / run_id
     folder.mkdir(parents=True)
-    config = {"run_id": run_id, "variant": variant, "modules": modules, "seed": seed,
+    config = {"variant": variant, "modules": modules, "seed": seed,
               "backbone": "EfficientNetV2B0"}
-    (folder / "config.json").write_text(json.dumps({"config": config}))
+    (folder / "config.json").write_text(json.dumps({"run_id": run_id, "config": config}))
     (folder / "status.json").write_text(json.dumps({"state": "finished"}))
     predicted = (sad_probability > 0.5).astype(int)
     matrix = [[int(np.sum((labels == t) & (predicted == p))) for p in (0, 1)] for t in (0, 1)]

@@ -7,7 +7,7 @@ from scipy import stats
 
 from thesis_lib.errors import DataError
 from thesis_lib.figures import results_table, save_table, significance_table
-from thesis_lib.results import summarize
+from thesis_lib.results import summarize, with_settings
 from thesis_lib.stats import compare_variants
 
 
@@ -36,7 +36,7 @@ def body_rows(latex: str) -> list[list[str]]:
 
 
 def test_results_table_is_booktabs_with_percent_mean_sample_sd_and_n(runs, tmp_path):
-    latex = results_table(summarize(runs))
+    latex = results_table(summarize(with_settings(runs)))
     assert latex.startswith("\\begin{tabular}{lrrr}\n\\toprule\n")
     assert "Network & Accuracy (\\%) & Sample SD (\\%) & n \\\\" in latex
     assert latex.rstrip().endswith("\\bottomrule\n\\end{tabular}")
@@ -100,3 +100,21 @@ def test_significance_table_of_the_pooled_test_and_missing_columns(runs, compari
     assert pooled[0][3:5] == [f"{student.statistic:.2f}", "8.0"]
     with pytest.raises(DataError, match="pooled_p_holm"):
         significance_table(comparisons.drop(columns="pooled_p_holm"), test="pooled")
+
+
+def test_the_metrics_table_puts_balanced_accuracy_and_macro_f1_beside_accuracy(runs):
+    from thesis_lib.figures.tables import metrics_table
+    from thesis_lib.results import metrics_view, summarize_metrics, with_settings
+
+    summary = summarize_metrics(with_settings(runs.assign(balanced_accuracy=runs["accuracy"] - 0.1,
+                                                          macro_f1=runs["accuracy"] - 0.2)))
+    view = metrics_view(summary)
+    assert view.columns.tolist() == ["network", "n", "accuracy (%)", "balanced accuracy (%)",
+                                     "macro F1 (%)"]
+    first = runs[runs.variant == "baseline"]["accuracy"].to_numpy()
+    assert view.iloc[0]["accuracy (%)"] == (f"{first.mean() * 100:.2f} ± "
+                                            f"{first.std(ddof=1) * 100:.2f}")
+    assert view.iloc[0]["balanced accuracy (%)"].startswith(f"{(first.mean() - 0.1) * 100:.2f}")
+    latex = metrics_table(summary)
+    assert "Network & n & accuracy (\\%) & balanced accuracy (\\%) & macro F1 (\\%)" in latex
+    assert "$\\pm$" in latex

@@ -46,13 +46,13 @@ def test_grad_cam_of_a_b0_gram_model_has_image_size_and_range(gram_b0, images, t
     assert save_figure(fig, "grad_cam", tmp_path)["png"].is_file()
 
 
-def tiny_classifier() -> keras.Model:
+def tiny_classifier(classes: int = 2) -> keras.Model:
     images = keras.Input((8, 8, 3))
     features = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="features")(
         images
     )
     pooled = keras.layers.GlobalAveragePooling2D()(features)
-    outputs = keras.layers.Dense(2, activation="softmax", name="classifier")(pooled)
+    outputs = keras.layers.Dense(classes, activation="softmax", name="classifier")(pooled)
     return keras.Model(images, outputs)
 
 
@@ -76,6 +76,24 @@ def test_grad_cam_equals_the_closed_form_for_pooling_and_softmax():
             expected = np.maximum(activation[index] @ weights, 0)
             expected = expected / expected.max() if expected.max() > 0 else expected
             np.testing.assert_allclose(heatmaps[index], expected, atol=1e-5)
+
+
+def test_grad_cam_of_eight_classes_explains_each_image_s_predicted_class():
+    keras.utils.set_random_seed(2)
+    model = tiny_classifier(classes=8)
+    batch = np.random.default_rng(2).uniform(0, 1, (4, 8, 8, 3)).astype("float32")
+    predicted = keras.ops.convert_to_numpy(model(batch)).argmax(axis=1)
+    default = grad_cam(model, batch, layer_name="features")
+    np.testing.assert_allclose(
+        default, grad_cam(model, batch, layer_name="features", class_index=list(predicted)),
+        atol=1e-6)
+    # One class per image: each map is that image's map for its own class.
+    for index, target in enumerate(predicted):
+        alone = grad_cam(model, batch[index:index + 1], layer_name="features",
+                         class_index=int(target))
+        np.testing.assert_allclose(default[index], alone[0], atol=1e-6)
+    with pytest.raises(ConfigError, match="one class per image"):
+        grad_cam(model, batch, layer_name="features", class_index=[1, 2])
 
 
 def test_unknown_layer_and_wrong_image_shape_are_named(gram_b0, images):

@@ -8,13 +8,20 @@ records), draws in one publication style (``style.py``) and returns a matplotlib
     plot_accuracy_vs_modules    accuracy against the number of Gram modules
     plot_cross_dataset          baseline vs proposed per evaluation dataset (bars, CIs)
     plot_learning_curves        training/validation curves, mean and band across seeds
-    plot_confusion_matrix       counts and row-normalised
-    plot_roc_pr_curves          ROC and precision-recall curves per network (sklearn)
+    plot_confusion_matrix       row-normalised (and counts), K x K
+    plot_per_class_metric       per-class F1 (precision, recall) per network (bars)
+    plot_roc_pr_curves          ROC and precision-recall curves per network (sklearn);
+                                K > 2: macro/micro average of the one-vs-rest curves
+    plot_roc_pr_by_class        one network's one-vs-rest ROC/PR curve of each class
     plot_gram_heatmaps          Gram matrices of sample images (gram_matrices, feature_maps)
     plot_grad_cam               Grad-CAM overlays (grad_cam)
     results_table               LaTeX: network, accuracy (%), sample SD, n
     significance_table          LaTeX: diff, 95 % CI, t, df, p, Holm p
     save_figure / save_table    atomic writes with stable names under results_dir
+
+Intervals are Student-t 95 % intervals of the mean over seeds, drawn only for networks with at
+least three runs and clipped to the metric's range; with fewer runs the figures show each seed
+and say that no interval is drawn (``intervals.py``).
 
 Grad-CAM and the Gram heatmaps import Keras; import them from ``thesis_lib.figures.saliency``
 (they are loaded on first use here too).
@@ -26,7 +33,9 @@ from thesis_lib.figures.accuracy import (
     plot_cross_dataset,
 )
 from thesis_lib.figures.confusion import plot_confusion_matrix
-from thesis_lib.figures.curves import curve_summary, plot_learning_curves, plot_roc_pr_curves
+from thesis_lib.figures.curves import plot_learning_curves
+from thesis_lib.figures.per_class import plot_per_class_metric
+from thesis_lib.figures.roc_pr import curve_summary, plot_roc_pr_by_class, plot_roc_pr_curves
 from thesis_lib.figures.save import save_figure, save_table
 from thesis_lib.figures.style import (
     DOUBLE_COLUMN,
@@ -61,6 +70,8 @@ __all__ = [
     "plot_confusion_matrix",
     "plot_cross_dataset",
     "plot_learning_curves",
+    "plot_per_class_metric",
+    "plot_roc_pr_by_class",
     "plot_roc_pr_curves",
     "publication_style",
     "results_table",

@@ -2,7 +2,9 @@
 
 All take a tidy table with one row per finished run (``thesis_lib.results.collect_runs``) and
 accuracies as fractions; the axes show percent. Error bars are Student-t 95 % confidence
-intervals of the mean across seeds, the same as in the summary tables.
+intervals of the mean across seeds, the same as in the summary tables, drawn only for networks
+with at least three runs and clipped to 0-100 % (``intervals.py``); with fewer runs each seed is
+shown and the figure says that no interval is drawn.
 """
 
 from __future__ import annotations
@@ -12,13 +14,30 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
-from thesis_lib.figures.checks import ordered, require_columns, require_fractions, t_interval
+from thesis_lib.figures.checks import (
+    ordered,
+    require_columns,
+    require_fractions,
+    require_one_dataset,
+    require_unique_runs,
+)
+from thesis_lib.figures.intervals import (
+    FEW_RUNS_LABEL,
+    MIN_RUNS_FOR_INTERVAL,
+    PERCENT,
+    MeanInterval,
+    clipped_note,
+    interval_label,
+    mean_interval,
+)
 from thesis_lib.figures.style import figure_size, palette, publication_style
 
 ACCURACY_LABEL = "Test accuracy (%)"
+SEED_LABEL = "one run (seed)"
+MEAN_COLOR = "black"
 
 
 def _spread(count: int, half_width: float) -> np.ndarray:
@@ -29,15 +48,49 @@ def _spread(count: int, half_width: float) -> np.ndarray:
 
 
 def _clip_to_percent(ax, axis: str) -> None:
-    """Keep an accuracy axis within 0-100 %: with few seeds a t interval can reach past both
-    ends (n = 2 has t = 12.7), which would squash the data into the middle of the plot."""
+    """Keep an accuracy axis within 0-100 %: margins around points at 0 % or 100 % would
+    otherwise show impossible accuracies."""
     low, high = ax.get_xlim() if axis == "x" else ax.get_ylim()
     limits = (max(low, 0.0), min(high, 100.0))
     (ax.set_xlim if axis == "x" else ax.set_ylim)(*limits)
 
 
-def _ci_label(confidence: float) -> str:
-    return f"mean ± {confidence:.0%} CI".replace("%", " %")
+def _interval_text(summaries: list[MeanInterval], confidence: float) -> str:
+    """What the drawn error bars are, and whether one of them was clipped."""
+    text = interval_label(confidence)
+    if any(summary.clipped for summary in summaries):
+        text += f"; {clipped_note(PERCENT, ' %')}"
+    return text
+
+
+def _legend_proxies(summaries: list[MeanInterval], confidence: float, color: str):
+    """Legend handles for 'mean with interval' and 'mean of too few seeds', where present."""
+    handles = []
+    if any(summary.has_interval for summary in summaries):
+        handles.append(
+            Line2D([], [], color=color, marker="D", markersize=4, linewidth=1,
+                   label=_interval_text(summaries, confidence))
+        )
+    if any(not summary.has_interval for summary in summaries):
+        handles.append(
+            Line2D([], [], color=color, marker="D", markersize=4, markerfacecolor="white",
+                   linewidth=0, label=f"mean; {FEW_RUNS_LABEL}")
+        )
+    return handles
+
+
+def _draw_mean(ax, summary: MeanInterval, position: float, *, vertical: bool, color) -> None:
+    """The mean as a diamond, with its error bar when there is an interval, hollow otherwise."""
+    x, y = (position, summary.mean) if vertical else (summary.mean, position)
+    if summary.has_interval:
+        error = [[summary.mean - summary.low], [summary.high - summary.mean]]
+        ax.errorbar(
+            x, y, **{("yerr" if vertical else "xerr"): error}, fmt="D", color=color,
+            markersize=4, capsize=2.5, linewidth=1, zorder=3,
+        )
+    else:
+        ax.plot(x, y, marker="D", markersize=4, color=color, markerfacecolor="white",
+                linewidth=0, zorder=3)
 
 
 def plot_accuracy_by_variant(
@@ -52,55 +105,46 @@ def plot_accuracy_by_variant(
     """Each run's accuracy as a point and the mean with its CI, one row per network.
 
     Networks are listed down the y axis so long names ("EfficientNetV2B2 + 4 Gram modules")
-    stay readable at column width.
+    stay readable at column width. A network with fewer than three runs gets a hollow mean
+    marker and no error bar.
 
     Args:
-        runs: one row per run, with columns ``network`` and ``accuracy`` (fraction).
+        runs: one row per run, with columns ``network`` and ``accuracy`` (fraction), of one
+            evaluation dataset.
         network: column naming the network (variant) of each run.
         accuracy: column with the run's test accuracy in [0, 1].
         order: networks from top to bottom; default first-seen order.
         confidence: level of the t interval around the mean.
         width: ``"single"``, ``"double"`` or inches.
     """
-    require_columns(runs, [network, accuracy], "accuracy by network")
-    require_fractions(runs[accuracy], f"accuracy by network, column {accuracy!r}")
+    what = "accuracy by network"
+    require_columns(runs, [network, accuracy], what)
+    require_fractions(runs[accuracy], f"{what}, column {accuracy!r}")
+    require_one_dataset(runs, what)
+    require_unique_runs(runs, [network, "run_id"], what)
     names = ordered(runs[network], order)
+    summaries = []
     with publication_style():
-        fig, ax = plt.subplots(figsize=figure_size(width, aspect=0.18 + 0.12 * len(names)))
-        point_color, mean_color = palette()[0], "black"
+        fig, ax = plt.subplots(figsize=figure_size(width, aspect=0.24 + 0.12 * len(names)))
+        point_color = palette()[0]
         for row, name in enumerate(names):
             values = runs.loc[runs[network] == name, accuracy].to_numpy(dtype=float) * 100
-            ax.scatter(
-                values,
-                row + _spread(len(values), 0.15),
-                s=14,
-                color=point_color,
-                alpha=0.7,
-                linewidths=0,
-                label="one run (seed)" if row == 0 else None,
-                zorder=2,
-            )
-            low, high = t_interval(values, confidence)
-            mean = values.mean()
-            ax.errorbar(
-                mean,
-                row,
-                xerr=[[mean - low], [high - mean]],
-                fmt="D",
-                color=mean_color,
-                markersize=4,
-                capsize=2.5,
-                linewidth=1,
-                label=_ci_label(confidence) if row == 0 else None,
-                zorder=3,
-            )
+            ax.scatter(values, row + _spread(len(values), 0.15), s=14, color=point_color,
+                       alpha=0.7, linewidths=0, zorder=2)
+            summary = mean_interval(values, confidence, PERCENT)
+            _draw_mean(ax, summary, row, vertical=False, color=MEAN_COLOR)
+            summaries.append(summary)
         _clip_to_percent(ax, "x")
         ax.set_yticks(range(len(names)), names)
         ax.set_ylim(len(names) - 0.5, -0.5)
         ax.set_xlabel(ACCURACY_LABEL)
         ax.set_ylabel("")
         ax.grid(axis="x", linewidth=0.4, alpha=0.5)
-        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, borderaxespad=0.2)
+        seed = Line2D([], [], color=point_color, marker="o", markersize=3.5, linewidth=0,
+                      alpha=0.7, label=SEED_LABEL)
+        # A figure legend spans the whole width, not only the axes right of the long names.
+        fig.legend(handles=[seed, *_legend_proxies(summaries, confidence, MEAN_COLOR)],
+                   loc="outside upper center", ncol=1)
     return fig
 
 
@@ -115,58 +159,53 @@ def plot_accuracy_vs_modules(
 ) -> Figure:
     """Accuracy against the number of Gram modules: runs as points, mean +- CI as a line.
 
+    Module counts with fewer than three runs get a hollow mean marker and no error bar.
+
     Args:
-        runs: one row per run with the number of modules (0 = baseline) and the accuracy.
+        runs: one row per run with the number of modules (0 = baseline) and the accuracy, of
+            one evaluation dataset.
         modules: column with the number of Gram modules.
         accuracy: column with the test accuracy in [0, 1].
         hue: optional column separating series (e.g. tap selection), one colour each.
         confidence: level of the t interval around the mean.
         width: ``"single"``, ``"double"`` or inches.
     """
+    what = "accuracy against modules"
     columns = [modules, accuracy] + ([hue] if hue else [])
-    require_columns(runs, columns, "accuracy against modules")
-    require_fractions(runs[accuracy], f"accuracy against modules, column {accuracy!r}")
+    require_columns(runs, columns, what)
+    require_fractions(runs[accuracy], f"{what}, column {accuracy!r}")
+    require_one_dataset(runs, what)
+    require_unique_runs(runs, [modules, *([hue] if hue else []), "run_id"], what)
     groups = [(None, runs)] if hue is None else list(runs.groupby(hue, sort=False))
     colors = palette(max(len(groups), 1))
+    summaries, series = [], []
     with publication_style():
-        fig, ax = plt.subplots(figsize=figure_size(width, aspect=0.7))
+        fig, ax = plt.subplots(figsize=figure_size(width, aspect=0.75))
         for (group_name, frame), color in zip(groups, colors, strict=False):
             counts = sorted(frame[modules].unique())
-            means, lows, highs = [], [], []
+            means = []
             for count in counts:
                 values = frame.loc[frame[modules] == count, accuracy].to_numpy(float) * 100
-                ax.scatter(
-                    count + _spread(len(values), 0.08),
-                    values,
-                    s=12,
-                    color=color,
-                    alpha=0.45,
-                    linewidths=0,
-                    zorder=2,
-                )
-                low, high = t_interval(values, confidence)
-                means.append(values.mean())
-                lows.append(low)
-                highs.append(high)
-            means, lows, highs = map(np.asarray, (means, lows, highs))
-            ax.errorbar(
-                counts,
-                means,
-                yerr=[means - lows, highs - means],
-                marker="o",
-                markersize=4,
-                capsize=2.5,
-                linewidth=1,
-                color=color,
-                label=_ci_label(confidence) if group_name is None else str(group_name),
-                zorder=3,
-            )
+                ax.scatter(count + _spread(len(values), 0.08), values, s=12, color=color,
+                           alpha=0.45, linewidths=0, zorder=2)
+                summary = mean_interval(values, confidence, PERCENT)
+                _draw_mean(ax, summary, count, vertical=True, color=color)
+                summaries.append(summary)
+                means.append(summary.mean)
+            label = "mean" if group_name is None else str(group_name)
+            ax.plot(counts, means, color=color, linewidth=1, zorder=3)
+            series.append(Line2D([], [], color=color, linewidth=1, label=label))
         _clip_to_percent(ax, "y")
         ax.set_xticks(sorted(runs[modules].unique()))
         ax.set_xlabel("Number of Gram modules")
         ax.set_ylabel(ACCURACY_LABEL)
         ax.grid(axis="y", linewidth=0.4, alpha=0.5)
-        ax.legend(title=None if hue is None else hue, loc="best")
+        seed = Line2D([], [], color="grey", marker="o", markersize=3, linewidth=0, alpha=0.6,
+                      label=SEED_LABEL)
+        handles = [*(series if hue else []), seed,
+                   *_legend_proxies(summaries, confidence, "grey" if hue else colors[0])]
+        fig.legend(handles=handles, title=hue, loc="outside upper center",
+                   ncol=2 if hue else 1)
     return fig
 
 
@@ -183,6 +222,10 @@ def plot_cross_dataset(
 ) -> Figure:
     """Grouped bars: mean accuracy of each network on each evaluation dataset, with t CIs.
 
+    A bar of at least three runs gets its t interval (clipped to 0-100 %); a bar of two runs
+    shows both runs as points; a bar of one value (e.g. a published mean) shows the value
+    alone. A note under the axes says which of these the figure holds.
+
     Args:
         runs: one row per (run, evaluation dataset) with the accuracy on that dataset.
         dataset: column naming the evaluation dataset (test split, UnbiasedEmo, Emotion-6...).
@@ -192,33 +235,61 @@ def plot_cross_dataset(
         confidence: level of the t interval drawn as error bars.
         width: ``"single"``, ``"double"`` or inches.
     """
-    require_columns(runs, [dataset, network, accuracy], "cross-dataset accuracy")
-    require_fractions(runs[accuracy], f"cross-dataset accuracy, column {accuracy!r}")
-    frame = runs.assign(_percent=runs[accuracy].astype(float) * 100)
-    networks = ordered(frame[network], network_order)
+    what = "cross-dataset accuracy"
+    require_columns(runs, [dataset, network, accuracy], what)
+    require_fractions(runs[accuracy], f"{what}, column {accuracy!r}")
+    require_unique_runs(runs, [dataset, network, "run_id"], what)
+    networks = ordered(runs[network], network_order)
+    datasets = ordered(runs[dataset], dataset_order)
+    bar_width = 0.8 / len(networks)
+    summaries = []
     with publication_style():
-        fig, ax = plt.subplots(figsize=figure_size(width, aspect=0.7))
-        sns.barplot(
-            data=frame,
-            x=dataset,
-            y="_percent",
-            hue=network,
-            order=ordered(frame[dataset], dataset_order),
-            hue_order=networks,
-            errorbar=lambda values: t_interval(values, confidence),
-            palette=palette(len(networks)),
-            capsize=0.15,
-            err_kws={"linewidth": 1},
-            ax=ax,
-        )
-        for bars in ax.containers:
-            ax.bar_label(bars, fmt="%.2f", label_type="center", fontsize=6, color="white")
+        fig, ax = plt.subplots(figsize=figure_size(width, aspect=0.75))
+        for index, (name, color) in enumerate(zip(networks, palette(len(networks)),
+                                                  strict=False)):
+            positions, bars = [], []
+            for group, data_name in enumerate(datasets):
+                selected = (runs[network] == name) & (runs[dataset] == data_name)
+                values = runs.loc[selected, accuracy].to_numpy(float) * 100
+                if values.size == 0:
+                    continue
+                positions.append(group + (index - (len(networks) - 1) / 2) * bar_width)
+                bars.append(mean_interval(values, confidence, PERCENT))
+                _draw_bar_spread(ax, positions[-1], values, bars[-1], bar_width)
+            container = ax.bar(positions, [bar.mean for bar in bars], width=bar_width,
+                               color=color, label=str(name), zorder=1)
+            ax.bar_label(container, fmt="%.2f", label_type="center", fontsize=6,
+                         color="white")
+            summaries.extend(bars)
+        ax.set_xticks(range(len(datasets)), datasets)
         ax.set_xlabel("")
         ax.set_ylabel(ACCURACY_LABEL)
         ax.set_ylim(0, 100)
-        ax.legend(title=None, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(networks))
-        # Published means come without seeds: no error bars, and no note claiming them.
-        if frame.groupby([dataset, network]).size().max() > 1:
-            note = f"error bars: {confidence:.0%} CI".replace("%", " %")
-            ax.text(1.0, -0.16, note, transform=ax.transAxes, ha="right", va="top", fontsize=6)
+        ax.legend(title=None, loc="lower center", bbox_to_anchor=(0.5, 1.0),
+                  ncol=len(networks))
+        ax.text(1.0, -0.12, _bars_note(summaries, confidence), transform=ax.transAxes,
+                ha="right", va="top", fontsize=6)
     return fig
+
+
+def _draw_bar_spread(ax, position: float, values: np.ndarray, summary: MeanInterval,
+                     bar_width: float) -> None:
+    """On one bar: its clipped t interval, or each run as a point when there are two."""
+    if summary.has_interval:
+        ax.errorbar(position, summary.mean,
+                    yerr=[[summary.mean - summary.low], [summary.high - summary.mean]],
+                    fmt="none", color=MEAN_COLOR, capsize=2, linewidth=1, zorder=3)
+    elif values.size > 1:
+        ax.scatter(position + _spread(values.size, bar_width * 0.2), values, s=8,
+                   color=MEAN_COLOR, linewidths=0, zorder=3)
+
+
+def _bars_note(summaries: list[MeanInterval], confidence: float) -> str:
+    parts = []
+    if any(summary.has_interval for summary in summaries):
+        parts.append(f"error bars: {_interval_text(summaries, confidence)}")
+    if any(1 < summary.n < MIN_RUNS_FOR_INTERVAL for summary in summaries):
+        parts.append(f"points: each seed (n < {MIN_RUNS_FOR_INTERVAL} seeds), no interval")
+    if any(summary.n == 1 for summary in summaries):
+        parts.append("bars of one value: no interval")
+    return "\n".join(parts)

@@ -1,4 +1,4 @@
-"""Input checks and small statistics shared by the figure and table functions."""
+"""Input checks shared by the figure and table functions."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from thesis_lib.errors import DataError
 
@@ -33,21 +32,6 @@ def require_fractions(values: pd.Series, what: str) -> None:
         )
 
 
-def t_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
-    """Student-t confidence interval of the mean; a single value gives (value, value).
-
-    The same interval as the summary tables (``mean +- t * sd / sqrt(n)``, sd with ddof=1), so
-    error bars in the figures and numbers in the tables agree. Seaborn accepts this function
-    as ``errorbar=``.
-    """
-    array = np.asarray(values, dtype=float)
-    mean = float(array.mean())
-    if array.size < 2:
-        return mean, mean
-    half_width = stats.sem(array) * stats.t.ppf((1 + confidence) / 2, array.size - 1)
-    return mean - half_width, mean + half_width
-
-
 def ordered(values: Iterable, order: Sequence | None) -> list:
     """``order`` restricted to the values present, or the values in first-seen order."""
     present = list(dict.fromkeys(values))
@@ -55,3 +39,61 @@ def ordered(values: Iterable, order: Sequence | None) -> list:
         return present
     unknown = [value for value in present if value not in order]
     return [value for value in order if value in present] + unknown
+
+
+def require_one_dataset(frame: pd.DataFrame, what: str, dataset: str = "dataset") -> None:
+    """Refuse a table mixing evaluation datasets: a mean over them would mix test sets."""
+    if dataset in frame.columns and frame[dataset].nunique() > 1:
+        names = sorted(frame[dataset].astype(str).unique())
+        raise DataError(
+            f"{what}: the table holds several evaluation datasets {names}; pass the rows of one"
+            f" (e.g. runs[runs[{dataset!r}] == 'test'])"
+        )
+
+
+def require_unique_runs(frame: pd.DataFrame, keys: Sequence[str], what: str) -> None:
+    """Refuse a table listing the same run twice for one group (it would count as two seeds)."""
+    keys = [key for key in keys if key in frame.columns]
+    if "run_id" not in keys:
+        return
+    repeated = frame[frame.duplicated(keys, keep=False)]
+    if not repeated.empty:
+        raise DataError(
+            f"{what}: run(s) {sorted(repeated['run_id'].unique())[:5]} appear more than once for "
+            f"the same {', '.join(key for key in keys if key != 'run_id')}; each run counts once"
+        )
+
+
+PROBABILITY_PREFIX = "prob_"
+
+
+def probability_columns(frame: pd.DataFrame) -> list[str]:
+    """The ``prob_<class>`` columns of a predictions table, in class-index order."""
+    return [column for column in frame.columns if str(column).startswith(PROBABILITY_PREFIX)]
+
+
+def class_names_of(frame: pd.DataFrame) -> list[str]:
+    """Class names from the ``prob_<class>`` columns of a predictions table, in index order."""
+    return [column.removeprefix(PROBABILITY_PREFIX) for column in probability_columns(frame)]
+
+
+def class_indices(classes: Sequence[str | int] | None, names: Sequence[str]) -> list[int]:
+    """Indices of ``classes`` (names or indices) among ``names``; all when ``None``.
+
+    Raises:
+        DataError: a class that is not among ``names``.
+    """
+    if classes is None:
+        return list(range(len(names)))
+    indices = []
+    for item in classes:
+        if isinstance(item, int | np.integer) and not isinstance(item, bool):
+            if not 0 <= item < len(names):
+                raise DataError(f"class index {item} is not one of 0..{len(names) - 1} "
+                                f"(classes {list(names)})")
+            indices.append(int(item))
+        elif item in names:
+            indices.append(list(names).index(item))
+        else:
+            raise DataError(f"class {item!r} is not one of {list(names)}")
+    return indices

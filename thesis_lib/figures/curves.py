@@ -1,28 +1,134 @@
-"""Curves: learning curves across seeds, ROC and precision-recall curves per network.
+"""Learning curves across seeds, and the drawing of several runs' curves that the ROC and
+precision-recall figures share.
 
-ROC and PR points and areas come from ``sklearn.metrics``. When a network has several runs,
-each run's curve is interpolated onto a common grid and the mean is drawn with a band of one
-standard deviation; the legend gives the mean area +- SD across runs.
+A network with at least three runs is drawn as its mean curve with the pointwise t band
+(clipped to the metric's range: accuracies 0-100 %, losses >= 0); with fewer runs, or at the
+epochs that fewer than three runs reached (early stopping), each run is drawn as a thin line.
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.figure import Figure
-from sklearn import metrics
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 from thesis_lib.errors import DataError
-from thesis_lib.figures.checks import ordered, require_columns, t_interval
+from thesis_lib.figures.checks import ordered, require_columns
+from thesis_lib.figures.intervals import (
+    FEW_RUNS_LABEL,
+    FRACTION,
+    MIN_RUNS_FOR_INTERVAL,
+    NON_NEGATIVE,
+    PERCENT,
+    UNBOUNDED,
+    clipped_note,
+    curve_band,
+    percent_text,
+)
 from thesis_lib.figures.style import figure_size, palette, publication_style
 
 # Columns of history.csv (Keras CSVLogger) and how they are shown.
 METRIC_LABELS = {"loss": "Loss (cross-entropy)", "accuracy": "Accuracy (%)"}
-_GRID = np.linspace(0.0, 1.0, 201)
+SPLIT_STYLES = {"training": "-", "validation": "--"}
+# Metrics (Keras names) bounded to [0, 1]; accuracies are shown in percent.
+_FRACTION_METRICS = ("auc", "precision", "recall", "f1")
+THIN_LINE = 0.6
+BAND_ALPHA = 0.2
+
+
+def metric_range(name: str) -> tuple[tuple[float, float], float]:
+    """``(bounds, scale)`` of a ``history.csv`` metric as drawn: accuracies in percent
+    (0-100), losses >= 0, AUC/precision/recall/F1 in 0-1, anything else unbounded."""
+    lowered = name.lower()
+    if "accuracy" in lowered:
+        return PERCENT, 100.0
+    if "loss" in lowered or "entropy" in lowered:
+        return NON_NEGATIVE, 1.0
+    if any(part in lowered for part in _FRACTION_METRICS):
+        return FRACTION, 1.0
+    return UNBOUNDED, 1.0
+
+
+def band_label(confidence: float) -> str:
+    return f"band: mean ± {percent_text(confidence)} t CI (n ≥ {MIN_RUNS_FOR_INTERVAL} seeds)"
+
+
+def draw_runs(
+    ax,
+    x: np.ndarray,
+    curves: np.ndarray,
+    *,
+    color,
+    confidence: float,
+    bounds: tuple[float, float],
+    linestyle: str = "-",
+    label: str | None = None,
+    band_alpha: float | None = None,
+) -> dict[str, bool]:
+    """Draw the curves of one network's runs (runs x points, NaN = no value).
+
+    Where at least three runs have a value: the mean curve and its clipped t band. Elsewhere
+    (fewer runs overall, or the points only some runs reached): each run as a thin line.
+
+    Returns:
+        ``{"band": drawn a band, "thin": drawn thin per-run lines, "clipped": a band was
+        clipped}``, for the figure's legend.
+    """
+    curves = np.atleast_2d(np.asarray(curves, dtype=float))
+    band = curve_band(curves, confidence, bounds)
+    banded = band.counts >= MIN_RUNS_FOR_INTERVAL
+    drawn = {"band": bool(banded.any()), "thin": False, "clipped": band.clipped}
+    if banded.any():
+        ax.plot(x, np.where(banded, band.mean, np.nan), color=color, linestyle=linestyle,
+                linewidth=1, label=label)
+        ax.fill_between(x, band.low, band.high, where=banded, color=color,
+                        alpha=BAND_ALPHA if band_alpha is None else band_alpha, linewidth=0)
+        label = None
+    # Thin lines where the band is absent, joined to the band's last point.
+    thin = ~banded | np.roll(~banded, -1) & banded
+    thin[-1] = ~banded[-1]
+    if (~banded & (band.counts > 0)).any():
+        drawn["thin"] = True
+        width = 1.0 if curves.shape[0] == 1 else THIN_LINE
+        for curve in curves:
+            ax.plot(x, np.where(thin, curve, np.nan), color=color, linestyle=linestyle,
+                    linewidth=width, alpha=0.85, label=label)
+            label = None
+    return drawn
+
+
+def interval_handles(drawn: Sequence[dict[str, bool]], confidence: float,
+                     bounds: tuple[float, float] | None = None, unit: str = "",
+                     wrap: int | None = None) -> list:
+    """Legend entries saying what the bands and thin lines of a figure are (on lines of at
+    most ``wrap`` characters when given)."""
+    handles = []
+    if any(item["band"] for item in drawn):
+        text = band_label(confidence)
+        if any(item["clipped"] for item in drawn):
+            text += "; " + (clipped_note(bounds, unit) if bounds
+                            else "clipped to each metric's range")
+        handles.append(Patch(color="grey", alpha=0.35, linewidth=0, label=text))
+    if any(item["thin"] for item in drawn):
+        handles.append(Line2D([], [], color="grey", linewidth=THIN_LINE,
+                              label=FEW_RUNS_LABEL))
+    if wrap:
+        for handle in handles:
+            handle.set_label("\n".join(textwrap.wrap(handle.get_label(), wrap)))
+    return handles
+
+
+def _runs_by_epoch(frame: pd.DataFrame, run: str, column: str, epochs: np.ndarray):
+    """Runs x epochs array of ``column`` (NaN where a run has no such epoch)."""
+    table = frame.pivot(index=run, columns="epoch", values=column)
+    return table.reindex(columns=epochs).to_numpy(dtype=float)
 
 
 def plot_learning_curves(
@@ -51,191 +157,40 @@ def plot_learning_curves(
     for name in metrics_to_plot:
         needed += [name, f"val_{name}"]
     require_columns(history, needed, "learning curves")
+    repeated = history[history.duplicated([run, "epoch"], keep=False)]
+    if not repeated.empty:
+        raise DataError(
+            f"learning curves: run(s) {sorted(repeated[run].astype(str).unique())[:5]} list an "
+            "epoch more than once; pass one row per run and epoch"
+        )
     networks = ordered(history[network], order)
     colors = dict(zip(networks, palette(len(networks)), strict=False))
-    # Long form: one row per (run, epoch, metric, split) so seaborn draws mean and band.
-    long = history.melt(
-        id_vars=["epoch", network, run],
-        value_vars=[column for name in metrics_to_plot for column in (name, f"val_{name}")],
-        var_name="column",
-    )
-    long["split"] = np.where(long["column"].str.startswith("val_"), "validation", "training")
-    long["metric"] = long["column"].str.removeprefix("val_")
-    is_accuracy = long["metric"].str.contains("accuracy")
-    long.loc[is_accuracy, "value"] = long.loc[is_accuracy, "value"] * 100
+    drawn = []
     with publication_style():
         fig, axes = plt.subplots(
             1, len(metrics_to_plot), figsize=figure_size(width, aspect=0.32), squeeze=False
         )
         for ax, name in zip(axes[0], metrics_to_plot, strict=True):
-            sns.lineplot(
-                data=long[long["metric"] == name],
-                x="epoch",
-                y="value",
-                hue=network,
-                hue_order=networks,
-                palette=colors,
-                style="split",
-                style_order=["training", "validation"],
-                errorbar=lambda values: t_interval(values, confidence),
-                linewidth=1,
-                ax=ax,
-            )
+            bounds, scale = metric_range(name)
+            for network_name in networks:
+                frame = history[history[network] == network_name]
+                epochs = np.sort(frame["epoch"].unique())
+                for split, column in (("training", name), ("validation", f"val_{name}")):
+                    curves = _runs_by_epoch(frame, run, column, epochs) * scale
+                    drawn.append(draw_runs(ax, epochs, curves, color=colors[network_name],
+                                           confidence=confidence, bounds=bounds,
+                                           linestyle=SPLIT_STYLES[split]))
             ax.set_xlabel("Epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_ylabel(METRIC_LABELS.get(name, name))
-            ax.get_legend().remove()
-        handles, labels = axes[0][0].get_legend_handles_labels()
-        # seaborn adds the column names as pseudo-entries; keep only networks and splits.
-        keep = [
-            (h, lab)
-            for h, lab in zip(handles, labels, strict=True)
-            if lab not in (network, "split")
-        ]
-        fig.legend(
-            [h for h, _ in keep],
-            [lab for _, lab in keep],
-            loc="outside right center",
-            title=f"band: {confidence:.0%} CI".replace("%", " %"),
-        )
-    return fig
-
-
-def _binary_scores(frame: pd.DataFrame, label: str, score: str) -> tuple[np.ndarray, np.ndarray]:
-    y_true = frame[label].to_numpy()
-    if not set(np.unique(y_true)) <= {0, 1}:
-        raise DataError(f"ROC/PR curves: column {label!r} must hold 0/1 labels for a binary task")
-    if len(np.unique(y_true)) < 2:
-        raise DataError(f"ROC/PR curves: column {label!r} holds one class only; need both")
-    return y_true, frame[score].to_numpy(dtype=float)
-
-
-def _split_runs(frame: pd.DataFrame, run: str | None) -> list[pd.DataFrame]:
-    """The rows of each run; all rows as one run when there is no run column."""
-    if run is None or run not in frame.columns:
-        return [frame]
-    return [run_frame for _, run_frame in frame.groupby(run, sort=False)]
-
-
-def curve_summary(
-    predictions: pd.DataFrame,
-    *,
-    network: str = "network",
-    run: str | None = "run_id",
-    label: str = "label_index",
-    score: str = "score",
-) -> pd.DataFrame:
-    """Per network: mean and SD across runs of ROC AUC and average precision (sklearn)."""
-    rows = []
-    for name, frame in predictions.groupby(network, sort=False):
-        runs = _split_runs(frame, run)
-        aucs, aps = [], []
-        for run_frame in runs:
-            y_true, y_score = _binary_scores(run_frame, label, score)
-            aucs.append(metrics.roc_auc_score(y_true, y_score))
-            aps.append(metrics.average_precision_score(y_true, y_score))
-        rows.append(
-            {
-                network: name,
-                "runs": len(runs),
-                "roc_auc": np.mean(aucs),
-                "roc_auc_sd": np.std(aucs, ddof=1) if len(aucs) > 1 else np.nan,
-                "average_precision": np.mean(aps),
-                "average_precision_sd": np.std(aps, ddof=1) if len(aps) > 1 else np.nan,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def _area_label(name: str, kind: str, mean: float, sd: float) -> str:
-    spread = "" if np.isnan(sd) else f" ± {sd:.3f}"
-    return f"{name} ({kind} {mean:.3f}{spread})"
-
-
-def plot_roc_pr_curves(
-    predictions: pd.DataFrame,
-    *,
-    network: str = "network",
-    run: str | None = "run_id",
-    label: str = "label_index",
-    score: str = "score",
-    order: Sequence[str] | None = None,
-    positive_name: str = "sadness",
-    width: str | float = "double",
-) -> Figure:
-    """ROC curve (left) and precision-recall curve (right) of each network on a binary task.
-
-    Args:
-        predictions: one row per (run, image) with the true label (0/1), the predicted
-            probability of the positive class, the network and (optionally) the run.
-        network: column naming the network (one colour each).
-        run: column identifying the run; several runs of a network are averaged. ``None``
-            treats each network's rows as one run.
-        label: column with the true class index (1 = positive class).
-        score: column with the predicted probability of the positive class.
-        order: networks in legend order.
-        positive_name: name of the positive class, for the axis labels.
-        width: ``"single"``, ``"double"`` or inches.
-    """
-    require_columns(predictions, [network, label, score], "ROC/PR curves")
-    networks = ordered(predictions[network], order)
-    summary = curve_summary(
-        predictions, network=network, run=run, label=label, score=score
-    ).set_index(network)
-    with publication_style():
-        fig, (roc_ax, pr_ax) = plt.subplots(1, 2, figsize=figure_size(width, aspect=0.42))
-        for name, color in zip(networks, palette(len(networks)), strict=False):
-            frame = predictions[predictions[network] == name]
-            tprs, precisions = [], []
-            for run_frame in _split_runs(frame, run):
-                y_true, y_score = _binary_scores(run_frame, label, score)
-                fpr, tpr, _ = metrics.roc_curve(y_true, y_score)
-                tprs.append(np.interp(_GRID, fpr, tpr))
-                precision, recall, _ = metrics.precision_recall_curve(y_true, y_score)
-                # recall decreases along the arrays; np.interp needs increasing x.
-                precisions.append(np.interp(_GRID, recall[::-1], precision[::-1]))
-            stats = summary.loc[name]
-            for ax, curves, kind, area in (
-                (roc_ax, tprs, "AUC", "roc_auc"),
-                (pr_ax, precisions, "AP", "average_precision"),
-            ):
-                curves = np.asarray(curves)
-                ax.plot(
-                    _GRID,
-                    curves.mean(axis=0),
-                    color=color,
-                    linewidth=1,
-                    label=_area_label(str(name), kind, stats[area], stats[f"{area}_sd"]),
-                )
-                if len(curves) > 1:
-                    spread = curves.std(axis=0, ddof=1)
-                    ax.fill_between(
-                        _GRID,
-                        curves.mean(axis=0) - spread,
-                        curves.mean(axis=0) + spread,
-                        color=color,
-                        alpha=0.2,
-                        linewidth=0,
-                    )
-        roc_ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=0.8, label="chance")
-        prevalence = predictions[label].mean()
-        pr_ax.axhline(prevalence, color="grey", linestyle=":", linewidth=0.8, label="chance")
-        roc_ax.set(
-            xlabel="False positive rate", ylabel="True positive rate", xlim=(0, 1), ylim=(0, 1.01)
-        )
-        pr_ax.set(
-            xlabel=f"Recall ({positive_name})",
-            ylabel=f"Precision ({positive_name})",
-            xlim=(0, 1),
-            ylim=(0, 1.01),
-        )
-        several_runs = (summary["runs"] > 1).any()
-        for ax, title in ((roc_ax, "ROC"), (pr_ax, "Precision-recall")):
-            ax.set_title(title)
-            ax.set_aspect("equal")
-            ax.legend(
-                loc="lower right" if ax is roc_ax else "lower left",
-                fontsize=6,
-                title="mean ± SD over runs (band: ± 1 SD)" if several_runs else None,
-                title_fontsize=6,
-            )
+            low, high = ax.get_ylim()
+            # Margins around values at a bound would show impossible values (loss < 0).
+            ax.set_ylim(max(low, bounds[0]), min(high, bounds[1]))
+        handles = [Line2D([], [], color=colors[name], linewidth=1, label=str(name))
+                   for name in networks]
+        handles += [Line2D([], [], color="black", linestyle=style, linewidth=1, label=split)
+                    for split, style in SPLIT_STYLES.items()]
+        # Notes on short lines, so that the legend beside the panels stays narrow.
+        handles += interval_handles(drawn, confidence, wrap=28)
+        fig.legend(handles=handles, loc="outside right center")
     return fig

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,25 +19,22 @@ from PIL import Image
 
 from thesis_lib import results
 from thesis_lib.errors import DataError
+from thesis_lib.figures import checks
 from thesis_lib.figures.checks import require_columns
 
 
 def with_network_names(runs: pd.DataFrame) -> pd.DataFrame:
-    """``runs`` with a ``network`` column: the thesis' name of each run's model."""
+    """``runs`` with a ``network`` column: the readable name of each run's setting, distinct
+    for distinct settings (``collect_runs`` adds it already; hand-made tables get it here)."""
     require_columns(runs, ["variant"], "runs table")
-    modules = runs["modules"] if "modules" in runs else [None] * len(runs)
-    backbones = runs["backbone"] if "backbone" in runs else ["EfficientNetV2B2"] * len(runs)
-    names = [
-        results.network_name(variant, count, backbone)
-        for variant, count, backbone in zip(runs["variant"], modules, backbones, strict=True)
-    ]
-    return runs.assign(network=names)
+    if "network" in runs:
+        return runs
+    return results.with_settings(runs)
 
 
 def network_order(runs: pd.DataFrame) -> list[str]:
     """Network names in table order: baseline, Gram models by module count, GramNet, others."""
-    named = runs if "network" in runs else with_network_names(runs)
-    return list(dict.fromkeys(results.sort_networks(named)["network"]))
+    return list(dict.fromkeys(results.sort_networks(with_network_names(runs))["network"]))
 
 
 def _run_rows(runs: pd.DataFrame) -> pd.DataFrame:
@@ -72,38 +70,59 @@ def load_scores(
     results_dir: str | os.PathLike,
     *,
     dataset: str = results.OWN_TEST_SPLIT,
-    positive_index: int = 1,
+    positive_index: int | None = None,
 ) -> pd.DataFrame:
-    """Per run and image: ``label_index`` and ``score``, the probability of the positive class.
+    """Per run and image: the true and predicted class and every class probability.
+
+    Columns: ``run_id``, ``network``, ``path``, ``label_index``, ``predicted_index``, the
+    ``prob_<class>`` columns of ``predictions.csv`` (class-index order) and, for a binary task
+    or when ``positive_index`` is given, ``score``: the probability of that class (for ROC/PR
+    curves of one class against the rest).
 
     Args:
         runs: the table of ``collect_runs``.
         results_dir: the results folder holding ``runs/``.
         dataset: which evaluation set's predictions (``"test"``: the run's own test split).
-        positive_index: index of the positive class (1 = "sadness" in the binary scheme).
+        positive_index: class whose probability is ``score``; default 1 ("sadness" in the
+            binary scheme) for two classes and no ``score`` for more.
+
+    Raises:
+        DataError: a run has no such class, or the runs were trained on different classes.
     """
     folder = results.runs_folder(results_dir)
-    frames = []
+    frames, classes_seen = [], None
     for run in _run_rows(runs).itertuples(index=False):
+        path = folder / run.run_id / "predictions.csv"
         predictions = results.load_predictions(folder / run.run_id)
         predictions = predictions[predictions["dataset"] == dataset]
-        probability_columns = [c for c in predictions.columns if c.startswith("prob_")]
-        if positive_index >= len(probability_columns):
+        probability_columns = checks.probability_columns(predictions)
+        if classes_seen is None:
+            classes_seen = probability_columns
+        elif probability_columns != classes_seen:
             raise DataError(
-                f"{folder / run.run_id / 'predictions.csv'}: no class {positive_index} among "
-                f"{probability_columns}"
+                f"{path}: classes {probability_columns} differ from the other runs' "
+                f"{classes_seen}; load the scores of runs of one label scheme"
             )
-        frames.append(
-            pd.DataFrame(
-                {
-                    "run_id": run.run_id,
-                    "network": run.network,
-                    "path": predictions["path"].to_numpy(),
-                    "label_index": predictions["label_index"].to_numpy(),
-                    "score": predictions[probability_columns[positive_index]].to_numpy(),
-                }
-            )
+        frame = pd.DataFrame(
+            {
+                "run_id": run.run_id,
+                "network": run.network,
+                "path": predictions["path"].to_numpy(),
+                "label_index": predictions["label_index"].to_numpy(),
+                "predicted_index": predictions["predicted_index"].to_numpy(),
+            }
         )
+        for column in probability_columns:
+            frame[column] = predictions[column].to_numpy(dtype=float)
+        index = positive_index if positive_index is not None else (
+            1 if len(probability_columns) == 2 else None)
+        if index is not None:
+            if not 0 <= index < len(probability_columns):
+                raise DataError(f"{path}: no class {index} among {probability_columns}")
+            frame["score"] = frame[probability_columns[index]]
+        frames.append(frame)
+    if not frames:
+        raise DataError("load_scores: the runs table has no finished runs")
     return pd.concat(frames, ignore_index=True)
 
 
@@ -127,31 +146,90 @@ def load_confusion(
     return np.asarray(section["confusion_matrix"], dtype=int), list(class_names)
 
 
-def pick_examples(scores: pd.DataFrame, *, per_class: int = 2) -> pd.DataFrame:
+def _true_class_probability(scores: pd.DataFrame) -> np.ndarray:
+    """Probability each image gets for its true class: from ``prob_<class>`` columns, or from
+    a binary table's ``score`` (the probability of class 1)."""
+    columns = checks.probability_columns(scores)
+    labels = scores["label_index"].to_numpy(dtype=int)
+    if columns:
+        probabilities = scores[columns].to_numpy(dtype=float)
+        if labels.min() < 0 or labels.max() >= len(columns):
+            raise DataError(f"scores of one run: label_index outside 0..{len(columns) - 1}")
+        return probabilities[np.arange(len(scores)), labels]
+    if "score" not in scores.columns:
+        raise DataError("scores of one run: need prob_<class> columns or a binary 'score'")
+    if not np.isin(labels, (0, 1)).all():
+        raise DataError("scores of one run: a 'score' column is binary; label_index must be 0/1")
+    return np.where(labels == 1, scores["score"], 1 - scores["score"])
+
+
+def pick_examples(
+    scores: pd.DataFrame,
+    *,
+    per_class: int = 2,
+    classes: Sequence[str | int] | None = None,
+) -> pd.DataFrame:
     """The images of each class that one run gives the highest probability of their true class.
 
     Correctly classified images come first by construction; a class the run never gets right
     still gets its ``per_class`` images (then misclassified ones), so the figures always show
-    both classes. Rows are ordered positive class first; ties are broken by path, so the same
-    images are picked on every machine.
+    every chosen class. Ties are broken by path, so the same images are picked on every
+    machine.
 
     Args:
-        scores: one run's rows of :func:`load_scores` (``path``, ``label_index``, ``score``).
+        scores: one run's rows of :func:`load_scores` (``path``, ``label_index`` and the
+            ``prob_<class>`` columns, or a binary ``score``).
         per_class: images per class.
+        classes: the classes to show (names or indices), in the order of the rows; default
+            the positive class then the other for two classes (1, 0), every class in index
+            order for more.
 
     Returns:
-        The picked rows with a ``confidence`` column: the probability of the true class.
+        The picked rows, class by class, with ``confidence`` (the probability of the true
+        class) and ``class_name`` (when the table has ``prob_<class>`` columns).
     """
-    require_columns(scores, ["path", "label_index", "score"], "scores of one run")
-    confidence = np.where(scores["label_index"] == 1, scores["score"], 1 - scores["score"])
-    rated = scores.assign(confidence=confidence)
+    require_columns(scores, ["path", "label_index"], "scores of one run")
+    if "run_id" in scores.columns and scores["run_id"].nunique() > 1:
+        raise DataError(
+            f"scores of one run: the table holds {scores['run_id'].nunique()} runs; pass one "
+            "run's rows (scores[scores.run_id == ...])"
+        )
+    names = checks.class_names_of(scores)
+    count = len(names) if names else 2
+    if classes is None:
+        chosen = [1, 0] if count == 2 else list(range(count))
+    else:
+        chosen = checks.class_indices(classes, names or ["0", "1"])
+    rated = scores.assign(confidence=_true_class_probability(scores))
+    if names:
+        rated["class_name"] = [names[label] for label in rated["label_index"].astype(int)]
     picked = [
         rated[rated["label_index"] == label]
         .sort_values(["confidence", "path"], ascending=[False, True])
         .head(per_class)
-        for label in (1, 0)
+        for label in chosen
     ]
     return pd.concat(picked, ignore_index=True)
+
+
+def example_titles(examples: pd.DataFrame, class_names: Sequence[str]) -> list[str]:
+    """Panel titles of picked examples: the true class and its probability, and the predicted
+    class when the run got the image wrong (Grad-CAM explains the predicted class).
+
+    ``"sadness, p = 0.91"``, or ``"fear, p = 0.20\n(predicted: sadness)"``.
+    """
+    require_columns(examples, ["label_index", "confidence"], "examples")
+    readable = [str(name).replace("_", " ") for name in class_names]
+    predicted = (examples["predicted_index"] if "predicted_index" in examples.columns
+                 else examples["label_index"])
+    titles = []
+    for label, guess, confidence in zip(examples["label_index"], predicted,
+                                        examples["confidence"], strict=True):
+        title = f"{readable[int(label)]}, p = {confidence:.2f}"
+        if int(guess) != int(label):
+            title += f"\n(predicted: {readable[int(guess)]})"
+        titles.append(title)
+    return titles
 
 
 def load_examples(paths, image_size: int) -> np.ndarray:

@@ -7,11 +7,16 @@ correlations).
 Grad-CAM (Selvaraju et al., ICCV 2017): for a class score y and the feature map A of a
 convolutional layer, each channel k is weighted by the spatial mean of dy/dA_k; the map is
 ReLU(sum_k w_k A_k), upsampled to the image and scaled to [0, 1]. The networks end in a softmax
-and do not expose their logits, so y is the class probability. With two classes its gradient
-is p(1 - p) times that of the logit difference z_c - z_other, so the map equals the logit
-difference's map once scaled. The gradient is taken with TensorFlow's ``tf.GradientTape``,
-so Grad-CAM needs ``KERAS_BACKEND=tensorflow`` (the default); under another backend it raises
-a ConfigError saying so.
+and do not expose their logits, so y is the class probability p_c. Its gradient is p_c times
+that of log p_c = z_c - logsumexp(z), and the positive factor p_c cancels in the scaling, so the
+map shows the evidence for class c against the other classes (weighted by their
+probabilities); with two classes that is the logit difference z_c - z_other. By default each
+image is explained for its predicted class, for any number of classes.
+
+The gradient is taken with ``tf.GradientTape`` on the TensorFlow backend and with
+``jax.grad`` on JAX; on JAX the model is split at the layer (the part after it is a model of
+its own), which needs a layer that every path to the prediction passes through, such as the
+default layer.
 
 Layers are found by name in the model and one level down, because ``build_model`` wraps the
 EfficientNetV2 backbone as a nested model named ``backbone`` (its layers, e.g. ``top_conv``,
@@ -225,14 +230,6 @@ def plot_gram_heatmaps(
 # Grad-CAM
 
 
-def _require_tensorflow() -> None:
-    if keras.backend.backend() != "tensorflow":
-        raise ConfigError(
-            f"Grad-CAM takes gradients with tf.GradientTape and needs the TensorFlow backend; "
-            f"the Keras backend is {keras.backend.backend()!r} (set KERAS_BACKEND=tensorflow)"
-        )
-
-
 def _activation_and_prediction_fn(model: keras.Model, container, layer):
     """A function images -> (feature map of ``layer``, model output), one forward pass."""
     if container is None:
@@ -242,19 +239,117 @@ def _activation_and_prediction_fn(model: keras.Model, container, layer):
     # The nested model returns the feature map besides its own outputs; the rest of the outer
     # model is re-used as a model from the nested model's outputs to the prediction.
     inner = keras.Model(container.inputs[0], [layer.output, *container.outputs])
-    try:
-        rest = keras.Model(list(call.output_tensors), model.outputs)
-    except ValueError as error:
-        raise ConfigError(
-            f"cannot split {model.name!r} after nested model {container.name!r} for Grad-CAM "
-            f"({error}); pass a layer of the outer model"
-        ) from None
+    rest = _rest_of_model(model, container, call)
 
     def forward(images):
         activation, *container_outputs = inner(images, training=False)
         return activation, rest(container_outputs, training=False)
 
     return forward
+
+
+def _rest_of_model(model: keras.Model, container, call) -> keras.Model:
+    """The outer model from the nested model's outputs to the prediction."""
+    try:
+        return keras.Model(list(call.output_tensors), model.outputs)
+    except ValueError as error:
+        raise ConfigError(
+            f"cannot split {model.name!r} after nested model {container.name!r} for Grad-CAM "
+            f"({error}); pass a layer of the outer model"
+        ) from None
+
+
+def _split_at_layer(model: keras.Model, container, layer):
+    """``(head, tail)``: ``head(images)`` gives the feature map of ``layer`` and the values
+    the rest of the model needs besides it; ``tail(feature_map, values)`` gives the
+    prediction, depending on the images only through ``feature_map``.
+
+    This is how the gradient of the prediction with respect to the feature map is taken on
+    backends without a gradient tape (JAX). It needs a layer through which every path to the
+    prediction passes: a layer of the outer model that cuts it in two, or an output of the
+    nested backbone (``top_activation``, the default; the tapped layers are outputs too, but
+    paths from them also run through later layers, so their maps need TensorFlow).
+    """
+    explain = (f"on the {keras.backend.backend()!r} backend Grad-CAM needs a layer that every "
+               f"path to the prediction passes through (the default, the backbone's last "
+               f"feature map, is one); {layer.name!r} is not, use KERAS_BACKEND=tensorflow")
+    if container is None:
+        try:
+            tail_model = keras.Model(layer.output, model.outputs)
+        except ValueError:
+            raise ConfigError(explain) from None
+        head_model = keras.Model(model.inputs[0], layer.output)
+        return (lambda images: (head_model(images, training=False), []),
+                lambda activation, _: tail_model(activation, training=False))
+    position = next((index for index, tensor in enumerate(container.outputs)
+                     if tensor is layer.output), None)
+    if position is None or _feeds_later_layers(container, layer):
+        raise ConfigError(explain)
+    call = _container_call(model, container)
+    rest = _rest_of_model(model, container, call)
+    inner = keras.Model(container.inputs[0], container.outputs)
+
+    def head(images):
+        outputs = inner(images, training=False)
+        outputs = list(outputs) if isinstance(outputs, list | tuple) else [outputs]
+        return outputs[position], outputs
+
+    def tail(activation, outputs):
+        return rest([*outputs[:position], activation, *outputs[position + 1:]], training=False)
+
+    return head, tail
+
+
+def _feeds_later_layers(container: keras.Model, layer) -> bool:
+    """Whether ``layer``'s output is the input of another layer of ``container``."""
+    return any(
+        node.operation is not layer
+        and any(tensor is layer.output for tensor in node.input_tensors)
+        for inner in container.layers
+        for node in getattr(inner, "_inbound_nodes", [])
+    )
+
+
+def _gradients_tensorflow(model, container, layer, images, class_index):
+    """(feature map, d class score / d feature map) with ``tf.GradientTape``."""
+    import tensorflow as tf
+
+    forward = _activation_and_prediction_fn(model, container, layer)
+    batch = tf.convert_to_tensor(images)
+    with tf.GradientTape() as tape:
+        activation, probabilities = forward(batch)
+        targets = _targets(probabilities, class_index, len(images))
+        scores = tf.gather(probabilities, targets, axis=1, batch_dims=1)
+    gradients = tape.gradient(scores, activation)
+    return activation, gradients
+
+
+def _gradients_jax(model, container, layer, images, class_index):
+    """(feature map, d class score / d feature map) with ``jax.grad`` on the model's tail."""
+    import jax
+    import jax.numpy as jnp
+
+    head, tail = _split_at_layer(model, container, layer)
+    # Compiled once as a whole: run layer by layer, JAX would compile every operation apart.
+    activation, values = jax.jit(head)(jnp.asarray(images))
+    targets = _targets(jax.jit(tail)(activation, values), class_index, len(images))
+
+    def summed_scores(feature_map, values, targets):
+        # Images do not interact at inference, so the gradient of the sum is each image's own.
+        probabilities = tail(feature_map, values)
+        return jnp.sum(jnp.take_along_axis(probabilities, targets[:, None], axis=1))
+
+    return activation, jax.jit(jax.grad(summed_scores))(activation, values, targets)
+
+
+def _targets(probabilities, class_index, count: int):
+    """The explained class of each image: its predicted class, or the requested one(s)."""
+    if class_index is None:
+        return keras.ops.cast(keras.ops.argmax(probabilities, axis=-1), "int32")
+    return keras.ops.broadcast_to(keras.ops.convert_to_tensor(class_index, "int32"), (count,))
+
+
+_GRADIENTS = {"tensorflow": _gradients_tensorflow, "jax": _gradients_jax}
 
 
 def grad_cam(
@@ -266,47 +361,59 @@ def grad_cam(
 ) -> np.ndarray:
     """Grad-CAM heatmaps (N, S, S) in [0, 1] at the images' size.
 
+    Runs on the TensorFlow backend (``tf.GradientTape``, any layer) and on JAX (``jax.grad``
+    on the part of the model after the layer; the layer must cut the model in two, as the
+    default does).
+
     Args:
         model: a Keras classifier with softmax output (e.g. from ``build_model``).
         images: (N, S, S, 3) RGB in 0..255, as the model takes them.
         layer_name: convolutional layer to explain; default the last layer with a 4-D
             output (``top_activation`` of an EfficientNetV2 backbone).
         class_index: the class to explain, one for all images or one per image; default
-            each image's predicted class.
+            each image's predicted class (the argmax of the model's output).
 
     Returns:
         float32 array; each map divided by its maximum (all zeros if the class score has no
         positive evidence in that layer).
-    """
-    _require_tensorflow()
-    import tensorflow as tf
 
+    Raises:
+        ConfigError: an unknown layer or class, a backend other than TensorFlow or JAX, or
+            (JAX) a layer that does not cut the model in two.
+    """
+    backend = keras.backend.backend()
+    if backend not in _GRADIENTS:
+        raise ConfigError(
+            f"Grad-CAM takes gradients with TensorFlow or JAX; the Keras backend is "
+            f"{backend!r} (set KERAS_BACKEND=tensorflow or jax)"
+        )
     images = _check_images(model, images)
     container, layer = find_layer(model, layer_name)
-    forward = _activation_and_prediction_fn(model, container, layer)
     num_classes = model.outputs[0].shape[-1]
     requested = np.atleast_1d(class_index if class_index is not None else 0)
-    if requested.min() < 0 or requested.max() >= num_classes:
+    if requested.min() < 0 or requested.max() >= num_classes or (
+        requested.size > 1 and requested.size != len(images)
+    ):
         raise ConfigError(
             f"class_index {class_index!r} is not a class of {model.name!r} (0..{num_classes - 1})"
+            f" or one class per image ({len(images)})"
         )
-    batch = tf.convert_to_tensor(images)
-    with tf.GradientTape() as tape:
-        activation, probabilities = forward(batch)
-        if class_index is None:
-            targets = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
-        else:
-            targets = tf.broadcast_to(tf.constant(class_index, tf.int32), [len(images)])
-        scores = tf.gather(probabilities, targets, axis=1, batch_dims=1)
-    gradients = tape.gradient(scores, activation)
+    activation, gradients = _GRADIENTS[backend](model, container, layer, images, class_index)
     if gradients is None:
         raise ConfigError(f"the prediction does not depend on layer {layer.name!r}")
-    channel_weights = tf.reduce_mean(gradients, axis=(1, 2), keepdims=True)
-    cams = tf.nn.relu(tf.reduce_sum(channel_weights * activation, axis=-1, keepdims=True))
-    cams = tf.image.resize(cams, images.shape[1:3], method="bilinear")[..., 0]
-    peak = tf.reduce_max(cams, axis=(1, 2), keepdims=True)
-    cams = tf.math.divide_no_nan(cams, peak)
-    return np.clip(cams.numpy(), 0.0, 1.0).astype("float32")
+    return _cams(activation, gradients, images.shape[1:3])
+
+
+def _cams(activation, gradients, size) -> np.ndarray:
+    """ReLU of the gradient-weighted channel sum, upsampled (bilinear) and scaled to [0, 1]."""
+    ops = keras.ops
+    channel_weights = ops.mean(gradients, axis=(1, 2), keepdims=True)
+    cams = ops.relu(ops.sum(channel_weights * activation, axis=-1, keepdims=True))
+    cams = ops.convert_to_numpy(ops.image.resize(cams, tuple(size), interpolation="bilinear"))
+    cams = cams[..., 0].astype("float64")
+    peak = cams.reshape(len(cams), -1).max(axis=1)[:, None, None]
+    cams = np.divide(cams, peak, out=np.zeros_like(cams), where=peak > 0)
+    return np.clip(cams, 0.0, 1.0).astype("float32")
 
 
 def plot_grad_cam(

@@ -92,6 +92,36 @@ def results_table(
     return _to_latex(table, text_columns=["Network"], caption=caption, label=label)
 
 
+def metrics_table(
+    summary: pd.DataFrame,
+    *,
+    dataset: str | None = "test",
+    decimals: int = 2,
+    caption: str | None = None,
+    label: str | None = None,
+) -> str:
+    """The headline metrics per network, mean ± sample SD in percent, and n: accuracy,
+    balanced accuracy and macro F1 (and, for K classes, top-2 accuracy, macro ROC AUC and the
+    top-2 cross-sentiment share), from ``thesis_lib.results.summarize_metrics``.
+
+    Args:
+        summary: the long summary (one row per setting and metric).
+        dataset: the evaluation dataset to show.
+        decimals: decimals of means and SDs.
+        caption, label: when a caption is given, a ``table`` float with this caption/label.
+    """
+    from thesis_lib.results import metrics_view
+
+    require_columns(summary, ["network", "metric", "mean", "sd_ddof1", "n"], "metrics table")
+    view = metrics_view(summary, dataset=dataset, decimals=decimals)
+    view = view.rename(columns={"network": "Network"})
+    # Numbers are not escaped (only the Network column and the headers are): write LaTeX.
+    view = view.map(lambda text: text.replace(" ± ", " $\\pm$ ") if isinstance(text, str)
+                    else text)
+    view["n"] = view["n"].astype(int).astype(str)
+    return _to_latex(view, text_columns=["Network"], caption=caption, label=label)
+
+
 def significance_table(
     comparisons: pd.DataFrame,
     *,
