@@ -27,12 +27,148 @@ from thesis_lib.layers.gram_matrix import GramMatrix, at_least_float32
 def _check_positive_ints(name: str, values) -> tuple[int, ...]:
     values = tuple(values)
     if not values or not all(isinstance(v, int) and v > 0 for v in values):
-        raise ConfigError(f"GramModule {name} must be positive integers; got {values!r}")
+        raise ConfigError(f"Gram module {name} must be positive integers; got {values!r}")
     return values
 
 
+class GramBranch(keras.layers.Layer):
+    """What every Gram module shares: the options, the normalisation and the CNN head.
+
+    A subclass makes its reduction convolution(s) and its Gram layer in ``__init__``, then
+    calls ``_make_head()``; in ``build`` it calls ``_build_head(batch)``, and in ``call`` it
+    hands its float32 (B, C, C) Gram matrix to ``head(gram, training)``. The arguments are
+    those of ``GramModule``. Not registered: only its subclasses are layers of a model.
+    """
+
+    def __init__(
+        self,
+        channels: int = 32,
+        kernel_size: int = 3,
+        conv_activation: str | None = "relu",
+        gram_activation: str | None = None,
+        head_activation: str | None = "relu",
+        normalization: str | None = "chw",
+        signed_sqrt: bool = True,
+        l2_normalize: bool = True,
+        head_channels: Sequence[int] = (16, 32),
+        epsilon: float = 1e-8,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        (self.channels,) = _check_positive_ints("channels", [channels])
+        (self.kernel_size,) = _check_positive_ints("kernel_size", [kernel_size])
+        self.head_channels = _check_positive_ints("head_channels", head_channels)
+        self.conv_activation = conv_activation
+        self.gram_activation = gram_activation
+        self.head_activation = head_activation
+        self.normalization = normalization
+        self.signed_sqrt = bool(signed_sqrt)
+        self.l2_normalize = bool(l2_normalize)
+        self.epsilon = float(epsilon)
+
+        self._conv_activation_fn = get_activation(conv_activation)
+        self._gram_activation_fn = get_activation(gram_activation)
+        self._head_activation_fn = get_activation(head_activation)
+
+    def _reduction(self, suffix: str = "") -> tuple[keras.layers.Layer, keras.layers.Layer]:
+        """A reduction convolution to ``channels`` and its batch normalisation."""
+        # BN follows every convolution, so the convolutions need no bias.
+        conv = keras.layers.Conv2D(
+            self.channels,
+            self.kernel_size,
+            padding="same",
+            use_bias=False,
+            dtype=self.dtype_policy,
+            name=f"reduce_conv{suffix}",
+        )
+        norm = keras.layers.BatchNormalization(
+            dtype=self.dtype_policy, name=f"reduce_norm{suffix}"
+        )
+        return conv, norm
+
+    def _make_head(self) -> None:
+        self.head_convs = [
+            keras.layers.Conv2D(
+                width,
+                3,
+                strides=2,
+                padding="same",
+                use_bias=False,
+                dtype=self.dtype_policy,
+                name=f"head_conv_{i}",
+            )
+            for i, width in enumerate(self.head_channels)
+        ]
+        self.head_norms = [
+            keras.layers.BatchNormalization(dtype=self.dtype_policy, name=f"head_norm_{i}")
+            for i in range(len(self.head_channels))
+        ]
+        self.pool = keras.layers.GlobalAveragePooling2D(dtype=self.dtype_policy, name="pool")
+
+    def _build_reduction(self, conv, norm, input_shape) -> tuple:
+        conv.build(input_shape)
+        reduced_shape = conv.compute_output_shape(input_shape)
+        norm.build(reduced_shape)
+        return reduced_shape
+
+    def _build_head(self, batch) -> None:
+        # The C x C Gram matrix enters the head as a one-channel image.
+        shape = (batch, self.channels, self.channels, 1)
+        for conv, norm in zip(self.head_convs, self.head_norms, strict=True):
+            conv.build(shape)
+            shape = conv.compute_output_shape(shape)
+            norm.build(shape)
+        self.pool.build(shape)
+
+    def _reduce(self, conv, norm, inputs, training):
+        return self._conv_activation_fn(norm(conv(inputs), training=training))
+
+    def normalize_gram(self, gram):
+        """Activation, signed sqrt and L2 normalisation of a float32 (B, C, C) Gram matrix."""
+        gram = self._gram_activation_fn(gram)
+        if self.signed_sqrt:
+            # Gram entries are heavy-tailed (products of activations); the square root
+            # evens them out, and epsilon keeps its gradient finite at zero.
+            gram = ops.sign(gram) * ops.sqrt(ops.abs(gram) + self.epsilon)
+        if self.l2_normalize:
+            # max(., epsilon) under the root (rather than on the norm) keeps the gradient
+            # finite even for an all-zero matrix, e.g. when every ReLU channel is dead.
+            squared_norm = ops.sum(ops.square(gram), axis=(1, 2), keepdims=True)
+            gram = gram * ops.rsqrt(ops.maximum(squared_norm, self.epsilon))
+        return gram
+
+    def head(self, gram, training=None):
+        """Normalised (B, C, C) Gram matrix -> head convolutions -> pooled (B, head width)."""
+        x = ops.cast(ops.expand_dims(self.normalize_gram(gram), -1), self.compute_dtype)
+        for conv, norm in zip(self.head_convs, self.head_norms, strict=True):
+            x = self._head_activation_fn(norm(conv(x), training=training))
+        return self.pool(x)
+
+    def compute_output_shape(self, input_shape):
+        first = input_shape[0] if isinstance(input_shape, list) else input_shape
+        return (first[0], self.head_channels[-1])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "channels": self.channels,
+                "kernel_size": self.kernel_size,
+                "conv_activation": self.conv_activation,
+                "gram_activation": self.gram_activation,
+                "head_activation": self.head_activation,
+                "normalization": self.normalization,
+                "signed_sqrt": self.signed_sqrt,
+                "l2_normalize": self.l2_normalize,
+                "head_channels": list(self.head_channels),
+                "epsilon": self.epsilon,
+            }
+        )
+        return config
+
+
 @keras.saving.register_keras_serializable(package="thesis_lib")
-class GramModule(keras.layers.Layer):
+class GramModule(GramBranch):
     """GramNet-style texture branch: reduce, Gram, normalise, small CNN head, pool.
 
     Under a ``mixed_float16`` policy the convolutions run in float16, while the Gram matrix,
@@ -82,107 +218,30 @@ class GramModule(keras.layers.Layer):
         epsilon: float = 1e-8,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        (self.channels,) = _check_positive_ints("channels", [channels])
-        (self.kernel_size,) = _check_positive_ints("kernel_size", [kernel_size])
-        self.head_channels = _check_positive_ints("head_channels", head_channels)
-        self.conv_activation = conv_activation
-        self.gram_activation = gram_activation
-        self.head_activation = head_activation
-        self.normalization = normalization
-        self.signed_sqrt = bool(signed_sqrt)
-        self.l2_normalize = bool(l2_normalize)
-        self.epsilon = float(epsilon)
-
-        self._conv_activation_fn = get_activation(conv_activation)
-        self._gram_activation_fn = get_activation(gram_activation)
-        self._head_activation_fn = get_activation(head_activation)
-
-        # BN follows every convolution, so the convolutions need no bias.
-        self.reduce_conv = keras.layers.Conv2D(
-            self.channels,
-            self.kernel_size,
-            padding="same",
-            use_bias=False,
-            dtype=self.dtype_policy,
-            name="reduce_conv",
+        super().__init__(
+            channels=channels,
+            kernel_size=kernel_size,
+            conv_activation=conv_activation,
+            gram_activation=gram_activation,
+            head_activation=head_activation,
+            normalization=normalization,
+            signed_sqrt=signed_sqrt,
+            l2_normalize=l2_normalize,
+            head_channels=head_channels,
+            epsilon=epsilon,
+            **kwargs,
         )
-        self.reduce_norm = keras.layers.BatchNormalization(
-            dtype=self.dtype_policy, name="reduce_norm"
-        )
+        self.reduce_conv, self.reduce_norm = self._reduction()
         self.gram = GramMatrix(
             normalization=normalization, dtype=at_least_float32(self.dtype_policy), name="gram"
         )
-        self.head_convs = [
-            keras.layers.Conv2D(
-                width,
-                3,
-                strides=2,
-                padding="same",
-                use_bias=False,
-                dtype=self.dtype_policy,
-                name=f"head_conv_{i}",
-            )
-            for i, width in enumerate(self.head_channels)
-        ]
-        self.head_norms = [
-            keras.layers.BatchNormalization(dtype=self.dtype_policy, name=f"head_norm_{i}")
-            for i in range(len(self.head_channels))
-        ]
-        self.pool = keras.layers.GlobalAveragePooling2D(dtype=self.dtype_policy, name="pool")
+        self._make_head()
 
     def build(self, input_shape):
-        self.reduce_conv.build(input_shape)
-        reduced_shape = self.reduce_conv.compute_output_shape(input_shape)
-        self.reduce_norm.build(reduced_shape)
+        reduced_shape = self._build_reduction(self.reduce_conv, self.reduce_norm, input_shape)
         self.gram.build(reduced_shape)
-        # The C x C Gram matrix enters the head as a one-channel image.
-        shape = (input_shape[0], self.channels, self.channels, 1)
-        for conv, norm in zip(self.head_convs, self.head_norms, strict=True):
-            conv.build(shape)
-            shape = conv.compute_output_shape(shape)
-            norm.build(shape)
-        self.pool.build(shape)
-
-    def normalize_gram(self, gram):
-        """Activation, signed sqrt and L2 normalisation of a float32 (B, C, C) Gram matrix."""
-        gram = self._gram_activation_fn(gram)
-        if self.signed_sqrt:
-            # Gram entries are heavy-tailed (products of activations); the square root
-            # evens them out, and epsilon keeps its gradient finite at zero.
-            gram = ops.sign(gram) * ops.sqrt(ops.abs(gram) + self.epsilon)
-        if self.l2_normalize:
-            # max(., epsilon) under the root (rather than on the norm) keeps the gradient
-            # finite even for an all-zero matrix, e.g. when every ReLU channel is dead.
-            squared_norm = ops.sum(ops.square(gram), axis=(1, 2), keepdims=True)
-            gram = gram * ops.rsqrt(ops.maximum(squared_norm, self.epsilon))
-        return gram
+        self._build_head(input_shape[0])
 
     def call(self, inputs, training=None):
-        x = self._conv_activation_fn(self.reduce_norm(self.reduce_conv(inputs), training=training))
-        gram = self.normalize_gram(self.gram(x))
-        x = ops.cast(ops.expand_dims(gram, -1), self.compute_dtype)
-        for conv, norm in zip(self.head_convs, self.head_norms, strict=True):
-            x = self._head_activation_fn(norm(conv(x), training=training))
-        return self.pool(x)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.head_channels[-1])
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "channels": self.channels,
-                "kernel_size": self.kernel_size,
-                "conv_activation": self.conv_activation,
-                "gram_activation": self.gram_activation,
-                "head_activation": self.head_activation,
-                "normalization": self.normalization,
-                "signed_sqrt": self.signed_sqrt,
-                "l2_normalize": self.l2_normalize,
-                "head_channels": list(self.head_channels),
-                "epsilon": self.epsilon,
-            }
-        )
-        return config
+        x = self._reduce(self.reduce_conv, self.reduce_norm, inputs, training)
+        return self.head(self.gram(x), training=training)

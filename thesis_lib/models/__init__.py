@@ -1,8 +1,11 @@
 """The networks of the thesis: EfficientNetV2 baselines, Gram-module models and GramNet.
 
-    build_model(variant, ...)    "baseline", "gram" or "gramnet" on an EfficientNetV2 backbone
+    build_model(variant, ...)    "baseline", "gram", "gramnet" or "pairwise" on an EfficientNetV2
+    VARIANTS, DEFAULT_DROPOUT    the variant names and their dropouts (``models.variants``)
     BACKBONES, DEFAULT_TAPS      the backbones and their default Gram tap tables
-    describe_model(model)        parameters, taps with shapes and FLOPs of one model
+    embedding_model(model)       images -> the fused embedding (the classifier's input vector)
+    with_contrastive_center(...) a training model for cross-entropy + lambda * contrastive-center
+    describe_model(model)        parameters, taps (and pairs) with shapes and FLOPs of one model
     summarize_variants(...)      the same for every variant, as a table (``thesis models``)
 
 The names are imported on first use, so that ``thesis --help`` (which loads
@@ -19,10 +22,18 @@ _EXPORTS = {
     "get_backbone": "thesis_lib.models.backbones",
     "load_backbone": "thesis_lib.models.backbones",
     "tap_candidates": "thesis_lib.models.backbones",
-    "VARIANTS": "thesis_lib.models.builders",
+    "DEFAULT_DROPOUT": "thesis_lib.models.variants",
+    "VARIANTS": "thesis_lib.models.variants",
+    "check_variant": "thesis_lib.models.variants",
+    "consecutive_pairs": "thesis_lib.models.variants",
     "build_model": "thesis_lib.models.builders",
+    "embedding_model": "thesis_lib.models.embeddings",
+    "embedding_output": "thesis_lib.models.embeddings",
+    "ContrastiveCenterTraining": "thesis_lib.models.contrastive",
+    "with_contrastive_center": "thesis_lib.models.contrastive",
     "count_flops": "thesis_lib.models.summary",
     "describe_model": "thesis_lib.models.summary",
+    "model_pairs": "thesis_lib.models.summary",
     "model_taps": "thesis_lib.models.summary",
     "summarize_variants": "thesis_lib.models.summary",
     "tap_table": "thesis_lib.models.summary",

@@ -20,6 +20,21 @@
     representations for image emotion recognition in the deep convolutional network"), whose
     exact block is not published; it is not their exact network.
 
+``pairwise``
+    Our reading of the journal version of the thesis (Motiejauskas & Dzemyda, IJCCC 19(5),
+    2024), which combines the features of selected layers by "a pairwise operation" computing
+    Gram matrices of feature sub-maps: Gram modules on the *cross* Gram matrices of pairs of
+    tapped layers (``thesis_lib.layers.PairwiseGramModule``: a reduction conv on each map of
+    the pair, the cross Gram A^T B on the smaller grid, signed sqrt + L2 normalisation and the
+    head of a ``GramModule``). By default the pairs join consecutive taps, t1..tN -> (t1, t2),
+    (t2, t3), ..., so neighbouring stages meet on the grid of the deeper one; ``pairs=[(a, b),
+    ...]`` names them instead. ``modules`` is the number of pairs (= modules), as it is the
+    number of modules for ``gram``: N modules pair the N + 1 default taps of ``modules=N + 1``
+    (1..5), e.g. for B2 ``modules=3`` pairs block2c_add-block3c_add, block3c_add-block4d_add
+    and block4d_add-block6j_add, the four taps of ``gram`` with four modules. The module vectors
+    are fused with the pooled deep features as in ``gram``. The journal text does not fix
+    which sub-maps are paired or how a cross Gram is consumed; this is one consistent choice.
+
 Every model takes float32 RGB images (B, S, S, 3) with values 0..255 and returns softmax
 probabilities (B, num_classes) in float32 (also under a ``mixed_float16`` policy). Layer names
 are stable, so code and notebooks can reach the parts:
@@ -29,6 +44,7 @@ are stable, so code and notebooks can reach the parts:
                             feature map, the others are the tapped maps)
     "pool"                  global average pooling of the last feature map
     "gram_<tap layer>"      one Gram module per tap (gram, gramnet)
+    "pair_<tap a>_<tap b>"  one pairwise Gram module per pair (pairwise)
     "shared_scale"          the scale shared by the GramNet branches (gramnet)
     "fusion"                concatenation of the pooled features and the module vectors
     "fc"                    the FC-512 layer (gramnet)
@@ -43,13 +59,23 @@ from collections.abc import Mapping, Sequence
 import keras
 
 from thesis_lib.errors import ConfigError
-from thesis_lib.layers import GramModule, SharedScale, get_activation
-from thesis_lib.models.backbones import default_taps, get_backbone, load_backbone, tap_candidates
+from thesis_lib.layers import GramModule, PairwiseGramModule, SharedScale, get_activation
+from thesis_lib.models.backbones import (
+    default_taps,
+    get_backbone,
+    load_backbone,
+    tap_candidates,
+)
+from thesis_lib.models.variants import (
+    DEFAULT_DROPOUT,
+    VARIANTS,
+    check_pairwise_arguments,
+    check_variant,
+    consecutive_pairs,
+)
 
-VARIANTS: tuple[str, ...] = ("baseline", "gram", "gramnet")
-# Dropout before the classifier when ``dropout`` is not given: Keras' EfficientNetV2 top uses
-# 0.2; GramNet's head uses 0.5.
-DEFAULT_DROPOUT: dict[str, float] = {"baseline": 0.2, "gram": 0.2, "gramnet": 0.5}
+__all__ = ["DEFAULT_DROPOUT", "VARIANTS", "build_model", "check_variant"]
+
 GRAMNET_FC_UNITS = 512
 # Stages of a Gram module whose activation the ``activation`` argument sets.
 MODULE_STAGES = ("conv", "gram", "head")
@@ -63,6 +89,7 @@ def build_model(
     image_size: int = 256,
     modules: int = 4,
     taps: Sequence[str] | None = None,
+    pairs: Sequence[Sequence[str]] | None = None,
     activation: str | Mapping[str, str | None] = "relu",
     weights: str | os.PathLike | None = "imagenet",
     dropout: float | None = None,
@@ -72,24 +99,30 @@ def build_model(
     """Build one of the thesis' networks.
 
     Args:
-        variant: ``"baseline"``, ``"gram"`` or ``"gramnet"`` (see the module docstring).
+        variant: ``"baseline"``, ``"gram"``, ``"gramnet"`` or ``"pairwise"`` (see the module
+            docstring).
         backbone: ``"EfficientNetV2B0"`` .. ``"EfficientNetV2B3"``, ``"EfficientNetV2S"``
             (short forms such as ``"B2"`` work too).
         num_classes: number of output classes, at least 2.
         image_size: side S of the square input images, at least 32.
         modules: number of Gram modules, tapping the backbone's default layers for that number
             (``thesis_lib.models.DEFAULT_TAPS``, 0..6). Ignored by the baseline; ``gram`` with
-            ``modules=0`` is the baseline.
+            ``modules=0`` is the baseline. For ``pairwise``, the number of pairs (1..5),
+            joining the default taps of ``modules + 1`` consecutively.
         taps: names of the backbone layers to tap, overriding ``modules`` (one module per
-            name); ``thesis models taps`` lists the valid names.
+            name; for ``pairwise`` at least two, paired consecutively in the given order);
+            ``thesis models taps`` lists the valid names.
+        pairs: for ``pairwise`` only: the pairs of layer names whose cross Gram matrices the
+            modules see, e.g. ``[("block2c_add", "block4d_add"), ("block3c_add",
+            "block6j_add")]``, overriding ``modules`` (give ``taps`` or ``pairs``, not both).
         activation: the activation inside the Gram modules: one name from
             ``thesis_lib.layers.ACTIVATIONS`` for the convolution and the head, or a mapping
             with keys ``"conv"``, ``"gram"``, ``"head"`` to set each stage (the Gram matrix
             itself has none unless given).
         weights: ``"imagenet"``, ``None`` or the path of a local weights file of the backbone
             without its top (see ``thesis_lib.models.backbones``).
-        dropout: dropout rate before the classifier; default 0.2 (baseline, gram) or 0.5
-            (gramnet, as in GramNet).
+        dropout: dropout rate before the classifier; default 0.2 (baseline, gram, pairwise) or
+            0.5 (gramnet, as in GramNet).
         gram_channels: width of each module's reduction convolution (the Gram matrix is
             gram_channels x gram_channels); 32 as in GramNet.
         gram_kernel_size: kernel size of that convolution; 3 as in GramNet. 1 costs 9x less
@@ -107,10 +140,23 @@ def build_model(
     module_activations = _module_activations(activation)
     spec = get_backbone(backbone)
     if variant == "baseline" and taps:
-        raise ConfigError("the baseline has no Gram modules; taps apply to 'gram' and 'gramnet'")
+        raise ConfigError(
+            "the baseline has no Gram modules; taps apply to 'gram', 'gramnet' and 'pairwise'"
+        )
+    if pairs is not None and variant != "pairwise":
+        raise ConfigError(f"pairs apply to the 'pairwise' variant only, not to {variant!r}")
+    if variant == "pairwise":
+        pairs = check_pairwise_arguments(modules, taps, pairs)
 
     base = load_backbone(spec.name, image_size=image_size, weights=weights)
-    tap_names = [] if variant == "baseline" else _resolve_taps(base, spec.name, modules, taps)
+    pair_names: list[tuple[str, str]] = []
+    if variant == "pairwise":
+        pair_names = _resolve_pairs(base, spec.name, modules, taps, pairs)
+        tap_names = _in_network_order(base, {name for pair in pair_names for name in pair})
+    elif variant == "baseline":
+        tap_names = []
+    else:
+        tap_names = _resolve_taps(base, spec.name, modules, taps)
     if variant == "gramnet" and not tap_names:
         raise ConfigError("gramnet needs at least one tap: use modules >= 1 or taps=[...]")
     if not tap_names:
@@ -124,24 +170,26 @@ def build_model(
     images = keras.Input((image_size, image_size, 3), dtype="float32", name="image")
     deep, *tapped = _as_list(features(images))
     pooled = keras.layers.GlobalAveragePooling2D(name="pool")(deep)
+    module_options = dict(
+        channels=gram_channels, kernel_size=gram_kernel_size, **module_activations
+    )
 
     if variant == "baseline":
         head = pooled
+    elif variant == "pairwise":
+        maps = dict(zip(tap_names, tapped, strict=True))
+        branches = [
+            PairwiseGramModule(**module_options, name=f"pair_{a}_{b}")([maps[a], maps[b]])
+            for a, b in pair_names
+        ]
+        head = keras.layers.Concatenate(name="fusion")([pooled, *branches])
     elif variant == "gram":
         branches = [
-            GramModule(
-                channels=gram_channels,
-                kernel_size=gram_kernel_size,
-                **module_activations,
-                name=f"gram_{name}",
-            )(x)
+            GramModule(**module_options, name=f"gram_{name}")(x)
             for name, x in zip(tap_names, tapped, strict=True)
         ]
         head = keras.layers.Concatenate(name="fusion")([pooled, *branches])
     else:
-        module_options = dict(
-            channels=gram_channels, kernel_size=gram_kernel_size, **module_activations
-        )
         head = _gramnet_head(pooled, tap_names, tapped, module_options)
 
     head = keras.layers.Dropout(dropout, name="dropout")(head)
@@ -149,7 +197,8 @@ def build_model(
     probabilities = keras.layers.Dense(
         num_classes, activation="softmax", dtype="float32", name="classifier"
     )(head)
-    return keras.Model(images, probabilities, name=_model_name(variant, spec.name, tap_names))
+    modules_built = len(pair_names) if variant == "pairwise" else len(tap_names)
+    return keras.Model(images, probabilities, name=_model_name(variant, spec.name, modules_built))
 
 
 def _gramnet_head(pooled, tap_names, tapped, module_options):
@@ -190,6 +239,35 @@ def _resolve_taps(base: keras.Model, backbone: str, modules: int, taps) -> list[
     return taps
 
 
+def _resolve_pairs(
+    base: keras.Model, backbone: str, modules: int, taps, pairs: list[tuple[str, str]] | None
+) -> list[tuple[str, str]]:
+    """The pairs of the pairwise network: ``pairs`` with known layers, or consecutive taps."""
+    if pairs is not None:
+        valid = tap_candidates(base)
+        unknown = sorted({name for pair in pairs for name in pair if name not in valid})
+        if unknown:
+            raise ConfigError(
+                f"unknown layer(s) {', '.join(map(repr, unknown))} in pairs for {backbone}; "
+                f"valid: {', '.join(valid)}"
+            )
+        return pairs
+    if taps is None:
+        return consecutive_pairs(default_taps(backbone, modules + 1))
+    tap_names = _resolve_taps(base, backbone, modules, taps)
+    if len(tap_names) < 2:
+        raise ConfigError(
+            f"pairwise pairs consecutive taps and needs at least two, got {tap_names}"
+        )
+    return consecutive_pairs(tap_names)
+
+
+def _in_network_order(base: keras.Model, names: set[str]) -> list[str]:
+    """``names`` sorted by the position of their layers in the backbone, shallow to deep."""
+    order = {layer.name: index for index, layer in enumerate(base.layers)}
+    return sorted(names, key=order.__getitem__)
+
+
 def _module_activations(activation) -> dict[str, str | None]:
     """GramModule keyword arguments from ``activation`` (a name or a per-stage mapping)."""
     if isinstance(activation, Mapping):
@@ -204,12 +282,6 @@ def _module_activations(activation) -> dict[str, str | None]:
     for name in stages.values():
         get_activation(name)  # raises ConfigError listing the valid names
     return {f"{stage}_activation": name for stage, name in stages.items()}
-
-
-def check_variant(variant: str) -> str:
-    if variant not in VARIANTS:
-        raise ConfigError(f"unknown model variant {variant!r}; valid: {', '.join(VARIANTS)}")
-    return variant
 
 
 def _check_num_classes(num_classes: int) -> None:
@@ -227,7 +299,6 @@ def _as_list(outputs) -> list:
     return list(outputs) if isinstance(outputs, list | tuple) else [outputs]
 
 
-def _model_name(variant: str, backbone: str, tap_names: list[str]) -> str:
-    """E.g. ``baseline_efficientnetv2b2``, ``gram4_efficientnetv2b2``."""
-    modules = str(len(tap_names)) if tap_names else ""
-    return f"{variant}{modules}_{backbone.lower()}"
+def _model_name(variant: str, backbone: str, modules: int) -> str:
+    """E.g. ``baseline_efficientnetv2b2``, ``gram4_efficientnetv2b2``, ``pairwise3_...``."""
+    return f"{variant}{modules or ''}_{backbone.lower()}"

@@ -1,8 +1,12 @@
 """``thesis models``: what each network is (parameters, taps, FLOPs) and where it can be tapped.
 
-    thesis models                                   baseline, gram (4 modules), gramnet on B2
+    thesis models                                   baseline, gram, gramnet, pairwise on B2
     thesis models --backbone B0 --modules 2 3 4     other backbone, several module counts
+    thesis models --variants pairwise --modules 3   the pairwise network with its pairs
     thesis models taps --backbone S                 default tap table and every tappable layer
+
+``--modules`` counts Gram modules: taps for gram and gramnet, pairs of consecutive default
+taps for pairwise (whose default table goes up to 5).
 
 Models are built with random weights, so nothing is downloaded.
 """
@@ -38,12 +42,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         nargs="+",
         default=[4],
-        help="Gram module counts to show for gram and gramnet (default 4)",
+        help="Gram module counts to show for gram, gramnet and pairwise (default 4)",
     )
     parser.add_argument(
         "--variants",
         nargs="+",
-        default=["baseline", "gram", "gramnet"],
+        default=["baseline", "gram", "gramnet", "pairwise"],
         help="which variants to show (default all)",
     )
     parser.add_argument("--num-classes", type=int, default=2, help="output classes (default 2)")
@@ -55,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from thesis_lib.models.backbones import get_backbone
-    from thesis_lib.models.builders import check_variant
+    from thesis_lib.models.variants import check_variant
 
     spec = get_backbone(args.backbone)  # an unknown name fails here, before any model is built
     for variant in args.variants:
@@ -78,7 +82,7 @@ def _summary_report(args: argparse.Namespace, backbone: str) -> str:
         variants=args.variants,
         num_classes=args.num_classes,
     )
-    shown = table.drop(columns=["backbone_params"]).assign(
+    shown = table.drop(columns=["backbone_params", "pairs"]).assign(
         params=table["params"].map("{:,}".format),
         trainable=table["trainable"].map("{:,}".format),
         flops=(table["flops"] / 1e9).map("{:.3f}".format),
@@ -88,7 +92,16 @@ def _summary_report(args: argparse.Namespace, backbone: str) -> str:
         f"{backbone}, {args.image_size} x {args.image_size} px, {args.num_classes} classes. "
         "GFLOPs: forward, per image, 2 x multiply-accumulates."
     )
-    return f"{header}\n{shown.to_string(index=False)}"
+    lines = [header, shown.to_string(index=False)]
+    for model, pairs in zip(table["model"], table["pairs"], strict=True):
+        if pairs:
+            lines.append(f"pairs of {model}: {pairs}")
+    for variant, count in table.attrs.get("skipped", []):
+        lines.append(
+            f"{variant} with {count} modules: beyond its default table, not shown (name the "
+            "layers with taps=[...] or pairs=[...] in build_model)"
+        )
+    return "\n".join(lines)
 
 
 def _taps_report(backbone: str, image_size: int) -> str:

@@ -15,9 +15,18 @@ import keras
 import numpy as np
 import pandas as pd
 
-from thesis_lib.layers import GramMatrix, GramModule, PairwiseGram
-from thesis_lib.models.backbones import STAGES_FOR_MODULES, get_backbone, load_backbone
-from thesis_lib.models.builders import VARIANTS, build_model
+from thesis_lib.layers import GramBranch, GramMatrix, GramModule, PairwiseGram, PairwiseGramModule
+from thesis_lib.models.backbones import (
+    MAX_DEFAULT_MODULES,
+    STAGES_FOR_MODULES,
+    get_backbone,
+    load_backbone,
+)
+from thesis_lib.models.builders import build_model
+from thesis_lib.models.variants import MAX_DEFAULT_PAIRS, VARIANTS
+
+# The most modules each variant's default table can give (pairwise: N pairs use N + 1 taps).
+MAX_DEFAULT_MODULES_OF = {"pairwise": MAX_DEFAULT_PAIRS}
 
 
 def describe_model(model: keras.Model) -> dict:
@@ -28,7 +37,8 @@ def describe_model(model: keras.Model) -> dict:
 
     Returns:
         A dict with ``model`` (its name), ``params``, ``trainable``, ``backbone_params``,
-        ``flops`` (per image, forward pass) and ``taps`` (``"layer HxWxC"`` joined by ``"; "``).
+        ``flops`` (per image, forward pass), ``taps`` (``"layer HxWxC"`` joined by ``"; "``)
+        and ``pairs`` (``"a x b"`` joined by ``"; "``, empty but for the pairwise network).
     """
     backbone = _find_backbone(model)
     return {
@@ -38,6 +48,7 @@ def describe_model(model: keras.Model) -> dict:
         "backbone_params": backbone.count_params() if backbone is not None else None,
         "flops": count_flops(model),
         "taps": "; ".join(f"{name} {_format_shape(shape)}" for name, shape in model_taps(model)),
+        "pairs": "; ".join(f"{a} x {b}" for a, b in model_pairs(model)),
     }
 
 
@@ -54,17 +65,24 @@ def summarize_variants(
     Args:
         backbone: the backbone name.
         image_size: side of the square input.
-        modules: module counts to show for the Gram variants (one row per count).
-        variants: which of ``baseline``, ``gram``, ``gramnet`` to include.
+        modules: module counts to show for the Gram variants (one row per count; for
+            ``pairwise`` the number of pairs).
+        variants: which of ``VARIANTS`` to include.
         num_classes: number of output classes.
 
     Returns:
-        One row per model, columns as ``describe_model`` plus ``flops_vs_baseline``.
+        One row per model, columns as ``describe_model`` plus ``flops_vs_baseline``. A count
+        beyond a variant's default table (6 modules for ``pairwise``, whose default pairs go
+        up to 5) has no row; ``table.attrs["skipped"]`` lists those as ``(variant, count)``.
     """
     rows = []
+    skipped = []
     for variant in variants:
         counts = [0] if variant == "baseline" else modules
         for count in counts:
+            if count > MAX_DEFAULT_MODULES_OF.get(variant, MAX_DEFAULT_MODULES):
+                skipped.append((variant, count))
+                continue
             model = build_model(
                 variant,
                 backbone=backbone,
@@ -79,6 +97,7 @@ def summarize_variants(
     baseline = table.loc[table["model"].str.startswith("baseline"), "flops"]
     if len(baseline):
         table["flops_vs_baseline"] = (table["flops"] / baseline.iloc[0]).round(4)
+    table.attrs["skipped"] = skipped
     return table
 
 
@@ -118,6 +137,20 @@ def model_taps(model: keras.Model) -> list[tuple[str, tuple[int, ...]]]:
     ]
 
 
+def model_pairs(model: keras.Model) -> list[tuple[str, str]]:
+    """(layer a, layer b) of each pairwise Gram module, in the model's order (pairwise only)."""
+    backbone = _find_backbone(model)
+    if backbone is None:
+        return []
+    pairs = []
+    for layer in model.layers:
+        if isinstance(layer, PairwiseGramModule):
+            # Each input of the module is one output of the backbone; its index names the tap.
+            indices = [tensor._keras_history.tensor_index for tensor in layer.input]
+            pairs.append(tuple(backbone.output_names[index] for index in indices))
+    return pairs
+
+
 def count_flops(model: keras.Model) -> int:
     """Forward FLOPs per image (2 x multiply-accumulates; see the module docstring)."""
     return int(sum(_layer_flops(layer) for layer in _leaf_layers(model)))
@@ -135,6 +168,8 @@ def _leaf_layers(model: keras.Model) -> Iterator[keras.layers.Layer]:
 def _layer_flops(layer: keras.layers.Layer) -> float:
     if isinstance(layer, GramModule):
         return _gram_module_flops(layer, tuple(layer.input.shape))
+    if isinstance(layer, PairwiseGramModule):
+        return _pairwise_module_flops(layer, [tuple(x.shape) for x in layer.input])
     if isinstance(layer, keras.layers.Conv2D | keras.layers.DepthwiseConv2D | keras.layers.Dense):
         return _weighted_layer_flops(layer, tuple(layer.input.shape), tuple(layer.output.shape))
     if isinstance(layer, GramMatrix):
@@ -164,7 +199,28 @@ def _gram_module_flops(module: GramModule, input_shape: tuple) -> float:
     flops = _weighted_layer_flops(module.reduce_conv, input_shape, reduced)
     _, height, width, channels = reduced
     flops += 2.0 * height * width * channels * channels
-    shape = (input_shape[0], channels, channels, 1)  # the Gram matrix as a 1-channel image
+    return flops + _head_flops(module, input_shape[0])
+
+
+def _pairwise_module_flops(module: PairwiseGramModule, input_shapes: list[tuple]) -> float:
+    """Both reduction convs + the cross-Gram product on the smaller grid + head convs."""
+    flops = 0.0
+    reduced = []
+    for conv, shape in zip(
+        (module.reduce_conv_a, module.reduce_conv_b), input_shapes, strict=True
+    ):
+        reduced.append(conv.compute_output_shape(shape))
+        flops += _weighted_layer_flops(conv, shape, reduced[-1])
+    height = min(shape[1] for shape in reduced)
+    width = min(shape[2] for shape in reduced)
+    flops += 2.0 * height * width * reduced[0][3] * reduced[1][3]
+    return flops + _head_flops(module, input_shapes[0][0])
+
+
+def _head_flops(module: GramBranch, batch) -> float:
+    """The head convolutions of a Gram module, on its C x C matrix as a 1-channel image."""
+    flops = 0.0
+    shape = (batch, module.channels, module.channels, 1)
     for conv in module.head_convs:
         output = conv.compute_output_shape(shape)
         flops += _weighted_layer_flops(conv, shape, output)

@@ -1,0 +1,114 @@
+"""The pairwise Gram module: a Gram module on the cross Gram matrix of two tapped maps.
+
+It is ``GramModule`` with the self-Gram of one map replaced by the cross Gram of two:
+
+    map a: conv 3x3 (or 1x1) -> `channels`, BN, conv_activation  \\
+                                                                   PairwiseGram (C x C, float32,
+    map b: conv 3x3 (or 1x1) -> `channels`, BN, conv_activation  /   on the smaller grid)
+    gram_activation, signed sqrt, L2 normalisation
+    the C x C matrix as a 1-channel image: stride-2 convs, BN, head_activation, pooling
+
+Each map has a reduction convolution of its own, so both enter the product with the same width
+C whatever their depths, and the C x C cross Gram goes through exactly the head of a
+``GramModule`` (the normalisation and the head are shared code, ``GramBranch``). Entry (i, j)
+correlates reduced channel i of map a with reduced channel j of map b, after the larger map has
+been averaged down to the smaller grid (see ``PairwiseGram``). The reductions run at each map's
+own resolution, as in ``GramModule``, and the pooling comes after them.
+"""
+
+from collections.abc import Sequence
+
+import keras
+
+from thesis_lib.errors import ConfigError
+from thesis_lib.layers.gram_matrix import at_least_float32
+from thesis_lib.layers.gram_module import GramBranch
+from thesis_lib.layers.pairwise_gram import PairwiseGram
+
+
+@keras.saving.register_keras_serializable(package="thesis_lib")
+class PairwiseGramModule(GramBranch):
+    """Texture branch on a pair of maps: reduce both, cross Gram, normalise, CNN head, pool.
+
+    Under a ``mixed_float16`` policy the convolutions run in float16 while the cross Gram and
+    its normalisation run in float32, as in ``GramModule``.
+
+    Args:
+        channels: width C of both reduction convolutions, so the cross Gram is C x C.
+        kernel_size: kernel size of the reduction convolutions (3 as GramNet; 1 is 9x cheaper).
+        conv_activation: activation name after the reduction convolutions.
+        gram_activation: activation name applied to the cross Gram, or None / ``"none"``.
+        head_activation: activation name after each convolution of the head.
+        normalization: cross-Gram normalisation, ``"chw"``, ``"hw"`` or None (see
+            ``PairwiseGram``; with both maps at C channels ``"chw"`` divides by C*H*W).
+        signed_sqrt: apply sign(x) * sqrt(|x| + epsilon) to the entries.
+        l2_normalize: divide the cross Gram by its Frobenius norm (per image).
+        head_channels: output channels of the head's stride-2 3x3 convolutions; the last one
+            is the module's output width.
+        epsilon: the small constant inside the signed square root and the norm.
+        **kwargs: standard `keras.layers.Layer` arguments (``name``, ``dtype``...).
+
+    Call arguments:
+        inputs: a list ``[a, b]`` of feature maps (batch, H1, W1, C1) and (batch, H2, W2, C2);
+            the grids must be known when they differ.
+        training: batch normalisation in training mode or not.
+
+    Output shape:
+        (batch, head_channels[-1]).
+
+    Example:
+        >>> module = PairwiseGramModule(channels=16)
+        >>> shallow = keras.random.normal((2, 32, 32, 24))
+        >>> deep = keras.random.normal((2, 16, 16, 48))
+        >>> tuple(module([shallow, deep]).shape)
+        (2, 32)
+    """
+
+    def __init__(
+        self,
+        channels: int = 32,
+        kernel_size: int = 3,
+        conv_activation: str | None = "relu",
+        gram_activation: str | None = None,
+        head_activation: str | None = "relu",
+        normalization: str | None = "chw",
+        signed_sqrt: bool = True,
+        l2_normalize: bool = True,
+        head_channels: Sequence[int] = (16, 32),
+        epsilon: float = 1e-8,
+        **kwargs,
+    ):
+        super().__init__(
+            channels=channels,
+            kernel_size=kernel_size,
+            conv_activation=conv_activation,
+            gram_activation=gram_activation,
+            head_activation=head_activation,
+            normalization=normalization,
+            signed_sqrt=signed_sqrt,
+            l2_normalize=l2_normalize,
+            head_channels=head_channels,
+            epsilon=epsilon,
+            **kwargs,
+        )
+        self.reduce_conv_a, self.reduce_norm_a = self._reduction("_a")
+        self.reduce_conv_b, self.reduce_norm_b = self._reduction("_b")
+        self.gram = PairwiseGram(
+            normalization=normalization, dtype=at_least_float32(self.dtype_policy), name="gram"
+        )
+        self._make_head()
+
+    def build(self, input_shape):
+        if not isinstance(input_shape, list | tuple) or len(input_shape) != 2:
+            raise ConfigError(f"{self.name} takes a list of two feature maps [a, b]")
+        shape_a, shape_b = (tuple(shape) for shape in input_shape)
+        reduced_a = self._build_reduction(self.reduce_conv_a, self.reduce_norm_a, shape_a)
+        reduced_b = self._build_reduction(self.reduce_conv_b, self.reduce_norm_b, shape_b)
+        self.gram.build([reduced_a, reduced_b])
+        self._build_head(shape_a[0])
+
+    def call(self, inputs, training=None):
+        a, b = inputs
+        a = self._reduce(self.reduce_conv_a, self.reduce_norm_a, a, training)
+        b = self._reduce(self.reduce_conv_b, self.reduce_norm_b, b, training)
+        return self.head(self.gram([a, b]), training=training)
