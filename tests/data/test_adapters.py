@@ -132,3 +132,43 @@ def test_forced_adapter_and_unknown_names(binary_folder):
     with pytest.raises(ConfigError, match="unknown dataset adapter 'imagenet'; valid: auto, csv"):
         read_dataset(binary_folder, adapter="imagenet")
     assert list(adapters.ADAPTERS)[-1] == "folders"  # the catch-all comes last
+
+
+# --- images without labels -------------------------------------------------------------------
+
+
+def test_read_images_checks_a_plain_folder_at_every_depth(tmp_path):
+    folder = tmp_path / "photos"
+    write_image(folder / "a.jpg")
+    write_image(folder / "2024" / "june" / "b.png", seed=1)
+    write_image(folder / ".hidden" / "c.jpg", seed=2)
+    (folder / "2024" / "empty.jpg").touch()
+    (folder / "notes.txt").write_text("not listed: not an image file name")
+    assert adapters.has_loose_images(folder) and not adapters.has_loose_images(tmp_path)
+    scan = adapters.read_images([folder])
+    assert scan.manifest["path"].tolist() == [str(folder / "2024" / "june" / "b.png"),
+                                              str(folder / "a.jpg")]
+    assert set(scan.manifest["label"]) == {""}
+    assert scan.skipped[["path", "reason"]].values.tolist() == \
+        [[str(folder / "2024" / "empty.jpg"), "empty file"]]
+
+
+def test_read_images_takes_files_and_csv_lists_of_paths(tmp_path):
+    write_image(tmp_path / "data" / "x.jpg")
+    write_image(tmp_path / "data" / "y.jpg", seed=1)
+    named_oddly = write_image(tmp_path / "z.dat", seed=2, format="JPEG")  # given by name
+    listing = tmp_path / "data" / "list.csv"
+    pd.DataFrame({"path": ["x.jpg", "../z.dat", "gone.jpg"]}).to_csv(listing, index=False)
+    scan = adapters.read_images([listing, named_oddly, tmp_path / "data" / "y.jpg"])
+    assert sorted(scan.manifest["path"]) == [str(tmp_path / "data" / "x.jpg"),
+                                             str(tmp_path / "data" / "y.jpg"), str(named_oddly)]
+    assert dict(zip(scan.skipped["path"], scan.skipped["reason"], strict=True)) == {
+        str(tmp_path / "data" / "../z.dat"): "outside dataset root",
+        str(tmp_path / "data" / "gone.jpg"): "file not found",
+    }
+    with pytest.raises(DataError, match="no such file or folder"):
+        adapters.read_images([tmp_path / "nothing"])
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "broken.jpg").write_bytes(b"GIF89a")
+    with pytest.raises(DataError, match=r"no readable image found \(1 files skipped"):
+        adapters.read_images([tmp_path / "bad"])

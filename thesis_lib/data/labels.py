@@ -12,6 +12,12 @@ Schemes:
                          sadness (EmoSet's order)
     "thesis7"            joy, love, sadness, surprise, confusion, anger, fear
     "folders"            one class per raw label, sorted by name
+
+Sentiment: ``MIKELS8_SENTIMENT`` gives the valence of the Mikels categories (Mikels et al.
+2005, Behavior Research Methods: amusement, awe, contentment and excitement are positive;
+anger, disgust, fear and sadness negative). The art datasets' own vocabularies and how they are
+mapped onto Mikels-8 (``WIKIART_TO_MIKELS8``, ``ARTEMIS_EMOTIONS``) live here too, beside
+the other mappings of raw labels.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from thesis_lib.errors import ConfigError
+from thesis_lib.errors import ConfigError, DataError
 
 MIKELS8 = ["amusement", "awe", "contentment", "excitement", "anger", "disgust", "fear", "sadness"]
 THESIS7 = ["joy", "love", "sadness", "surprise", "confusion", "anger", "fear"]
@@ -58,6 +64,58 @@ WEBEMO_TO_THESIS7 = {
     "shame": "sadness", "neglect": "sadness", "sympathy": "sadness",
     "horror": "fear", "nervousness": "fear",
 }  # fmt: skip
+
+POSITIVE = "positive"
+NEGATIVE = "negative"
+MIKELS8_SENTIMENT = {
+    "amusement": POSITIVE, "awe": POSITIVE, "contentment": POSITIVE, "excitement": POSITIVE,
+    "anger": NEGATIVE, "disgust": NEGATIVE, "fear": NEGATIVE, "sadness": NEGATIVE,
+}  # fmt: skip
+
+# WikiArt Emotions (Mohammad & Kiritchenko, LREC 2018): the 20 categories of its annotation
+# questionnaire, in the order of the distributed TSV columns, and the paper's grouping into
+# positive, negative and "other or mixed" emotions (None here).
+WIKIART_EMOTIONS = [
+    "agreeableness", "anger", "anticipation", "arrogance", "disagreeableness", "disgust", "fear",
+    "gratitude", "happiness", "humility", "love", "optimism", "pessimism", "regret", "sadness",
+    "shame", "shyness", "surprise", "trust", "neutral",
+]  # fmt: skip
+WIKIART_SENTIMENT: dict[str, str | None] = {
+    "gratitude": POSITIVE, "happiness": POSITIVE, "humility": POSITIVE, "love": POSITIVE,
+    "optimism": POSITIVE, "trust": POSITIVE,
+    "anger": NEGATIVE, "arrogance": NEGATIVE, "disgust": NEGATIVE, "fear": NEGATIVE,
+    "pessimism": NEGATIVE, "regret": NEGATIVE, "sadness": NEGATIVE, "shame": NEGATIVE,
+    "agreeableness": None, "anticipation": None, "disagreeableness": None, "surprise": None,
+    "shyness": None, "neutral": None,
+}  # fmt: skip
+# WikiArt's 20 emotions onto Mikels-8. They do not correspond one to one; this is a choice:
+# - the four negative Mikels categories exist in WikiArt under the same name;
+# - WikiArt's "happiness" is defined in its questionnaire as "happiness, calmness, pleasure, or
+#   ecstasy", i.e. pleasant calm: Mikels' contentment;
+# - regret and shame lie under sadness in Parrott's (2001) emotion tree, and so does
+#   pessimism read as hopelessness; ``WEBEMO_TO_THESIS7`` follows the same tree (shame ->
+#   sadness there too);
+# - the other positive emotions (gratitude, humility, love, optimism, trust), arrogance and the
+#   "other or mixed" ones have no Mikels counterpart: they map to nothing. A painting then
+#   counts only through its mapped emotions, and one with none is reported as unmapped.
+WIKIART_TO_MIKELS8 = {
+    "anger": "anger", "disgust": "disgust", "fear": "fear", "sadness": "sadness",
+    "happiness": "contentment",
+    "regret": "sadness", "shame": "sadness", "pessimism": "sadness",
+}  # fmt: skip
+
+# ArtEmis (Achlioptas et al., CVPR 2021): the 8 Mikels categories plus "something else",
+# the choice of annotators whose reaction fits none of them (normalised: "something_else").
+ARTEMIS_SOMETHING_ELSE = "something_else"
+ARTEMIS_EMOTIONS = [*MIKELS8, ARTEMIS_SOMETHING_ELSE]
+
+# Why an art-dataset record gets no label (reasons of the skip report).
+REASON_NO_EMOTION = "no emotion"
+REASON_UNMAPPED = "no Mikels emotion"
+REASON_BOTH_SENTIMENTS = "both sentiments"
+REASON_SEVERAL_CLASSES = "several Mikels emotions"
+REASON_TIE = "tied emotions"
+REASON_SOMETHING_ELSE = "something else"
 
 KNOWN_EMOTIONS = sorted(set(MIKELS8) | set(THESIS7) | {"surprise", "neutral"})
 SCHEME_NAMES = ["sadness", "binary:<emotion>", "mikels8", "thesis7", "folders"]
@@ -125,6 +183,94 @@ class LabelScheme:
     def drop_reason(self, raw: object) -> str:
         """Why ``map_label(raw)`` is None, for skip reports."""
         return f"label '{raw}' is not in scheme '{self.name}' ({', '.join(self.class_names)})"
+
+
+@dataclass(frozen=True)
+class LabelDecision:
+    """The one label given to a record with several annotations, or why there is none.
+
+    Args:
+        label: The Mikels-8 emotion, or None when the record gets no label.
+        sentiment: ``"positive"``, ``"negative"`` or None.
+        reason: None, or one of the ``REASON_*`` categories for the skip report.
+        detail: A readable account of the annotations (for the report).
+    """
+
+    label: str | None
+    sentiment: str | None
+    reason: str | None = None
+    detail: str = ""
+
+
+def wikiart_to_mikels(emotions: Iterable[str]) -> LabelDecision:
+    """One Mikels-8 label for a WikiArt Emotions record annotated with ``emotions``.
+
+    The rules, in order:
+
+    1. no emotion at all (possible at the higher agreement levels): no label, "no emotion";
+    2. emotions of both sentiments (``WIKIART_SENTIMENT``, e.g. love and sadness): no label,
+       "both sentiments" (the emotions without a sentiment do not count here);
+    3. no emotion with a Mikels counterpart (``WIKIART_TO_MIKELS8``): "no Mikels emotion";
+    4. emotions mapping to two or more Mikels categories (e.g. fear and sadness): no label,
+       "several Mikels emotions": the annotations do not say which one is meant, and picking
+       one by a fixed order would bias the classes;
+    5. otherwise the one Mikels category, with its sentiment.
+
+    Args:
+        emotions: WikiArt emotion names present in the record (any order; duplicates ignored).
+
+    Raises:
+        DataError: a name that is not one of the 20 WikiArt emotions.
+    """
+    present = sorted(set(emotions))
+    unknown = [name for name in present if name not in WIKIART_SENTIMENT]
+    if unknown:
+        raise DataError(f"unknown WikiArt emotion(s) {', '.join(map(repr, unknown))}; "
+                        f"known: {', '.join(WIKIART_EMOTIONS)}")
+    present.sort(key=WIKIART_EMOTIONS.index)  # the TSV's order, in reports
+    named = ", ".join(present)
+    if not present:
+        return LabelDecision(None, None, REASON_NO_EMOTION, "no emotion at this agreement level")
+    sentiments = {WIKIART_SENTIMENT[name] for name in present} - {None}
+    if len(sentiments) > 1:
+        return LabelDecision(None, None, REASON_BOTH_SENTIMENTS,
+                             f"emotions {named} are of both sentiments")
+    sentiment = sentiments.pop() if sentiments else None
+    mikels = sorted({WIKIART_TO_MIKELS8[name] for name in present if name in WIKIART_TO_MIKELS8},
+                    key=MIKELS8.index)
+    if not mikels:
+        return LabelDecision(None, sentiment, REASON_UNMAPPED,
+                             f"emotions {named} have no Mikels-8 counterpart")
+    if len(mikels) > 1:
+        return LabelDecision(None, sentiment, REASON_SEVERAL_CLASSES,
+                             f"emotions {named} map to {', '.join(mikels)}")
+    return LabelDecision(mikels[0], MIKELS8_SENTIMENT[mikels[0]], None, f"emotions {named}")
+
+
+def majority_emotion(votes: dict[str, int]) -> LabelDecision:
+    """The label of an ArtEmis painting: the emotion chosen by the most annotators.
+
+    Ties are not broken: a painting whose highest count is shared by two or more emotions gets
+    no label ("tied emotions"), because any fixed order of preference would move paintings
+    into the classes that come first. A painting whose majority is "something else" gets no
+    label either ("something else"). "Something else" utterances still count as votes, so a
+    painting with 2 x sadness, 1 x fear and 2 x something else is a tie.
+
+    Args:
+        votes: Utterances per emotion (``ARTEMIS_EMOTIONS`` names; missing ones count 0).
+    """
+    counts = {name: int(votes.get(name, 0)) for name in ARTEMIS_EMOTIONS}
+    top = max(counts.values())
+    winners = [name for name, count in counts.items() if count == top]
+    shown = ", ".join(f"{name} {count}" for name, count in counts.items() if count)
+    if top == 0:
+        return LabelDecision(None, None, REASON_NO_EMOTION, "no utterance")
+    if len(winners) > 1:
+        return LabelDecision(None, None, REASON_TIE, f"no majority ({shown})")
+    if winners[0] == ARTEMIS_SOMETHING_ELSE:
+        return LabelDecision(None, None, REASON_SOMETHING_ELSE,
+                             f"most annotators chose something else ({shown})")
+    return LabelDecision(winners[0], MIKELS8_SENTIMENT[winners[0]], None, shown)
 
 
 def binary_scheme(emotion: str) -> LabelScheme:
