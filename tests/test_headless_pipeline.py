@@ -6,7 +6,7 @@ import nbformat
 import papermill
 import pytest
 
-from thesis_lib import pipeline
+from thesis_lib import notebooks as pipeline
 from thesis_lib.errors import ConfigError
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from thesis_lib import results, stats
+from thesis_lib import published, results, stats
 from thesis_lib.errors import DataError
 
 CLASSES = ["not_sadness", "sadness"]
@@ -16,13 +16,13 @@ CLASSES = ["not_sadness", "sadness"]
 
 def write_run(results_dir, run_id, *, variant="gram", modules=4, seed=0, accuracy=0.8,
               state="finished", extra_datasets=None, nested=True, taps=None,
-              predictions=None):
+              predictions=None, activation="relu", epochs=30, dataset="webemo_sad"):
     """A run folder as the training code writes it (nested ``config`` section by default)."""
     run_dir = results_dir / "runs" / run_id
     run_dir.mkdir(parents=True)
     config = {"variant": variant, "modules": modules, "backbone": "EfficientNetV2B2",
-              "seed": seed, "taps": taps, "activation": "relu", "image_size": 256,
-              "epochs": 30, "dataset_name": "webemo_sad"}
+              "seed": seed, "taps": taps, "activation": activation, "image_size": 256,
+              "epochs": epochs, "dataset_name": dataset}
     if nested:
         config = {"config": config, "environment": {"python": "3.11", "seed_note": "x"}}
     (run_dir / "config.json").write_text(json.dumps(config))
@@ -127,19 +127,16 @@ def test_summarize_matches_numpy_and_the_t_interval(tmp_path):
 
 
 def test_thesis_table_reproduces_the_thesis_layout(tmp_path):
-    # MISSION.md's table, as fractions of 5 runs each.
+    # Runs whose accuracies have exactly the published means and SDs give the published table.
+    thesis = published.thesis_table().dropna(subset=["modules"])
     _write_study(tmp_path, {
-        ("gram", 4): (0.81826, 0.00086), ("gram", 3): (0.81806, 0.00177),
-        ("baseline", 0): (0.81368, 0.00174), ("gram", 2): (0.81772, 0.00118),
-    })
+        ("baseline" if row.modules == 0 else "gram", int(row.modules)): (row.mean, row.sd)
+        for row in thesis.iloc[::-1].itertuples()})  # written in reverse: the table sorts them
     table = results.thesis_table(results.summarize(results.collect_runs(tmp_path)), with_n=True)
     assert table.columns.tolist() == ["network", "overall accuracy (%)", "SD", "n"]
     assert table.values.tolist() == [
-        ["baseline EfficientNetV2B2", "81.368", "0.174", 5],
-        ["B2 + 2 Gram modules", "81.772", "0.118", 5],
-        ["B2 + 3 Gram modules", "81.806", "0.177", 5],
-        ["B2 + 4 Gram modules", "81.826", "0.086", 5],
-    ]
+        [row.network, f"{row.mean * 100:.3f}", f"{row.sd * 100:.3f}", 5]
+        for row in thesis.itertuples()]
 
 
 def test_summary_and_significance_of_the_same_runs_agree(tmp_path):
@@ -176,7 +173,7 @@ def test_write_summary_writes_every_reported_metric_and_replaces_the_old_file(tm
 def test_summarize_names_a_missing_column(tmp_path):
     with pytest.raises(DataError, match=r"\['top5'\] not in the runs table"):
         results.summarize(pd.DataFrame({"variant": ["gram"], "modules": [2], "dataset": ["x"]}),
-                          metric="top5")
+                          by=["variant", "modules", "dataset"], metric="top5")
 
 
 def _predictions(paths, labels, predicted):
@@ -237,13 +234,15 @@ def test_same_seed_pair_finds_the_lowest_common_seed(tmp_path):
     for seed in (2, 1):
         write_run(tmp_path, f"gram3-s{seed}", modules=3, seed=seed)
     runs = results.collect_runs(tmp_path)
-    assert results.same_seed_pair(runs, "gram", 3) == ("gram3-s1", "base-s1")
-    assert results.same_seed_pair(runs, "gram", 4) is None
+    ids = runs.drop_duplicates("variant").set_index("variant")["setting_id"]
+    assert results.same_seed_pair(runs, ids["gram"], ids["baseline"]) == ("gram3-s1", "base-s1")
+    assert results.same_seed_pair(runs, ids["gram"], "no-such-setting") is None
 
 
 def test_collect_runs_reads_the_record_the_training_code_writes(tmp_path, monkeypatch):
     """The training code's own writers, so a change of the record's layout shows up here."""
     from thesis_lib.train import TrainConfig, evaluate, records
+    from thesis_lib.train.fingerprint import DataFingerprint
     from thesis_lib.train.run import write_config
 
     # The environment section (library versions, devices) would import TensorFlow; not needed.
@@ -251,9 +250,10 @@ def test_collect_runs_reads_the_record_the_training_code_writes(tmp_path, monkey
 
     config = TrainConfig(variant="gram", modules=3, seed=4, taps=["a", "b"],
                          results_dir=str(tmp_path), dataset_name="webemo_sad")
-    run_dir = tmp_path / "runs" / config.run_id()
+    fingerprint = DataFingerprint("f" * 16, "d" * 64, 5, None)
+    run_dir = tmp_path / "runs" / config.run_id(fingerprint.value)
     run_dir.mkdir(parents=True)
-    write_config(run_dir, config)
+    write_config(run_dir, config, fingerprint)
     records.write_status(run_dir, "running")
     labels = np.array([0, 0, 1, 1, 1])
     probabilities = np.array([[0.9, 0.1], [0.3, 0.7], [0.2, 0.8], [0.4, 0.6], [0.6, 0.4]])
@@ -268,9 +268,97 @@ def test_collect_runs_reads_the_record_the_training_code_writes(tmp_path, monkey
     records.write_status(run_dir, "finished")
     row = results.collect_runs(tmp_path).iloc[0]
     assert (row.run_id, row.variant, row.modules, row.seed, row.taps, row.train_data) == (
-        config.run_id(), "gram", 3, 4, "a,b", "webemo_sad")
+        config.run_id(fingerprint.value), "gram", 3, 4, "a,b", "webemo_sad")
     assert (row.dataset, row.n_images, row.best_epoch) == ("test", 5, 2)
     assert row.accuracy == pytest.approx(3 / 5)  # right: images 0, 2, 3
     assert row.recall_sadness == pytest.approx(2 / 3)
     assert row.roc_auc == pytest.approx(4 / 6)  # 4 of the 6 (sad, not sad) pairs ranked right
     assert results.load_predictions(run_dir)["correct"].sum() == 3
+
+
+# --- settings: runs of different networks are never pooled
+
+SHALLOW_TAPS = ["block1b_add", "block2c_add", "block3c_add"]  # stages 1-3 of B2
+
+
+def _write_ablation_folder(tmp_path):
+    """One results folder after the comparison, tap and activation studies: three different
+    networks with three Gram modules, and the baseline; five seeds each."""
+    networks = {
+        "default": dict(modules=3, mean=0.8181),
+        "shallow": dict(modules=3, taps=SHALLOW_TAPS, mean=0.8100),
+        "gelu": dict(modules=3, activation="gelu", mean=0.8170),
+        "base": dict(variant="baseline", modules=0, mean=0.8137),
+    }
+    for label, spec in networks.items():
+        spec = dict(spec)
+        mean = spec.pop("mean")
+        for seed, accuracy in enumerate(_accuracies_with(mean, 0.0015)):
+            write_run(tmp_path, f"{label}-s{seed}", seed=seed, accuracy=float(accuracy), **spec)
+    return networks
+
+
+def test_runs_that_differ_in_one_field_are_separate_settings(tmp_path):
+    _write_ablation_folder(tmp_path)
+    summary = results.summarize(results.collect_runs(tmp_path))
+    assert summary["network"].tolist() == [
+        "baseline EfficientNetV2B2", "B2 + 3 Gram modules", "B2 + 3 Gram modules (gelu)",
+        "B2 + 3 Gram modules (taps 1-3)"]
+    assert summary["n"].tolist() == [5, 5, 5, 5]
+    assert summary["mean"].tolist() == pytest.approx([0.8137, 0.8181, 0.8170, 0.8100])
+    assert summary["setting_id"].nunique() == 4
+
+
+def test_pooling_different_settings_is_refused_unless_asked(tmp_path):
+    _write_ablation_folder(tmp_path)
+    runs = results.collect_runs(tmp_path)
+    with pytest.raises(DataError, match="holds 3 different settings"):
+        results.summarize(runs, by=["variant", "modules", "dataset"])
+    pooled = results.summarize(runs, by=["variant", "modules", "dataset"], allow_pooling=True)
+    assert pooled.loc[pooled["variant"] == "gram", "n"].item() == 15
+
+
+def test_each_network_is_tested_against_the_baseline_trained_like_it(tmp_path):
+    _write_ablation_folder(tmp_path)
+    comparisons = stats.compare_variants(results.collect_runs(tmp_path)).set_index("network")
+    assert comparisons["n"].tolist() == [5, 5, 5]
+    assert set(comparisons["reference"]) == {"baseline EfficientNetV2B2"}
+    # The default network beats the baseline; pooled with the shallow taps it would not.
+    assert comparisons.loc["B2 + 3 Gram modules", "diff"] == pytest.approx(0.0044)
+    assert comparisons.loc["B2 + 3 Gram modules (taps 1-3)", "diff"] == pytest.approx(-0.0037)
+    assert comparisons.loc["B2 + 3 Gram modules", "welch_p"] < 0.01
+
+
+def test_runs_on_other_data_or_training_are_not_compared_silently(tmp_path):
+    for seed, accuracy in enumerate(_accuracies_with(0.81, 0.002)):
+        write_run(tmp_path, f"base-s{seed}", variant="baseline", modules=0, seed=seed,
+                  accuracy=float(accuracy), dataset="webemo_sad")
+        write_run(tmp_path, f"gram-s{seed}", modules=3, seed=seed, accuracy=float(accuracy),
+                  dataset="fi8")
+    runs = results.collect_runs(tmp_path)
+    assert results.summarize(runs)["network"].tolist() == [
+        "baseline EfficientNetV2B2", "B2 + 3 Gram modules"]
+    with pytest.raises(DataError, match="B2 \\+ 3 Gram modules: no baseline was trained on the "
+                                        "same data and split .*dataset_name"):
+        stats.compare_variants(runs)
+    anyway = stats.compare_variants(runs, allow_different_data=True).iloc[0]
+    assert "other data" in anyway["note"] and anyway["n"] == 5
+
+    write_run(tmp_path, "gram-long", modules=4, seed=0, epochs=60, dataset="webemo_sad")
+    write_run(tmp_path, "gram-long-1", modules=4, seed=1, epochs=60, dataset="webemo_sad")
+    rows = stats.compare_variants(results.collect_runs(tmp_path),
+                                  allow_different_data=True).set_index("network")
+    assert "no baseline trained the same way (differs in: epochs)" in rows.loc[
+        "B2 + 4 Gram modules", "note"]
+    assert math.isnan(rows.loc["B2 + 4 Gram modules", "welch_p"])
+
+
+def test_the_module_count_family_leaves_the_ablations_out(tmp_path):
+    _write_ablation_folder(tmp_path)
+    for seed, accuracy in enumerate(_accuracies_with(0.818, 0.001)):
+        write_run(tmp_path, f"gram2-s{seed}", modules=2, seed=seed, accuracy=float(accuracy))
+    family = stats.module_count_family(results.collect_runs(tmp_path))
+    assert sorted(family.groupby("modules")["run_id"].count().items()) == [(0, 5), (2, 5), (3, 5)]
+    assert not family["run_id"].str.startswith(("shallow", "gelu")).any()
+    result = stats.compare_module_counts(results.collect_runs(tmp_path))
+    assert result.groups == [0, 2, 3] and result.n_per_group == [5, 5, 5]

@@ -9,7 +9,7 @@ import pytest
 from scipy import stats as scipy_stats
 from scipy.special import gammaln
 
-from thesis_lib import stats
+from thesis_lib import published, stats
 from thesis_lib.errors import ConfigError, DataError
 
 # Student's sleep data (Cushny & Peebles via Student 1908; R's `sleep`): extra hours of sleep
@@ -17,9 +17,10 @@ from thesis_lib.errors import ConfigError, DataError
 SLEEP_DRUG1 = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]
 SLEEP_DRUG2 = [1.9, 0.8, 1.1, 0.1, -0.1, 4.4, 5.5, 1.6, 4.6, 3.4]
 
-# The thesis' results table (MISSION.md): mean accuracy (%) and SD of 5 trials per network.
-THESIS_BASELINE = (81.368, 0.174, 5)
-THESIS_FOUR_MODULES = (81.826, 0.086, 5)
+# The thesis' results table (thesis_lib.published): mean accuracy (%) and SD of 5 trials.
+_THESIS = published.thesis_table().set_index("modules")
+THESIS_BASELINE = (_THESIS.loc[0, "mean"] * 100, _THESIS.loc[0, "sd"] * 100, 5)
+THESIS_FOUR_MODULES = (_THESIS.loc[4, "mean"] * 100, _THESIS.loc[4, "sd"] * 100, 5)
 
 
 # --- worked examples with published answers
@@ -105,7 +106,7 @@ def test_seeds_for_power_of_a_small_effect_follows_guenthers_approximation():
     assert stats.seeds_for_power(1e-5) == math.inf
 
 
-# --- the thesis table from MISSION.md, re-tested from its summary statistics
+# --- the thesis table, re-tested from its summary statistics
 
 
 @pytest.mark.parametrize("equal_var", [True, False])
@@ -343,21 +344,17 @@ def _holm_by_hand(p_values):
 
 @pytest.mark.parametrize("sd_ddof", [1, 0])
 def test_compare_summary_table_retests_the_whole_thesis_table(sd_ddof):
-    table = pd.DataFrame({
-        "network": ["baseline EfficientNetV2B2", "B2 + 2 Gram modules", "B2 + 3 Gram modules",
-                    "B2 + 4 Gram modules", "Zhang et al. 2022 model"],
-        "mean": [81.368, 81.772, 81.806, 81.826, 81.542],
-        "sd": [0.174, 0.118, 0.177, 0.086, 0.238],
-        "n": 5,
-    })
-    result = stats.compare_summary_table(table, baseline="baseline EfficientNetV2B2",
+    table = published.thesis_table().assign(mean=lambda t: t["mean"] * 100,
+                                            sd=lambda t: t["sd"] * 100)
+    base = table.iloc[0]
+    result = stats.compare_summary_table(table, baseline=published.THESIS_BASELINE,
                                          sd_ddof=sd_ddof)
     assert result["network"].tolist() == table["network"].tolist()[1:]
     scale = math.sqrt(5 / 4) if sd_ddof == 0 else 1.0
-    for row, (_, published) in zip(result.itertuples(), table.iloc[1:].iterrows(), strict=True):
+    for row, (_, network) in zip(result.itertuples(), table.iloc[1:].iterrows(), strict=True):
         for prefix, equal_var in (("welch", False), ("pooled", True)):
             reference = scipy_stats.ttest_ind_from_stats(
-                published["mean"], published["sd"] * scale, 5, 81.368, 0.174 * scale, 5,
+                network["mean"], network["sd"] * scale, 5, base["mean"], base["sd"] * scale, 5,
                 equal_var=equal_var)
             assert getattr(row, f"{prefix}_t") == pytest.approx(reference.statistic)
             assert getattr(row, f"{prefix}_p") == pytest.approx(reference.pvalue)
@@ -404,7 +401,8 @@ def _values_with(mean, sd, n=5):
 @pytest.mark.parametrize("equal_var", [True, False])
 def test_anova_from_summary_equals_scipy_on_data_with_those_statistics(equal_var):
     # The thesis table's baseline and 2, 3, 4 Gram modules.
-    means, sds = [0.81368, 0.81772, 0.81806, 0.81826], [0.00174, 0.00118, 0.00177, 0.00086]
+    table = _THESIS.loc[[0, 2, 3, 4]]
+    means, sds = table["mean"].tolist(), table["sd"].tolist()
     samples = [_values_with(mean, sd) for mean, sd in zip(means, sds, strict=True)]
     reference = scipy_stats.f_oneway(*samples, equal_var=equal_var)
     result = stats.anova_from_summary(means, sds, [5] * 4, equal_var=equal_var)

@@ -46,7 +46,8 @@ def test_a_study_holds_exactly_its_listed_runs_even_when_shared(tmp_path):
     write_run(tmp_path, "base-s1", variant="baseline", modules=0, seed=1, accuracy=0.82)
     write_run(tmp_path, "gram3-s0", modules=3, seed=0, accuracy=0.84)
     write_run(tmp_path, "gram3-s1", modules=3, seed=1, accuracy=0.86)
-    write_run(tmp_path, "shallow-s0", modules=3, seed=0, accuracy=0.70)
+    write_run(tmp_path, "shallow-s0", modules=3, seed=0, accuracy=0.70,
+              taps=["block1b_add", "block2c_add", "block3c_add"])
     for study, cells in {
         "comparison": [("baseline", "base-s0"), ("baseline", "base-s1"),
                        ("gram-3", "gram3-s0"), ("gram-3", "gram3-s1")],

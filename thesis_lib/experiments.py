@@ -28,8 +28,9 @@ import json
 import logging
 import multiprocessing
 import os
+import time
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,19 +117,24 @@ def run_cell(cell: dict[str, Any], notebook: str = DEFAULT_NOTEBOOK, name: str =
              force: bool = False) -> dict[str, Any]:
     """Execute the training notebook for one cell; never raises for a failed cell.
 
+    The cell's run folder is planned here (a forced cell gets a new ``<run_id>-2`` folder) and
+    passed to the notebook as ``run_dir``, so that the notebook trains exactly there and the
+    summary points at the folder that holds the results.
+
     Returns:
         The cell's summary row: cell, run_id, state (finished / skipped / failed), test
         accuracy, error (one line) and run folder.
     """
     import papermill
 
-    from thesis_lib.train.run import plan_run
+    from thesis_lib.train.run import check_config, plan_run
 
     row = {"cell": name or str(cell), "run_id": None, "state": "failed", "test_accuracy": None,
            "error": None, "run_dir": None}
     try:
         profile = cell.get("profile")
         config = make_config(profile, **{k: v for k, v in cell.items() if k != "profile"})
+        check_config(config)
         plan = plan_run(config, force=force)
     except ThesisError as error:
         row["error"] = f"{type(error).__name__}: {error}"
@@ -138,9 +144,13 @@ def run_cell(cell: dict[str, Any], notebook: str = DEFAULT_NOTEBOOK, name: str =
         return {**row, "state": "skipped", "test_accuracy": _test_accuracy(plan.run_dir)}
 
     output = plan.run_dir / NOTEBOOK_NAME
-    plan.run_dir.mkdir(parents=True, exist_ok=True)
-    _keep_earlier_attempt(output)
-    parameters = {**_notebook_values(cell), "force": force}
+    try:
+        plan.run_dir.mkdir(parents=True, exist_ok=True)
+        _keep_earlier_attempt(output)
+    except OSError as error:
+        row["error"] = f"cannot write {plan.run_dir}: {error.strerror or error}"
+        return row
+    parameters = {**_notebook_values(cell), "run_dir": str(plan.run_dir)}
     # Fields that the notebook's parameters cell does not list are expected: no warnings.
     logging.getLogger("papermill").setLevel(logging.ERROR)
     try:
@@ -150,14 +160,28 @@ def run_cell(cell: dict[str, Any], notebook: str = DEFAULT_NOTEBOOK, name: str =
         )
     except papermill.PapermillExecutionError as error:
         row["error"] = f"{error.ename}: {error.evalue}".splitlines()[0]
+        _record_failure(plan.run_dir, row["error"])
         return row
     except Exception as error:  # a kernel that died, a missing notebook...: report, go on
         row["error"] = f"{type(error).__name__}: {error}".splitlines()[0]
+        _record_failure(plan.run_dir, row["error"])
         return row
     status = records.read_status(plan.run_dir) or {}
     row["state"] = status.get("state", "unknown")
     row["test_accuracy"] = _test_accuracy(plan.run_dir)
     return row
+
+
+def _record_failure(run_dir: Path, error: str) -> None:
+    """A cell that failed before (or without) marking its run failed gets a failed status; a
+    finished run is never touched."""
+    status = records.read_status(run_dir) or {}
+    if status.get("state") == "finished":
+        return
+    try:
+        records.write_status(run_dir, "failed", error=error)
+    except ThesisError:
+        pass  # an unwritable results folder: the summary row still says what happened
 
 
 def _notebook_values(cell: dict[str, Any]) -> dict[str, Any]:
@@ -207,11 +231,12 @@ def run_grid(grid: Grid, *, executor: str = "local", jobs: int = 1, force: bool 
                                                                           strict=True)]
     root = _results_root(grid, results_dir)
     print(f"grid {grid.name}: {len(cells)} cell(s), executor {executor}")
+    progress = _Progress(grid.name, len(cells))
     if executor == "local":
-        rows = _run_local(arguments, jobs)
+        rows = _run_local(arguments, jobs, progress)
     elif executor in ("slurm", "submitit-local"):
         folder = Path(log_dir) if log_dir else root / "grid-logs" / grid.name
-        rows = _run_submitit(arguments, folder, slurm or {},
+        rows = _run_submitit(arguments, folder, slurm or {}, progress,
                              cluster="local" if executor == "submitit-local" else "slurm")
     else:
         raise ConfigError(f"unknown executor {executor!r}; valid: local, slurm, submitit-local")
@@ -225,20 +250,22 @@ def _results_root(grid: Grid, results_dir: str | os.PathLike | None) -> Path:
     return paths.resolve(chosen) if chosen else paths.results_dir()
 
 
-def _run_local(arguments: list[tuple], jobs: int) -> list[dict[str, Any]]:
+def _run_local(arguments: list[tuple], jobs: int, progress: _Progress) -> list[dict[str, Any]]:
     if jobs < 1:
         raise ConfigError(f"jobs must be >= 1, got {jobs}")
     if jobs == 1:
-        return [_report(run_cell(*args)) for args in arguments]
+        return [progress.report(run_cell(*args)) for args in arguments]
     # Separate processes: each cell's papermill client runs its own kernel and event loop.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         futures = [pool.submit(run_cell, *args) for args in arguments]
-        return [_report(future.result()) for future in futures]
+        for future in as_completed(futures):  # a line as each cell ends
+            progress.report(future.result())
+        return [future.result() for future in futures]
 
 
-def _run_submitit(arguments: list[tuple], folder: Path, parameters: dict[str, Any], *,
-                  cluster: str) -> list[dict[str, Any]]:
+def _run_submitit(arguments: list[tuple], folder: Path, parameters: dict[str, Any],
+                  progress: _Progress, *, cluster: str) -> list[dict[str, Any]]:
     import submitit
 
     executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
@@ -249,33 +276,53 @@ def _run_submitit(arguments: list[tuple], folder: Path, parameters: dict[str, An
     rows = []
     for job, args in zip(jobs, arguments, strict=True):
         try:
-            rows.append(_report(job.result()))
+            rows.append(progress.report(job.result()))
         except Exception as error:  # the job itself died (time limit, node failure...)
-            rows.append(_report({"cell": args[2], "run_id": None, "state": "failed",
-                                 "test_accuracy": None, "run_dir": None,
-                                 "error": f"job {job.job_id}: {str(error).splitlines()[-1]}"}))
+            rows.append(progress.report({
+                "cell": args[2], "run_id": None, "state": "failed", "test_accuracy": None,
+                "run_dir": None, "error": f"job {job.job_id}: {str(error).splitlines()[-1]}"}))
     return rows
 
 
-def _report(row: dict[str, Any]) -> dict[str, Any]:
-    accuracy = row.get("test_accuracy")
-    shown = f" test_accuracy={accuracy:.4f}" if isinstance(accuracy, float) else ""
-    error = f" ({row['error']})" if row.get("error") else ""
-    print(f"  {row['cell']}: {row['state']}{shown}{error}", flush=True)
-    return row
+class _Progress:
+    """One line per finished cell: which, how it ended, how long the grid has run, how many
+    are left. The lines carry the prefix that ``thesis pipeline`` shows in the terminal."""
+
+    def __init__(self, name: str, total: int) -> None:
+        self.name, self.total, self.done = name, total, 0
+        self.started = time.monotonic()
+
+    def report(self, row: dict[str, Any]) -> dict[str, Any]:
+        from thesis_lib.notebooks import PROGRESS_PREFIX
+
+        self.done += 1
+        accuracy = row.get("test_accuracy")
+        shown = f", test accuracy {accuracy:.4f}" if isinstance(accuracy, float) else ""
+        error = f" ({row['error']})" if row.get("error") else ""
+        minutes = (time.monotonic() - self.started) / 60
+        left = self.total - self.done
+        print(f"{PROGRESS_PREFIX}[{self.done}/{self.total}] {self.name} {row['cell']}: "
+              f"{row['state']}{shown}{error} ({minutes:.1f} min; {left} left)", flush=True)
+        return row
 
 
 def summary(grid: Grid) -> pd.DataFrame:
     """The state of every cell as found on disk (e.g. while SLURM jobs still run)."""
+    from thesis_lib.train.run import check_config, plan_run
+
     rows = []
     for cell in grid.cells():
         name = grid.cell_name(cell)
         try:
             config = make_config(cell.get("profile"),
                                  **{k: v for k, v in cell.items() if k != "profile"})
-            run_dir = config.runs_dir / config.run_id()
-        except ThesisError as error:
+            check_config(config)
+            run_dir = plan_run(config).run_dir
+        except ConfigError as error:
             rows.append({"cell": name, "state": "invalid", "error": str(error)})
+            continue
+        except ThesisError as error:  # no usable data: the cell cannot run (or has failed)
+            rows.append({"cell": name, "state": "failed", "error": str(error)})
             continue
         status = records.read_status(run_dir) or {}
         rows.append({"cell": name, "run_id": run_dir.name,

@@ -5,8 +5,10 @@ A finished training run leaves a folder ``<results_dir>/runs/<run_id>/`` with ``
 those folders and turns them into pandas tables:
 
 - :func:`collect_runs` - one row per finished run and evaluation dataset (``"test"`` is the
-  run's own test split; extra datasets keep their names);
-- :func:`summarize` - mean, sample SD (ddof = 1), n, SEM and a t-based 95 % CI per group;
+  run's own test split; extra datasets keep their names), with the run's *setting*
+  (``setting_id``: every result-affecting field but the seed, see :mod:`thesis_lib.settings`)
+  and ``network``, the setting's readable name, distinct for distinct settings;
+- :func:`summarize` - mean, sample SD (ddof = 1), n, SEM and a t-based 95 % CI per setting;
 - :func:`thesis_table` - the thesis' results table (network, overall accuracy (%), SD);
 - :func:`write_summary` - ``summary.csv`` of one study.
 
@@ -17,9 +19,7 @@ percentages with three decimals, the way the thesis reports them.
 from __future__ import annotations
 
 import json
-import math
 import os
-import re
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -28,7 +28,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
+from thesis_lib import settings
 from thesis_lib.errors import DataError
+from thesis_lib.settings import network_name, short_backbone  # noqa: F401  (public here too)
 
 RUNS_FOLDER = "runs"
 FINISHED = "finished"
@@ -41,9 +43,10 @@ CONFIG_COLUMNS = ("variant", "modules", "backbone", "seed", "taps", "activation"
 # A study's member runs, written by thesis_lib.studies.run_study (setting, seed, run_id...).
 STUDY_CELLS_FILE = "cells.csv"
 # The headline metrics, in the order summaries list them.
-METRIC_COLUMNS = ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc")
-# Variants in the order tables list them; anything else follows alphabetically.
-VARIANT_ORDER = ("baseline", "gram", "gramnet")
+METRIC_COLUMNS = ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc", "top2_accuracy",
+                  "top2_cross_sentiment_share")
+# Columns that describe a setting in a summary (taken from its first run).
+SETTING_COLUMNS = ("network", "variant", "modules", "backbone", "setting", "train_data")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -173,6 +176,7 @@ def read_run(run_dir: str | os.PathLike) -> list[dict]:
     identity["train_data"] = _cell_value(
         _config_value(flat_config, "dataset_name") or _config_value(flat_config, "data_dir")
     )
+    identity.update(_setting_of(run_dir, flat_config))
 
     rows = [{**identity, "dataset": OWN_TEST_SPLIT, **_metric_columns(metrics)}]
     extra = metrics.get("datasets") or {}
@@ -182,6 +186,26 @@ def read_run(run_dir: str | os.PathLike) -> list[dict]:
         if isinstance(dataset_metrics, dict):
             rows.append({**identity, "dataset": dataset_name, **_metric_columns(dataset_metrics)})
     return rows
+
+
+def _setting_of(run_dir: Path, flat_config: dict) -> dict:
+    """``setting_id`` and ``setting_fields`` (JSON) of a run, from its ``config.json``.
+
+    Records written by the training code carry the configuration in a ``config`` section and
+    the data fingerprint; other records (written by hand or by older versions) are read from
+    whatever configuration fields they hold.
+    """
+    config = {key.removeprefix("config."): value for key, value in flat_config.items()
+              if key.startswith("config.")}
+    if not config:
+        config = {name: _config_value(flat_config, name) for name in
+                  {key.rsplit(".", 1)[-1] for key in flat_config}}
+        config.pop("run_id", None)
+    config.setdefault("dataset_name", _config_value(flat_config, "dataset_name"))
+    data = _config_value(flat_config, "data_fingerprint.value")
+    fields = settings.setting_fields(config, data)
+    return {"setting_id": settings.setting_id(fields),
+            "setting_fields": json.dumps(fields, sort_keys=True, default=str)}
 
 
 def scan_runs(results_dir: str | os.PathLike) -> tuple[list[dict], pd.DataFrame]:
@@ -213,6 +237,8 @@ def collect_runs(
     """One row per finished run and evaluation dataset.
 
     Columns: ``run_id``, the configuration fields of :data:`CONFIG_COLUMNS`, ``train_data``,
+    ``setting_id`` and ``setting_fields`` (the run's setting, see :mod:`thesis_lib.settings`),
+    ``network`` (the setting's readable name: distinct settings get distinct names),
     ``dataset`` (``"test"`` for the run's own test split), then the metrics (``accuracy``,
     ``balanced_accuracy``, ``macro_f1``, ``roc_auc``, ``best_epoch``, ``n_images``,
     per-class ``precision_<class>``...). Metrics are fractions.
@@ -230,13 +256,15 @@ def collect_runs(
     table = pd.DataFrame(rows)
     if table.empty:
         table = pd.DataFrame(
-            columns=["run_id", *CONFIG_COLUMNS, "train_data", "dataset", *METRIC_COLUMNS]
+            columns=["run_id", *CONFIG_COLUMNS, "train_data", "setting_id", "setting_fields",
+                     "dataset", *METRIC_COLUMNS]
         )
     for metric in METRIC_COLUMNS:
         if metric not in table.columns:
             table[metric] = np.nan
     if study is not None:
         table = _study_members(table, results_dir, study)
+    table = name_settings(table)
     if warn and not skipped.empty:
         listing = "; ".join(f"{row.run_id} ({row.state})" for row in skipped.itertuples())
         warnings.warn(f"{len(skipped)} run(s) not finished or unreadable, left out: {listing}",
@@ -285,52 +313,47 @@ def load_predictions(run_dir: str | os.PathLike) -> pd.DataFrame:
 # Names and order of networks
 
 
-def short_backbone(backbone: str) -> str:
-    """``"EfficientNetV2B2"`` -> ``"B2"``, ``"EfficientNetV2S"`` -> ``"S"``; other names as is."""
-    match = re.fullmatch(r"EfficientNet(?:V2)?(\w+)", str(backbone))
-    return match.group(1) if match else str(backbone)
+def name_settings(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with a ``network`` column: each setting's readable name, distinct for distinct
+    settings of the table (``settings.setting_names``)."""
+    if table.empty:
+        return table.assign(network=pd.Series(dtype=object))
+    names = settings.setting_names(settings.describe_settings(table))
+    named = table.assign(network=table["setting_id"].map(names))
+    columns = ["network", *[column for column in named.columns if column != "network"]]
+    return named[columns]
 
 
-def _modules_count(modules) -> int | None:
-    if modules is None or (isinstance(modules, float) and math.isnan(modules)):
+def with_settings(runs: pd.DataFrame) -> pd.DataFrame:
+    """``runs`` with ``setting_id``, ``setting_fields`` and ``network``, for tables that were not
+    read by :func:`collect_runs` (built by hand, or loaded from a CSV): the setting is made of
+    the configuration columns the table has (:data:`CONFIG_COLUMNS` and ``train_data``)."""
+    if "setting_id" in runs.columns and "setting_fields" in runs.columns:
+        return runs if "network" in runs.columns else name_settings(runs)
+    columns = [column for column in (*CONFIG_COLUMNS, "train_data")
+               if column in runs.columns and column != "seed"]
+    fields = [json.dumps({column: _json_value(row[column]) for column in columns},
+                         sort_keys=True, default=str) for _, row in runs.iterrows()]
+    ids = [settings.setting_id(json.loads(text)) for text in fields]
+    return name_settings(runs.assign(setting_id=ids, setting_fields=fields))
+
+
+def _json_value(value):
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and np.isnan(value):
         return None
-    return int(modules)
-
-
-def network_name(variant: str, modules=None, backbone: str = "EfficientNetV2B2") -> str:
-    """The network's name as the thesis table writes it.
-
-    ``("baseline", 0, "EfficientNetV2B2")`` -> ``"baseline EfficientNetV2B2"``;
-    ``("gram", 3, "EfficientNetV2B2")`` -> ``"B2 + 3 Gram modules"``;
-    ``("gramnet", 4, ...)`` -> ``"GramNet-style EfficientNetV2B2"``.
-    """
-    count = _modules_count(modules)
-    backbone = backbone if isinstance(backbone, str) else "EfficientNetV2B2"
-    if variant == "baseline":
-        return f"baseline {backbone}"
-    if variant == "gram" and count is not None:
-        plural = "" if count == 1 else "s"
-        return f"{short_backbone(backbone)} + {count} Gram module{plural}"
-    if variant == "gramnet":
-        return f"GramNet-style {backbone}"
-    suffix = f", {count} modules" if count else ""
-    return f"{variant} {backbone}{suffix}"
-
-
-def _order_key(variant, modules) -> tuple:
-    """Baseline first, then Gram models by module count, then GramNet, then the rest."""
-    rank = VARIANT_ORDER.index(variant) if variant in VARIANT_ORDER else len(VARIANT_ORDER)
-    count = _modules_count(modules)
-    return (rank, str(variant), -1 if count is None else count)
+    return value
 
 
 def sort_networks(table: pd.DataFrame) -> pd.DataFrame:
-    """Rows in table order (baseline, Gram by modules, GramNet, others); stable otherwise."""
+    """Rows in table order (baseline, Gram by modules, GramNet, others; by name within)."""
     if table.empty or "variant" not in table.columns:
         return table
     modules = table["modules"] if "modules" in table.columns else [None] * len(table)
-    keys = [_order_key(variant, count) for variant, count in zip(table["variant"], modules,
-                                                                  strict=True)]
+    names = table["network"] if "network" in table.columns else [""] * len(table)
+    keys = [settings.order_key(variant, count, str(name)) for variant, count, name
+            in zip(table["variant"], modules, names, strict=True)]
     order = sorted(range(len(table)), key=lambda index: keys[index])
     return table.iloc[order].reset_index(drop=True)
 
@@ -339,68 +362,82 @@ def sort_networks(table: pd.DataFrame) -> pd.DataFrame:
 # Summaries
 
 
+BY_SETTING = ("setting_id", "dataset")
+
+
 def summarize(
     runs: pd.DataFrame,
-    by: Sequence[str] = ("variant", "modules", "dataset"),
+    by: Sequence[str] = BY_SETTING,
     metric: str = "accuracy",
     *,
     confidence: float = 0.95,
+    allow_pooling: bool = False,
 ) -> pd.DataFrame:
-    """Per group: ``mean``, ``sd_ddof1`` (sample SD), ``n``, ``sem``, ``ci95_low``,
-    ``ci95_high`` (t-based: mean +- t_{(1+confidence)/2, n-1} * sem) of one metric.
+    """Per setting (and evaluation dataset): ``mean``, ``sd_ddof1`` (sample SD), ``n``, ``sem``,
+    ``ci95_low``, ``ci95_high`` (t-based: mean +- t_{(1+confidence)/2, n-1} * sem) of one
+    metric, with the columns that describe the setting (``network``, ``variant``, ``modules``,
+    ``backbone``, ``setting``...) and ``metric`` (the metric's name).
 
-    Groups with a single run have no SD and no CI (NaN). Adds ``network`` (the thesis' name
-    of the model) when the groups are variants, and ``metric`` (the metric's name).
+    Groups with a single run have no SD and no CI (NaN). Rows are in table order (baseline,
+    Gram models by module count, ...).
 
     Args:
         runs: the table of :func:`collect_runs`.
-        by: columns that define a group.
+        by: columns that define a group; by default the setting and the evaluation dataset.
         metric: the column to summarise.
         confidence: level of the confidence interval (columns keep the ``ci95_`` names only
             for 0.95; otherwise ``ci<level>_low``/``_high``).
+        allow_pooling: allow groups (``by`` without ``setting_id``) that pool runs of
+            different settings; refused otherwise, since such a mean belongs to no network.
 
     Raises:
-        DataError: ``metric`` or a ``by`` column is not in the table.
+        DataError: ``metric`` or a ``by`` column is not in the table, or a group would pool
+            different settings.
     """
     by = list(by)
+    if "setting_id" in by and "setting_id" not in runs.columns and "variant" in runs.columns:
+        runs = with_settings(runs)
     missing = [column for column in [*by, metric] if column not in runs.columns]
     if missing:
         raise DataError(f"summarize: column(s) {missing} not in the runs table "
                         f"(columns: {list(runs.columns)})")
+    if not allow_pooling and "setting_id" in runs.columns and "setting_id" not in by:
+        _refuse_pooling(runs, by)
     ci_name = f"ci{round(confidence * 100):d}"
-    # The backbone names the network even when it is not a grouping column.
-    backbone = ["backbone"] if "backbone" in runs.columns and "backbone" not in by else []
-    values = runs[[*by, *backbone, metric]].copy()
+    described = [column for column in (*SETTING_COLUMNS, "setting_id")
+                 if column in runs.columns and column not in by]
+    values = runs[[*by, *described, metric]].copy()
     values[metric] = pd.to_numeric(values[metric], errors="coerce")
     values = values.dropna(subset=[metric])
-    grouped = values.groupby(by, dropna=False, sort=False)[metric]
-    summary = grouped.agg(mean="mean", sd_ddof1=lambda x: x.std(ddof=1), n="count").reset_index()
+    grouped = values.groupby(by, dropna=False, sort=False)
+    summary = grouped[metric].agg(mean="mean", sd_ddof1=lambda x: x.std(ddof=1),
+                                  n="count").reset_index()
+    if described and not summary.empty:
+        first = grouped[described].first().reset_index(drop=True)
+        summary = pd.concat([first, summary], axis=1)
     summary["n"] = summary["n"].astype(int)
     summary["sem"] = summary["sd_ddof1"] / np.sqrt(summary["n"])
     degrees = (summary["n"] - 1).where(summary["n"] > 1)
     half_width = scipy_stats.t.ppf((1 + confidence) / 2, degrees) * summary["sem"]
     summary[f"{ci_name}_low"] = summary["mean"] - half_width
     summary[f"{ci_name}_high"] = summary["mean"] + half_width
-    summary.insert(len(by), "metric", metric)
-    if "variant" in by:
-        summary.insert(0, "network", _network_names(summary, values, by))
-        summary = sort_networks(summary)
-    return summary
+    summary.insert(summary.columns.get_loc("mean"), "metric", metric)
+    return sort_networks(summary)
 
 
-def _network_names(summary: pd.DataFrame, values: pd.DataFrame, by: list[str]) -> list[str]:
-    if "backbone" in values.columns:
-        backbones = values.groupby(by, dropna=False, sort=False)["backbone"].first().to_numpy()
-    else:
-        backbones = ["EfficientNetV2B2"] * len(summary)
-    modules = summary["modules"] if "modules" in summary.columns else [None] * len(summary)
-    return [network_name(variant, count, backbone) for variant, count, backbone
-            in zip(summary["variant"], modules, backbones, strict=True)]
+def _refuse_pooling(runs: pd.DataFrame, by: list[str]) -> None:
+    for key, group in runs.groupby(by, dropna=False, sort=False):
+        if group["setting_id"].nunique() > 1:
+            names = sorted(group["network"].astype(str).unique()) if "network" in group else []
+            raise DataError(
+                f"summarize by {by}: the group {key!r} holds {group['setting_id'].nunique()} "
+                f"different settings ({'; '.join(names)}); group by setting_id, or pass "
+                "allow_pooling=True to pool them anyway")
 
 
 def summarize_metrics(
     runs: pd.DataFrame,
-    by: Sequence[str] = ("variant", "modules", "dataset"),
+    by: Sequence[str] = BY_SETTING,
     metrics: Iterable[str] = METRIC_COLUMNS,
 ) -> pd.DataFrame:
     """:func:`summarize` for several metrics stacked in one long table (column ``metric``);
@@ -436,8 +473,8 @@ def thesis_table(
     if dataset is not None and "dataset" in table.columns:
         table = table[table["dataset"] == dataset]
     if "network" not in table.columns:
-        raise DataError("thesis_table: the summary must be grouped by variant (no 'network' "
-                        "column)")
+        raise DataError("thesis_table: the summary needs a 'network' column (summarize the "
+                        "runs of collect_runs)")
     table = sort_networks(table.reset_index(drop=True))
     layout = pd.DataFrame({
         "network": table["network"],
@@ -447,6 +484,57 @@ def thesis_table(
     if with_n:
         layout["n"] = table["n"].to_numpy()
     return layout
+
+
+# Headline metrics as a table shows them; accuracy first, the imbalance-aware ones beside it.
+METRIC_LABELS = {
+    "accuracy": "accuracy", "balanced_accuracy": "balanced accuracy", "macro_f1": "macro F1",
+    "roc_auc": "ROC AUC", "top2_accuracy": "top-2 accuracy",
+    "top2_cross_sentiment_share": "top-2 cross-sentiment",
+}
+
+
+def metrics_view(summary: pd.DataFrame, *, dataset: str | None = OWN_TEST_SPLIT,
+                 decimals: int = 2, labels: dict[str, str] | None = None,
+                 percent: bool = True) -> pd.DataFrame:
+    """Metrics per network as "mean ± SD" (in percent by default), with n: by default every
+    headline metric: accuracy beside balanced accuracy and macro F1 (what an imbalanced dataset
+    such as FI or EmoSet needs), and for K classes the top-2 accuracy, macro ROC AUC and the
+    top-2 cross-sentiment share.
+
+    Args:
+        summary: a :func:`summarize_metrics` table (long format, column ``metric``).
+        dataset: the evaluation dataset to show (``None``: the summary has one already).
+        decimals: decimals of the values.
+        labels: metric -> column title, in column order (default :data:`METRIC_LABELS`).
+        percent: show fractions as percentages (off for scores such as a silhouette).
+    """
+    labels = METRIC_LABELS if labels is None else labels
+    table = summary
+    if dataset is not None and "dataset" in table.columns:
+        table = table[table["dataset"] == dataset]
+    if table.empty:
+        return pd.DataFrame(columns=["network", "n"])
+    key = "setting_id" if "setting_id" in table.columns else "network"
+    first = sort_networks(table.drop_duplicates(key).reset_index(drop=True))
+    view = pd.DataFrame({"network": first["network"].to_numpy()})
+    counts = table.groupby(key)["n"].max()
+    view["n"] = first[key].map(counts).to_numpy()
+    scale = 100 if percent else 1
+    for metric, label in labels.items():
+        rows = table[table["metric"] == metric].set_index(key)
+        if rows.empty:
+            continue
+        texts = []
+        for setting in first[key]:
+            if setting not in rows.index or not np.isfinite(rows.loc[setting, "mean"]):
+                texts.append("-")
+                continue
+            mean, sd = rows.loc[setting, "mean"], rows.loc[setting, "sd_ddof1"]
+            spread = "" if not np.isfinite(sd) else f" ± {sd * scale:.{decimals}f}"
+            texts.append(f"{mean * scale:.{decimals}f}{spread}")
+        view[f"{label} (%)" if percent else label] = texts
+    return view
 
 
 def _percent(fraction: float, decimals: int) -> str:
@@ -459,7 +547,7 @@ def write_summary(
     runs: pd.DataFrame,
     out_dir: str | os.PathLike,
     *,
-    by: Sequence[str] = ("variant", "modules", "dataset"),
+    by: Sequence[str] = BY_SETTING,
     metrics: Iterable[str] = METRIC_COLUMNS,
 ) -> Path:
     """Write ``summary.csv`` (all metrics, long format; SD column ``sd_ddof1``) into
@@ -489,21 +577,20 @@ def write_table(table: pd.DataFrame, path: str | os.PathLike) -> Path:
 
 def same_seed_pair(
     runs: pd.DataFrame,
-    variant: str,
-    modules,
+    setting_id: str,
+    baseline_setting_id: str,
     *,
-    baseline: str = "baseline",
     dataset: str = OWN_TEST_SPLIT,
 ) -> tuple[str, str] | None:
-    """Run ids ``(variant run, baseline run)`` of the lowest seed both ran, or ``None``.
+    """Run ids ``(network run, baseline run)`` of the lowest seed both settings ran, or
+    ``None``.
 
     Runs with the same seed share the data split (unless a split seed was fixed apart), so
     their test predictions are on the same images - what a McNemar test needs.
     """
     rows = runs[runs["dataset"] == dataset]
-    same_modules = rows["modules"].isna() if pd.isna(modules) else rows["modules"] == modules
-    candidates = rows[(rows["variant"] == variant) & same_modules]
-    baselines = rows[rows["variant"] == baseline]
+    candidates = rows[rows["setting_id"] == setting_id]
+    baselines = rows[rows["setting_id"] == baseline_setting_id]
     pairs = candidates.merge(baselines, on="seed", suffixes=("", "_baseline"))
     if pairs.empty:
         return None

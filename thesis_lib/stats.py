@@ -36,8 +36,9 @@ from statsmodels.stats.oneway import anova_generic
 from statsmodels.stats.power import TTestIndPower
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
+from thesis_lib import settings
 from thesis_lib.errors import ConfigError, DataError
-from thesis_lib.results import OWN_TEST_SPLIT, network_name, sort_networks
+from thesis_lib.results import OWN_TEST_SPLIT, sort_networks, with_settings
 
 POOLED = "pooled two-sample t-test"
 WELCH = "Welch two-sample t-test"
@@ -456,17 +457,16 @@ def bootstrap_accuracy(
 # Tables from run records
 
 
-def _network_groups(runs: pd.DataFrame, metric: str, dataset: str) -> dict[tuple, pd.DataFrame]:
-    missing = [column for column in ("variant", "modules", "seed", "dataset", metric)
+def _setting_groups(runs: pd.DataFrame, metric: str, dataset: str) -> dict[str, pd.DataFrame]:
+    """The rows of each setting on ``dataset`` (finite ``metric`` only), by setting id."""
+    runs = with_settings(runs)
+    missing = [column for column in ("variant", "seed", "dataset", metric)
                if column not in runs.columns]
     if missing:
-        raise DataError(f"runs table lacks column(s) {missing}")
+        raise DataError(f"runs table lacks column(s) {missing}; use the table of "
+                        "thesis_lib.results.collect_runs")
     rows = runs[(runs["dataset"] == dataset) & runs[metric].notna()]
-    groups = {}
-    for (variant, modules), group in rows.groupby(["variant", "modules"], dropna=False,
-                                                  sort=False):
-        groups[(variant, modules)] = group
-    return groups
+    return {sid: group for sid, group in rows.groupby("setting_id", sort=False)}
 
 
 def _paired_by_seed(variant_rows: pd.DataFrame, baseline_rows: pd.DataFrame, metric: str):
@@ -483,21 +483,29 @@ def _test_columns(prefix: str, result: ComparisonResult) -> dict:
             f"{prefix}_ci_low": result.ci_low, f"{prefix}_ci_high": result.ci_high}
 
 
-def _network_record(rows: pd.DataFrame, baseline_rows: pd.DataFrame, *, metric: str,
-                    alpha: float, power: float) -> dict:
-    """One row of :func:`compare_variants`: the runs of one network against the baseline's."""
+def _network_record(rows: pd.DataFrame, baseline_rows: pd.DataFrame | None, *, metric: str,
+                    alpha: float, power: float, note: str = "") -> dict:
+    """One row of :func:`compare_variants`: the runs of one setting against its baseline's."""
     first = rows.iloc[0]
     values = rows[metric].to_numpy(dtype=float)
-    base = baseline_rows[metric].to_numpy(dtype=float)
     record = {
-        "network": network_name(first["variant"], first["modules"], first.get("backbone")),
-        "variant": first["variant"], "modules": first["modules"], "dataset": first["dataset"],
-        "metric": metric, "n": values.size, "mean": values.mean(),
+        "network": first.get("network", first["variant"]), "setting_id": first["setting_id"],
+        "variant": first["variant"], "modules": first.get("modules"),
+        "dataset": first["dataset"], "metric": metric, "n": values.size, "mean": values.mean(),
         "sd_ddof1": values.std(ddof=1) if values.size > 1 else np.nan,
-        "baseline_n": base.size, "baseline_mean": base.mean(),
-        "diff": values.mean() - base.mean(), "note": "",
     }
-    notes = []
+    notes = [note] if note else []
+    if baseline_rows is None:
+        record.update(reference=None, reference_setting_id=None, note="; ".join(notes))
+        return record
+    base = baseline_rows[metric].to_numpy(dtype=float)
+    base_first = baseline_rows.iloc[0]
+    record.update({
+        "reference": base_first.get("network", base_first["variant"]),
+        "reference_setting_id": base_first["setting_id"],
+        "baseline_n": base.size, "baseline_mean": base.mean(),
+        "diff": values.mean() - base.mean(),
+    })
     if values.size < 2 or base.size < 2:
         notes.append("fewer than 2 runs: no test")
     else:
@@ -522,6 +530,17 @@ def _network_record(rows: pd.DataFrame, baseline_rows: pd.DataFrame, *, metric: 
     return record
 
 
+COMPARISON_COLUMNS = [
+    "network", "setting_id", "variant", "modules", "dataset", "metric", "n", "mean",
+    "sd_ddof1", "reference", "reference_setting_id", "baseline_n", "baseline_mean", "diff",
+    "welch_t", "welch_df", "welch_p", "welch_ci_low", "welch_ci_high",
+    "pooled_t", "pooled_df", "pooled_p", "pooled_ci_low", "pooled_ci_high",
+    "paired_n", "paired_t", "paired_df", "paired_p", "paired_ci_low", "paired_ci_high",
+    "hedges_g", "seeds_for_power", "welch_p_holm", "pooled_p_holm", "paired_p_holm",
+    "significant_holm", "note",
+]
+
+
 def compare_variants(
     runs: pd.DataFrame,
     *,
@@ -530,10 +549,16 @@ def compare_variants(
     dataset: str | None = OWN_TEST_SPLIT,
     alpha: float = 0.05,
     power: float = 0.8,
+    allow_different_data: bool = False,
 ) -> pd.DataFrame:
-    """Every network (variant, modules) against the baseline on one metric.
+    """Every setting (network) against its baseline on one metric.
 
-    Per network: n, mean, sample SD, the baseline's mean, ``diff`` (network - baseline);
+    The reference of a setting is the ``baseline`` setting of the same backbone, image size,
+    data, split and training (every field but those a study varies, see
+    ``thesis_lib.settings``); it is named in the ``reference`` column. A setting without such a
+    baseline gets a row with a note and no test.
+
+    Per setting: n, mean, sample SD, the reference's mean, ``diff`` (network - baseline);
     Welch and pooled t-tests (t, df, p, CI of the difference); the paired t-test over the seeds
     both ran (``paired_n`` pairs; NaN when fewer than 2 or a seed ran twice); Hedges' g; the
     seeds per network needed for ``power`` at ``alpha``; p-values adjusted with Holm across
@@ -548,37 +573,47 @@ def compare_variants(
             Holm within each).
         alpha: significance level and 1 - confidence of the intervals.
         power: target power of the seed count.
+        allow_different_data: compare with a baseline trained on other data or splits when no
+            baseline was trained on the same ones (noted in the row); refused otherwise.
 
     Raises:
-        DataError: no runs of the baseline on the dataset.
+        DataError: no runs of the baseline on the dataset, or (without
+            ``allow_different_data``) a network whose every baseline saw other data or splits.
     """
     _check_alpha(alpha)
     if dataset is None:
         with_baseline = runs.loc[runs["variant"] == baseline, "dataset"]
         parts = [compare_variants(runs, baseline=baseline, metric=metric, dataset=name,
-                                  alpha=alpha, power=power)
+                                  alpha=alpha, power=power,
+                                  allow_different_data=allow_different_data)
                  for name in pd.unique(with_baseline)]
-        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    groups = _network_groups(runs, metric, dataset)
-    baseline_keys = [key for key in groups if key[0] == baseline]
-    if not baseline_keys:
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+            columns=COMPARISON_COLUMNS)
+    groups = _setting_groups(runs, metric, dataset)
+    fields = {sid: settings.parse_fields(group["setting_fields"].iloc[0])
+              for sid, group in groups.items()}
+    baselines = {sid: fields[sid] for sid, group in groups.items()
+                 if group["variant"].iloc[0] == baseline}
+    if not baselines:
         raise DataError(f"no finished runs of the baseline variant {baseline!r} on dataset "
                         f"{dataset!r} (variants present: "
-                        f"{sorted({str(key[0]) for key in groups})})")
-    baseline_rows = pd.concat([groups[key] for key in baseline_keys])
-
-    records = [
-        _network_record(rows, baseline_rows, metric=metric, alpha=alpha, power=power)
-        for (variant, _), rows in groups.items() if variant != baseline
-    ]
-    columns = ["network", "variant", "modules", "dataset", "metric", "n", "mean", "sd_ddof1",
-               "baseline_n", "baseline_mean", "diff",
-               "welch_t", "welch_df", "welch_p", "welch_ci_low", "welch_ci_high",
-               "pooled_t", "pooled_df", "pooled_p", "pooled_ci_low", "pooled_ci_high",
-               "paired_n", "paired_t", "paired_df", "paired_p", "paired_ci_low",
-               "paired_ci_high", "hedges_g", "seeds_for_power", "welch_p_holm",
-               "pooled_p_holm", "paired_p_holm", "significant_holm", "note"]
-    table = pd.DataFrame(records).reindex(columns=columns)
+                        f"{sorted({str(g['variant'].iloc[0]) for g in groups.values()})})")
+    # The references are the plain baselines (no extra loss...); a baseline trained with,
+    # say, the contrastive-center loss is itself compared with the plain one.
+    plain = {sid: f for sid, f in baselines.items() if settings.is_default_architecture(f)}
+    baselines = plain or baselines
+    records = []
+    for sid, rows in groups.items():
+        if sid in baselines:
+            continue
+        try:
+            reference, note = settings.find_reference(
+                fields[sid], baselines, allow_different_data=allow_different_data)
+        except DataError as error:
+            raise DataError(f"{rows['network'].iloc[0]}: {error}") from None
+        records.append(_network_record(rows, groups.get(reference), metric=metric, alpha=alpha,
+                                       power=power, note=note))
+    table = pd.DataFrame(records).reindex(columns=COMPARISON_COLUMNS)
     if not table.empty:
         table = _add_holm(table, ("welch", "pooled", "paired"), alpha)
         table = sort_networks(table)
@@ -740,6 +775,52 @@ def anova_from_summary(
     )
 
 
+def module_count_family(
+    runs: pd.DataFrame,
+    *,
+    variant: str = "gram",
+    baseline: str = "baseline",
+    metric: str = "accuracy",
+    dataset: str = OWN_TEST_SPLIT,
+) -> pd.DataFrame:
+    """The rows of the settings that differ from their baseline in the number of modules only:
+    ``variant`` with the default taps, activation... and its baseline (``modules`` = 0).
+
+    These are what "accuracy against the number of Gram modules" compares; a tap or activation
+    ablation with the same module count is another family and stays out.
+
+    Raises:
+        DataError: no baseline, or settings of ``variant`` with baselines of several trainings or
+            datasets (filter the table to one first).
+    """
+    groups = _setting_groups(runs, metric, dataset)
+    fields = {sid: settings.parse_fields(group["setting_fields"].iloc[0])
+              for sid, group in groups.items()}
+    baselines = {sid: fields[sid] for sid, group in groups.items()
+                 if group["variant"].iloc[0] == baseline}
+    if not baselines:
+        raise DataError(f"no finished runs of the baseline variant {baseline!r} on {dataset!r}")
+    members: dict[str, list[str]] = {}
+    for sid, group in groups.items():
+        if group["variant"].iloc[0] != variant or not settings.is_default_architecture(fields[sid]):
+            continue
+        try:
+            reference, _ = settings.find_reference(fields[sid], baselines)
+        except DataError:
+            continue
+        if reference is not None:
+            members.setdefault(reference, []).append(sid)
+    if len(members) > 1:
+        names = sorted(str(groups[sid]["network"].iloc[0]) for sid in members)
+        raise DataError(f"{variant} networks of {len(members)} different trainings or datasets "
+                        f"(baselines: {'; '.join(names)}); filter the runs to one of them")
+    if not members:
+        return runs.iloc[0:0]
+    reference, chosen = next(iter(members.items()))
+    family = pd.concat([groups[reference], *(groups[sid] for sid in chosen)])
+    return family.assign(modules=family["modules"].where(family["variant"] != baseline, 0))
+
+
 def compare_module_counts(
     runs: pd.DataFrame,
     *,
@@ -748,20 +829,19 @@ def compare_module_counts(
     metric: str = "accuracy",
     dataset: str = OWN_TEST_SPLIT,
 ) -> GroupTestResult:
-    """ANOVA and Kruskal-Wallis of ``metric`` across the module counts of ``variant``; the
-    baseline's runs join as 0 modules when ``baseline`` is given (a Gram model with 0 modules
-    is the baseline).
+    """ANOVA and Kruskal-Wallis of ``metric`` across the module counts of ``variant`` (the
+    settings of :func:`module_count_family`); the baseline's runs join as 0 modules when
+    ``baseline`` is given (a Gram model with 0 modules is the baseline).
 
     Groups with a single run are left out (a group needs 2 values for a variance).
     """
-    rows = runs[(runs["dataset"] == dataset) & runs[metric].notna()]
+    family = module_count_family(runs, variant=variant, baseline=baseline or "baseline",
+                                 metric=metric, dataset=dataset)
+    if baseline is None:
+        family = family[family["variant"] == variant]
+    family = family[family[metric].notna()]
     samples = {}
-    if baseline is not None:
-        base = rows.loc[rows["variant"] == baseline, metric]
-        if base.size >= 2:
-            samples[0] = base.to_numpy(dtype=float)
-    gram = rows[rows["variant"] == variant]
-    for modules, group in sorted(gram.groupby("modules")[metric], key=lambda item: item[0]):
+    for modules, group in sorted(family.groupby("modules")[metric], key=lambda item: item[0]):
         if group.size >= 2:
             samples[int(modules)] = group.to_numpy(dtype=float)
     return compare_groups(samples)

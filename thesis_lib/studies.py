@@ -9,6 +9,8 @@ questions:
 - ``taps``: which layers to tap: three modules on shallow stages only (1-3), on deep stages only
   (4-6), or mixed (2, 4, 6: the default).
 - ``activations``: the "additional activation functions" inside the Gram modules.
+- ``loss``: the dissertation's second question: cross-entropy against cross-entropy + lambda *
+  the contrastive-center loss, for the baseline and for the Gram network.
 
 Every cell (setting x seed) is one ordinary training run executed through
 ``notebooks/03_train.ipynb`` by :mod:`thesis_lib.experiments`, so a run that two studies share
@@ -37,7 +39,10 @@ TAP_STAGES: dict[str, tuple[int, ...]] = {
     "deep": (4, 5, 6),
 }
 DEFAULT_ACTIVATIONS = ("relu", "gelu", "silu", "none")
-STUDY_NAMES = ("comparison", "taps", "activations")
+STUDY_NAMES = ("comparison", "taps", "activations", "loss")
+# lambda of the loss study when the profile trains with cross-entropy alone (the published
+# papers do not state theirs; sweep it with a grid, see the README).
+DEFAULT_CONTRASTIVE_CENTER_WEIGHT = 0.1
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,7 @@ class StudyScale:
         comparison_modules: Gram-module counts compared with the baseline.
         gramnet: whether the comparison includes the GramNet-style model.
         activations: activation functions compared inside the modules.
+        pairwise: whether the comparison includes the pairwise Gram network.
     """
 
     seeds: tuple[int, ...]
@@ -57,6 +63,7 @@ class StudyScale:
     comparison_modules: tuple[int, ...]
     gramnet: bool
     activations: tuple[str, ...]
+    pairwise: bool = False
 
 
 # The thesis protocol for real data; small versions for the demo data (`make demo`, all six
@@ -65,7 +72,10 @@ class StudyScale:
 # parameters (e.g. `-p studies '["taps"]'`). The smoke scale uses seeds 1 and 2 because seed 0
 # is the training notebook's own smoke run, which may be training at the same moment.
 STUDY_SCALES: dict[str, StudyScale] = {
-    "thesis": StudyScale((0, 1, 2, 3, 4), STUDY_NAMES, (2, 3, 4), True, DEFAULT_ACTIVATIONS),
+    "thesis": StudyScale((0, 1, 2, 3, 4), ("comparison", "taps", "activations"), (2, 3, 4),
+                         True, DEFAULT_ACTIVATIONS),
+    "dissertation": StudyScale((0, 1, 2, 3, 4), ("loss", "comparison"), (4,), False,
+                               DEFAULT_ACTIVATIONS, pairwise=True),
     "demo": StudyScale((0, 1), ("comparison",), (2, 4), False, ("relu", "gelu")),
     "smoke": StudyScale((1, 2), ("comparison",), (2,), False, ("relu",)),
 }
@@ -99,14 +109,34 @@ class Study:
 
 
 def comparison_study(seeds: Sequence[int], modules: Sequence[int] = (2, 3, 4),
-                     gramnet: bool = True) -> Study:
-    """The thesis table: baseline, ``gram`` with each number of ``modules``, and GramNet."""
+                     gramnet: bool = True, pairwise: bool = False) -> Study:
+    """The thesis table: baseline, ``gram`` with each number of ``modules``, GramNet, and
+    (optionally) the pairwise network on the taps of the largest module count."""
     settings: dict[str, dict[str, Any]] = {"baseline": {"variant": "baseline", "modules": 0}}
     for count in modules:
         settings[f"gram-{count}"] = {"variant": "gram", "modules": int(count)}
     if gramnet:
         settings["gramnet"] = {"variant": "gramnet", "modules": 4}
+    if pairwise:
+        # Pairs of consecutive default taps of (largest count) modules: the same tapped layers.
+        pairs = max(max(modules, default=4) - 1, 1)
+        settings[f"pairwise-{pairs}"] = {"variant": "pairwise", "modules": pairs}
     return Study("comparison", settings, list(seeds))
+
+
+def loss_study(seeds: Sequence[int], *, modules: int = 4,
+               weight: float = DEFAULT_CONTRASTIVE_CENTER_WEIGHT) -> Study:
+    """Cross-entropy against cross-entropy + ``weight`` * contrastive-center loss, for the
+    baseline and for ``gram`` with ``modules`` Gram modules."""
+    plain, with_loss = {"contrastive_center_weight": 0.0}, {"contrastive_center_weight": weight}
+    gram = {"variant": "gram", "modules": int(modules)}
+    settings = {
+        "baseline": {"variant": "baseline", "modules": 0, **plain},
+        "baseline+ctc": {"variant": "baseline", "modules": 0, **with_loss},
+        f"gram-{modules}": {**gram, **plain},
+        f"gram-{modules}+ctc": {**gram, **with_loss},
+    }
+    return Study("loss", settings, list(seeds))
 
 
 def tap_study(seeds: Sequence[int], backbone: str) -> Study:
@@ -137,14 +167,18 @@ def activation_study(seeds: Sequence[int],
 
 def make_study(name: str, seeds: Sequence[int], *, backbone: str,
                comparison_modules: Sequence[int] = (2, 3, 4), gramnet: bool = True,
-               activations: Sequence[str] = DEFAULT_ACTIVATIONS) -> Study:
+               activations: Sequence[str] = DEFAULT_ACTIVATIONS, pairwise: bool = False,
+               loss_modules: int = 4,
+               contrastive_center_weight: float = DEFAULT_CONTRASTIVE_CENTER_WEIGHT) -> Study:
     """One of :data:`STUDY_NAMES` by name."""
     if name == "comparison":
-        return comparison_study(seeds, comparison_modules, gramnet)
+        return comparison_study(seeds, comparison_modules, gramnet, pairwise)
     if name == "taps":
         return tap_study(seeds, backbone)
     if name == "activations":
         return activation_study(seeds, activations)
+    if name == "loss":
+        return loss_study(seeds, modules=loss_modules, weight=contrastive_center_weight)
     raise ConfigError(f"unknown study {name!r}; valid: {', '.join(STUDY_NAMES)}")
 
 
@@ -165,9 +199,17 @@ def plan_table(chosen: Sequence[Study]) -> pd.DataFrame:
     rows = [{"study": study.name, "setting": setting, "variant": fields["variant"],
              "modules": fields["modules"], "taps": ",".join(fields.get("taps") or []) or "default",
              "activation": fields.get("activation", "default"),
+             "loss": _loss_label(fields),
              "seeds": ",".join(str(seed) for seed in study.seeds)}
             for study in chosen for setting, fields in study.settings.items()]
     return pd.DataFrame(rows)
+
+
+def _loss_label(fields: dict[str, Any]) -> str:
+    if "contrastive_center_weight" not in fields:
+        return "as the profile"
+    weight = fields["contrastive_center_weight"]
+    return f"cross-entropy + contrastive-center (λ={weight:g})" if weight else "cross-entropy"
 
 
 def run_study(study: Study, *, profile: str | None, fixed: dict[str, Any] | None = None,
@@ -224,10 +266,11 @@ def finished_counts(cells: pd.DataFrame) -> pd.DataFrame:
 
 
 def summarize_study(runs: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
-    """Per setting and evaluation dataset: mean, SD (ddof = 1), n, SEM and the 95 % CI."""
+    """Per setting and evaluation dataset: mean, SD (ddof = 1), n, SEM and the 95 % CI, with
+    the study's label of the setting (``setting``) and its readable name (``network``)."""
     from thesis_lib.results import summarize
 
-    return summarize(runs, by=("setting", "variant", "modules", "dataset"), metric=metric)
+    return summarize(runs, metric=metric)
 
 
 def write_study_summary(study: str, results_dir: str | os.PathLike | None = None) -> Path:

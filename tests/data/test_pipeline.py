@@ -11,7 +11,7 @@ from PIL import Image
 from sklearn.utils.class_weight import compute_class_weight
 
 from thesis_lib.data.images import load_image
-from thesis_lib.data.pipeline import class_weights, make_dataset
+from thesis_lib.data.pipeline import class_weights, epoch_order, make_dataset, steps_per_epoch
 from thesis_lib.errors import ConfigError, DataError
 
 SIZE = 32
@@ -113,33 +113,49 @@ def test_a_new_disk_cache_is_used_for_other_settings(jpegs, tmp_path):
         dataset = make_dataset(paths, labels, num_classes=2, image_size=size, cache=tmp_path)
         images, _ = collect(dataset)
         assert images.shape[1:] == (size, size, 3)
-    assert len({file.name.split(".")[0] for file in tmp_path.glob("images_*")}) == 2
+    assert len(list(tmp_path.glob("images_*.npy"))) == 2
 
 
 def test_training_shuffles_and_augments_reproducibly(jpegs):
     paths, labels = jpegs
 
-    def training_data(seed):
-        return make_dataset(
-            paths,
-            labels,
-            num_classes=2,
-            image_size=SIZE,
-            batch_size=4,
-            training=True,
-            seed=seed,
-            deterministic=True,
-        )
+    def training_data(seed, epochs=(0, 2)):
+        return make_dataset(paths, labels, num_classes=2, image_size=SIZE, batch_size=4,
+                            training=True, seed=seed, deterministic=True, epochs=epochs)
 
-    dataset = training_data(seed=3)
-    epoch_1, labels_1 = collect(dataset)
-    epoch_2, _ = collect(dataset)
+    both, both_labels = collect(training_data(seed=3))
+    assert len(both_labels) == 2 * len(paths)  # two epochs, each every image once
+    epoch_1, epoch_2 = both[:len(paths)], both[len(paths):]
     again, labels_again = collect(training_data(seed=3))
-    assert np.array_equal(epoch_1, again) and np.array_equal(labels_1, labels_again)
+    assert np.array_equal(both, again) and np.array_equal(both_labels, labels_again)
     assert not np.array_equal(epoch_1, epoch_2)  # every epoch is shuffled and augmented anew
-    assert len(labels_1) == len(paths)  # one pass is one epoch
+    assert not np.array_equal(both, collect(training_data(seed=4))[0])
     plain, _ = collect(make_dataset(paths, labels, num_classes=2, image_size=SIZE))
     assert not any(np.array_equal(image, plain[0]) for image in epoch_1)
+
+
+def test_an_epoch_is_the_same_whether_the_stream_starts_there_or_earlier(jpegs):
+    """What a resumed run relies on: epoch k depends on (seed, k) only."""
+    paths, labels = jpegs
+    options = dict(num_classes=2, image_size=SIZE, batch_size=4, training=True, seed=5,
+                   deterministic=True)
+    stream, _ = collect(make_dataset(paths, labels, epochs=(0, 3), **options))
+    resumed, _ = collect(make_dataset(paths, labels, epochs=(2, 3), **options))
+    assert np.array_equal(stream[2 * len(paths):], resumed)
+
+
+def test_every_epoch_is_a_full_permutation_of_its_own():
+    """Not a window over a fixed order: each epoch's order is drawn anew from (seed, epoch)."""
+    labels = np.arange(5000) % 2
+    orders = [epoch_order(labels, seed=0, epoch=epoch) for epoch in range(3)]
+    for order in orders:
+        assert sorted(order.tolist()) == list(range(5000))
+    # Two independent permutations of 5,000 items share almost no position (expected: 1).
+    assert np.sum(orders[0] == orders[1]) < 10 and np.sum(orders[1] == orders[2]) < 10
+    assert np.array_equal(orders[1], epoch_order(labels, seed=0, epoch=1))
+    # An image's position moves across the whole epoch, not within a shuffle buffer.
+    moves = np.abs(np.argsort(orders[0]) - np.argsort(orders[1]))
+    assert np.median(moves) > 1000
 
 
 def test_augment_can_be_turned_off_for_training(jpegs):
@@ -166,12 +182,16 @@ def test_balanced_sampling_gives_each_class_the_same_share(tmp_path):
         balanced=True,
         seed=1,
         cache="memory",
+        epochs=(0, 2),
     )
-    for _ in range(2):
-        images, one_hot = collect(dataset)
-        assert Counter(one_hot.argmax(axis=1).tolist()) == {0: 9, 1: 9}
+    assert steps_per_epoch(labels, 6, balanced=True) == 3
+    images, one_hot = collect(dataset)
+    for epoch in range(2):
+        part = slice(18 * epoch, 18 * (epoch + 1))
+        assert Counter(one_hot[part].argmax(axis=1).tolist()) == {0: 9, 1: 9}
         # every image of the large class appears exactly once per epoch
-        large = {image.tobytes() for image, label in zip(images, one_hot, strict=True) if label[0]}
+        large = {image.tobytes() for image, label
+                 in zip(images[part], one_hot[part], strict=True) if label[0]}
         assert len(large) == 9
 
 

@@ -6,7 +6,8 @@ from thesis_lib.cli import main
 def test_train_reports_bad_configuration_in_one_line(capsys):
     assert main(["train", "-f", "smoke", "--variant", "gramm"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == "thesis train: error: unknown variant 'gramm'; valid: baseline, gram, gramnet"
+    assert err == ("thesis train: error: unknown variant 'gramm'; valid: baseline, gram, "
+                   "gramnet, pairwise")
 
 
 def test_train_set_names_unknown_fields(capsys):

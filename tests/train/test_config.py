@@ -40,8 +40,8 @@ def test_overrides_replace_profile_values_and_none_keeps_them():
 
 def test_modules_zero_is_the_baseline_with_one_run_id():
     assert make_config("smoke", modules=0).variant == "baseline"
-    assert (make_config("smoke", modules=0).run_id()
-            == make_config("smoke", variant="baseline", modules=5).run_id())
+    assert (make_config("smoke", modules=0).run_id("data")
+            == make_config("smoke", variant="baseline", modules=5).run_id("data"))
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
@@ -75,9 +75,23 @@ def test_profile_extends_its_base(tmp_path):
 
 def test_run_id_is_readable_and_follows_results_not_storage():
     config = make_config("smoke", modules=2, seed=3)
-    run_id = config.run_id()
+    run_id = config.run_id("data-a")
     assert run_id.startswith("gram-m2-v2b0-s3-") and len(run_id.split("-")[-1]) == 8
-    same_results = dataclasses.replace(config, results_dir="/elsewhere", verbose=0)
-    assert same_results.run_id() == run_id
-    for change in ({"seed": 4}, {"learning_rate": 0.01}, {"data_dir": "/data/x"}):
-        assert dataclasses.replace(config, **change).run_id() != run_id
+    # Where the data and the results lie is not part of the identity; what the data is, is.
+    same_results = dataclasses.replace(config, results_dir="/elsewhere", verbose=0,
+                                       data_dir="/moved/demo")
+    assert same_results.run_id("data-a") == run_id
+    assert config.run_id("data-b") != run_id
+    for change in ({"seed": 4}, {"learning_rate": 0.01}, {"deduplicate": True}):
+        assert dataclasses.replace(config, **change).run_id("data-a") != run_id
+
+
+def test_the_seeds_of_one_setting_share_its_id():
+    config = make_config("smoke", modules=2, seed=3)
+    assert config.setting_id("d") == dataclasses.replace(config, seed=7).setting_id("d")
+    assert config.setting_id("d") != dataclasses.replace(config, activation="gelu").setting_id("d")
+    assert config.setting_id("d") != config.setting_id("other data")
+    # A split fixed apart from the seed is part of the setting; one drawn per seed is not.
+    fixed = dataclasses.replace(config, split_seed=0)
+    assert fixed.setting_id("d") == dataclasses.replace(fixed, seed=7).setting_id("d")
+    assert fixed.setting_id("d") != config.setting_id("d")

@@ -54,6 +54,14 @@ def test_grid_runs_notebooks_skips_finished_and_reports_failures(tiny_dataset, t
     assert again.loc[0, "test_accuracy"] == good["test_accuracy"]
     assert again.loc[1, "error"] == bad["error"]
 
+    # Forced: the cell trains once more, into the folder the summary names, with its results.
+    forced = run_grid(grid, executor="local", force=True).iloc[0]
+    assert forced["state"] == "finished" and forced["run_id"] == f"{good['run_id']}-2"
+    forced_dir = tmp_path / "results" / "runs" / forced["run_id"]
+    assert str(forced_dir) == forced["run_dir"] and (forced_dir / "metrics.json").is_file()
+    assert (forced_dir / "03_train.ipynb").is_file()
+    assert not (tmp_path / "results" / "runs" / f"{good['run_id']}-3").exists()
+
 
 def test_parallel_local_executor_reports_every_cell(tmp_path):
     grid = Grid(axes={"variant": ["gramm", "resnet"]}, fixed={"results_dir": str(tmp_path)},

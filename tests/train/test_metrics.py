@@ -24,13 +24,45 @@ def test_binary_metrics_match_hand_computation():
     assert result["n"] == 5
 
 
-def test_multiclass_has_no_auc_and_counts_every_class():
-    labels = np.array([0, 1, 2, 2])
-    probs = np.eye(3)[[0, 2, 2, 1]]
+MIKELS8 = ["amusement", "awe", "contentment", "excitement", "anger", "disgust", "fear",
+           "sadness"]
+
+
+def test_eight_classes_get_top2_accuracy_macro_auc_and_cross_sentiment_like_sklearn():
+    from sklearn import metrics as skm
+
+    rng = np.random.default_rng(3)
+    labels = np.repeat(np.arange(8), 6)
+    logits = rng.normal(size=(48, 8)) + 2.0 * np.eye(8)[labels]
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    result = compute_metrics(labels, probs, MIKELS8, scheme="mikels8")
+    assert result["accuracy"] == pytest.approx(skm.accuracy_score(labels, probs.argmax(1)))
+    assert result["top2_accuracy"] == pytest.approx(skm.top_k_accuracy_score(labels, probs, k=2))
+    assert result["roc_auc"] == pytest.approx(
+        skm.roc_auc_score(labels, probs, multi_class="ovr", average="macro"))
+    assert result["roc_auc_average"] == "macro one-vs-rest"
+    assert result["macro_f1"] == pytest.approx(
+        skm.f1_score(labels, probs.argmax(1), average="macro"))
+    assert len(result["confusion_matrix"]) == 8 and set(result["per_class"]) == set(MIKELS8)
+    positive = set(MIKELS8[:4])
+    top_two = np.argsort(-probs, axis=1)[:, :2]
+    opposite = [(MIKELS8[a] in positive) != (MIKELS8[b] in positive) for a, b in top_two]
+    cross = result["top2_cross_sentiment"]
+    assert cross["share"] == pytest.approx(np.mean(opposite)) and cross["n_counted"] == 48
+    assert cross["ci_low"] <= cross["share"] <= cross["ci_high"]
+
+
+def test_an_evaluation_set_missing_a_class_averages_the_present_ones():
+    from sklearn import metrics as skm
+
+    labels = np.array([0, 0, 1, 1, 1])  # class 2 never occurs
+    probs = np.array([[0.7, 0.2, 0.1], [0.3, 0.3, 0.4], [0.2, 0.5, 0.3], [0.1, 0.8, 0.1],
+                      [0.5, 0.4, 0.1]])
     result = compute_metrics(labels, probs, ["a", "b", "c"])
-    assert "roc_auc" not in result
-    assert result["confusion_matrix"] == [[1, 0, 0], [0, 0, 1], [0, 1, 1]]
-    assert result["per_class"]["b"]["precision"] == 0.0  # no division warning, just 0
+    expected = np.mean([skm.roc_auc_score(labels == c, probs[:, c]) for c in (0, 1)])
+    assert result["roc_auc"] == pytest.approx(expected) and result["roc_auc_classes"] == 2
+    assert "top2_cross_sentiment" not in result  # a, b, c have no documented sentiment
+    assert result["per_class"]["c"]["support"] == 0
 
 
 def test_single_class_labels_give_no_auc():

@@ -42,21 +42,37 @@ def test_status_markers_follow_the_state(tmp_path):
 def test_plan_skips_finished_forces_new_folder_resumes_unfinished(tmp_path):
     config = make_config("smoke", results_dir=str(tmp_path))
     first = plan_run(config)
-    assert first.action == "new" and first.run_dir.name == config.run_id()
+    run_id = config.run_id(first.fingerprint.value)
+    assert first.action == "new" and first.run_dir.name == run_id
     first.run_dir.mkdir(parents=True)
     records.write_status(first.run_dir, "failed")
     assert plan_run(config).action == "resume"
     records.write_status(first.run_dir, "finished")
     assert plan_run(config).action == "skip"
     forced = plan_run(config, force=True)
-    assert forced.action == "new" and forced.run_dir.name == f"{config.run_id()}-2"
+    assert forced.action == "new" and forced.run_dir.name == f"{run_id}-2"
     forced.run_dir.mkdir()
-    assert plan_run(config, force=True).run_dir.name == f"{config.run_id()}-3"
+    assert plan_run(config, force=True).run_dir.name == f"{run_id}-3"
+
+
+def test_a_planned_folder_is_used_as_given_and_never_overwritten(tmp_path):
+    config = make_config("smoke", results_dir=str(tmp_path))
+    chosen = tmp_path / "runs" / "chosen-2"
+    plan = plan_run(config, run_dir=chosen)
+    assert (plan.run_dir, plan.action) == (chosen, "new")
+    chosen.mkdir(parents=True)
+    records.write_status(chosen, "finished")
+    assert plan_run(config, run_dir=chosen, force=True).action == "skip"
+    other = make_config("smoke", results_dir=str(tmp_path), seed=9)
+    records.write_json(chosen / "config.json",
+                       {"config_run_id": config.run_id(plan.fingerprint.value)})
+    with pytest.raises(ThesisError, match="holds the run"):
+        plan_run(other, run_dir=chosen)
 
 
 def test_a_live_run_is_not_started_twice(tmp_path):
     config = make_config("smoke", results_dir=str(tmp_path))
-    run_dir = tmp_path / "runs" / config.run_id()
+    run_dir = plan_run(config).run_dir
     run_dir.mkdir(parents=True)
     records.write_status(run_dir, "running")
     status = records.read_status(run_dir)

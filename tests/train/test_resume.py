@@ -1,4 +1,5 @@
-"""A real run killed with SIGKILL continues from its last completed epoch."""
+"""A real run killed with SIGKILL continues from its last completed epoch, exactly as if it had
+never stopped: same history, same weights (deterministic ops on the CPU)."""
 
 import json
 import os
@@ -7,9 +8,11 @@ import subprocess
 import sys
 import time
 
+import keras
+import numpy as np
 import pandas as pd
 
-from thesis_lib.train import records, run_training
+from thesis_lib.train import plan_run, records, run_training
 from thesis_lib.train.config import make_config
 
 TRAIN_SCRIPT = """
@@ -19,33 +22,48 @@ run_training(make_config("smoke", **json.loads(sys.argv[1])))
 """
 
 
-def test_killed_run_resumes_with_one_continuous_history(tiny_dataset, tiny_values, tmp_path):
-    # 3 epochs; the pause after each epoch gives the test time to kill the run mid-way.
-    values = tiny_values(tiny_dataset, tmp_path / "results", epochs=3, epoch_delay_s=1.0,
-                         deterministic=False)
-    config = make_config("smoke", **values)
-    run_dir = config.runs_dir / config.run_id()
+def kill_after_epoch(values: dict, run_dir, epoch: int) -> None:
+    """Train ``values`` in a subprocess and SIGKILL it once ``epoch`` is checkpointed."""
     state_file = run_dir / "checkpoint" / "state.json"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     process = subprocess.Popen([sys.executable, "-c", TRAIN_SCRIPT, json.dumps(values)], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 900  # generous: shared CI machines
-        while not state_file.is_file():
+        while True:
             assert process.poll() is None, process.stderr.read().decode()[-2000:]
-            assert time.monotonic() < deadline, "no checkpoint after 900 s"
-            time.sleep(0.1)
-        process.send_signal(signal.SIGKILL)  # after epoch 0's checkpoint, in the pause/epoch 1
+            assert time.monotonic() < deadline, f"no checkpoint of epoch {epoch} after 900 s"
+            if state_file.is_file() and records.read_json(state_file)["epoch"] >= epoch:
+                break
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)  # in the pause after the epoch's checkpoint
         process.wait(timeout=30)
     finally:
         if process.poll() is None:
             process.kill()
-    killed_at = json.loads(state_file.read_text())["epoch"]
-    assert killed_at < 2
+
+
+def weights_of(run_dir):
+    model = keras.models.load_model(run_dir / "model.keras", compile=False)
+    return model.get_weights()
+
+
+def test_killed_run_resumes_into_the_run_it_would_have_been(tiny_dataset, tiny_values, tmp_path):
+    # RandAugment and dropout on, so that the data stream and the dropout masks must continue.
+    values = tiny_values(tiny_dataset, tmp_path / "killed", epochs=3, augment=True,
+                         epoch_delay_s=3.0)
+    config = make_config("smoke", **values)
+    run_dir = plan_run(config).run_dir
+
+    kill_after_epoch(values, run_dir, epoch=1)
+    state = records.read_json(run_dir / "checkpoint" / "state.json")
+    assert state["epoch"] == 1 and state["random_state"]  # dropout generators were saved
     assert records.read_status(run_dir)["state"] == "running"  # visibly unfinished
     assert (run_dir / "RUNNING").exists()
 
     resumed = run_training(make_config("smoke", **{**values, "epoch_delay_s": 0.0}))
+    uninterrupted = run_training(make_config("smoke", **tiny_values(
+        tiny_dataset, tmp_path / "uninterrupted", epochs=3, augment=True)))
 
     assert resumed == run_dir
     history = pd.read_csv(run_dir / "history.csv")
@@ -53,6 +71,11 @@ def test_killed_run_resumes_with_one_continuous_history(tiny_dataset, tiny_value
     # The optimizer state came back with the weights: its step counter runs on.
     steps_per_epoch = history["optimizer_step"].iloc[0]
     assert history["optimizer_step"].tolist() == [steps_per_epoch * (e + 1) for e in range(3)]
+    reference = pd.read_csv(uninterrupted / "history.csv")
+    pd.testing.assert_frame_equal(history.drop(columns="seconds"),
+                                  reference.drop(columns="seconds"))
+    for mine, theirs in zip(weights_of(run_dir), weights_of(uninterrupted), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
     status = records.read_status(run_dir)
     assert status["state"] == "finished" and status["attempts"] == 2
     assert not (run_dir / "RUNNING").exists() and (run_dir / "metrics.json").is_file()

@@ -10,8 +10,14 @@ import pytest
 from thesis_lib.train import evaluate_run, records, run_training
 from thesis_lib.train.evaluate import predict
 
-RECORD_FILES = {"config.json", "status.json", "split.csv", "history.csv", "metrics.json",
-                "predictions.csv", "model.keras"}
+RECORD_FILES = {"config.json", "status.json", "split.csv", "skipped.csv", "history.csv",
+                "metrics.json", "predictions.csv", "model.keras"}
+
+
+def planned_id(config):
+    from thesis_lib.train.run import plan_run
+
+    return config.run_id(plan_run(config).fingerprint.value)
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +35,7 @@ def finished_runs(tiny_dataset, tiny_values, tmp_path_factory):
 
 def test_run_writes_a_complete_record(finished_runs):
     config, first, _, _ = finished_runs
-    assert first.name == config.run_id()
+    assert first.name == planned_id(config)
     assert RECORD_FILES <= {path.name for path in first.iterdir()}
     assert not (first / "RUNNING").exists() and not (first / "checkpoint").exists()
     assert records.read_status(first)["state"] == "finished"
@@ -62,7 +68,7 @@ def test_metrics_agree_with_predictions_and_saved_model(finished_runs):
 def test_finished_run_is_skipped_and_forced_run_goes_elsewhere(finished_runs):
     config, first, again, forced = finished_runs
     assert again == first
-    assert forced.name == f"{config.run_id()}-2"
+    assert forced.name == f"{planned_id(config)}-2"
     assert records.read_status(first)["attempts"] == 1  # the skip touched nothing
 
 

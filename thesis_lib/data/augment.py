@@ -195,6 +195,9 @@ class RandAugment:
         self.seed = seed
         self._operations = _image_operations(self.magnitude)
         self._generator: tf.random.Generator | None = None
+        # One graph per batch shape: called eagerly (a preview) it is traced once per shape,
+        # instead of retracing the per-image operations for every group size.
+        self._augment_graph = tf.function(self._augment, autograph=False)
 
     def __repr__(self) -> str:
         return (
@@ -222,7 +225,7 @@ class RandAugment:
         pixels = images
         if images.dtype != tf.uint8:
             pixels = tf.cast(tf.round(tf.clip_by_value(images, 0.0, 255.0)), tf.uint8)
-        augmented = self._augment(pixels, seed)
+        augmented = self._augment_graph(pixels, tf.cast(seed, tf.int64))
         return tf.cast(augmented, images.dtype)
 
     def _augment(self, images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:

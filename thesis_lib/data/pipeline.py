@@ -2,15 +2,30 @@
 
 Order of the steps, and why:
 
-1. read and decode each file in parallel: "tf" rows with TensorFlow's decoders
+1. the order of the examples: evaluation keeps the file order; training draws, for every epoch,
+   a full permutation of the examples from ``(seed, epoch)`` (or a class-balanced sample, also
+   from ``(seed, epoch)``). Only indices are shuffled, never images, so memory does not grow
+   with the dataset, and every epoch is a fresh order of all images, not a window of a fixed
+   one;
+2. read and decode each file in parallel: "tf" rows with TensorFlow's decoders
    (``images.tf_decode``: JPEGs with the accurate IDCT, pixel-identical to PIL), "pil" rows
    (CMYK, alpha, 16-bit, EXIF-rotated... as marked by the scan) through ``images.load_image``;
-2. resize to ``image_size`` ("squash", "crop" or "pad") and keep ``uint8``;
-3. optionally cache those small decoded images in memory or on disk, so that later epochs skip
-   reading and decoding the JPEGs (the most expensive step);
-4. training only: shuffle (seeded), batch, RandAugment on the uint8 batch (each image its own
-   operations); then ``float32`` images and one-hot labels; evaluation keeps the file order;
+   or, with a cache, take the decoded image from it;
+3. resize to ``image_size`` ("squash", "crop" or "pad") and keep ``uint8``;
+4. batch; training: RandAugment on the uint8 batch (each image its own operations) with a
+   stateless seed derived from ``(seed, epoch, batch)``; then ``float32`` images and one-hot
+   labels;
 5. prefetch.
+
+Epochs as a stream: a training dataset yields the batches of the epochs ``epochs = (first,
+stop)`` one after the other (``steps_per_epoch`` batches each). Because every epoch's order and
+augmentation depend only on the seed and the epoch number, a run resumed at epoch k sees
+exactly the batches an uninterrupted run would have seen from epoch k on.
+
+The cache (``cache="memory"`` or a folder) holds the decoded, resized uint8 images of a set of
+files in a numpy array (in memory, or a ``.npy`` file read as a memory map), filled in one pass
+when the dataset is made; every epoch then reads from it in its own order, without touching the
+image files.
 
 Broken files: the data scan (``thesis data scan`` / ``prepare_dataset``) decodes every file
 once and drops the ones that fail, so a prepared dataset holds only readable images. Here,
@@ -18,9 +33,9 @@ missing files are reported before anything starts, and a file that is not an ima
 (empty, or no JPEG/PNG/GIF/BMP signature) stops the pipeline with an error naming it. Errors
 are never skipped silently (no ``ignore_errors``): a silently shrinking dataset is worse.
 
-Reproducibility: with ``deterministic=True`` and a ``seed``, two runs give identical batches,
-epoch after epoch: tf.data keeps the element order, the shuffles are seeded, and RandAugment
-draws from stateless random ops keyed by a seeded per-batch random stream.
+Reproducibility: with ``deterministic=True`` and a ``seed``, two pipelines give identical batches,
+epoch after epoch: the orders come from ``numpy.random.default_rng((seed, epoch))``, parallel
+maps keep the element order, and RandAugment uses only stateless random ops.
 """
 
 from __future__ import annotations
@@ -35,15 +50,12 @@ import tensorflow as tf
 from sklearn.utils.class_weight import compute_class_weight
 
 from thesis_lib.data.augment import RandAugment
-from thesis_lib.data.images import load_image, tf_decode
+from thesis_lib.data.images import RESIZE_MODES, load_image, tf_decode
 from thesis_lib.errors import ConfigError, DataError
 
-RESIZE_MODES = ("squash", "crop", "pad")
 DECODERS = ("tf", "pil")
 # Extensions TensorFlow's decoders read; anything else goes through PIL by default.
 TF_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif"})
-# Memory the training shuffle buffer of decoded images may take (it holds uint8 images).
-SHUFFLE_BUFFER_BYTES = 256 * 2**20
 # Image file signatures TensorFlow can decode: JPEG, PNG, GIF, BMP.
 _SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM")
 
@@ -86,36 +98,41 @@ def make_dataset(
     deterministic: bool = False,
     balanced: bool = False,
     decoders: Sequence[str] | None = None,
+    epochs: tuple[int, int] = (0, 1),
 ) -> tf.data.Dataset:
-    """A ``tf.data.Dataset`` of (images, one-hot labels) batches; one pass is one epoch.
+    """A ``tf.data.Dataset`` of (images, one-hot labels) batches.
 
     Args:
         paths: image files, one per example.
         label_indices: class index of each file, in 0..num_classes-1.
         num_classes: width of the one-hot labels.
         image_size: side of the square output images.
-        batch_size: images per batch; the last batch may be smaller.
-        training: shuffle every epoch (and augment, unless ``augment`` says otherwise).
-            Without it the batches follow the order of ``paths``.
+        batch_size: images per batch; the last batch of an epoch may be smaller.
+        training: batches of the epochs ``epochs``, each in its own order drawn from
+            ``(seed, epoch)``, augmented unless ``augment`` says otherwise. Without it, one
+            pass over the files in the order of ``paths``.
         augment: apply RandAugment; defaults to ``training``.
         randaugment_ops: RandAugment's N (operations per image).
         randaugment_magnitude: RandAugment's M on the 0..10 scale.
         resize: "squash" (plain resize, aspect ratio not kept), "crop" (shorter side to
             ``image_size``, then centre crop) or "pad" (longer side to ``image_size``, then
             black borders).
-        cache: None; "memory" to keep the decoded, resized images in RAM after the first
-            epoch; or a folder for an on-disk cache (a file per set of images and settings, so
-            caches of different datasets or sizes never mix). Only the first epoch then reads
-            the image files.
-        seed: seed of the shuffles, of balanced sampling and of RandAugment.
+        cache: None; "memory" to keep the decoded, resized images in RAM; or a folder for an
+            on-disk cache (a ``.npy`` file per set of images and settings, so caches of
+            different datasets or sizes never mix). The images are decoded once, when the
+            dataset is made.
+        seed: seed of the epoch orders, of balanced sampling and of RandAugment (training
+            needs one; ``None`` draws one at random).
         deterministic: identical batches on every run with the same seed (needs ``seed``);
-            otherwise tf.data may reorder training elements for speed.
-        balanced: sample the classes equally: every class is repeated (reshuffled) until it
-            has as many examples as the largest one, so an epoch has
-            ``num_classes_present * largest_class`` examples and every example of the largest
-            class once. Only with ``training``.
+            otherwise parallel decoding may deliver elements slightly out of order for speed.
+        balanced: sample the classes equally: in every epoch each class present contributes as
+            many examples as the largest one (its images in a fresh order, repeated as
+            needed), so an epoch has ``num_classes_present * largest_class`` examples and every
+            example of the largest class once. Only with ``training``.
         decoders: "tf" or "pil" per path (the ``decoder`` column of a scanned manifest);
             ``None`` picks by file extension (``default_decoder``).
+        epochs: ``(first, stop)``: the training epochs the dataset yields, one after the other;
+            ``steps_per_epoch`` tells how many batches each has. Ignored without ``training``.
 
     Returns:
         Batches of ``float32`` images (B, image_size, image_size, 3), RGB, 0..255, and
@@ -129,61 +146,161 @@ def make_dataset(
         raise ConfigError("deterministic=True needs a seed (e.g. seed=0)")
     if balanced and not training:
         raise ConfigError("balanced=True samples training data; it needs training=True")
+    first_epoch, stop_epoch = _check_epochs(epochs)
     _check_files_exist(paths)
     augment = training if augment is None else augment
+    if seed is None:
+        seed = int(np.random.SeedSequence().generate_state(1)[0] % 2**31)
     # Evaluation batches always follow the order of ``paths`` (predictions are matched to files).
     ordered = deterministic or not training
     randaugment = RandAugment(randaugment_ops, randaugment_magnitude) if augment else None
-    use_pil = np.asarray([decoder == "pil" for decoder in decoders])
-
-    def load(path, label, pil):
-        return _load_image(path, pil, image_size, resize), label
-
-    def decoded(indices: np.ndarray, cache_name: str) -> tf.data.Dataset:
-        """Decoded, resized uint8 images of ``indices`` (in that order), cached if asked."""
-        examples = tf.data.Dataset.from_tensor_slices(
-            (np.asarray(paths)[indices], labels[indices], use_pil[indices])
-        )
-        images = examples.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=ordered)
-        return _cache(images, cache, cache_name)
-
-    key = _cache_key(paths, labels, decoders, image_size, resize)
-    order = np.arange(len(paths))
-    if training:
-        # A fixed seeded permutation first, so that a cache (read in its stored order) and
-        # the bounded shuffle buffer after it never see the files sorted by class.
-        order = np.random.default_rng(seed).permutation(len(paths))
-    if balanced:
-        dataset = _balanced(labels, order, decoded, key, seed, image_size)
-    else:
-        dataset = decoded(order, key)
-        if training:
-            dataset = dataset.shuffle(
-                _shuffle_buffer(len(paths), image_size), seed=seed, reshuffle_each_iteration=True
-            )
+    images_of = _image_source(paths, labels, decoders, image_size, resize, cache, ordered)
 
     def to_float(images, label):
         return _as_float32(images), tf.one_hot(label, num_classes)
 
-    dataset = dataset.batch(batch_size, num_parallel_calls=tf.data.AUTOTUNE)
-    if randaugment is None:
-        dataset = dataset.map(to_float, num_parallel_calls=tf.data.AUTOTUNE, deterministic=ordered)
-    else:
-        # RandAugment works on uint8 batches. One random key per batch from a seeded stream
-        # (new keys every epoch): it then uses only stateless random ops, so the result does
-        # not depend on which thread of a parallel map runs it.
-        keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    def batches(order: tf.Tensor, epoch: tf.Tensor) -> tf.data.Dataset:
+        """The batches of one epoch: examples ``order`` (indices), augmented with keys from
+        ``(seed, epoch, batch)``."""
+        dataset = images_of(order, batch_size)
+        if randaugment is None:
+            return dataset.map(to_float, num_parallel_calls=tf.data.AUTOTUNE,
+                               deterministic=ordered)
 
-        def augment_batch(batch, key):
+        def augment_batch(batch_index, batch):
             images, label = batch
-            return to_float(randaugment(images, seed=tf.stack([key, 0])), label)
+            key = tf.random.experimental.stateless_fold_in(
+                tf.random.experimental.stateless_fold_in(
+                    tf.constant([seed, 0], tf.int64), epoch), batch_index)
+            return to_float(randaugment(images, seed=key), label)
 
-        dataset = tf.data.Dataset.zip(dataset, keys).map(
-            augment_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=ordered
-        )
+        return dataset.enumerate().map(augment_batch, num_parallel_calls=tf.data.AUTOTUNE,
+                                       deterministic=ordered)
+
+    if training:
+        def epoch_batches(epoch):
+            order = tf.numpy_function(
+                lambda e: epoch_order(labels, seed, int(e), balanced=balanced), [epoch],
+                tf.int64, stateful=False)
+            order.set_shape([None])
+            return batches(order, epoch)
+
+        dataset = tf.data.Dataset.range(first_epoch, stop_epoch).flat_map(epoch_batches)
+    else:
+        dataset = batches(tf.range(len(paths), dtype=tf.int64), tf.constant(0, tf.int64))
     options = tf.data.Options()
     options.deterministic = ordered
     return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+def epoch_order(labels: np.ndarray, seed: int, epoch: int, *, balanced: bool = False) -> np.ndarray:
+    """The indices of one training epoch, from ``numpy.random.default_rng((seed, epoch))``.
+
+    Plain: a permutation of all examples. Balanced: per class present, ``largest`` indices (the
+    class's examples in fresh orders, repeated as needed), all classes then interleaved by one
+    more permutation.
+    """
+    labels = np.asarray(labels)
+    rng = np.random.default_rng((int(seed), int(epoch)))
+    if not balanced:
+        return rng.permutation(len(labels)).astype(np.int64)
+    classes = np.unique(labels)
+    members = [np.flatnonzero(labels == label) for label in classes]
+    largest = max(len(indices) for indices in members)
+    picks = []
+    for indices in members:
+        rounds = -(-largest // len(indices))
+        picks.append(np.concatenate([rng.permutation(indices) for _ in range(rounds)])[:largest])
+    combined = np.concatenate(picks)
+    return combined[rng.permutation(len(combined))].astype(np.int64)
+
+
+def steps_per_epoch(label_indices: Sequence[int], batch_size: int, *,
+                    balanced: bool = False) -> int:
+    """Batches in one training epoch of ``make_dataset`` (the last one may be smaller)."""
+    labels = np.asarray(label_indices)
+    if balanced:
+        examples = len(np.unique(labels)) * int(np.bincount(labels).max())
+    else:
+        examples = len(labels)
+    return max(1, -(-examples // batch_size))
+
+
+def _image_source(paths, labels, decoders, image_size, resize, cache, ordered):
+    """A function ``(order, batch_size) -> Dataset`` of batches of (uint8 images, labels) for
+    the examples ``order``, decoding the files or reading the cache."""
+    use_pil = np.asarray([decoder == "pil" for decoder in decoders])
+    path_table = tf.constant(paths)
+    label_table = tf.constant(labels)
+    pil_table = tf.constant(use_pil)
+
+    def load(index):
+        image = _load_image(tf.gather(path_table, index), tf.gather(pil_table, index),
+                            image_size, resize)
+        return image, tf.gather(label_table, index)
+
+    def decoded(order, batch_size):
+        examples = tf.data.Dataset.from_tensor_slices(order)
+        images = examples.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=ordered)
+        return images.batch(batch_size)
+
+    if cache is None:
+        return decoded
+    key = _cache_key(paths, labels, decoders, image_size, resize)
+    store = _filled_cache(cache, key, len(paths), image_size,
+                          lambda: decoded(tf.range(len(paths), dtype=tf.int64), 256))
+
+    def cached(order, batch_size):
+        def take(indices):
+            return np.asarray(store[np.asarray(indices)])
+
+        def read(indices):
+            images = tf.numpy_function(take, [indices], tf.uint8, stateful=False)
+            images.set_shape([None, image_size, image_size, 3])
+            return images, tf.gather(label_table, indices)
+
+        batches = tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+        return batches.map(read, num_parallel_calls=tf.data.AUTOTUNE, deterministic=ordered)
+
+    return cached
+
+
+def _filled_cache(cache, key: str, count: int, image_size: int, decode_all) -> np.ndarray:
+    """The decoded images of the dataset in file order, from the cache or decoded now.
+
+    A folder cache is ``<folder>/<key>.npy``, written under a temporary name and renamed when
+    complete, so an interrupted fill is never taken for a cache.
+    """
+    shape = (count, image_size, image_size, 3)
+    if cache == "memory":
+        store = np.empty(shape, dtype=np.uint8)
+        _fill(store, decode_all())
+        return store
+    folder = Path(cache).expanduser()
+    path = folder / f"{key}.npy"
+    if path.is_file():
+        store = np.load(path, mmap_mode="r")
+        if store.shape == shape and store.dtype == np.uint8:
+            return store
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = folder / f".{key}.{os.getpid()}.partial.npy"
+        store = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=shape)
+        _fill(store, decode_all())
+        store.flush()
+        del store
+        os.replace(partial, path)
+    except OSError as error:
+        raise DataError(f"cannot write the image cache in {folder}: "
+                        f"{error.strerror or error}") from None
+    return np.load(path, mmap_mode="r")
+
+
+def _fill(store: np.ndarray, batches: tf.data.Dataset) -> None:
+    start = 0
+    for images, _ in batches.as_numpy_iterator():
+        store[start:start + len(images)] = images
+        start += len(images)
 
 
 @tf.function(jit_compile=True)
@@ -233,46 +350,12 @@ def _resize(image: tf.Tensor, size: int, mode: str) -> tf.Tensor:
     return tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8)
 
 
-def _balanced(labels, order, decoded, key, seed, image_size) -> tf.data.Dataset:
-    """Classes interleaved at random, each repeated up to the size of the largest class."""
-    classes = [int(index) for index in np.unique(labels)]
-    members = {index: order[labels[order] == index] for index in classes}
-    largest = max(len(indices) for indices in members.values())
-    per_class = []
-    for index in classes:
-        images = decoded(members[index], f"{key}_class{index}")
-        buffer = _shuffle_buffer(len(members[index]), image_size)
-        per_class.append(
-            images.shuffle(buffer, seed=seed, reshuffle_each_iteration=True).repeat().take(largest)
-        )
-    return tf.data.Dataset.sample_from_datasets(
-        per_class, seed=seed, stop_on_empty_dataset=False, rerandomize_each_iteration=True
-    )
-
-
-def _cache(dataset: tf.data.Dataset, cache, name: str) -> tf.data.Dataset:
-    if cache is None:
-        return dataset
-    if cache == "memory":
-        return dataset.cache()
-    folder = Path(cache).expanduser()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise DataError(f"cannot create the cache folder {folder}: {error.strerror}") from None
-    return dataset.cache(str(folder / name))
-
-
 def _cache_key(paths, labels, decoders, image_size: int, resize: str) -> str:
     """A name that changes whenever the files, their labels or the image settings change."""
     digest = hashlib.sha1()
     for path, label, decoder in zip(paths, labels, decoders, strict=True):
         digest.update(f"{path}\t{label}\t{decoder}\n".encode())
     return f"images_{image_size}px_{resize}_{digest.hexdigest()[:16]}"
-
-
-def _shuffle_buffer(num_examples: int, image_size: int) -> int:
-    return max(1, min(num_examples, SHUFFLE_BUFFER_BYTES // (image_size * image_size * 3)))
 
 
 def _check_labels(labels: np.ndarray, num_classes: int) -> None:
@@ -314,6 +397,16 @@ def _check_decoders(paths: list[str], decoders) -> list[str]:
         if decoder not in DECODERS:
             raise ConfigError(f"unknown decoder {decoder!r} for {path}; use 'tf' or 'pil'")
     return decoders
+
+
+def _check_epochs(epochs) -> tuple[int, int]:
+    try:
+        first, stop = (int(value) for value in epochs)
+    except (TypeError, ValueError):
+        raise ConfigError(f"epochs must be (first, stop), got {epochs!r}") from None
+    if not 0 <= first < stop:
+        raise ConfigError(f"epochs must satisfy 0 <= first < stop, got {epochs!r}")
+    return first, stop
 
 
 def _check_files_exist(paths: list[str]) -> None:

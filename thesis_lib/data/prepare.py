@@ -4,6 +4,11 @@
 label scheme, optionally drops duplicate images, and splits: with a saved split file when one
 is given, with the dataset's own split when it has one, else with a deterministic stratified
 split. Everything dropped on the way is listed in ``PreparedDataset.skipped`` with a reason.
+
+Deduplication is a property of the dataset, not of a split: it runs before splitting, on the
+hashes the scan stored (nothing is decoded again), and keeps of each group of copies the one
+in the dataset's own training split, else the first by relpath. Every split seed therefore
+sees the same cleaned dataset, and no copy of a training image can land in val or test.
 """
 
 from __future__ import annotations
@@ -38,7 +43,14 @@ class PreparedDataset:
         scheme: The label scheme.
         manifest: Every used image with its ``split``, ``label`` (class name) and
             ``label_index``.
-        skipped: Files and images left out (path, reason, detail).
+        skipped: Files and images left out (path, reason, detail); dropped copies have the
+            reason ``REASON_DUPLICATE``.
+        duplicates: With ``deduplicate=True``: every group of copies found before splitting,
+            the columns of ``audit.find_duplicates`` (group, path, kind, split, distance;
+            split is the dataset's own split, if any) plus relpath, label (copies with
+            different labels show up here) and kept (True for the one member of each group
+            that stayed). None when duplicates were not looked for (deduplicate=False, or a
+            split file given).
     """
 
     root: Path
@@ -46,6 +58,7 @@ class PreparedDataset:
     scheme: LabelScheme
     manifest: pd.DataFrame
     skipped: pd.DataFrame
+    duplicates: pd.DataFrame | None = None
 
     @property
     def class_names(self) -> list[str]:
@@ -97,19 +110,32 @@ def _apply_scheme(
     return kept, dropped
 
 
-def _drop_duplicates(manifest: pd.DataFrame, workers: int | None) -> tuple[pd.DataFrame,
-                                                                            list[dict]]:
+def _drop_duplicates(
+    manifest: pd.DataFrame, workers: int | None
+) -> tuple[pd.DataFrame, list[dict], pd.DataFrame]:
+    """The manifest without the redundant copies, their skip records, and the group table."""
     from thesis_lib.data import audit
 
     duplicates = audit.find_duplicates(manifest, workers=workers)
-    # With a predefined split, keep the training copy: the val/test copies are the leak.
-    keep = "train" if "split" in manifest.columns else "first"
-    kept = audit.drop_duplicates(manifest, duplicates, keep=keep)
-    removed = manifest[~manifest["path"].isin(set(kept["path"]))]
-    dropped = [discovery.skip_record(path, REASON_DUPLICATE,
-                                     "duplicate of another image (dropped before splitting)")
-               for path in removed["path"]]
-    return kept, dropped
+    by_path = manifest.set_index("path")
+    groups = duplicates.assign(relpath=duplicates["path"].map(by_path["relpath"]).astype(object),
+                               label=duplicates["path"].map(by_path["label"]).astype(object))
+    # The training copy stays (with the dataset's own split, the val/test copies are the
+    # leak); otherwise, and among several training copies, the first by relpath, which depends
+    # on the files alone, not on a split seed.
+    ranked = groups.assign(not_train=groups["split"].ne("train")).sort_values(
+        ["group", "not_train", "relpath"], kind="stable")
+    keepers = ranked.groupby("group").head(1)
+    groups["kept"] = groups.index.isin(keepers.index)
+    kept_relpath = keepers.set_index("group")["relpath"]
+    removed = groups[~groups["kept"]]
+    dropped = [discovery.skip_record(row.path, REASON_DUPLICATE,
+                                     f"copy of {kept_relpath[row.group]} (duplicate "
+                                     f"group {row.group}, dropped before splitting)")
+               for row in removed.itertuples(index=False)]
+    kept = manifest[~manifest["path"].isin(set(removed["path"]))]
+    columns = ["group", "path", "relpath", "label", "kind", "split", "distance", "kept"]
+    return kept, dropped, groups[columns].reset_index(drop=True)
 
 
 def _check_predefined_split(manifest: pd.DataFrame) -> pd.DataFrame:
@@ -165,8 +191,11 @@ def prepare_dataset(
         split_file: A split CSV saved earlier; reused instead of making a new split.
         adapter: The dataset layout, or "auto".
         min_side: Skip images whose shorter side is below this many pixels.
-        deduplicate: Drop exact and near-duplicate images (``audit.find_duplicates``) before
-            splitting, keeping the first of each group.
+        deduplicate: Drop exact and near-duplicate images (``audit.find_duplicates`` on the
+            scan's hashes) before splitting: of each group the image in the dataset's own
+            training split stays, else the first by relpath, whatever the seed. What was
+            dropped is in ``skipped`` and ``duplicates``. Not applied with a split file,
+            which is used as it is (a split written after deduplication lists no copies).
         workers: Threads for scanning and auditing (default: all cores).
         cache: Reuse the scan cache.
         progress: Show progress bars (default: only for many files).
@@ -189,8 +218,9 @@ def prepare_dataset(
         manifest = _check_predefined_split(manifest)
     elif "split" in manifest.columns:
         manifest = manifest.drop(columns="split")  # the split file replaces it
-    if deduplicate:
-        manifest, removed = _drop_duplicates(manifest, workers)
+    duplicates = None
+    if deduplicate and split_file is None:
+        manifest, removed, duplicates = _drop_duplicates(manifest, workers)
         dropped += removed
     manifest = manifest.copy()
     manifest["split"] = _choose_splits(manifest, ratios, seed,
@@ -209,4 +239,63 @@ def prepare_dataset(
     else:
         skipped = scan.skipped
     return PreparedDataset(root=scan.root, adapter=adapter_name, scheme=scheme,
-                           manifest=manifest, skipped=skipped.reset_index(drop=True))
+                           manifest=manifest, skipped=skipped.reset_index(drop=True),
+                           duplicates=duplicates)
+
+
+# --- what notebook 02 (and ``thesis data split``) hand to training
+
+
+def leakage_without_deduplication(source: str | os.PathLike, **options) -> pd.DataFrame:
+    """The duplicate groups that a split of ``source`` *without* deduplication would spread
+    across train, validation and test (``audit.leakage_report``): what ``deduplicate`` saves.
+
+    Args:
+        source: the dataset.
+        **options: ``prepare_dataset`` options (scheme, ratios, seed, adapter, min_side...).
+    """
+    from thesis_lib.data import audit
+
+    plain = prepare_dataset(source, **{**options, "deduplicate": False})
+    return audit.leakage_report(audit.find_duplicates(plain.manifest))
+
+
+def write_prepared(prepared: PreparedDataset, out: str | os.PathLike, *,
+                   overwrite: bool = False, leakage: pd.DataFrame | None = None,
+                   description: dict | None = None) -> list[Path]:
+    """Write what training reads and the reports into ``out``; returns the files written.
+
+    ``split.csv`` (relpath, label, split: pass it as ``split_file`` with the same ``data_dir``),
+    ``manifest.csv`` (every kept image with its class index and split), ``skipped.csv``,
+    ``duplicates.csv`` and ``leakage.csv`` (when known) and ``dataset.json`` (``description``
+    plus the class names and image count).
+
+    Raises:
+        DataError: ``out`` holds a different ``split.csv`` and ``overwrite`` is off: earlier
+            training runs may have used it.
+    """
+    import json
+
+    from thesis_lib.train.records import write_csv, write_text
+
+    out = Path(out)
+    split_path = out / "split.csv"
+    new_split = prepared.manifest[splits.SPLIT_COLUMNS].sort_values("relpath")
+    if split_path.is_file() and not overwrite:
+        old_split = splits.load_split(split_path)[splits.SPLIT_COLUMNS].sort_values("relpath")
+        if not old_split.reset_index(drop=True).equals(new_split.reset_index(drop=True)):
+            raise DataError(f"{split_path} holds a different split; set overwrite=True to "
+                            "replace it or choose another output folder")
+    written = [write_csv(split_path, new_split)]
+    columns = ["relpath", "label", "label_index", "split"]
+    written.append(write_csv(out / "manifest.csv",
+                             prepared.manifest[columns].sort_values("relpath")))
+    written.append(write_csv(out / "skipped.csv", prepared.skipped))
+    if prepared.duplicates is not None:
+        written.append(write_csv(out / "duplicates.csv", prepared.duplicates))
+    if leakage is not None:
+        written.append(write_csv(out / "leakage.csv", leakage))
+    summary = {**(description or {}), "class_names": prepared.class_names,
+               "images": len(prepared.manifest), "split_file": str(split_path)}
+    written.append(write_text(out / "dataset.json", json.dumps(summary, indent=1) + "\n"))
+    return written

@@ -5,8 +5,10 @@
 1. ``checkpoint/epoch-<e>.weights.h5``: model weights and optimizer state (Keras saves the
    optimizer's variables, step counter included, with the model's weights);
 2. ``checkpoint/best-epoch-<e>.weights.h5`` when the validation accuracy improved;
-3. ``checkpoint/state.json``: the last completed epoch, the history so far, the best epoch and
-   the files above. This file is the commit point: until it is renamed into place, the
+3. ``checkpoint/state.json``: the last completed epoch, the history so far, the best epoch, the
+   files above and the state of the model's random generators (the dropout masks; Keras does not
+   save them with the weights), so that a resumed run draws what an uninterrupted one would
+   have drawn. This file is the commit point: until it is renamed into place, the
    previous epoch's state is the valid one, so a ``kill -9`` at any moment loses at most the
    epoch in progress;
 4. ``history.csv`` in the run folder (for people and TensorBoard-less plots).
@@ -27,6 +29,32 @@ from thesis_lib.train import records
 
 STATE_FILE = "state.json"
 MONITOR = "val_accuracy"
+# The contrastive-center training model logs per output (thesis_lib.models.contrastive); its
+# columns in history.csv get the names every run has, so that curves and the checkpoint's
+# monitor read all runs alike. Its other columns: loss (the total), contrastive_center_loss.
+LOG_NAMES = {
+    "probabilities_accuracy": "accuracy",
+    "val_probabilities_accuracy": "val_accuracy",
+    "probabilities_loss": "cross_entropy_loss",
+    "val_probabilities_loss": "val_cross_entropy_loss",
+}
+
+
+def random_generator_states(model) -> dict[str, list[int]]:
+    """The state of every Keras ``SeedGenerator`` in ``model`` (dropout, stochastic depth), by
+    variable path."""
+    return {variable.path: [int(value) for value in keras.ops.convert_to_numpy(variable)]
+            for variable in model.non_trainable_variables
+            if variable.path.endswith("seed_generator_state")}
+
+
+def restore_random_state(model, state: dict[str, Any]) -> None:
+    """Put the random generators back where the checkpoint's epoch left them."""
+    saved = state.get("random_state") or {}
+    for variable in model.non_trainable_variables:
+        if variable.path in saved:
+            variable.assign(keras.ops.convert_to_tensor(saved[variable.path],
+                                                        dtype=variable.dtype))
 
 
 def load_state(checkpoint_dir: Path) -> dict[str, Any] | None:
@@ -64,7 +92,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self._epoch_started = time.perf_counter()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        logs = dict(logs or {})
+        logs = {LOG_NAMES.get(name, name): value for name, value in (logs or {}).items()}
         row = {"epoch": epoch, **{k: float(v) for k, v in sorted(logs.items())}}
         row["learning_rate"] = self._learning_rate()
         # The optimizer's step counter: continuous across a resume when its state was restored.
@@ -102,6 +130,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
             "best_value": self.best_value,
             "monitor": MONITOR,
             "history": self.history,
+            "random_state": random_generator_states(self.model),
             "saved": records.now(),
         }
 

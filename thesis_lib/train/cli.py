@@ -88,4 +88,5 @@ def grid_command(args: argparse.Namespace) -> int:
                          slurm=parse_assignments(args.slurm))
     with pd.option_context("display.max_colwidth", 60, "display.width", 200):
         print(table.drop(columns=["run_dir"]).to_string(index=False))
-    return 1 if (table["state"] == "failed").any() else 0
+    # Exit status 2, as for any other error in what was given; the table says which cells.
+    return 2 if (table["state"] == "failed").any() else 0

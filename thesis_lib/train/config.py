@@ -6,13 +6,21 @@ in three places that must agree: the YAML profiles under ``configs/``, the ``par
 keyword overrides of ``make_config``. The fields are grouped below by topic (data, model,
 optimisation, execution).
 
-The defaults are the thesis protocol (MISSION.md): EfficientNetV2B2 with 4 Gram modules,
+The defaults are the thesis protocol (``docs/research.md``): EfficientNetV2B2 with 4 Gram modules,
 256 px inputs, RandAugment N=3 M=7, an 80/10/10 split, categorical cross-entropy over 2 softmax
 classes. ``configs/thesis.yaml`` writes the same values down; ``configs/smoke.yaml`` is a
 seconds-long CPU run on the demo data.
 
 A profile may name the profile it starts from with a ``profile`` key (``smoke``, ``thesis`` or a
 path); ``thesis`` is the defaults themselves.
+
+Every field is converted by its declared type whatever the source (``thesis_lib.parameters``):
+``-p augment false`` is ``False``, ``-p taps block2b_add`` is ``["block2b_add"]``; a value that
+does not convert is a one-line ``ConfigError`` before any data is read.
+
+Identity: a run is identified by every field that can change its results plus a fingerprint of
+the data it trains and tests on (``thesis_lib.train.fingerprint``); a *setting* is the same
+without the seed, so the runs of one setting are the seeds of one network trained one way.
 """
 
 from __future__ import annotations
@@ -28,19 +36,23 @@ from typing import Any
 import yaml
 
 from thesis_lib import paths
+from thesis_lib.data.images import RESIZE_MODES
 from thesis_lib.errors import ConfigError
+from thesis_lib.models.variants import VARIANTS, check_pairwise_arguments
+from thesis_lib.parameters import convert_fields
 
-VARIANTS = ("baseline", "gram", "gramnet")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULES = ("constant", "cosine")
 STRATEGIES = ("none", "mirrored")
-RESIZE_MODES = ("squash", "crop", "pad")
 
 # Fields that change where or how results are stored or shown, not the results themselves.
 # They are left out of the run id, so that e.g. moving the results folder finds the same run.
 NON_IDENTITY_FIELDS = frozenset(
     {"results_dir", "eval_datasets", "cache", "verbose", "epoch_delay_s"}
 )
+# Fields whose content the data fingerprint covers instead of their text (a moved dataset or
+# results folder holding the same images is the same data).
+DATA_LOCATION_FIELDS = frozenset({"data_dir", "split_file"})
 
 
 @dataclass
@@ -54,7 +66,12 @@ class TrainConfig:
         adapter: dataset layout adapter (``auto`` detects it).
         split_ratios: train / validation / test fractions.
         split_seed: seed of the split; ``None`` means the run's ``seed``.
-        split_file: a split CSV to reuse instead of drawing a new split.
+        split_file: a split CSV to use as it is instead of drawing a new split (e.g. the
+            ``split.csv`` that notebook 02 or ``thesis data split`` wrote).
+        deduplicate: drop all but one copy of each group of exact and near-duplicate images
+            before splitting (the copy in the dataset's own training split where it has one),
+            so that no test image has a copy in training; not applied on top of a
+            ``split_file``.
         max_images: at most this many images per split (a seeded subsample), for quick runs.
         min_side: images whose shorter side is below this are skipped by the scanner.
         image_size: side of the square network input in pixels.
@@ -65,9 +82,12 @@ class TrainConfig:
         balanced: sample training batches class-balanced.
         class_weighting: weight the loss by inverse class frequency.
         cache: cache decoded images (``None``, ``"memory"`` or a folder).
-        variant: ``baseline``, ``gram`` or ``gramnet``.
-        modules: number of Gram modules (0 means the baseline).
+        variant: ``baseline``, ``gram``, ``gramnet`` or ``pairwise``.
+        modules: number of Gram modules (0 means the baseline); for ``pairwise`` the number of
+            pairs of taps.
         taps: backbone layer names to tap; ``None`` uses the builder's defaults.
+        pairs: for ``pairwise``: the pairs of tapped layers, ``[[a, b], ...]``; ``None``
+            pairs consecutive default taps.
         activation: activation inside the Gram modules.
         backbone: Keras application name, e.g. ``EfficientNetV2B2``.
         weights: ``imagenet`` or ``None`` (random initialisation).
@@ -81,6 +101,14 @@ class TrainConfig:
         epochs: number of training epochs.
         batch_size: global batch size (split across replicas by a distribution strategy).
         label_smoothing: label smoothing of the categorical cross-entropy.
+        contrastive_center_weight: lambda of the total loss cross-entropy + lambda * the
+            contrastive-center loss (Qi & Su 2017) on the fused embedding; 0 trains with
+            cross-entropy alone.
+        contrastive_center_delta: the constant delta in the loss's denominator (1 in the paper).
+        contrastive_center_inter_weight: the weight of the inter-class term (the denominator),
+            which controls how strongly class separation pulls.
+        contrastive_center_lr: the centers' own learning rate (see
+            ``thesis_lib.layers.ContrastiveCenter``).
         freeze_backbone_epochs: train only the new layers for this many first epochs.
         seed: seed of weights initialisation, augmentation and shuffling.
         deterministic: deterministic TensorFlow ops (bit-identical reruns on the same machine).
@@ -101,6 +129,7 @@ class TrainConfig:
     split_ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
     split_seed: int | None = None
     split_file: str | None = None
+    deduplicate: bool = False
     max_images: int | None = None
     min_side: int = 32
     image_size: int = 256
@@ -115,6 +144,7 @@ class TrainConfig:
     variant: str = "gram"
     modules: int = 4
     taps: list[str] | None = None
+    pairs: list[list[str]] | None = None
     activation: str = "relu"
     backbone: str = "EfficientNetV2B2"
     weights: str | None = "imagenet"
@@ -128,6 +158,10 @@ class TrainConfig:
     epochs: int = 30
     batch_size: int = 32
     label_smoothing: float = 0.0
+    contrastive_center_weight: float = 0.0
+    contrastive_center_delta: float = 1.0
+    contrastive_center_inter_weight: float = 1.0
+    contrastive_center_lr: float = 0.5
     freeze_backbone_epochs: int = 0
     # --- execution
     seed: int = 0
@@ -141,35 +175,13 @@ class TrainConfig:
     epoch_delay_s: float = 0.0
 
     def __post_init__(self) -> None:
-        self._coerce_numbers()
-        self.split_ratios = tuple(float(r) for r in self.split_ratios)
-        if self.taps is not None:
-            self.taps = list(self.taps)
-        self.eval_datasets = dict(self.eval_datasets or {})
-        if self.weights in ("none", "None", ""):
-            self.weights = None
+        convert_fields(self)
         # "modules = 0" is the baseline, whatever the variant says; one network, one run id.
         if self.variant == "gram" and self.modules == 0:
             self.variant = "baseline"
         if self.variant == "baseline":
             self.modules = 0
         self.validate()
-
-    def _coerce_numbers(self) -> None:
-        """YAML reads ``1e-4`` as a string and papermill may pass ``3.0``: fix the types."""
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if value is None or f.type not in ("int", "float", "int | None", "float | None"):
-                continue
-            try:
-                number = float(value)
-            except (TypeError, ValueError):
-                raise ConfigError(f"{f.name} must be a number, got {value!r}") from None
-            if f.type.startswith("int"):
-                if number != int(number):
-                    raise ConfigError(f"{f.name} must be a whole number, got {value!r}")
-                number = int(number)
-            setattr(self, f.name, number)
 
     def validate(self) -> None:
         """Raise ``ConfigError`` naming the first invalid field."""
@@ -205,6 +217,19 @@ class TrainConfig:
             )
         if self.max_images is not None and self.max_images < 1:
             raise ConfigError(f"max_images must be >= 1 or None, got {self.max_images}")
+        if self.variant == "pairwise":
+            check_pairwise_arguments(self.modules, self.taps, self.pairs)
+        elif self.pairs is not None:
+            raise ConfigError(f"pairs apply to the pairwise variant, not {self.variant!r}")
+        if self.contrastive_center_weight < 0:
+            raise ConfigError("contrastive_center_weight must be >= 0, got "
+                              f"{self.contrastive_center_weight}")
+        if self.contrastive_center_delta <= 0:
+            raise ConfigError("contrastive_center_delta must be > 0, got "
+                              f"{self.contrastive_center_delta}")
+        if self.contrastive_center_inter_weight < 0 or self.contrastive_center_lr < 0:
+            raise ConfigError("contrastive_center_inter_weight and contrastive_center_lr must "
+                              "be >= 0")
 
     # --- derived values
 
@@ -235,26 +260,52 @@ class TrainConfig:
         values["split_ratios"] = list(self.split_ratios)
         return values
 
-    def identity(self) -> dict[str, Any]:
-        """The fields that affect results, in a form that is the same on every machine."""
-        values = {k: v for k, v in self.to_dict().items() if k not in NON_IDENTITY_FIELDS}
-        # The demo data is the same everywhere; a real dataset is identified by its path.
-        values["data_dir"] = None if self.data_dir is None else str(self.data_path)
+    def identity(self, data_fingerprint: str | None) -> dict[str, Any]:
+        """The fields that affect results, in a form that is the same on every machine.
+
+        Args:
+            data_fingerprint: ``thesis_lib.train.fingerprint.data_fingerprint(config)``: the
+                content of the dataset (and split file) this configuration trains and tests
+                on. It replaces the dataset's path, so that a dataset that changed trains a new
+                run and a moved one finds its runs.
+        """
+        values = {k: v for k, v in self.to_dict().items()
+                  if k not in NON_IDENTITY_FIELDS | DATA_LOCATION_FIELDS}
         values["split_seed"] = self.effective_split_seed
-        if self.split_file is not None:
-            values["split_file"] = str(paths.resolve(self.split_file))
+        values["data"] = data_fingerprint
         return values
 
-    def run_id(self) -> str:
+    def setting_identity(self, data_fingerprint: str | None) -> dict[str, Any]:
+        """``identity`` without the seed: what the seeds of one *setting* share.
+
+        A split drawn from each run's seed (``split_seed`` unset) is part of the seed; a fixed
+        split seed is part of the setting.
+        """
+        values = self.identity(data_fingerprint)
+        values.pop("seed")
+        values["split_seed"] = "seed" if self.split_seed is None else self.split_seed
+        return values
+
+    def run_id(self, data_fingerprint: str | None) -> str:
         """``<variant>-m<modules>-<backbone>-s<seed>-<hash>``, e.g. ``gram-m4-v2b2-s0-3f9a1c2e``.
 
         The hash covers the canonical JSON of ``identity()``: any change that can change the
-        results gives another id, a change of the output folder does not.
+        results (a field, or the images) gives another id, a change of the output folder does
+        not.
         """
-        canonical = json.dumps(self.identity(), sort_keys=True, separators=(",", ":"))
-        digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:8]
+        digest = identity_hash(self.identity(data_fingerprint), 8)
         backbone = self.backbone.lower().replace("efficientnet", "")
         return f"{self.variant}-m{self.modules}-{backbone}-s{self.seed}-{digest}"
+
+    def setting_id(self, data_fingerprint: str | None) -> str:
+        """A short hash of ``setting_identity()``: equal for the seeds of one setting."""
+        return identity_hash(self.setting_identity(data_fingerprint), 12)
+
+
+def identity_hash(values: dict[str, Any], length: int) -> str:
+    """The first ``length`` hex digits of SHA-256 over the canonical JSON of ``values``."""
+    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:length]
 
 
 def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:

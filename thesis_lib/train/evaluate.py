@@ -21,18 +21,26 @@ from thesis_lib.train import records
 
 
 def compute_metrics(
-    label_indices: np.ndarray, probabilities: np.ndarray, class_names: list[str]
+    label_indices: np.ndarray, probabilities: np.ndarray, class_names: list[str], *,
+    scheme: str | None = None,
 ) -> dict[str, Any]:
-    """Accuracy, balanced accuracy, macro F1, per-class scores, ROC AUC, confusion matrix.
+    """Accuracy, balanced accuracy, macro F1, per-class scores, ROC AUC, confusion matrix; for
+    more than two classes also the top-2 accuracy and the top-2 cross-sentiment share.
 
     Args:
         label_indices: true class index per image, shape (N,).
         probabilities: predicted class probabilities, shape (N, num_classes).
         class_names: the names of the classes, in index order.
+        scheme: the label scheme (for the classes' sentiments).
 
     Returns:
-        A JSON-ready dict. ``roc_auc`` (binary problems only) uses the probability of class 1
-        and is ``None`` when the labels hold a single class.
+        A JSON-ready dict. ``roc_auc`` is, for two classes, the AUC of the probability of
+        class 1, and for more the macro average of the one-vs-rest AUCs of the classes present
+        in the labels (``roc_auc_average`` says which); ``None`` when the labels hold a single
+        class. ``top2_accuracy`` (K > 2): the true class is among the two most probable.
+        ``top2_cross_sentiment`` (K > 2, classes with a known sentiment, e.g. Mikels-8): the
+        label-free share of images whose two most probable classes have opposite sentiments,
+        with its bootstrap CI (``thesis_lib.sentiment``).
     """
     from sklearn import metrics as skm
 
@@ -62,12 +70,45 @@ def compute_metrics(
         "confusion_matrix": skm.confusion_matrix(y_true, y_pred, labels=labels).tolist(),
         "class_names": list(class_names),
     }
-    if len(class_names) == 2:
-        binary = len(np.unique(y_true)) == 2
-        result["roc_auc"] = (
-            float(skm.roc_auc_score(y_true, probabilities[:, 1])) if binary else None
-        )
+    result.update(_roc_auc(y_true, probabilities))
+    if len(class_names) > 2:
+        top_two = np.argsort(-probabilities, axis=1, kind="stable")[:, :2]
+        result["top2_accuracy"] = float(np.mean((top_two == y_true[:, None]).any(axis=1)))
+        cross = top2_cross_sentiment(probabilities, class_names, scheme=scheme)
+        if cross is not None:
+            result["top2_cross_sentiment"] = cross
     return result
+
+
+def _roc_auc(y_true: np.ndarray, probabilities: np.ndarray) -> dict[str, Any]:
+    """Binary: the AUC of class 1. K classes: the mean of the one-vs-rest AUCs over the classes
+    present (sklearn's macro one-vs-rest AUC when all are; an evaluation set may lack some)."""
+    from sklearn import metrics as skm
+
+    present = np.unique(y_true)
+    if len(present) < 2:
+        return {"roc_auc": None}
+    if probabilities.shape[1] == 2:
+        return {"roc_auc": float(skm.roc_auc_score(y_true, probabilities[:, 1]))}
+    aucs = [skm.roc_auc_score(y_true == index, probabilities[:, index]) for index in present]
+    return {"roc_auc": float(np.mean(aucs)), "roc_auc_average": "macro one-vs-rest",
+            "roc_auc_classes": int(len(present))}
+
+
+def top2_cross_sentiment(probabilities: np.ndarray, class_names: list[str], *,
+                         scheme: str | None = None) -> dict[str, Any] | None:
+    """The top-2 cross-sentiment share with its coverage and bootstrap CI, or ``None`` when the
+    classes have no documented sentiments."""
+    from thesis_lib import sentiment
+    from thesis_lib.errors import ConfigError
+
+    try:
+        result = sentiment.cross_sentiment_share(probabilities, class_names, scheme=scheme)
+    except ConfigError:
+        return None
+    return {key: value for key, value in result.as_dict().items()
+            if key in ("share", "n_cross", "n_counted", "coverage", "ci_low", "ci_high",
+                       "confidence_level")}
 
 
 def _balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -196,7 +237,8 @@ def evaluate_dataset(
                             image_size=config["image_size"],
                             batch_size=batch_size or config["batch_size"],
                             resize=config["resize"])
-    result = compute_metrics(frame["label_index"].to_numpy(), probabilities, class_names)
+    result = compute_metrics(frame["label_index"].to_numpy(), probabilities, class_names,
+                             scheme=scheme or config["scheme"])
     result["source"] = str(source)
     add_to_record(run_dir, name, result,
                   predictions_frame(frame, probabilities, class_names, dataset=name, split="all"))

@@ -35,6 +35,7 @@ from typing import Any
 import pandas as pd
 
 from thesis_lib import paths
+from thesis_lib.errors import ThesisError
 
 STATUS_FILE = "status.json"
 STATE_MARKERS = {"running": "RUNNING", "failed": "FAILED"}
@@ -52,15 +53,22 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], Any]) -> Path:
     The temporary file keeps the suffix of ``path`` (Keras checks ``.keras`` / ``.weights.h5``).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     suffix = "".join(path.suffixes) or ".tmp"
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=suffix, dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=suffix,
+                                            dir=path.parent)
+    except OSError as error:
+        raise ThesisError(f"cannot write {path}: {error.strerror or error}") from None
     os.close(handle)
     tmp = Path(tmp_name)
     try:
         tmp.unlink()  # some writers (h5py, zip) refuse to write over an existing file
         write(tmp)
         os.replace(tmp, path)
+    except OSError as error:
+        # A full disk or a read-only folder: one line naming the file; the old version stays.
+        raise ThesisError(f"cannot write {path}: {error.strerror or error}") from None
     finally:
         tmp.unlink(missing_ok=True)
     return path
@@ -114,12 +122,15 @@ def write_status(run_dir: str | os.PathLike, state: str, *, new_attempt: bool = 
     else:
         status["ended"] = now()
     write_json(run_dir / STATUS_FILE, status)
-    for marker_state, marker in STATE_MARKERS.items():
-        marker_path = run_dir / marker
-        if marker_state == state:
-            marker_path.touch()
-        else:
-            marker_path.unlink(missing_ok=True)
+    try:
+        for marker_state, marker in STATE_MARKERS.items():
+            marker_path = run_dir / marker
+            if marker_state == state:
+                marker_path.touch()
+            else:
+                marker_path.unlink(missing_ok=True)
+    except OSError as error:
+        raise ThesisError(f"cannot mark {run_dir} as {state}: {error.strerror or error}") from None
     return status
 
 

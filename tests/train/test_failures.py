@@ -1,0 +1,139 @@
+"""Bad conditions give one line and lose nothing: a kill while the record is completed, a full
+or unwritable results folder, an image file that changes during training."""
+
+import errno
+import shutil
+import threading
+import time
+
+import pandas as pd
+import pytest
+
+from thesis_lib.cli import main
+from thesis_lib.errors import DataError, ThesisError
+from thesis_lib.train import records, run_training
+from thesis_lib.train import run as run_module
+from thesis_lib.train.config import make_config
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: nothing after it runs, no handler marks the run failed."""
+
+
+def kill_at(monkeypatch, window: int) -> None:
+    """Stop ``finish_record`` at ``window``: 0 before model.keras, 1 before predictions.csv,
+    2 before metrics.json, 3 before the finished status, 4 before the checkpoint is removed."""
+    calls = {"writes": 0}
+    original_write, original_rmtree = records.atomic_write, shutil.rmtree
+
+    def counting_write(path, write):
+        if calls["writes"] == window:
+            raise Killed()
+        calls["writes"] += 1
+        return original_write(path, write)
+
+    def finishing(*args, **kwargs):
+        monkeypatch.setattr(records, "atomic_write", counting_write)
+        monkeypatch.setattr(run_module.shutil, "rmtree", guarded_rmtree)
+        return original_finish(*args, **kwargs)
+
+    def guarded_rmtree(path, *args, **kwargs):
+        if window == 4 and str(path).endswith("checkpoint"):
+            raise Killed()
+        return original_rmtree(path, *args, **kwargs)
+
+    original_finish = run_module.finish_record
+    monkeypatch.setattr(run_module, "finish_record", finishing)
+    monkeypatch.setattr(run_module, "_mark_failed", lambda *args: None)  # a kill marks nothing
+
+
+@pytest.mark.parametrize("window", range(5))
+def test_a_kill_anywhere_in_finishing_resumes_without_retraining(window, tiny_dataset,
+                                                                  tiny_values, tmp_path):
+    config = make_config("smoke", **tiny_values(tiny_dataset, tmp_path / "results", epochs=1))
+    with pytest.MonkeyPatch.context() as patch:
+        kill_at(patch, window)
+        with pytest.raises(Killed):
+            run_training(config)
+    run_dir = next((tmp_path / "results" / "runs").iterdir())
+    history = (run_dir / "history.csv").read_text()
+    state = records.read_status(run_dir)["state"]
+    assert state == ("finished" if window == 4 else "running")
+
+    assert run_training(config) == run_dir
+    assert (run_dir / "history.csv").read_text() == history  # no epoch trained again
+    status = records.read_status(run_dir)
+    assert status["state"] == "finished" and not (run_dir / "checkpoint").exists()
+    assert status["attempts"] == (1 if window == 4 else 2)
+    assert {"metrics.json", "predictions.csv", "model.keras"} <= {p.name for p in run_dir.iterdir()}
+
+
+def test_a_full_disk_is_one_line_and_the_run_resumes_from_its_last_epoch(
+        tiny_dataset, tiny_values, tmp_path, monkeypatch):
+    config = make_config("smoke", **tiny_values(tiny_dataset, tmp_path / "results", epochs=2))
+    original = records.atomic_write
+
+    def full_at_epoch_1(path, write):
+        if path.name == "epoch-1.weights.h5":
+            def no_space(_tmp):
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return original(path, no_space)
+        return original(path, write)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(records, "atomic_write", full_at_epoch_1)
+        with pytest.raises(ThesisError) as error:
+            run_training(config)
+    message = str(error.value)
+    assert "epoch-1.weights.h5: No space left on device" in message and "\n" not in message
+    run_dir = next((tmp_path / "results" / "runs").iterdir())
+    assert records.read_status(run_dir)["state"] == "failed"
+    assert pd.read_csv(run_dir / "history.csv")["epoch"].tolist() == [0]  # epoch 0 is kept
+
+    assert run_training(config) == run_dir  # space again: it resumes and finishes
+    assert pd.read_csv(run_dir / "history.csv")["epoch"].tolist() == [0, 1]
+    assert records.read_status(run_dir)["state"] == "finished"
+
+
+def test_an_unwritable_results_folder_is_one_line_with_exit_status_2(tiny_dataset, tmp_path,
+                                                                      capsys):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    status = main(["train", "-f", "smoke", "--data-dir", str(tiny_dataset),
+                   "--results-dir", str(blocked / "results"), "--epochs", "1"])
+    error = capsys.readouterr().err.strip()
+    assert status == 2
+    assert error.startswith("thesis train: error: cannot create the run folder")
+    assert "\n" not in error and "Traceback" not in error
+
+
+def test_an_image_that_changes_during_training_is_named(tiny_dataset, tiny_values, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(tiny_dataset, data)
+    values = tiny_values(data, tmp_path / "results", epochs=3, epoch_delay_s=2.0)
+    config = make_config("smoke", **values)
+    runs = tmp_path / "results" / "runs"
+
+    def break_images_after_the_first_epoch():
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            if any(runs.glob("*/history.csv")):
+                for image in sorted(data.rglob("*.jpg")):
+                    image.write_bytes(b"no longer a JPEG")
+                return
+            time.sleep(0.05)
+
+    breaker = threading.Thread(target=break_images_after_the_first_epoch)
+    breaker.start()
+    try:
+        with pytest.raises(DataError) as error:
+            run_training(config)
+    finally:
+        breaker.join()
+    message = str(error.value)
+    assert "changed during training" in message and str(data) in message
+    assert "\n" not in message
+    run_dir = next(runs.iterdir())
+    status = records.read_status(run_dir)
+    assert status["state"] == "failed" and "changed during training" in status["error"]
+    assert pd.read_csv(run_dir / "history.csv")["epoch"].tolist()[0] == 0  # kept

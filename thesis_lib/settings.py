@@ -1,0 +1,288 @@
+"""Settings: which runs are seeds of the same network trained the same way, their names, and
+the baseline each is compared with.
+
+A *setting* is every result-affecting field of a run's configuration except the seed: variant,
+modules, taps, activation, backbone, image size, weights, epochs, loss, augmentation, the data
+(by its fingerprint) and the split... Summaries, significance tests, tables and figures group
+runs by setting, never by (variant, modules) alone: a results folder that holds the tap and
+activation ablations, or smoke and demo runs, has several different networks with three Gram
+modules, and pooling them would report a number no network achieved.
+
+Names: every setting is named after its network (``"B2 + 3 Gram modules"``); settings that would
+share a name get what tells them apart, derived from the fields in which they differ
+(``"B2 + 3 Gram modules (taps 1-3)"``, ``"B2 + 3 Gram modules (gelu)"``); a field at its default
+value is not mentioned.
+
+References: a network is compared with the baseline of the same backbone, image size, data and
+training, i.e. the baseline setting that agrees on every field except the ones a study varies
+(:data:`COMPARED_FIELDS`). Runs trained on other data or splits are not compared unless asked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+
+from thesis_lib.errors import DataError
+
+# What a study varies between the networks it compares (the network and its loss); every other
+# setting field must agree between a network and its baseline.
+COMPARED_FIELDS = frozenset({
+    "variant", "modules", "taps", "pairs", "activation", "dropout",
+    "contrastive_center_weight", "contrastive_center_delta", "contrastive_center_inter_weight",
+    "contrastive_center_lr",
+})
+# Fields that say which images a run was trained and tested on.
+DATA_FIELDS = frozenset({
+    "data", "dataset_name", "scheme", "adapter", "split_ratios", "split_seed", "min_side",
+    "max_images", "deduplicate",
+})
+# Fields of a configuration that do not change its results (see thesis_lib.train.config).
+NOT_SETTING_FIELDS = frozenset({
+    "seed", "results_dir", "eval_datasets", "cache", "verbose", "epoch_delay_s", "data_dir",
+    "split_file", "run_id",
+})
+# Values a field takes when nobody chose it: such a value is left out of a setting's name.
+# (The thesis protocol's defaults, as in TrainConfig; kept here so that reading results needs
+# no training code.)
+UNREMARKABLE = {"taps": None, "pairs": None, "activation": "relu", "dropout": None,
+                "contrastive_center_weight": 0.0}
+VARIANT_ORDER = ("baseline", "gram", "gramnet", "pairwise")
+
+
+def setting_fields(config: Mapping[str, Any], data: str | None = None) -> dict[str, Any]:
+    """The setting of one run from its configuration (the ``config`` section of
+    ``config.json``): every field but the seed and the storage fields.
+
+    Args:
+        config: configuration fields.
+        data: the data fingerprint; without it the dataset's name (or folder) stands in.
+    """
+    fields = {key: _plain(value) for key, value in config.items()
+              if key not in NOT_SETTING_FIELDS}
+    if config.get("split_seed") is None and "seed" in config:
+        fields["split_seed"] = "seed"  # a split drawn from each run's seed
+    fields["data"] = data if data is not None else (
+        config.get("dataset_name") or config.get("data_dir"))
+    return fields
+
+
+def setting_id(fields: Mapping[str, Any]) -> str:
+    """12 hex digits of SHA-256 over the canonical JSON of a setting's fields."""
+    canonical = json.dumps(dict(fields), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists, so that a setting read back from JSON is the same as the one written."""
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+# --- names
+
+
+def short_backbone(backbone: str) -> str:
+    """``"EfficientNetV2B2"`` -> ``"B2"``, ``"EfficientNetV2S"`` -> ``"S"``; other names as is."""
+    match = re.fullmatch(r"EfficientNet(?:V2)?(\w+)", str(backbone))
+    return match.group(1) if match else str(backbone)
+
+
+def _count(modules) -> int | None:
+    if modules is None or (isinstance(modules, float) and math.isnan(modules)):
+        return None
+    return int(modules)
+
+
+def network_name(variant: str, modules=None, backbone: str = "EfficientNetV2B2") -> str:
+    """The network's name as the thesis table writes it.
+
+    ``("baseline", 0, "EfficientNetV2B2")`` -> ``"baseline EfficientNetV2B2"``;
+    ``("gram", 3, "EfficientNetV2B2")`` -> ``"B2 + 3 Gram modules"``;
+    ``("gramnet", 4, ...)`` -> ``"GramNet-style EfficientNetV2B2"``.
+    """
+    count = _count(modules)
+    backbone = backbone if isinstance(backbone, str) else "EfficientNetV2B2"
+    if variant == "baseline":
+        return f"baseline {backbone}"
+    if variant == "gram" and count is not None:
+        plural = "" if count == 1 else "s"
+        return f"{short_backbone(backbone)} + {count} Gram module{plural}"
+    if variant == "pairwise" and count is not None:
+        plural = "" if count == 1 else "s"
+        return f"{short_backbone(backbone)} + {count} pairwise Gram module{plural}"
+    if variant == "gramnet":
+        return f"GramNet-style {backbone}"
+    suffix = f", {count} modules" if count else ""
+    return f"{variant} {backbone}{suffix}"
+
+
+def setting_names(settings: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """A readable, distinct name for every setting (``setting_id -> fields``).
+
+    Settings of the same network name get, in parentheses, the fields in which they differ
+    from each other, each described briefly; a field at its unremarkable value is left out.
+    """
+    base = {sid: network_name(fields.get("variant"), fields.get("modules"),
+                              fields.get("backbone") or "EfficientNetV2B2")
+            for sid, fields in settings.items()}
+    names = {}
+    for network in dict.fromkeys(base.values()):
+        members = [sid for sid in settings if base[sid] == network]
+        if len(members) == 1:
+            names[members[0]] = network
+            continue
+        keys = sorted({key for sid in members for key in settings[sid]})
+        differing = [key for key in keys
+                     if len({_canonical(settings[sid].get(key)) for sid in members}) > 1]
+        for sid in members:
+            parts = [_describe(key, settings[sid].get(key), settings[sid]) for key in differing
+                     if not _unremarkable(key, settings[sid].get(key))]
+            names[sid] = f"{network} ({', '.join(parts)})" if parts else network
+    # Two settings can still meet (both unremarkable in every field they differ in): add ids.
+    counts: dict[str, int] = {}
+    for name in names.values():
+        counts[name] = counts.get(name, 0) + 1
+    return {sid: (f"{name} [{sid[:6]}]" if counts[name] > 1 else name)
+            for sid, name in names.items()}
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _unremarkable(key: str, value: Any) -> bool:
+    return key in UNREMARKABLE and _canonical(value) == _canonical(UNREMARKABLE[key])
+
+
+def _describe(key: str, value: Any, fields: Mapping[str, Any]) -> str:
+    """A field's value in a name: ``taps 1-3``, ``gelu``, ``epochs 6``."""
+    if key == "taps":
+        return _describe_taps(value, fields.get("backbone"))
+    if key == "activation":
+        return "no activation" if value in (None, "none") else str(value)
+    if key == "data":
+        return f"data {str(value)[:8]}"
+    if key == "contrastive_center_weight":
+        return f"contrastive-center λ={value:g}" if isinstance(value, int | float) else str(value)
+    if isinstance(value, bool):
+        return key.replace("_", " ") if value else f"no {key.replace('_', ' ')}"
+    if isinstance(value, list):
+        value = ",".join(str(item) for item in value)
+    return f"{key.replace('_', ' ')} {value}"
+
+
+def _describe_taps(taps: Any, backbone: Any) -> str:
+    if not taps:
+        return "default taps"
+    if isinstance(taps, str):
+        taps = taps.split(",")
+    stages = _stage_numbers(list(taps), backbone)
+    if stages is None:
+        return "taps " + ",".join(str(tap) for tap in taps)
+    if len(stages) > 1 and stages == list(range(stages[0], stages[-1] + 1)):
+        return f"taps {stages[0]}-{stages[-1]}"
+    return "taps " + ",".join(str(stage) for stage in stages)
+
+
+def _stage_numbers(taps: list[str], backbone: Any) -> list[int] | None:
+    """The backbone stages (1-6) the taps end, when all of them are stage ends."""
+    try:
+        from thesis_lib.models.backbones import get_backbone
+
+        ends = [name for name, _ in get_backbone(str(backbone)).stage_ends]
+    except Exception:  # an unknown backbone or no Keras: name the layers instead
+        return None
+    if not all(tap in ends for tap in taps):
+        return None
+    return [ends.index(tap) + 1 for tap in taps]
+
+
+def order_key(variant: Any, modules: Any, name: str = "") -> tuple:
+    """Baseline first, then Gram models by module count, GramNet, pairwise, the rest; by name
+    within."""
+    rank = VARIANT_ORDER.index(variant) if variant in VARIANT_ORDER else len(VARIANT_ORDER)
+    count = _count(modules)
+    return (rank, str(variant), -1 if count is None else count, name)
+
+
+# --- references
+
+
+def parse_fields(text: str | Mapping[str, Any]) -> dict[str, Any]:
+    return dict(text) if isinstance(text, Mapping) else json.loads(text)
+
+
+def differences(a: Mapping[str, Any], b: Mapping[str, Any], keys: Iterable[str]) -> list[str]:
+    """The keys in which two settings differ."""
+    return sorted(key for key in keys if _canonical(a.get(key)) != _canonical(b.get(key)))
+
+
+def reference_fields(fields: Mapping[str, Any]) -> set[str]:
+    return set(fields) - COMPARED_FIELDS
+
+
+def find_reference(fields: Mapping[str, Any], baselines: Mapping[str, Mapping[str, Any]], *,
+                   allow_different_data: bool = False) -> tuple[str | None, str]:
+    """The baseline setting a network is compared with, and a note.
+
+    Args:
+        fields: the network's setting.
+        baselines: the baseline settings (``setting_id -> fields``).
+        allow_different_data: accept a baseline trained the same way on other data or splits.
+
+    Returns:
+        ``(baseline setting id, note)``; ``(None, why)`` when no baseline was trained the same
+        way.
+
+    Raises:
+        DataError: every baseline was trained on other data or splits (and
+            ``allow_different_data`` is off).
+    """
+    keys = reference_fields(fields) | {key for b in baselines.values()
+                                       for key in reference_fields(b)}
+    same = [sid for sid, b in baselines.items() if not differences(fields, b, keys)]
+    if same:
+        # Several baselines trained the same way: prefer the plain one (e.g. no extra loss).
+        plain = [sid for sid in same if all(_unremarkable(key, baselines[sid].get(key))
+                                            for key in UNREMARKABLE if key in baselines[sid])]
+        return (plain or same)[0], ""
+    same_data = {sid: b for sid, b in baselines.items()
+                 if not differences(fields, b, keys & DATA_FIELDS)}
+    if not same_data:
+        closest = min(baselines.values(), key=lambda b: len(differences(fields, b, keys)))
+        changed = ", ".join(differences(fields, closest, keys & DATA_FIELDS))
+        if not allow_different_data:
+            raise DataError(
+                f"no baseline was trained on the same data and split (they differ in {changed});"
+                " compare with allow_different_data=True to compare anyway")
+        training = {sid: b for sid, b in baselines.items()
+                    if not differences(fields, b, keys - DATA_FIELDS)}
+        if training:
+            return next(iter(training)), f"baseline trained on other data ({changed})"
+        same_data = baselines
+    closest = min(same_data.values(), key=lambda b: len(differences(fields, b, keys)))
+    return None, ("no baseline trained the same way (differs in: "
+                  f"{', '.join(differences(fields, closest, keys))})")
+
+
+def is_default_architecture(fields: Mapping[str, Any]) -> bool:
+    """Whether a setting uses the default taps, activation, dropout and loss (the network that
+    the module count alone describes)."""
+    return all(_unremarkable(key, fields.get(key, UNREMARKABLE[key])) for key in UNREMARKABLE)
+
+
+def describe_settings(table: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """``setting_id -> fields`` of a runs table (column ``setting_fields``)."""
+    if table.empty:
+        return {}
+    first = table.drop_duplicates("setting_id")
+    return {row.setting_id: parse_fields(row.setting_fields)
+            for row in first.itertuples(index=False)}
