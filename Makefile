@@ -4,9 +4,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
-# Notebooks are regression-tested with nbval when there are any. Tests are spread over
-# PYTEST_WORKERS processes a file at a time (a notebook's cells share one kernel).
-NOTEBOOKS := $(wildcard notebooks/*.ipynb)
+# `pytest --nbval` runs the tests and regression-tests the notebooks (settings in
+# notebooks/conftest.py). Tests are spread over PYTEST_WORKERS processes a file at a time
+# (a notebook's cells share one kernel).
 PYTEST_WORKERS ?= 2
 
 .PHONY: help install demo test lint lab clean-venv
@@ -29,7 +29,7 @@ demo: $(INSTALLED)
 	$(BIN)/thesis demo
 
 test: $(INSTALLED)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile tests $(if $(NOTEBOOKS),notebooks --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --nbval
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check thesis_lib tests benchmarks

@@ -88,7 +88,7 @@ def test_every_declared_field_type_is_covered_by_the_table():
 
 
 def test_yaml_profiles_and_command_line_assignments_are_converted_the_same(tmp_path):
-    from thesis_lib.experiments import parse_assignments
+    from thesis_lib.parameters import parse_assignments
 
     profile = tmp_path / "profile.yaml"
     profile.write_text("profile: smoke\naugment: 'no'\ntaps: block2b_add\nepochs: '4'\n")

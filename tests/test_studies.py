@@ -54,7 +54,7 @@ def test_a_study_holds_exactly_its_listed_runs_even_when_shared(tmp_path):
         "taps": [("taps-mixed", "gram3-s0"), ("taps-mixed", "gram3-s1"),
                  ("taps-shallow", "shallow-s0")],
     }.items():
-        folder = studies.study_dir(study, tmp_path)
+        folder = results.study_dir(tmp_path, study)
         folder.mkdir(parents=True)
         pd.DataFrame(cells, columns=["setting", "run_id"]).to_csv(folder / "cells.csv",
                                                                   index=False)

@@ -113,13 +113,13 @@ def _draw_map(table, path: Path, seed: int) -> None:
 
     from thesis_lib import embedding
     from thesis_lib.figures.embedding import plot_embedding_map
-    from thesis_lib.figures.save import write_atomically
+    from thesis_lib.figures.save import write_stream
 
     coordinates = embedding.embedding_map(embedding.embedding_matrix(table), seed=seed)
     fig = plot_embedding_map(coordinates, table["label"], predicted=table["predicted"],
                              class_names=table.attrs.get("class_names"))
     fmt = path.suffix.lower().lstrip(".")
-    write_atomically(path, lambda stream: fig.savefig(stream, format=fmt, dpi=300))
+    write_stream(path, lambda stream: fig.savefig(stream, format=fmt, dpi=300))
     plt.close(fig)
     print(f"t-SNE map: {path}")
 

@@ -19,6 +19,7 @@ SUBCOMMAND_MODULES: list[str] = [
     "thesis_lib.data.cli",
     "thesis_lib.models.cli",
     "thesis_lib.train.cli",
+    "thesis_lib.grid_cli",
     "thesis_lib.analysis_cli",
     "thesis_lib.notebooks",
 ]

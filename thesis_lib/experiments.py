@@ -29,7 +29,6 @@ import logging
 import multiprocessing
 import os
 import time
-from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -225,24 +224,51 @@ def run_grid(grid: Grid, *, executor: str = "local", jobs: int = 1, force: bool 
         results_dir: folder of the summary file; default the cells' ``results_dir`` or
             ``<project>/results``.
     """
-    cells = grid.cells()
-    names = [grid.cell_name(cell) for cell in cells]
-    arguments = [(cell, grid.notebook, name, force) for cell, name in zip(cells, names,
-                                                                          strict=True)]
-    root = _results_root(grid, results_dir)
-    print(f"grid {grid.name}: {len(cells)} cell(s), executor {executor}")
-    progress = _Progress(grid.name, len(cells))
+    return run_grids([grid], executor=executor, jobs=jobs, force=force, slurm=slurm,
+                     log_dir=log_dir, results_dir=results_dir, name=grid.name)[0]
+
+
+def run_grids(grids: list[Grid], *, name: str, executor: str = "local", jobs: int = 1,
+              force: bool = False, slurm: dict[str, Any] | None = None,
+              log_dir: str | os.PathLike | None = None,
+              results_dir: str | os.PathLike | None = None) -> list[pd.DataFrame]:
+    """Run the cells of several grids as one batch (``jobs`` cells at a time across all of
+    them, so no core waits for a grid's last cell) and save each grid's summary.
+
+    Args:
+        grids: the grids (e.g. the settings of a study).
+        name: the batch's name (progress lines, SLURM log folder).
+        executor, jobs, force, slurm, log_dir, results_dir: as for :func:`run_grid`.
+
+    Returns:
+        Each grid's summary table, in the order of ``grids``.
+    """
+    arguments, owners = [], []
+    for index, grid in enumerate(grids):
+        for cell in grid.cells():
+            label = grid.cell_name(cell)
+            if len(grids) > 1:  # say which grid a progress line is about
+                label = f"{grid.name} {label}"
+            arguments.append((cell, grid.notebook, label, force))
+            owners.append(index)
+    root = _results_root(grids[0], results_dir)
+    print(f"grid {name}: {len(arguments)} cell(s), executor {executor}")
+    progress = _Progress(name, len(arguments))
     if executor == "local":
         rows = _run_local(arguments, jobs, progress)
     elif executor in ("slurm", "submitit-local"):
-        folder = Path(log_dir) if log_dir else root / "grid-logs" / grid.name
+        folder = Path(log_dir) if log_dir else root / "grid-logs" / name
         rows = _run_submitit(arguments, folder, slurm or {}, progress,
                              cluster="local" if executor == "submitit-local" else "slurm")
     else:
         raise ConfigError(f"unknown executor {executor!r}; valid: local, slurm, submitit-local")
-    summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
-    records.write_csv(root / "grids" / f"{grid.name}-summary.csv", summary)
-    return summary
+    summaries = []
+    for index, grid in enumerate(grids):
+        own = [row for row, owner in zip(rows, owners, strict=True) if owner == index]
+        summary = pd.DataFrame(own, columns=SUMMARY_COLUMNS)
+        records.write_csv(root / "grids" / f"{grid.name}-summary.csv", summary)
+        summaries.append(summary)
+    return summaries
 
 
 def _results_root(grid: Grid, results_dir: str | os.PathLike | None) -> Path:
@@ -301,7 +327,7 @@ class _Progress:
         error = f" ({row['error']})" if row.get("error") else ""
         minutes = (time.monotonic() - self.started) / 60
         left = self.total - self.done
-        print(f"{PROGRESS_PREFIX}[{self.done}/{self.total}] {self.name} {row['cell']}: "
+        print(f"{PROGRESS_PREFIX}[{self.done}/{self.total}] {row['cell']}: "
               f"{row['state']}{shown}{error} ({minutes:.1f} min; {left} left)", flush=True)
         return row
 
@@ -340,14 +366,3 @@ def _notebook_state(run_dir: Path) -> str:
         if metadata.get("exception"):
             return "failed"
     return "pending"
-
-
-def parse_assignments(items: Iterable[str]) -> dict[str, Any]:
-    """``["partition=gpu", "gpus_per_node=2"]`` -> ``{"partition": "gpu", "gpus_per_node": 2}``."""
-    result = {}
-    for item in items:
-        if "=" not in item:
-            raise ConfigError(f"expected NAME=VALUE, got {item!r}")
-        key, value = item.split("=", 1)
-        result[key.strip()] = yaml.safe_load(value)
-    return result

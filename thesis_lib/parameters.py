@@ -29,7 +29,7 @@ import dataclasses
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import yaml
@@ -243,3 +243,16 @@ def from_namespace(cls: type, namespace: Mapping[str, Any], **overrides: Any) ->
     names = {field.name for field in dataclasses.fields(cls)}
     values = {name: value for name, value in namespace.items() if name in names}
     return cls(**{**values, **overrides})
+
+
+def parse_assignments(items: Iterable[str]) -> dict[str, Any]:
+    """``["partition=gpu", "gpus_per_node=2"]`` -> ``{"partition": "gpu", "gpus_per_node": 2}``
+    (``--set`` and ``--slurm`` on the command line; each value read as YAML, then converted by
+    the field's declared type where it has one)."""
+    result = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"expected NAME=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        result[key.strip()] = _parsed(value)
+    return result

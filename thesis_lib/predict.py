@@ -279,7 +279,9 @@ def run_network(
                file=sys.stderr)
     batches: list[list[np.ndarray]] = []
     for images, _ in dataset:
-        result = network.predict_on_batch(images.numpy())
+        # A plain call, not predict_on_batch: a compiled predict function per model (and per
+        # last-batch shape) would be traced anew for every run a notebook looks at.
+        result = network(images, training=False)
         result = result if isinstance(result, list | tuple) else [result]
         batches.append([np.asarray(part, dtype=np.float32) for part in result])
         bar.update(len(images))

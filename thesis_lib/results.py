@@ -30,6 +30,7 @@ from scipy import stats as scipy_stats
 
 from thesis_lib import settings
 from thesis_lib.errors import DataError
+from thesis_lib.files import write_csv
 from thesis_lib.settings import network_name, short_backbone  # noqa: F401  (public here too)
 
 RUNS_FOLDER = "runs"
@@ -208,6 +209,42 @@ def _setting_of(run_dir: Path, flat_config: dict) -> dict:
             "setting_fields": json.dumps(fields, sort_keys=True, default=str)}
 
 
+def run_folders(results_dir: str | os.PathLike) -> list[Path]:
+    """Every run folder under ``results_dir`` (in name order), whatever its state: the one
+    listing of runs that :func:`list_runs` and :func:`collect_runs` share."""
+    folder = runs_folder(results_dir)
+    if not folder.is_dir():
+        return []
+    return sorted(path for path in folder.iterdir() if path.is_dir())
+
+
+LIST_COLUMNS = ["run_id", "state", "variant", "modules", "backbone", "dataset", "seed",
+                "epochs", "test_accuracy", "best_epoch", "path"]
+
+
+def list_runs(results_dir: str | os.PathLike) -> pd.DataFrame:
+    """One row per run folder, finished or not: run_id, state (finished, running, failed,
+    unknown), the main configuration fields, the test accuracy when there is one, the folder.
+    (:func:`collect_runs` reads the finished ones in full.)"""
+    rows = []
+    for run_dir in run_folders(results_dir):
+        config_path, metrics_path = run_dir / "config.json", run_dir / "metrics.json"
+        try:
+            meta = _read_json(config_path) if config_path.is_file() else {}
+            metrics = _read_json(metrics_path) if metrics_path.is_file() else {}
+        except DataError:
+            meta, metrics = {}, {}
+        config = meta.get("config", {})
+        rows.append({
+            "run_id": run_dir.name, "state": run_state(run_dir),
+            **{name: config.get(name) for name in ("variant", "modules", "backbone", "seed",
+                                                   "epochs")},
+            "dataset": meta.get("dataset_name"), "test_accuracy": metrics.get("test_accuracy"),
+            "best_epoch": metrics.get("best_epoch"), "path": str(run_dir),
+        })
+    return pd.DataFrame(rows, columns=LIST_COLUMNS)
+
+
 def scan_runs(results_dir: str | os.PathLike) -> tuple[list[dict], pd.DataFrame]:
     """Rows of every finished run under ``results_dir``, and the runs left out.
 
@@ -215,11 +252,8 @@ def scan_runs(results_dir: str | os.PathLike) -> tuple[list[dict], pd.DataFrame]
         ``(rows, skipped)``: ``skipped`` is a DataFrame with columns ``run_id``, ``state`` and
         ``reason`` (unfinished, failed, or unreadable records).
     """
-    folder = runs_folder(results_dir)
     rows, skipped = [], []
-    if not folder.is_dir():
-        return rows, pd.DataFrame(skipped, columns=["run_id", "state", "reason"])
-    for run_dir in sorted(path for path in folder.iterdir() if path.is_dir()):
+    for run_dir in run_folders(results_dir):
         try:
             rows.extend(read_run(run_dir))
         except DataError as error:
@@ -561,18 +595,8 @@ def write_summary(
 
 
 def write_table(table: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write ``table`` as CSV to ``path`` through a temporary file in the same folder, so a
-    reader never sees half a file; returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A per-process name (rather than mkstemp's private 0600 file) keeps the usual permissions.
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        table.to_csv(temporary, index=False)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
+    """Write ``table`` as CSV to ``path`` atomically (``thesis_lib.files``); returns the path."""
+    return write_csv(path, table)
 
 
 def same_seed_pair(

@@ -31,6 +31,7 @@ import pandas as pd
 
 from thesis_lib import paths
 from thesis_lib.errors import ConfigError
+from thesis_lib.results import study_dir
 
 # Stages (1-based, see thesis_lib.models.backbones) tapped by the tap-selection ablation.
 TAP_STAGES: dict[str, tuple[int, ...]] = {
@@ -186,14 +187,6 @@ def _results_root(results_dir: str | os.PathLike | None) -> Path:
     return paths.resolve(results_dir) if results_dir is not None else paths.results_dir()
 
 
-def study_dir(study: str, results_dir: str | os.PathLike | None = None) -> Path:
-    """``results_dir/studies/<study>``: the study's cell list and summary (the layout of
-    :func:`thesis_lib.results.study_dir`, with the default results folder)."""
-    from thesis_lib.results import study_dir as results_study_dir
-
-    return results_study_dir(_results_root(results_dir), study)
-
-
 def plan_table(chosen: Sequence[Study]) -> pd.DataFrame:
     """One row per study and setting: the fields that define it and the seeds it runs."""
     rows = [{"study": study.name, "setting": setting, "variant": fields["variant"],
@@ -229,24 +222,26 @@ def run_study(study: Study, *, profile: str | None, fixed: dict[str, Any] | None
         The cells: setting, seed, run_id, state, test_accuracy, error; also written to
         ``results_dir/studies/<study>/cells.csv``.
     """
-    from thesis_lib.experiments import Grid, run_grid
+    from thesis_lib.experiments import Grid, run_grids
     from thesis_lib.results import STUDY_CELLS_FILE
     from thesis_lib.train.records import write_csv
 
     fixed = dict(fixed or {})
     if results_dir is not None:
         fixed["results_dir"] = str(paths.resolve(results_dir))
+    grids = [Grid(axes={"seed": list(study.seeds)}, fixed={**fixed, **fields},
+                  profile=profile, name=f"{study.name}-{setting}")
+             for setting, fields in study.settings.items()]
+    # One batch for the whole study: `jobs` runs at a time across its settings.
+    summaries = run_grids(grids, name=study.name, executor=executor, jobs=jobs, force=force,
+                          slurm=slurm, results_dir=results_dir)
     parts = []
-    for setting, fields in study.settings.items():
-        grid = Grid(axes={"seed": list(study.seeds)}, fixed={**fixed, **fields},
-                    profile=profile, name=f"{study.name}-{setting}")
-        cells = run_grid(grid, executor=executor, jobs=jobs, force=force, slurm=slurm,
-                         results_dir=results_dir)
+    for setting, cells in zip(study.settings, summaries, strict=True):
         cells.insert(0, "setting", setting)
         cells.insert(1, "seed", list(study.seeds))
         parts.append(cells.drop(columns=["cell"]))
     table = pd.concat(parts, ignore_index=True)
-    write_csv(study_dir(study.name, results_dir) / STUDY_CELLS_FILE, table)
+    write_csv(study_dir(_results_root(results_dir), study.name) / STUDY_CELLS_FILE, table)
     return table
 
 
@@ -281,7 +276,7 @@ def write_study_summary(study: str, results_dir: str | os.PathLike | None = None
     parts = [summarize_study(runs, metric) for metric in METRIC_COLUMNS
              if metric in runs.columns and runs[metric].notna().any()]
     summary = pd.concat(parts, ignore_index=True) if parts else summarize_study(runs)
-    return write_table(summary, study_dir(study, results_dir) / "summary.csv")
+    return write_table(summary, study_dir(_results_root(results_dir), study) / "summary.csv")
 
 
 def setting_table(summary: pd.DataFrame, dataset: str = "test", decimals: int = 3) -> pd.DataFrame:

@@ -21,7 +21,7 @@ from thesis_lib.figures import (
     plot_roc_pr_curves,
     save_figure,
 )
-from thesis_lib.figures.records import example_titles, load_scores, pick_examples
+from thesis_lib.figures.run_tables import example_titles, load_scores, pick_examples
 from thesis_lib.results import collect_runs
 from thesis_lib.train.evaluate import compute_metrics, metrics_record, predictions_frame
 
@@ -71,7 +71,7 @@ def results_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def runs(results_dir):
     table = collect_runs(results_dir, warn=False)
-    from thesis_lib.figures.records import with_network_names
+    from thesis_lib.figures.run_tables import with_network_names
 
     return with_network_names(table[table["dataset"] == "test"])
 

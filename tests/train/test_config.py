@@ -28,7 +28,7 @@ def test_thesis_profile_states_the_defaults():
 def test_smoke_profile_is_a_small_cpu_run():
     config = make_config("smoke")
     assert config.backbone == "EfficientNetV2B0" and config.weights is None
-    assert config.image_size <= 64 and config.epochs <= 3 and config.data_dir is None
+    assert config.image_size <= 64 and config.epochs <= 10 and config.data_dir is None
 
 
 def test_overrides_replace_profile_values_and_none_keeps_them():

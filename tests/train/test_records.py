@@ -5,6 +5,7 @@ import os
 import pandas as pd
 import pytest
 
+from thesis_lib import results
 from thesis_lib.errors import ThesisError
 from thesis_lib.train import records
 from thesis_lib.train.config import make_config
@@ -88,7 +89,7 @@ def test_list_runs_reads_state_and_accuracy(tmp_path):
                                                  "config": {"variant": "gram", "modules": 2}})
     records.write_status(run_dir, "finished")
     records.write_json(run_dir / "metrics.json", {"test_accuracy": 0.75})
-    table = records.list_runs(tmp_path)
+    table = results.list_runs(tmp_path)
     assert isinstance(table, pd.DataFrame)
     assert table.loc[0, ["run_id", "state", "test_accuracy", "dataset"]].tolist() == [
         "gram-m2-x", "finished", 0.75, "demo"]

@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -347,14 +346,13 @@ def _load_cache(path: Path, root: Path) -> dict:
 
 
 def _save_cache(path: Path, root: Path, files: dict) -> None:
+    from thesis_lib.errors import ThesisError
+    from thesis_lib.files import write_text
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Write then rename, so an interrupted scan never leaves a half-written cache.
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False,
-                                         prefix=".scan-", suffix=".tmp") as stream:
-            json.dump({"version": CACHE_VERSION, "root": str(root), "files": files}, stream)
-        os.replace(stream.name, path)
-    except OSError:
+        write_text(path, json.dumps({"version": CACHE_VERSION, "root": str(root),
+                                     "files": files}))
+    except ThesisError:
         pass  # a cache that cannot be written only costs time on the next scan
 
 

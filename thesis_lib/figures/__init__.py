@@ -16,6 +16,8 @@ records), draws in one publication style (``style.py``) and returns a matplotlib
     plot_gram_heatmaps          Gram matrices of sample images (gram_matrices, feature_maps)
     plot_grad_cam               Grad-CAM overlays (grad_cam)
     results_table               LaTeX: network, accuracy (%), sample SD, n
+    metrics_table               LaTeX: accuracy, balanced accuracy, macro F1 (...), mean ± SD
+    plot_embedding_map          2-D map of a run's embeddings (``figures.embedding``)
     significance_table          LaTeX: diff, 95 % CI, t, df, p, Holm p
     save_figure / save_table    atomic writes with stable names under results_dir
 
@@ -34,6 +36,7 @@ from thesis_lib.figures.accuracy import (
 )
 from thesis_lib.figures.confusion import plot_confusion_matrix
 from thesis_lib.figures.curves import plot_learning_curves
+from thesis_lib.figures.embedding import plot_embedding_map
 from thesis_lib.figures.per_class import plot_per_class_metric
 from thesis_lib.figures.roc_pr import curve_summary, plot_roc_pr_by_class, plot_roc_pr_curves
 from thesis_lib.figures.save import save_figure, save_table
@@ -44,7 +47,7 @@ from thesis_lib.figures.style import (
     palette,
     publication_style,
 )
-from thesis_lib.figures.tables import results_table, significance_table
+from thesis_lib.figures.tables import metrics_table, results_table, significance_table
 
 _SALIENCY = ("feature_maps", "gram_matrices", "grad_cam", "plot_gram_heatmaps", "plot_grad_cam")
 
@@ -74,6 +77,8 @@ __all__ = [
     "plot_roc_pr_by_class",
     "plot_roc_pr_curves",
     "publication_style",
+    "metrics_table",
+    "plot_embedding_map",
     "results_table",
     "save_figure",
     "save_table",

@@ -6,7 +6,7 @@ grid; a network with at least three runs is drawn as the mean curve with its poi
 legend gives each network's area: one value per run below three runs, else mean ± SD.
 
 Binary tasks (``score`` = probability of the positive class) keep one ROC and one PR curve per
-network. For K > 2 classes (``prob_<class>`` columns, as ``records.load_scores`` gives them)
+network. For K > 2 classes (``prob_<class>`` columns, as ``run_tables.load_scores`` gives them)
 :func:`plot_roc_pr_curves` draws per network the macro average of the one-vs-rest curves
 (the mean over classes of each class's curve, on the grid) or the micro average (all
 class-image pairs pooled), and :func:`plot_roc_pr_by_class` draws one network's one-vs-rest
@@ -280,7 +280,7 @@ def plot_roc_pr_curves(
     Args:
         predictions: one row per (run, image) with the true class index, the network, the run
             and either ``score`` (binary) or ``prob_<class>`` columns
-            (``records.load_scores``).
+            (``run_tables.load_scores``).
         network: column naming the network (one colour each).
         run: column identifying the run; several runs of a network are averaged. ``None``
             treats each network's rows as one run.
@@ -336,7 +336,7 @@ def plot_roc_pr_by_class(
 
     Args:
         predictions: one row per (run, image) with ``label_index`` and ``prob_<class>``
-            columns (``records.load_scores``), of one network or of several.
+            columns (``run_tables.load_scores``), of one network or of several.
         network_name: the network to show; needed when the table holds several.
         network: column naming the network.
         run: column identifying the run; several runs are averaged (t band from three).

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from pathlib import Path
 
 from matplotlib.figure import Figure
 
 from thesis_lib import paths
 from thesis_lib.errors import ConfigError
+from thesis_lib.files import atomic_write, write_text
 
 # A figure or table name becomes a file name: letters, digits, '-', '_' and '.' only, so the
 # same name gives the same path on every system and cannot escape the output folder.
@@ -34,28 +34,14 @@ def output_dir(results_dir: str | os.PathLike | None, kind: str) -> Path:
     return folder
 
 
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def write_stream(path: Path, write) -> Path:
+    """``write(binary stream)`` into ``path`` atomically (``thesis_lib.files``)."""
 
-
-def write_atomically(path: Path, write) -> Path:
-    """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it.
-
-    A reader never sees a half-written file, and an error leaves the previous version intact.
-    """
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
+    def into(tmp: Path) -> None:
+        with open(tmp, "wb") as stream:
             write(stream)
-        # mkstemp makes the file private (0600); give it the permissions of an ordinary file.
-        os.chmod(temporary, 0o666 & ~_current_umask())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+
+    return atomic_write(path, into)
 
 
 def save_figure(
@@ -78,7 +64,7 @@ def save_figure(
     written = {}
     for fmt, metadata in (("pdf", {"CreationDate": None}), ("png", {"Software": None})):
         target = folder / f"{name}.{fmt}"
-        written[fmt] = write_atomically(
+        written[fmt] = write_stream(
             target,
             lambda stream, fmt=fmt, metadata=metadata: fig.savefig(
                 stream, format=fmt, dpi=PNG_DPI, metadata=metadata
@@ -91,4 +77,4 @@ def save_table(latex: str, name: str, results_dir: str | os.PathLike | None = No
     """Save LaTeX text as ``<results_dir>/tables/<name>.tex`` (for ``\\input`` in the thesis)."""
     _check_name(name)
     target = output_dir(results_dir, "tables") / f"{name}.tex"
-    return write_atomically(target, lambda stream: stream.write(latex.encode("utf-8")))
+    return write_text(target, latex)

@@ -4,12 +4,11 @@
     run_training(config, force=False)        train (or resume / skip) one run -> run folder
     evaluate_run(run_dir, source, name=...)  evaluate a finished run on another dataset
     compute_metrics(labels, probs, names)    the metrics of ``metrics.json``
-    list_runs(results_dir)                   one row per run folder, for the analysis notebooks
 """
 
 from thesis_lib.train.config import TrainConfig, load_profile, make_config
 from thesis_lib.train.evaluate import compute_metrics, evaluate_run
-from thesis_lib.train.records import list_runs, read_status
+from thesis_lib.train.records import read_status
 from thesis_lib.train.run import check_config, history, plan_run, run_training
 
 __all__ = [
@@ -18,7 +17,6 @@ __all__ = [
     "compute_metrics",
     "evaluate_run",
     "history",
-    "list_runs",
     "load_profile",
     "make_config",
     "plan_run",

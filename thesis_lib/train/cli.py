@@ -1,9 +1,8 @@
-"""``thesis train``, ``thesis evaluate`` and ``thesis grid``.
+"""``thesis train`` and ``thesis evaluate`` (grids of runs: ``thesis_lib.grid_cli``).
 
     thesis train -f smoke --modules 2 --epochs 3
     thesis train -f thesis --data-dir /data/webemo_sad --seed 1 --set label_smoothing=0.1
     thesis evaluate results/runs/<run_id> /data/unbiasedemo --name unbiasedemo
-    thesis grid configs/grids/thesis_table.yaml --executor slurm --slurm gpus_per_node=1
 """
 
 from __future__ import annotations
@@ -38,22 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--scheme", default=None, help="label scheme (default: the run's)")
     evaluate.set_defaults(func=evaluate_command)
 
-    grid = subparsers.add_parser("grid", help="run a grid of training runs (notebook per cell)")
-    grid.add_argument("grid_file", help="grid YAML (profile, fixed, grid)")
-    grid.add_argument("--executor", choices=["local", "slurm", "submitit-local"],
-                      default="local")
-    grid.add_argument("--jobs", type=int, default=1, help="cells at a time (local executor)")
-    grid.add_argument("--slurm", action="append", default=[], metavar="NAME=VALUE",
-                      help="submitit parameter, e.g. slurm_partition=gpu, gpus_per_node=1, "
-                           "timeout_min=720")
-    grid.add_argument("--force", action="store_true", help="train finished cells again")
-    grid.add_argument("--status", action="store_true",
-                      help="only show the state of every cell as found on disk")
-    grid.set_defaults(func=grid_command)
-
 
 def train_command(args: argparse.Namespace) -> int:
-    from thesis_lib.experiments import parse_assignments
+    from thesis_lib.parameters import parse_assignments
     from thesis_lib.train import make_config, run_training
 
     overrides = {name: getattr(args, name) for name in FIELD_FLAGS}
@@ -73,20 +59,3 @@ def evaluate_command(args: argparse.Namespace) -> int:
           f"{result['balanced_accuracy']:.4f}, macro F1 {result['macro_f1']:.4f} "
           f"(n={result['n']})")
     return 0
-
-
-def grid_command(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from thesis_lib.experiments import load_grid, parse_assignments, run_grid, summary
-
-    grid = load_grid(args.grid_file)
-    if args.status:
-        table = summary(grid)
-    else:
-        table = run_grid(grid, executor=args.executor, jobs=args.jobs, force=args.force,
-                         slurm=parse_assignments(args.slurm))
-    with pd.option_context("display.max_colwidth", 60, "display.width", 200):
-        print(table.drop(columns=["run_dir"]).to_string(index=False))
-    # Exit status 2, as for any other error in what was given; the table says which cells.
-    return 2 if (table["state"] == "failed").any() else 0

@@ -258,3 +258,25 @@ def add_to_record(run_dir: Path, name: str, result: dict[str, Any],
         predictions = pd.concat([existing, predictions], ignore_index=True)
     records.write_csv(predictions_path, predictions)
     records.write_json(metrics_path, metrics)
+
+
+def learning_check(run_dir: str | os.PathLike, *, training_accuracy: float = 0.7
+                   ) -> dict[str, Any]:
+    """Whether a finished run learned: its last epoch's training accuracy reached
+    ``training_accuracy``, and its test accuracy beats always answering the test split's most
+    frequent class. Coarse on purpose: the answer is the same on every machine for a run that
+    learns, and turns False when learning breaks (a learning rate of 0, labels shuffled...),
+    which is what the notebooks' regression test compares.
+    """
+    run_dir = Path(run_dir)
+    history = pd.read_csv(run_dir / "history.csv")
+    metrics = records.read_json(run_dir / "metrics.json")
+    support = [values["support"] for values in metrics["per_class"].values()]
+    majority = max(support) / max(sum(support), 1)
+    return {
+        "training_accuracy": float(history["accuracy"].iloc[-1]),
+        "trained": bool(history["accuracy"].iloc[-1] >= training_accuracy),
+        "training_threshold": training_accuracy,
+        "majority_rate": majority,
+        "above_chance": bool(metrics["test_accuracy"] > majority),
+    }

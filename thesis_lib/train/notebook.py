@@ -60,10 +60,9 @@ def describe_run(config: TrainConfig, *, force: bool = False,
     from thesis_lib.train.run import plan_run
 
     plan = plan_run(config, force=force, run_dir=run_dir)
-    action = {"new": "new run", "resume": "resumes", "skip": "finished already"}[plan.action]
     fingerprint = plan.fingerprint
     lines = [
-        f"run         {plan.run_dir.name} ({action})",
+        f"run         {plan.run_dir.name}",
         f"dataset     {config.name_of_dataset}: {fingerprint.images} images, fingerprint "
         f"{fingerprint.value}" + (", duplicates dropped" if config.deduplicate else ""),
         f"network     {config.variant}, {config.modules} Gram module(s), {config.backbone}, "

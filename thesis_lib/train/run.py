@@ -33,12 +33,12 @@ from typing import Any
 import pandas as pd
 
 from thesis_lib import paths
+from thesis_lib.data.splits import SPLITS
 from thesis_lib.errors import DataError, ThesisError
 from thesis_lib.train import evaluate, records
 from thesis_lib.train.config import TrainConfig
 from thesis_lib.train.fingerprint import DataFingerprint, data_fingerprint, ensure_dataset
 
-SPLITS = ("train", "val", "test")
 # Layer names of a Keras EfficientNetV2 (used to find the backbone in a flat functional model).
 BACKBONE_LAYER = re.compile(r"^(rescaling|normalization|stem_|block\d|top_)")
 

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from thesis_lib.errors import DataError
-from thesis_lib.figures.records import (
+from thesis_lib.figures.run_tables import (
     load_confusion,
     load_examples,
     load_histories,

@@ -1,0 +1,79 @@
+"""A run's identity covers its data, and training uses the data the audit cleaned."""
+
+import shutil
+
+import pandas as pd
+from PIL import Image
+
+from thesis_lib.data import audit
+from thesis_lib.train import records, run_training
+from thesis_lib.train.config import make_config
+from thesis_lib.train.fingerprint import data_fingerprint
+
+
+def copy_dataset(source, target):
+    shutil.copytree(source, target)
+    return target
+
+
+def test_the_fingerprint_follows_the_images_not_the_folder(tiny_dataset, tmp_path):
+    first = copy_dataset(tiny_dataset, tmp_path / "a")
+    second = copy_dataset(tiny_dataset, tmp_path / "elsewhere" / "b")
+    values = dict(data_dir=str(first))
+    fingerprint = data_fingerprint(make_config("smoke", **values))
+    assert data_fingerprint(make_config("smoke", data_dir=str(second))).value == fingerprint.value
+    assert fingerprint.images == 20
+
+    relabelled = second / "other" / "moved.jpg"
+    shutil.move(next((second / "sadness").glob("*.jpg")), relabelled)
+    assert data_fingerprint(make_config("smoke", data_dir=str(second))).value != fingerprint.value
+
+    split = tmp_path / "split.csv"
+    split.write_text("relpath,label,split\n")
+    with_split = data_fingerprint(make_config("smoke", split_file=str(split), **values))
+    split.write_text("relpath,label,split\nx.jpg,sadness,train\n")
+    changed = data_fingerprint(make_config("smoke", split_file=str(split), **values))
+    assert len({fingerprint.value, with_split.value, changed.value}) == 3
+
+
+def test_an_added_image_trains_a_new_run_instead_of_skipping(tiny_dataset, tiny_values,
+                                                             tmp_path):
+    data = copy_dataset(tiny_dataset, tmp_path / "data")
+    values = tiny_values(data, tmp_path / "results", epochs=1)
+    first = run_training(make_config("smoke", **values))
+    assert run_training(make_config("smoke", **values)) == first  # unchanged: skipped
+
+    Image.open(next((data / "other").glob("*.jpg"))).rotate(90).save(data / "other" / "new.jpg")
+    second = run_training(make_config("smoke", **values))
+    assert second != first and records.read_status(second)["state"] == "finished"
+    recorded = records.read_json(second / "config.json")["data_fingerprint"]
+    assert recorded["images"] == 21
+    assert records.read_json(first / "config.json")["data_fingerprint"]["images"] == 20
+
+
+def test_no_test_image_has_a_copy_in_training(tiny_dataset, tiny_values, tmp_path):
+    data = copy_dataset(tiny_dataset, tmp_path / "data")
+    originals = sorted((data / "sadness").glob("*.jpg"))[:3]
+    # An exact copy, a re-encoded JPEG and a smaller PNG, under other names.
+    shutil.copy(originals[0], data / "sadness" / "copy_exact.jpg")
+    Image.open(originals[1]).save(data / "sadness" / "copy_q40.jpg", quality=40)
+    image = Image.open(originals[2])
+    image.resize((image.width * 3 // 4, image.height * 3 // 4)).save(
+        data / "sadness" / "copy_half.png")
+    planted = {"copy_exact.jpg", "copy_q40.jpg", "copy_half.png"}
+    for seed in (0, 1):
+        values = tiny_values(data, tmp_path / "results", epochs=1, seed=seed, deduplicate=True,
+                             min_side=16)
+        run_dir = run_training(make_config("smoke", **values))
+        split = pd.read_csv(run_dir / "split.csv")
+        used = split.assign(path=[str(data / relpath) for relpath in split["relpath"]])
+        groups = audit.find_duplicates(used)
+        assert groups.empty  # not a single pair of copies left among the images used
+        skipped = pd.read_csv(run_dir / "skipped.csv")
+        dropped = skipped[skipped["reason"] == "duplicate"]
+        assert len(dropped) == 3
+        duplicates = pd.read_csv(run_dir / "duplicates.csv")
+        assert duplicates["group"].nunique() == 3 and duplicates["kept"].sum() == 3
+        # Either the copy or its original was dropped, never both.
+        kept = set(split["relpath"].str.rsplit("/", n=1).str[-1])
+        assert len(kept & planted) + len(kept & {p.name for p in originals}) == 3

@@ -1,0 +1,53 @@
+"""Significance tests for comparing networks: from run records and from published tables.
+
+Three modules, by purpose:
+
+- ``hypothesis_tests``: the tests and intervals on numbers (Welch, pooled and paired t-tests
+  with the CI of the difference, Hedges' g, Holm, ANOVA and Kruskal-Wallis, exact McNemar, the
+  bootstrap CI of an accuracy, seeds for a target power);
+- ``comparisons``: the same on run records: every setting against the baseline trained like it,
+  the module-count family, McNemar on two runs' predictions, the re-test of a published table;
+- ``views``: comparison tables as text (differences and CIs in percentage points).
+
+Everything public is importable from ``thesis_lib.stats`` itself.
+"""
+
+from thesis_lib.stats.comparisons import (
+    COMPARISON_COLUMNS,
+    compare_module_counts,
+    compare_summary_table,
+    compare_variants,
+    mcnemar_runs,
+    module_count_family,
+    paired_run_test,
+)
+from thesis_lib.stats.hypothesis_tests import (
+    MAX_SEEDS,
+    PAIRED,
+    POOLED,
+    WELCH,
+    AnovaResult,
+    BootstrapResult,
+    ComparisonResult,
+    GroupTestResult,
+    McNemarResult,
+    anova_from_summary,
+    bootstrap_accuracy,
+    compare_from_summary,
+    compare_groups,
+    compare_samples,
+    hedges_g,
+    holm,
+    mcnemar_exact,
+    seeds_for_power,
+)
+from thesis_lib.stats.views import significance_view
+
+__all__ = [
+    "COMPARISON_COLUMNS", "MAX_SEEDS", "PAIRED", "POOLED", "WELCH", "AnovaResult",
+    "BootstrapResult", "ComparisonResult", "GroupTestResult", "McNemarResult",
+    "anova_from_summary", "bootstrap_accuracy", "compare_from_summary", "compare_groups",
+    "compare_module_counts", "compare_samples", "compare_summary_table", "compare_variants",
+    "hedges_g", "holm", "mcnemar_exact", "mcnemar_runs", "module_count_family",
+    "paired_run_test", "seeds_for_power", "significance_view",
+]
