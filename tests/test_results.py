@@ -362,3 +362,12 @@ def test_the_module_count_family_leaves_the_ablations_out(tmp_path):
     assert not family["run_id"].str.startswith(("shallow", "gelu")).any()
     result = stats.compare_module_counts(results.collect_runs(tmp_path))
     assert result.groups == [0, 2, 3] and result.n_per_group == [5, 5, 5]
+
+
+def test_an_interval_of_two_seeds_is_cut_at_the_metric_range_and_says_so(tmp_path):
+    for seed, accuracy in enumerate((0.7, 0.9)):
+        write_run(tmp_path, f"gram-s{seed}", seed=seed, accuracy=accuracy)
+    row = results.summarize(results.collect_runs(tmp_path)).iloc[0]
+    half_width = scipy_stats.t.ppf(0.975, 1) * scipy_stats.sem([0.7, 0.9])
+    assert 0.8 - half_width < 0 and 0.8 + half_width > 1  # the raw t interval
+    assert (row.ci95_low, row.ci95_high, row.ci_clipped) == (0.0, 1.0, True)

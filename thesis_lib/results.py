@@ -408,8 +408,8 @@ def summarize(
     allow_pooling: bool = False,
 ) -> pd.DataFrame:
     """Per setting (and evaluation dataset): ``mean``, ``sd_ddof1`` (sample SD), ``n``, ``sem``,
-    ``ci95_low``, ``ci95_high`` (t-based: mean +- t_{(1+confidence)/2, n-1} * sem) of one
-    metric, with the columns that describe the setting (``network``, ``variant``, ``modules``,
+    ``ci95_low``, ``ci95_high`` (t-based: mean +- t_{(1+confidence)/2, n-1} * sem, cut at 0 and
+    1 for metrics that are shares, with ``ci_clipped`` saying where) of one metric, with the columns that describe the setting (``network``, ``variant``, ``modules``,
     ``backbone``, ``setting``...) and ``metric`` (the metric's name).
 
     Groups with a single run have no SD and no CI (NaN). Rows are in table order (baseline,
@@ -453,10 +453,27 @@ def summarize(
     summary["sem"] = summary["sd_ddof1"] / np.sqrt(summary["n"])
     degrees = (summary["n"] - 1).where(summary["n"] > 1)
     half_width = scipy_stats.t.ppf((1 + confidence) / 2, degrees) * summary["sem"]
-    summary[f"{ci_name}_low"] = summary["mean"] - half_width
-    summary[f"{ci_name}_high"] = summary["mean"] + half_width
+    low, high = summary["mean"] - half_width, summary["mean"] + half_width
+    if _is_fraction(metric):
+        # A t interval of few seeds can reach past 0 or 1 (n = 2 has t = 12.7): the metric
+        # cannot, so the interval is cut at its range and says so.
+        summary["ci_clipped"] = ((low < 0) | (high > 1)).to_numpy()
+        low, high = low.clip(lower=0.0), high.clip(upper=1.0)
+    summary[f"{ci_name}_low"] = low
+    summary[f"{ci_name}_high"] = high
     summary.insert(summary.columns.get_loc("mean"), "metric", metric)
     return sort_networks(summary)
+
+
+# Metrics that are shares in [0, 1] (per-class ones too: precision_<class>, f1_<class>...).
+FRACTION_METRICS = frozenset({
+    "accuracy", "balanced_accuracy", "macro_f1", "roc_auc", "top2_accuracy",
+    "top2_cross_sentiment_share", "embedding_ambiguous_share",
+})
+
+
+def _is_fraction(metric: str) -> bool:
+    return metric in FRACTION_METRICS or metric.startswith(("precision_", "recall_", "f1_"))
 
 
 def _refuse_pooling(runs: pd.DataFrame, by: list[str]) -> None:
