@@ -16,29 +16,16 @@ from sklearn.manifold import TSNE
 
 from thesis_lib import embedding
 from thesis_lib.cli import main as thesis
-from thesis_lib.data.demo import make_demo_dataset
 from thesis_lib.errors import ConfigError, DataError
 from thesis_lib.figures.embedding import plot_embedding_map
 from thesis_lib.figures.save import save_figure
 from thesis_lib.predict import load_run
-from thesis_lib.train import make_config, run_training
 
 
 @pytest.fixture(scope="session")
-def tiny_dataset(tmp_path_factory):
-    """20 demo images (48 x 40) in the class folders "sadness" and "other"."""
-    return make_demo_dataset(tmp_path_factory.mktemp("embed-data") / "demo",
-                             images_per_class=10, size=(48, 40))
-
-
-@pytest.fixture(scope="session")
-def tiny_run(tiny_dataset, tmp_path_factory):
-    """A finished one-epoch run (B0, one Gram module, 32 px), loaded."""
-    config = make_config("smoke", data_dir=str(tiny_dataset),
-                         results_dir=str(tmp_path_factory.mktemp("embed-results")),
-                         image_size=32, epochs=1, batch_size=4, modules=1, max_images=None,
-                         verbose=0, cache=None, augment=False, split_ratios=[0.5, 0.25, 0.25])
-    return load_run(run_training(config))
+def tiny_run(finished_tiny_run):
+    """The shared finished one-epoch run (B0, one Gram module, 32 px), loaded."""
+    return load_run(finished_tiny_run)
 
 
 @pytest.fixture(autouse=True)

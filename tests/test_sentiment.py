@@ -114,7 +114,7 @@ def test_bootstrap_interval_is_scipys_percentile_interval_with_the_same_seed():
 
 def test_a_table_of_prob_columns_reads_like_the_array():
     table = probabilities(*(row for row, _ in ROWS))
-    frame = pd.DataFrame(table[:, ::-1], columns=[f"prob_{name}" for name in MIKELS8[::-1]])
+    frame = pd.DataFrame(table[:, ::-1].copy(), columns=[f"prob_{name}" for name in MIKELS8[::-1]])
     frame.insert(0, "path", [f"{index}.jpg" for index in range(len(frame))])
     from_frame = cross_sentiment_share(frame, MIKELS8)
     assert from_frame.n_cross == 3

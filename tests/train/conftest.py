@@ -7,13 +7,6 @@ from thesis_lib.train.config import make_config
 
 
 @pytest.fixture(scope="session")
-def tiny_dataset(tmp_path_factory):
-    """20 small demo images in the folders "sadness" and "other"."""
-    return make_demo_dataset(tmp_path_factory.mktemp("tiny") / "demo", images_per_class=10,
-                             size=(48, 40), seed=0)
-
-
-@pytest.fixture(scope="session")
 def other_dataset(tmp_path_factory):
     """A second, differently drawn dataset for cross-dataset evaluation."""
     return make_demo_dataset(tmp_path_factory.mktemp("other") / "demo", images_per_class=4,

@@ -82,7 +82,7 @@ def test_run_id_is_readable_and_follows_results_not_storage():
                                        data_dir="/moved/demo")
     assert same_results.run_id("data-a") == run_id
     assert config.run_id("data-b") != run_id
-    for change in ({"seed": 4}, {"learning_rate": 0.01}, {"deduplicate": True}):
+    for change in ({"seed": 4}, {"learning_rate": 0.01}, {"deduplicate": False}):
         assert dataclasses.replace(config, **change).run_id("data-a") != run_id
 
 

@@ -1,6 +1,7 @@
 """Bad conditions give one line and lose nothing: a kill while the record is completed, a full
 or unwritable results folder, an image file that changes during training."""
 
+import dataclasses
 import errno
 import shutil
 import threading
@@ -9,6 +10,7 @@ import time
 import pandas as pd
 import pytest
 
+from thesis_lib import files
 from thesis_lib.cli import main
 from thesis_lib.errors import DataError, ThesisError
 from thesis_lib.train import records, run_training
@@ -24,7 +26,7 @@ def kill_at(monkeypatch, window: int) -> None:
     """Stop ``finish_record`` at ``window``: 0 before model.keras, 1 before predictions.csv,
     2 before metrics.json, 3 before the finished status, 4 before the checkpoint is removed."""
     calls = {"writes": 0}
-    original_write, original_rmtree = records.atomic_write, shutil.rmtree
+    original_write, original_rmtree = files.atomic_write, shutil.rmtree
 
     def counting_write(path, write):
         if calls["writes"] == window:
@@ -33,6 +35,8 @@ def kill_at(monkeypatch, window: int) -> None:
         return original_write(path, write)
 
     def finishing(*args, **kwargs):
+        # Every record file goes through the one atomic writer.
+        monkeypatch.setattr(files, "atomic_write", counting_write)
         monkeypatch.setattr(records, "atomic_write", counting_write)
         monkeypatch.setattr(run_module.shutil, "rmtree", guarded_rmtree)
         return original_finish(*args, **kwargs)
@@ -47,16 +51,32 @@ def kill_at(monkeypatch, window: int) -> None:
     monkeypatch.setattr(run_module, "_mark_failed", lambda *args: None)  # a kill marks nothing
 
 
-@pytest.mark.parametrize("window", range(5))
-def test_a_kill_anywhere_in_finishing_resumes_without_retraining(window, tiny_dataset,
-                                                                  tiny_values, tmp_path):
-    config = make_config("smoke", **tiny_values(tiny_dataset, tmp_path / "results", epochs=1))
+@pytest.fixture(scope="module")
+def killed_before_finishing(tiny_dataset, tiny_values, tmp_path_factory):
+    """A run killed just before its record is completed (window 0): every epoch trained and
+    checkpointed, status still running; copied as the start of each window's test."""
+    results = tmp_path_factory.mktemp("killed")
+    config = make_config("smoke", **tiny_values(tiny_dataset, results, epochs=1))
     with pytest.MonkeyPatch.context() as patch:
-        kill_at(patch, window)
+        kill_at(patch, 0)
         with pytest.raises(Killed):
             run_training(config)
-    run_dir = next((tmp_path / "results" / "runs").iterdir())
+    return config, next((results / "runs").iterdir())
+
+
+@pytest.mark.parametrize("window", range(5))
+def test_a_kill_anywhere_in_finishing_resumes_without_retraining(window, killed_before_finishing,
+                                                                  tmp_path):
+    template_config, template = killed_before_finishing
+    run_dir = tmp_path / "runs" / template.name
+    shutil.copytree(template, run_dir)
+    config = dataclasses.replace(template_config, results_dir=str(tmp_path))
     history = (run_dir / "history.csv").read_text()
+    if window > 0:  # window 0 is the template itself
+        with pytest.MonkeyPatch.context() as patch:
+            kill_at(patch, window)
+            with pytest.raises(Killed):
+                run_training(config)
     state = records.read_status(run_dir)["state"]
     assert state == ("finished" if window == 4 else "running")
 
@@ -64,7 +84,7 @@ def test_a_kill_anywhere_in_finishing_resumes_without_retraining(window, tiny_da
     assert (run_dir / "history.csv").read_text() == history  # no epoch trained again
     status = records.read_status(run_dir)
     assert status["state"] == "finished" and not (run_dir / "checkpoint").exists()
-    assert status["attempts"] == (1 if window == 4 else 2)
+    assert status["attempts"] == {0: 2, 4: 2}.get(window, 3)
     assert {"metrics.json", "predictions.csv", "model.keras"} <= {p.name for p in run_dir.iterdir()}
 
 

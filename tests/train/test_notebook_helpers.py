@@ -3,6 +3,7 @@
 import pytest
 
 from thesis_lib.errors import ConfigError, DataError
+from thesis_lib.train.config import make_config
 from thesis_lib.train.notebook import notebook_config
 
 
@@ -21,4 +22,4 @@ def test_bad_parameters_raise_one_clear_error(parameters, error, message):
 
 def test_good_parameters_give_the_config(tiny_dataset):
     config = notebook_config("smoke", data_dir=str(tiny_dataset), modules=0, epochs=None)
-    assert config.variant == "baseline" and config.epochs == 2
+    assert config.variant == "baseline" and config.epochs == make_config("smoke").epochs

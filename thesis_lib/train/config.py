@@ -129,7 +129,7 @@ class TrainConfig:
     split_ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
     split_seed: int | None = None
     split_file: str | None = None
-    deduplicate: bool = False
+    deduplicate: bool = True
     max_images: int | None = None
     min_side: int = 32
     image_size: int = 256
