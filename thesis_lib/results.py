@@ -409,8 +409,9 @@ def summarize(
 ) -> pd.DataFrame:
     """Per setting (and evaluation dataset): ``mean``, ``sd_ddof1`` (sample SD), ``n``, ``sem``,
     ``ci95_low``, ``ci95_high`` (t-based: mean +- t_{(1+confidence)/2, n-1} * sem, cut at 0 and
-    1 for metrics that are shares, with ``ci_clipped`` saying where) of one metric, with the columns that describe the setting (``network``, ``variant``, ``modules``,
-    ``backbone``, ``setting``...) and ``metric`` (the metric's name).
+    1 for metrics that are shares, with ``ci_clipped`` saying where) of one metric, with the
+    columns that describe the setting (``network``, ``variant``, ``modules``, ``backbone``,
+    ``setting``...) and ``metric`` (the metric's name).
 
     Groups with a single run have no SD and no CI (NaN). Rows are in table order (baseline,
     Gram models by module count, ...).

@@ -113,9 +113,9 @@ def test_second_scan_uses_the_cache_and_notices_changed_files(binary_folder, mon
     checked = []
     real_inspect = discovery.inspect_file
 
-    def counting_inspect(path):
+    def counting_inspect(path, *args):
         checked.append(os.path.basename(path))
-        return real_inspect(path)
+        return real_inspect(path, *args)
 
     monkeypatch.setattr(discovery, "inspect_file", counting_inspect)
     second = scan_dataset(binary_folder)
@@ -166,6 +166,79 @@ def test_files_tensorflow_reads_differently_go_to_pil(binary_folder, monkeypatch
     assert set(manifest["decoder"]) == {"pil"}
 
 
+def counting_tensorflow_checks(monkeypatch, differs=lambda data: False) -> list[bytes]:
+    """Replace the TensorFlow comparison by one that records what it compared and reports a
+    difference where ``differs(file bytes)`` says so."""
+    compared = []
+
+    def check(data, name):
+        compared.append(data)
+        return "TensorFlow decodes it to other pixels than PIL" if differs(data) else None
+
+    monkeypatch.setattr(discovery, "_tensorflow_check", check)
+    return compared
+
+
+def test_tensorflow_is_compared_on_the_first_files_of_each_encoding_kind(tmp_path,
+                                                                         monkeypatch):
+    root = make_class_folders(tmp_path / "ds", {"a": 15, "b": 15})
+    for index in range(12):  # a second kind: progressive JPEGs
+        write_image(root / "b" / f"progressive_{index:02d}.jpg", progressive=True, seed=index)
+    compared = counting_tensorflow_checks(monkeypatch)
+    manifest = scan_dataset(root, workers=1).manifest
+    assert len(compared) == 2 * discovery.TF_COMPARISONS_PER_KIND
+    assert set(manifest["decoder"]) == {"tf"}
+    # A second scan of the unchanged folder compares nothing; a new file of a trusted kind
+    # is trusted from what the cache says was compared.
+    write_image(root / "a" / "new.jpg", seed=99)
+    compared.clear()
+    scan_dataset(root, workers=1)
+    assert compared == []
+
+
+def test_one_disagreeing_file_sends_its_whole_kind_through_the_comparison(tmp_path,
+                                                                          monkeypatch):
+    root = make_class_folders(tmp_path / "ds", {"a": 15, "b": 15})
+    odd_one = (root / "a" / "a_003.jpg").read_bytes()  # among the first files compared
+    compared = counting_tensorflow_checks(monkeypatch, differs=lambda data: data == odd_one)
+    manifest = scan_dataset(root, workers=1, cache=False).manifest
+    assert len(compared) == 30  # every file of the kind, before and after the odd one
+    decoders = manifest.set_index("relpath")["decoder"]
+    assert decoders["a/a_003.jpg"] == "pil"
+    assert set(decoders.drop("a/a_003.jpg")) == {"tf"}
+
+
+def test_trusted_files_are_compared_again_when_their_kind_disagrees_later(tmp_path,
+                                                                          monkeypatch):
+    root = make_class_folders(tmp_path / "ds", {"a": 15, "b": 15})
+    compared = counting_tensorflow_checks(monkeypatch)
+    scan_dataset(root, workers=1)
+    # Without the files whose comparison made the kind trusted, the cache holds only files
+    # that skipped it; a newly added file of the kind then disagrees.
+    for index in range(discovery.TF_COMPARISONS_PER_KIND):
+        (root / "a" / f"a_{index:03d}.jpg").unlink()
+    write_image(root / "a" / "odd.jpg", seed=99)
+    odd_one = (root / "a" / "odd.jpg").read_bytes()
+    compared = counting_tensorflow_checks(monkeypatch, differs=lambda data: data == odd_one)
+    manifest = scan_dataset(root, workers=1).manifest
+    assert len(compared) == 1 + 30 - discovery.TF_COMPARISONS_PER_KIND
+    decoders = manifest.set_index("relpath")["decoder"]
+    assert decoders["a/odd.jpg"] == "pil"
+    assert set(decoders.drop("a/odd.jpg")) == {"tf"}  # compared one by one: they agree
+    compared.clear()
+    pd.testing.assert_frame_equal(scan_dataset(root, workers=1).manifest, manifest)  # cached
+    assert compared == []
+
+
+def test_parallel_scan_compares_enough_files_of_each_kind(tmp_path, monkeypatch):
+    root = make_class_folders(tmp_path / "ds", {"a": 40, "b": 40})
+    compared = counting_tensorflow_checks(monkeypatch)
+    monkeypatch.setattr(discovery, "MIN_FILES_FOR_POOL", 1)
+    manifest = scan_dataset(root, workers=2, cache=False).manifest
+    assert discovery.TF_COMPARISONS_PER_KIND <= len(compared) < 80
+    assert set(manifest["decoder"]) == {"tf"}
+
+
 def test_decoder_column_follows_the_format(tmp_path):
     root = make_class_folders(tmp_path / "ds", {"a": 1, "b": 1})
     rgba = Image.new("RGBA", (40, 40), (10, 20, 30, 128))
@@ -195,8 +268,13 @@ def test_the_scan_stores_the_hashes_of_the_duplicate_audit(binary_folder):
     manifest = scan_dataset(binary_folder).manifest
     for row in manifest.itertuples():
         assert row.sha256 == hashlib.sha256(open(row.path, "rb").read()).hexdigest()
-        # The documented recipe: grey, shrunk to 32x32 (box, then Lanczos), imagehash's hashes.
-        grey = Image.fromarray(images.load_image(row.path)).convert("L")
+        # The documented recipe: grey (a colour JPEG's luma as libjpeg decodes it), shrunk to
+        # 32x32 (box, then Lanczos), imagehash's hashes.
+        if row.format == "JPEG":
+            grey = Image.open(row.path)
+            grey.draft("L", grey.size)
+        else:
+            grey = Image.fromarray(images.load_image(row.path)).convert("L")
         if min(grey.size) > 32:
             grey = grey.resize((32, 32), Image.Resampling.LANCZOS, reducing_gap=2.0)
         assert row.phash == str(imagehash.phash(grey)), row.relpath
@@ -204,7 +282,8 @@ def test_the_scan_stores_the_hashes_of_the_duplicate_audit(binary_folder):
     assert manifest["phash"].nunique() == len(manifest)  # 21 different pictures
 
 
-def test_each_file_is_decoded_once_by_pil_and_once_by_tensorflow(binary_folder, monkeypatch):
+def test_each_file_is_decoded_once_by_pil_and_tensorflow_only_until_its_kind_is_trusted(
+        binary_folder, monkeypatch):
     from PIL import Image as pil_image
 
     from thesis_lib.data import audit
@@ -223,6 +302,11 @@ def test_each_file_is_decoded_once_by_pil_and_once_by_tensorflow(binary_folder, 
     duplicates = audit.find_duplicates(manifest)
 
     assert len(manifest) == 21 and duplicates.empty
-    assert len(opened) == 21  # the scan decoded each file once, the audit not at all
-    assert len(tf_decoded) == 20  # the JPEGs, each once
+    # The 20 JPEGs are of one kind: the first ones are compared, decoded by TensorFlow and,
+    # in colour, by PIL a second time (at most one more than needed per thread, decoded while
+    # the last needed comparison ran).
+    per_kind = discovery.TF_COMPARISONS_PER_KIND
+    assert per_kind <= len(tf_decoded) <= per_kind + 1
+    # Otherwise the scan decoded each file once, the audit not at all.
+    assert len(opened) == 21 + len(tf_decoded)
     assert (manifest["decoder"] == "tf").sum() == 20

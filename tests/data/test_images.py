@@ -126,6 +126,10 @@ def test_rejected_files_name_the_file_and_the_reason(tmp_path):
         with pytest.raises(DataError, match=str(path)) as caught:
             load_image(path, min_side=32)
         assert caught.value.reason == reason
+        # The scan's grey decoding rejects the same files for the same reasons.
+        with pytest.raises(DataError, match=str(path)) as caught:
+            images.decode_grey(path.read_bytes(), name=str(path), min_side=32)
+        assert caught.value.reason == reason
     with pytest.raises(DataError, match="cannot read"):
         load_image(tmp_path / "missing.jpg")
 
@@ -143,6 +147,56 @@ def test_decoder_rule():
                     {"format": "PNG", "mode": "I;16"}, {"format": "GIF", "mode": "P"},
                     {"format": "WEBP"}, {"format": "TIFF"}, {"format": "BMP", "mode": "P"}]:
         assert choose_decoder(info(**changes)) == "pil", changes
+
+
+def test_encoding_kind_tells_apart_what_decoders_handle_differently(tmp_path):
+    def kind(name, size=(48, 40), **options):
+        data = write_image(tmp_path / name, size=size, **options).read_bytes()
+        return images.decode_image(data)[1].encoding
+
+    baseline = kind("a.jpg")
+    assert baseline == "JPEG RGB 00 SOF0 2x2,1x1,1x1 adobe-"
+    assert kind("b.jpg", quality=50) == baseline  # content and quality do not matter
+    assert kind("c.jpg", progressive=True) == "JPEG RGB 00 SOF2 2x2,1x1,1x1 adobe-"
+    assert kind("d.jpg", subsampling=0) == "JPEG RGB 00 SOF0 1x1,1x1,1x1 adobe-"
+    assert kind("e.jpg", size=(47, 40)) == "JPEG RGB 10 SOF0 2x2,1x1,1x1 adobe-"
+    assert kind("f.png") == "PNG RGB 00 interlace0 nogamma"
+    assert kind("g.bmp") == "BMP RGB 00"
+
+
+def test_the_frame_marker_is_found_after_any_segments():
+    app = b"\xff\xe0\x00\x04ab"  # an APP0 segment of 4 bytes (length included)
+    frame = b"\xff\xc2\x00\x11" + bytes(15)
+    assert images._jpeg_frame_marker(b"\xff\xd8" + app + app + frame) == 0xC2
+    assert images._jpeg_frame_marker(b"\xff\xd8" + app + b"\xff" + frame) == 0xC2  # fill byte
+    assert images._jpeg_frame_marker(b"\xff\xd8" + app) is None  # cut before the frame
+    assert images._jpeg_frame_marker(b"\xff\xd8\x00\x00junk") is None
+
+
+def test_grey_decoding_is_the_luma_of_the_reference_decoding(tmp_path):
+    stored = np.zeros((20, 40, 3), np.uint8)
+    stored[:, 20:] = [0, 0, 255]
+    exif = Image.Exif()
+    exif[images.EXIF_ORIENTATION_TAG] = 6
+    rotated = tmp_path / "rotated.jpg"
+    Image.fromarray(stored).save(rotated, exif=exif, quality=95)
+    rgba = tmp_path / "alpha.png"
+    Image.new("RGBA", (40, 30), (0, 0, 255, 0)).save(rgba)  # transparent: white
+    files = [write_image(tmp_path / "a.jpg", size=(63, 41), quality=90), rotated, rgba,
+             write_image(tmp_path / "b.png"), write_image(tmp_path / "c.jpg", subsampling=0)]
+    for path in files:
+        grey, info = images.decode_grey(path.read_bytes(), name=str(path))
+        reference = Image.fromarray(load_image(path)).convert("L")
+        assert grey.mode == "L" and grey.size == reference.size, path
+        assert (info.width, info.height) == reference.size
+        assert info.mode == probe(path).mode  # the stored mode, not the decoded one
+        difference = np.abs(np.asarray(grey, int) - np.asarray(reference, int))
+        # JPEG luma as the encoder stored it vs the L of the decoded RGB: apart from rounding,
+        # and from clipping where upsampled chroma crosses a sharp colour edge.
+        if path.suffix == ".jpg":
+            assert difference.mean() < 0.5 and difference.max() <= 8, path
+        else:
+            assert difference.max() == 0, path
 
 
 def test_files_routed_to_tensorflow_decode_to_the_same_pixels(tmp_path):

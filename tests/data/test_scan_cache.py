@@ -81,7 +81,7 @@ def test_a_read_only_dataset_scans_and_its_cache_works(dataset_with_old_cache, m
         checked = []
         real_inspect = discovery.inspect_file
         monkeypatch.setattr(discovery, "inspect_file",
-                            lambda path: checked.append(path) or real_inspect(path))
+                            lambda path, *args: checked.append(path) or real_inspect(path, *args))
         second = scan_dataset(root)
         assert checked == []  # every file came from the cache
         pd.testing.assert_frame_equal(first.manifest, second.manifest)
@@ -100,7 +100,7 @@ def test_a_cache_of_another_folder_or_version_is_not_used(binary_folder, scan_ca
     checked = []
     real_inspect = discovery.inspect_file
     monkeypatch.setattr(discovery, "inspect_file",
-                        lambda path: checked.append(path) or real_inspect(path))
+                        lambda path, *args: checked.append(path) or real_inspect(path, *args))
     for changed in ({"root": "/somewhere/else"}, {"version": discovery.CACHE_VERSION - 1}):
         cache_file.write_text(json.dumps({**content, **changed}))
         checked.clear()

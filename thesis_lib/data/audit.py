@@ -5,10 +5,10 @@ and resized versions. A copy in the training split and another in the test split
 test accuracy. This module finds them:
 
 - exact duplicates: the same SHA-256 of the file bytes;
-- near duplicates: perceptual hashes (``imagehash``'s pHash and dHash) of the decoded pixels
-  that differ in at most ``max_distance`` bits, for *both* hashes. pHash alone survives
-  re-encoding and resizing; also requiring dHash keeps smooth, similar-looking but different
-  images apart.
+- near duplicates: perceptual hashes (``imagehash``'s pHash and dHash) of the decoded grey
+  pixels (``images.decode_grey``; a colour JPEG's luma channel) that differ in at most
+  ``max_distance`` bits, for *both* hashes. pHash alone survives re-encoding and resizing;
+  also requiring dHash keeps smooth, similar-looking but different images apart.
 
 Pairs are joined into groups (connected components), so a chain of copies forms one group.
 Comparing all pairs is done on packed hash bits with numpy in blocks, which takes seconds for
@@ -32,7 +32,7 @@ from PIL import Image
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from thesis_lib.data.images import decode_image
+from thesis_lib.data.images import decode_grey
 from thesis_lib.errors import ConfigError, DataError
 
 DUPLICATE_COLUMNS = ["group", "path", "kind", "split", "distance"]
@@ -205,7 +205,7 @@ def perceptual_hashes(image: Image.Image, hash_size: int = SCAN_HASH_SIZE
     """The pHash and dHash bits of a decoded image, as the audit compares them.
 
     Args:
-        image: The upright RGB image (``images.decode_image``), or its grey version.
+        image: The upright grey image (``images.decode_grey``; an RGB image is converted).
         hash_size: Side of the hashes; each has ``hash_size**2`` bits.
 
     Returns:
@@ -256,7 +256,7 @@ def fingerprint_bytes(
     digest = hashlib.sha256(data).hexdigest()
     if not near:
         return digest, None, None
-    phash, dhash = perceptual_hashes(decode_image(data, name=name)[0], hash_size)
+    phash, dhash = perceptual_hashes(decode_grey(data, name=name)[0], hash_size)
     return digest, phash, dhash
 
 

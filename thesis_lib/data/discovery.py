@@ -2,11 +2,20 @@
 
 A dataset is either a folder of class folders (``root/<class>/**/<image>``) or a CSV manifest
 (``path,label[,split]``, paths relative to the CSV). Each file is checked in one pass: read
-once, fully decoded once with the reference decoder (``images.decode_image``), hashed for the
-duplicate audit (SHA-256 of the bytes, pHash and dHash of the pixels) and, when the pipeline
-may decode it with TensorFlow, decoded by TensorFlow too and compared pixel for pixel, so no
-file that breaks ``tf.io`` or that TensorFlow reads differently reaches training as "tf".
-Unusable files are listed in ``ScanResult.skipped`` with a short reason.
+once, fully decoded once in grey (``images.decode_grey``: a colour JPEG only in its luma
+channel; truncated, corrupt and unusable files fail as in the reference decoder
+``images.decode_image``) and hashed for the duplicate audit (SHA-256 of the bytes, pHash and
+dHash of the grey pixels). Unusable files are listed in ``ScanResult.skipped`` with a short
+reason.
+
+Whether the pipeline may decode a file with TensorFlow ("tf") instead of PIL is decided per
+encoding kind (``images.encoding_kind``: format, mode, JPEG coding process and chroma
+sampling, ...): the first ``TF_COMPARISONS_PER_KIND`` files of each kind are decoded by
+TensorFlow too and compared pixel for pixel; once that many agree, the rest of the kind is
+trusted without a second decode. A single difference or TensorFlow error in a kind sends every
+file of that kind through the comparison (those that skipped it are compared after the
+checking pass), so no file that breaks ``tf.io`` or that TensorFlow reads differently reaches
+training as "tf".
 
 Checking is parallel (threads) and the results are cached per file (keyed by path, size and
 modification time), so a second scan of an unchanged dataset only lists the folder. The cache
@@ -19,6 +28,7 @@ import hashlib
 import json
 import os
 import sys
+import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -48,10 +58,14 @@ IGNORED_FOLDERS = frozenset({"__MACOSX", "__pycache__"})
 # The folder of the scan caches, when set (else the user's cache folder, see scan_cache_dir).
 CACHE_DIR_ENV = "THESIS_CACHE_DIR"
 # Version 2: one pass with the duplicate hashes (sha256, phash, dhash) instead of sha1.
-CACHE_VERSION = 2
+# Version 3: hashes of the grey decode (a JPEG's luma), TensorFlow compared per encoding kind.
+CACHE_VERSION = 3
 # Below this many files to check, a thread pool costs more time than it saves.
 MIN_FILES_FOR_POOL = 32
 MIN_FILES_FOR_PROGRESS = 500
+# Files of one encoding kind that must decode identically in TensorFlow and PIL before the rest
+# of the kind skip the comparison.
+TF_COMPARISONS_PER_KIND = 8
 
 
 @dataclass
@@ -221,18 +235,66 @@ def read_csv_manifest(csv_path: str | os.PathLike) -> tuple[Path, list[Entry], l
 # --- checking one file (runs in worker threads) ---------------------------------------------
 
 
-def inspect_file(path: str) -> dict:
+class TensorFlowAgreement:
+    """Which encoding kinds TensorFlow decodes exactly like PIL, learnt from the files compared
+    so far during one scan (shared by the checking threads).
+
+    TensorFlow and PIL wrap the same decoding libraries (libjpeg-turbo, libpng), which take one
+    code path for all files of an encoding kind; whether their pixels agree depends on that
+    path, not on the picture. So a kind is trusted after ``per_kind`` agreeing files, and one
+    disagreement makes it distrusted for good (every file of it compared).
+
+    Args:
+        per_kind: Agreeing comparisons after which a kind is trusted.
+    """
+
+    def __init__(self, per_kind: int = TF_COMPARISONS_PER_KIND):
+        self.per_kind = per_kind
+        self._agreeing: dict[str, int] = {}
+        self.disagreeing: set[str] = set()
+        self._lock = threading.Lock()
+
+    def must_compare(self, kind: str) -> bool:
+        with self._lock:
+            return kind in self.disagreeing or self._agreeing.get(kind, 0) < self.per_kind
+
+    def record(self, kind: str, agrees: bool) -> None:
+        with self._lock:
+            if agrees:
+                self._agreeing[kind] = self._agreeing.get(kind, 0) + 1
+            else:
+                self.disagreeing.add(kind)
+
+    def learn(self, results: Iterable[dict | None]) -> None:
+        """Take in the comparisons of earlier scans (cached results)."""
+        for result in results:
+            if result and result.get("ok") and result.get("tf_compared") and \
+                    result.get("encoding"):
+                self.record(result["encoding"], "tf_problem" not in result)
+
+    def trusted_without_comparison(self, result: dict) -> bool:
+        """Whether a "tf" result skipped the comparison for a kind now distrusted."""
+        return bool(result.get("ok")) and result.get("decoder") == "tf" \
+            and result.get("tf_compared") is False and result.get("encoding") in self.disagreeing
+
+
+def inspect_file(path: str, agreement: TensorFlowAgreement | None = None) -> dict:
     """Check one file in one pass; a JSON-ready dict for the cache.
 
-    The file is read once and decoded once by PIL. From that one decode come its
-    description, its perceptual hashes and, for a file the decoder rule routes to "tf", the
-    comparison with TensorFlow's decoding of the same bytes (any difference routes it to
-    "pil").
+    The file is read once and decoded once by PIL, in grey (``images.decode_grey``, which
+    rejects what the reference decoder rejects). From that one decode come its description
+    and its perceptual hashes. A file the decoder rule routes to "tf" is, unless
+    ``agreement`` already trusts its encoding kind, also decoded by the reference decoder
+    and by TensorFlow and compared (any difference routes it to "pil").
+
+    Args:
+        path: The file.
+        agreement: What the scan has learnt about encoding kinds; None compares every file.
 
     Returns:
-        {"ok": True, format, mode, width, height, orientation, frames, has_alpha, size_bytes,
-        sha256, phash, dhash (hex strings), decoder[, tf_problem]} or
-        {"ok": False, reason, detail}.
+        {"ok": True, format, mode, width, height, orientation, frames, has_alpha, encoding,
+        size_bytes, sha256, phash, dhash (hex strings), decoder, tf_compared[, tf_problem]}
+        or {"ok": False, reason, detail}.
     """
     try:
         with open(path, "rb") as stream:
@@ -243,10 +305,10 @@ def inspect_file(path: str) -> dict:
         detail = f"cannot read file ({error.strerror or error})"
         return {"ok": False, "reason": images.REASON_UNREADABLE, "detail": detail}
     try:
-        rgb, info = images.decode_image(data, name=path)
+        grey, info = images.decode_grey(data, name=path)
     except images.ImageFileError as error:
         return {"ok": False, "reason": error.reason, "detail": error.detail}
-    phash, dhash = audit.perceptual_hashes(rgb, audit.SCAN_HASH_SIZE)
+    phash, dhash = audit.perceptual_hashes(grey, audit.SCAN_HASH_SIZE)
     result = info.as_dict()
     result.update(
         ok=True,
@@ -255,18 +317,24 @@ def inspect_file(path: str) -> dict:
         phash=audit.hash_to_hex(phash),
         dhash=audit.hash_to_hex(dhash),
         decoder=images.choose_decoder(info),
+        tf_compared=False,
     )
-    if result["decoder"] == "tf":
-        problem = _tensorflow_check(data, np.asarray(rgb))
+    if result["decoder"] == "tf" and (agreement is None or agreement.must_compare(info.encoding)):
+        problem = _tensorflow_check(data, path)
+        result["tf_compared"] = True
         if problem is not None:
             result.update(decoder="pil", tf_problem=problem)
+        if agreement is not None:
+            agreement.record(info.encoding, problem is None)
     return result
 
 
-def _tensorflow_check(data: bytes, pixels: np.ndarray) -> str | None:
-    """None when ``images.tf_decode`` gives exactly PIL's ``pixels``, else what differs."""
+def _tensorflow_check(data: bytes, name: str) -> str | None:
+    """None when ``images.tf_decode`` gives exactly the pixels of the reference decoder
+    (``images.decode_bytes``), else what differs."""
     import tensorflow as tf
 
+    pixels = images.decode_bytes(data, name=name)[0]
     try:
         theirs = images.tf_decode_bytes(data)
     except tf.errors.OpError as error:  # invalid data, unsupported variant, too large
@@ -279,7 +347,8 @@ def _tensorflow_check(data: bytes, pixels: np.ndarray) -> str | None:
 
 
 def _inspect_all(
-    paths: list[str], workers: int | None, progress: bool | None
+    paths: list[str], workers: int | None, progress: bool | None,
+    agreement: TensorFlowAgreement,
 ) -> list[dict]:
     if not paths:
         return []
@@ -289,14 +358,14 @@ def _inspect_all(
     results: list[dict] = []
     if workers == 1 or len(paths) < MIN_FILES_FOR_POOL:
         for path in paths:
-            results.append(inspect_file(path))
+            results.append(inspect_file(path, agreement))
             bar.update(1)
     else:
         # Threads, not processes: PIL's and TensorFlow's decoders, numpy and hashlib release
         # the GIL, so threads decode in parallel; a process pool would start fresh
         # interpreters that each import TensorFlow (seconds) before checking a file.
         with ThreadPoolExecutor(workers) as pool:
-            for result in pool.map(inspect_file, paths):
+            for result in pool.map(lambda path: inspect_file(path, agreement), paths):
                 results.append(result)
                 bar.update(1)
     bar.close()
@@ -409,9 +478,17 @@ def scan_entries(
         fresh = stamp is not None and hit is not None and hit.get("stamp") == stamp
         results.append(hit["result"] if fresh else None)
     todo = [index for index, result in enumerate(results) if result is None]
-    new_results = _inspect_all([paths[index] for index in todo], workers, progress)
+    agreement = TensorFlowAgreement()
+    agreement.learn(results)
+    new_results = _inspect_all([paths[index] for index in todo], workers, progress, agreement)
     for index, result in zip(todo, new_results, strict=True):
         results[index] = result
+    # Files that skipped the comparison for a kind that later turned out to disagree.
+    recheck = [index for index, result in enumerate(results)
+               if agreement.trusted_without_comparison(result)]
+    for index in recheck:
+        results[index] = inspect_file(paths[index])
+    todo = sorted(set(todo) | set(recheck))
 
     if cache and todo:
         # Entries of other listings of the same folder (another CSV) stay: each is checked

@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import os
 import warnings
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +41,11 @@ WHITE = (255, 255, 255)
 
 # The first bytes of every JPEG file; ``tf.io.is_jpeg`` tests exactly these.
 JPEG_SIGNATURE = b"\xff\xd8\xff"
+
+# JPEG start-of-frame markers (0xC0-0xCF without DHT 0xC4, JPG 0xC8 and DAC 0xCC): the coding
+# process (baseline, extended, progressive, lossless; Huffman or arithmetic), which decides
+# whether a decoder supports a file at all.
+JPEG_FRAME_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
 class ImageFileError(DataError):
@@ -78,6 +83,7 @@ class ImageInfo:
         orientation: The EXIF orientation value (1 = as stored).
         frames: Number of frames (GIF/WebP/TIFF animations; only the first is used).
         has_alpha: Whether transparency has to be composited on white.
+        encoding: The file's encoding kind (``encoding_kind``), empty when not known.
     """
 
     format: str
@@ -87,6 +93,7 @@ class ImageInfo:
     orientation: int = 1
     frames: int = 1
     has_alpha: bool = False
+    encoding: str = ""
 
     def as_dict(self) -> dict:
         return {field.name: getattr(self, field.name) for field in fields(self)}
@@ -161,8 +168,15 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def _decode(image: Image.Image, name: str) -> tuple[Image.Image, ImageInfo]:
-    """The fully decoded, upright RGB image (possibly ``image`` itself) and its info."""
+def _to_grey(image: Image.Image) -> Image.Image:
+    """Any PIL mode as 8-bit grey, through the same RGB conversion as ``_to_rgb``."""
+    return image if image.mode == "L" else _to_rgb(image).convert("L")
+
+
+def _decode(image: Image.Image, name: str, *, grey: bool = False
+            ) -> tuple[Image.Image, ImageInfo]:
+    """The fully decoded, upright image (possibly ``image`` itself) and its info: RGB, or
+    with ``grey`` mode L."""
     frames = getattr(image, "n_frames", 1)
     orientation = _orientation(image)
     has_alpha = _has_alpha(image)
@@ -174,15 +188,20 @@ def _decode(image: Image.Image, name: str) -> tuple[Image.Image, ImageInfo]:
         )
     try:
         image.seek(0)
+        if grey and image.format == "JPEG" and image.mode == "RGB":
+            # Only the luma channel: libjpeg still reads and entropy-decodes every component
+            # (truncated or corrupt data fails as in a full decode) but skips the chroma's
+            # inverse DCT, upsampling and colour conversion, most of the decoding work.
+            image.draft("L", image.size)
         image.load()  # a full decode: truncated data fails here, not at open
         upright = ImageOps.exif_transpose(image) if orientation != 1 else image
-        rgb = _to_rgb(upright)
+        decoded = _to_grey(upright) if grey else _to_rgb(upright)
     except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as error:
         detail = f"truncated or corrupt image ({error})"
         raise ImageFileError(name, REASON_CORRUPT, detail) from error
-    width, height = rgb.size
-    if rgb.mode != "RGB" or width == 0 or height == 0:
-        detail = f"decoded to an unusable shape {(height, width, len(rgb.getbands()))}"
+    width, height = decoded.size
+    if decoded.mode != ("L" if grey else "RGB") or width == 0 or height == 0:
+        detail = f"decoded to an unusable shape {(height, width, len(decoded.getbands()))}"
         raise ImageFileError(name, REASON_CORRUPT, detail)
     info = ImageInfo(
         format=stored_format,
@@ -193,7 +212,7 @@ def _decode(image: Image.Image, name: str) -> tuple[Image.Image, ImageInfo]:
         frames=int(frames),
         has_alpha=has_alpha,
     )
-    return rgb, info
+    return decoded, info
 
 
 def _check_size(info: ImageInfo, min_side: int | None, name: str) -> None:
@@ -225,9 +244,77 @@ def decode_image(
         DataError: as ``load_image``.
     """
     with _open(data, name) as image:
+        encoding = encoding_kind(image, data)
         rgb, info = _decode(image, name)
+        info = replace(info, encoding=encoding)
     _check_size(info, min_side, name)
     return rgb, info
+
+
+def decode_grey(data: bytes, *, name: str = "<bytes>", min_side: int | None = None
+                ) -> tuple[Image.Image, ImageInfo]:
+    """Decode image file contents to an upright grey (mode L) PIL image, with the checks of
+    ``decode_image``; what the scan hashes.
+
+    A colour JPEG decodes only its luma channel (Y of YCbCr, which the encoder computed
+    from RGB with the weights PIL's L conversion uses), every other file is fully decoded
+    and converted: truncated, corrupt and unusable files fail exactly as in ``decode_image``.
+
+    Args:
+        data: The raw file contents.
+        name: How the file is named in error messages.
+        min_side: Reject images whose shorter side is below this many pixels.
+
+    Returns:
+        The mode "L" image and the file's ``ImageInfo`` (with the stored mode, e.g. "RGB").
+    """
+    with _open(data, name) as image:
+        encoding = encoding_kind(image, data)  # before decoding: draft() changes the mode
+        grey, info = _decode(image, name, grey=True)
+        info = replace(info, encoding=encoding)
+    _check_size(info, min_side, name)
+    return grey, info
+
+
+def encoding_kind(image: Image.Image, data: bytes) -> str:
+    """What decides how a decoder reads a file, as one string: the format, the stored mode, the
+    parity of width and height (chroma upsampling at odd edges) and, for JPEG, the coding
+    process (frame marker), each component's sampling factors and the Adobe colour transform;
+    for PNG, interlacing and a gamma chunk.
+
+    Two decoders built on the same libraries take the same code path for all files of one
+    kind, so they agree or disagree on a kind as a whole (the scan relies on this, with a
+    fallback, see ``discovery.TensorFlowAgreement``).
+
+    Args:
+        image: The opened (not yet converted) PIL image of ``data``.
+        data: The file's bytes.
+    """
+    parts = [image.format or "unknown", image.mode, f"{image.width % 2}{image.height % 2}"]
+    if image.format == "JPEG":
+        marker = _jpeg_frame_marker(data)
+        parts.append(f"SOF{marker - 0xC0}" if marker is not None else "SOF?")
+        parts.append(",".join(f"{layer[1]}x{layer[2]}" for layer in getattr(image, "layer", [])))
+        parts.append(f"adobe{image.info.get('adobe_transform', '-')}")
+    elif image.format == "PNG":
+        parts.append(f"interlace{image.info.get('interlace', 0)}")
+        parts.append("gamma" if "gamma" in image.info else "nogamma")
+    return " ".join(parts)
+
+
+def _jpeg_frame_marker(data: bytes) -> int | None:
+    """The start-of-frame marker of JPEG file contents (0xC0 baseline, 0xC2 progressive, ...),
+    found by walking the marker segments that precede it; None if there is none."""
+    position = 2  # after the start-of-image marker
+    while position + 4 <= len(data) and data[position] == 0xFF:
+        marker = data[position + 1]
+        if marker in JPEG_FRAME_MARKERS:
+            return marker
+        if marker == 0xFF:  # a fill byte before the marker
+            position += 1
+            continue
+        position += 2 + int.from_bytes(data[position + 2:position + 4], "big")
+    return None
 
 
 def decode_bytes(
