@@ -70,3 +70,40 @@ def test_parallel_local_executor_reports_every_cell(tmp_path):
     assert table["cell"].tolist() == ["variant=gramm", "variant=resnet"]
     assert table["state"].tolist() == ["failed", "failed"]
     assert table.loc[1, "error"].startswith("ConfigError: unknown variant 'resnet'")
+
+
+def test_cells_side_by_side_share_the_cores(monkeypatch):
+    import os
+
+    from thesis_lib import experiments
+
+    for variable in experiments.THREAD_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    experiments.share_cores(3)
+    assert os.environ["TF_NUM_INTRAOP_THREADS"] == "5"
+    assert os.environ["TF_NUM_INTEROP_THREADS"] == "5"
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "7")  # the user's choice stays
+    experiments.share_cores(2)
+    assert os.environ["TF_NUM_INTRAOP_THREADS"] == "7"
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.delenv("TF_NUM_INTRAOP_THREADS")
+    experiments.share_cores(4)
+    assert os.environ["TF_NUM_INTRAOP_THREADS"] == "1"  # never 0 (0 means all cores)
+
+
+def test_the_worker_processes_of_a_parallel_grid_get_their_share(monkeypatch):
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    from thesis_lib import experiments
+
+    for variable in experiments.THREAD_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(2, mp_context=context, initializer=experiments.share_cores,
+                             initargs=(2,)) as pool:
+        seen = pool.submit(os.getenv, "TF_NUM_INTRAOP_THREADS").result()
+    assert seen == str(max(1, (os.cpu_count() or 1) // 2))
+    assert "TF_NUM_INTRAOP_THREADS" not in os.environ  # the parent is left as it was

@@ -129,6 +129,8 @@ def environment_info() -> dict[str, Any]:
         "libraries": versions,
         "keras_backend": keras.backend.backend(),
         "devices": _devices(),
+        # Thread counts change the order of floating-point sums, so the last digits of a run.
+        "cpu_threads": _cpu_threads(),
         "git_commit": git_commit(),
         "created": now(),
     }
@@ -141,6 +143,22 @@ def _devices() -> list[str]:
         return [device.name for device in tf.config.list_logical_devices()]
     except Exception:  # device listing is informative only
         return []
+
+
+def _cpu_threads() -> dict[str, Any]:
+    """The cores and TensorFlow's thread-pool settings (0 or unset: as many as cores)."""
+    settings: dict[str, Any] = {"cores": os.cpu_count() or 0}
+    try:
+        import tensorflow as tf
+
+        settings["intra_op"] = tf.config.threading.get_intra_op_parallelism_threads()
+        settings["inter_op"] = tf.config.threading.get_inter_op_parallelism_threads()
+    except ImportError:  # a JAX-only installation
+        pass
+    for variable in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+        if variable in os.environ:
+            settings[variable] = os.environ[variable]
+    return settings
 
 
 def git_commit() -> str | None:
