@@ -285,8 +285,9 @@ def share_cores(jobs: int) -> None:
 
     Each TensorFlow process otherwise starts thread pools as large as the machine, and
     ``jobs`` of them oversubscribe the cores: two smoke runs side by side on 2 cores took 145 s
-    with full pools and 105 s with one thread each (intra- and inter-op). Runs in the pool's worker processes (the
-    kernels they start inherit the variables); values the user set are kept.
+    with full pools and 105 s with one thread each (intra- and inter-op). Runs in the pool's
+    worker processes (the kernels they start inherit the variables); values the user set are
+    kept.
     """
     share = str(max(1, (os.cpu_count() or 1) // jobs))
     for variable in THREAD_VARIABLES:  # inter-op threads also run tf.data's parallel maps
