@@ -243,12 +243,7 @@ def decode_image(
     Raises:
         DataError: as ``load_image``.
     """
-    with _open(data, name) as image:
-        encoding = encoding_kind(image, data)
-        rgb, info = _decode(image, name)
-        info = replace(info, encoding=encoding)
-    _check_size(info, min_side, name)
-    return rgb, info
+    return _decode_contents(data, name, min_side, grey=False)
 
 
 def decode_grey(data: bytes, *, name: str = "<bytes>", min_side: int | None = None
@@ -268,12 +263,18 @@ def decode_grey(data: bytes, *, name: str = "<bytes>", min_side: int | None = No
     Returns:
         The mode "L" image and the file's ``ImageInfo`` (with the stored mode, e.g. "RGB").
     """
+    return _decode_contents(data, name, min_side, grey=True)
+
+
+def _decode_contents(data: bytes, name: str, min_side: int | None, *, grey: bool
+                     ) -> tuple[Image.Image, ImageInfo]:
+    """``decode_image`` (RGB) or ``decode_grey`` (L): open, decode, describe, check the size."""
     with _open(data, name) as image:
         encoding = encoding_kind(image, data)  # before decoding: draft() changes the mode
-        grey, info = _decode(image, name, grey=True)
+        decoded, info = _decode(image, name, grey=grey)
         info = replace(info, encoding=encoding)
     _check_size(info, min_side, name)
-    return grey, info
+    return decoded, info
 
 
 def encoding_kind(image: Image.Image, data: bytes) -> str:
