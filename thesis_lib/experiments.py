@@ -276,10 +276,6 @@ def _results_root(grid: Grid, results_dir: str | os.PathLike | None) -> Path:
     return paths.resolve(chosen) if chosen else paths.results_dir()
 
 
-# TensorFlow's thread pools, read from the environment when TensorFlow starts.
-THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
-
-
 def share_cores(jobs: int) -> None:
     """Give each of ``jobs`` cells running side by side its share of the cores.
 
@@ -290,7 +286,7 @@ def share_cores(jobs: int) -> None:
     kept.
     """
     share = str(max(1, (os.cpu_count() or 1) // jobs))
-    for variable in THREAD_VARIABLES:  # inter-op threads also run tf.data's parallel maps
+    for variable in records.TF_THREAD_VARIABLES:  # inter-op threads also run tf.data's maps
         os.environ.setdefault(variable, share)
 
 

@@ -76,8 +76,9 @@ def test_cells_side_by_side_share_the_cores(monkeypatch):
     import os
 
     from thesis_lib import experiments
+    from thesis_lib.train import records
 
-    for variable in experiments.THREAD_VARIABLES:
+    for variable in records.TF_THREAD_VARIABLES:
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 16)
     experiments.share_cores(3)
@@ -98,8 +99,9 @@ def test_the_worker_processes_of_a_parallel_grid_get_their_share(monkeypatch):
     from concurrent.futures import ProcessPoolExecutor
 
     from thesis_lib import experiments
+    from thesis_lib.train import records
 
-    for variable in experiments.THREAD_VARIABLES:
+    for variable in records.TF_THREAD_VARIABLES:
         monkeypatch.delenv(variable, raising=False)
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(2, mp_context=context, initializer=experiments.share_cores,

@@ -145,6 +145,10 @@ def _devices() -> list[str]:
         return []
 
 
+# TensorFlow's thread pools, read from the environment when TensorFlow starts.
+TF_THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+
+
 def _cpu_threads() -> dict[str, Any]:
     """The cores and TensorFlow's thread-pool settings (0 or unset: as many as cores)."""
     settings: dict[str, Any] = {"cores": os.cpu_count() or 0}
@@ -155,7 +159,7 @@ def _cpu_threads() -> dict[str, Any]:
         settings["inter_op"] = tf.config.threading.get_inter_op_parallelism_threads()
     except ImportError:  # a JAX-only installation
         pass
-    for variable in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+    for variable in TF_THREAD_VARIABLES:
         if variable in os.environ:
             settings[variable] = os.environ[variable]
     return settings
