@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
+from scipy import stats
 from sklearn import metrics
 from sklearn.datasets import make_blobs
 from sklearn.decomposition import PCA
@@ -95,6 +96,9 @@ def test_thesis_embed_writes_the_file_prints_scores_and_draws_the_map(tiny_run, 
     table = pd.read_parquet(out)
     record = embedding.embedding_record(table, k=5, prefix="")
     assert f"silhouette: {record['silhouette']:.4f}" in printed
+    assert (f"ambiguous_share: {record['ambiguous_share']:.4f} (chance level "
+            f"{record['ambiguous_share_chance']:.4f}: labels permuted on the same 5 "
+            "neighbours, mean of 20 permutations)") in printed
     assert "20 images embedded (20 labelled, 0 files skipped)" in printed
     assert figure.stat().st_size > 10_000 and figure.read_bytes()[:4] == b"\x89PNG"
 
@@ -119,6 +123,31 @@ def test_run_embeddings_are_of_the_images_and_labels_of_the_runs_record(tiny_run
     assert len(pd.read_parquet(out)) == len(test)
     assert thesis(["embed", str(tiny_run.run_dir), "--out", str(out), "--force"]) == 2
     assert "give either a DATASET or --recorded NAME" in capsys.readouterr().err
+
+
+def test_a_record_without_the_chance_level_is_computed_again_once(tiny_run, tmp_path,
+                                                                    monkeypatch):
+    import json
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(tiny_run.run_dir, run_dir)
+    metrics_path = run_dir / "metrics.json"
+    metrics = json.loads(metrics_path.read_text())
+    metrics["embedding"] = {"ambiguous_share": 0.5, "neighbours": 2}  # an older record
+    metrics_path.write_text(json.dumps(metrics))
+    record = embedding.record_embedding_scores(run_dir, k=2)
+    expected = embedding.embedding_record(embedding.compute_run_embeddings(run_dir), k=2,
+                                          prefix="")
+    assert record == pytest.approx(expected, nan_ok=True)
+    assert json.loads(metrics_path.read_text())["embedding"] == pytest.approx(expected,
+                                                                              nan_ok=True)
+
+    def no_computing(*args, **kwargs):
+        raise AssertionError("the stored record should have been read")
+
+    monkeypatch.setattr(embedding, "compute_run_embeddings", no_computing)
+    assert embedding.record_embedding_scores(run_dir, k=2) == pytest.approx(expected,
+                                                                            nan_ok=True)
 
 
 # --- cluster scores and ambiguous samples ----------------------------------------------------
@@ -204,9 +233,93 @@ def test_record_is_flat_and_made_of_the_scores():
         **{f"embedding_{key}": value
            for key, value in embedding.cluster_scores(points, labels).items()},
         "embedding_ambiguous_share": 2 / 14, "embedding_neighbours": 4,
+        "embedding_ambiguous_share_chance": embedding.chance_ambiguous_share(points, labels,
+                                                                             k=4),
+        "embedding_chance_permutations": 20, "embedding_chance_seed": 0,
         "embedding_error_rate_ambiguous": 1.0, "embedding_error_rate_clear": 0.0,
     })
     assert all(isinstance(value, int | float) for value in record.values())
+
+
+# --- the ambiguous share's chance level ------------------------------------------------------
+
+
+def brute_force_neighbours(points: np.ndarray, k: int) -> np.ndarray:
+    """The k nearest other points of each point, by a full distance matrix."""
+    distances = ((points[:, None, :] - points[None, :, :]) ** 2).sum(axis=2)
+    np.fill_diagonal(distances, np.inf)
+    return np.argsort(distances, axis=1, kind="stable")[:, :k]
+
+
+def permutation_chance(points, codes, k, permutations, seed):
+    """The mean ambiguous share over seeded permutations of the labels, on brute-force
+    neighbours."""
+    neighbours = brute_force_neighbours(points, k)
+    rng = np.random.default_rng(seed)
+    shares = []
+    for _ in range(permutations):
+        permuted = rng.permutation(codes)
+        other = (permuted[neighbours] != permuted[:, None]).sum(axis=1)
+        shares.append(np.mean(other > k / 2))
+    return float(np.mean(shares))
+
+
+def hypergeometric_chance(codes, k):
+    """The expected share under a uniformly random permutation, exactly: a sample of class c
+    has k neighbours drawn without replacement from the other N - 1 samples, n_c - 1 of them
+    of class c; it is ambiguous when fewer than k / 2 are."""
+    n = len(codes)
+    sizes = np.bincount(codes)
+    return float(sum(size / n * stats.hypergeom(n - 1, size - 1, k).cdf(math.ceil(k / 2) - 1)
+                     for size in sizes))
+
+
+def embedding_table(points, codes) -> pd.DataFrame:
+    """A table of embeddings with labels and (correct) predictions."""
+    table = pd.DataFrame(points, columns=[f"emb_{i:04d}" for i in range(points.shape[1])])
+    table["label_index"] = pd.array(codes, dtype="Int64")
+    table["predicted_index"] = codes
+    return table
+
+
+def test_chance_level_is_the_share_of_permuted_labels_on_the_same_neighbours():
+    rng = np.random.default_rng(4)
+    points = rng.normal(size=(120, 5))  # continuous: no ties between distances
+    codes = np.repeat(np.arange(3), 40)
+    labels = np.array(["a", "b", "c"])[codes]
+    result = embedding.chance_ambiguous_share(points, labels, k=6, permutations=5, seed=9)
+    assert result == pytest.approx(permutation_chance(points, codes, 6, 5, 9))
+    assert result == embedding.chance_ambiguous_share(points, labels, k=6, permutations=5,
+                                                      seed=9)
+    with pytest.raises(ConfigError, match="permutations must be a positive whole number"):
+        embedding.chance_ambiguous_share(points, labels, permutations=0)
+
+
+@pytest.mark.parametrize("sizes", [(50,) * 8, (200, 200), (380, 20)],
+                         ids=["eight balanced", "binary 50-50", "5 % minority"])
+def test_on_noise_the_ambiguous_share_is_its_chance_level(sizes):
+    # Pure noise: the share depends on the classes' number and sizes alone (99 %, 38 %, 5 %
+    # at k = 10), and the permuted-label level, a mean over 50 permutations here, matches
+    # both it and the exact expectation of a random permutation.
+    rng = np.random.default_rng(len(sizes))
+    codes = np.repeat(np.arange(len(sizes)), sizes)
+    points = rng.normal(size=(len(codes), 16))
+    exact = hypergeometric_chance(codes, 10)
+    chance = embedding.chance_ambiguous_share(points, codes, k=10, permutations=50, seed=1)
+    observed = embedding.ambiguous_samples(points, codes, k=10).mean()
+    assert chance == pytest.approx(exact, abs=0.01)
+    assert observed == pytest.approx(exact, abs=0.04)
+    record = embedding.embedding_record(embedding_table(points, codes), k=10, prefix="")
+    assert record["ambiguous_share"] == pytest.approx(observed)
+    assert record["ambiguous_share_chance"] == pytest.approx(
+        embedding.chance_ambiguous_share(points, codes, k=10), abs=1e-12)
+
+
+def test_separated_classes_lie_far_below_their_chance_level():
+    points, classes = make_blobs(n_samples=160, centers=8, n_features=4, cluster_std=0.3,
+                                 random_state=0)
+    record = embedding.embedding_record(embedding_table(points, classes), prefix="")
+    assert record["ambiguous_share"] < 0.05 < 0.9 < record["ambiguous_share_chance"]
 
 
 # --- the map and its figure ------------------------------------------------------------------

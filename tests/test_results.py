@@ -1,45 +1,15 @@
 """Tests of thesis_lib.results on run folders written here with known numbers."""
 
-import json
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
+from run_records import CLASSES, accuracies_with, write_run
 from scipy import stats as scipy_stats
 
 from thesis_lib import published, results, stats
 from thesis_lib.errors import DataError
-
-CLASSES = ["not_sadness", "sadness"]
-
-
-def write_run(results_dir, run_id, *, variant="gram", modules=4, seed=0, accuracy=0.8,
-              state="finished", extra_datasets=None, nested=True, taps=None,
-              predictions=None, activation="relu", epochs=30, dataset="webemo_sad"):
-    """A run folder as the training code writes it (nested ``config`` section by default)."""
-    run_dir = results_dir / "runs" / run_id
-    run_dir.mkdir(parents=True)
-    config = {"variant": variant, "modules": modules, "backbone": "EfficientNetV2B2",
-              "seed": seed, "taps": taps, "activation": activation, "image_size": 256,
-              "epochs": epochs, "dataset_name": dataset}
-    if nested:
-        config = {"config": config, "environment": {"python": "3.11", "seed_note": "x"}}
-    (run_dir / "config.json").write_text(json.dumps(config))
-    (run_dir / "status.json").write_text(json.dumps({"state": state, "pid": 1}))
-    if state == "finished":
-        metrics = {
-            "n_test": 200, "test_accuracy": accuracy, "balanced_accuracy": accuracy - 0.01,
-            "macro_f1": accuracy - 0.02, "roc_auc": None,
-            "per_class": {name: {"precision": 0.7, "recall": 0.9, "support": 100}
-                          for name in CLASSES},
-            "confusion_matrix": [[90, 10], [30, 70]], "class_names": CLASSES,
-            "best_epoch": 7, "datasets": extra_datasets or {},
-        }
-        (run_dir / "metrics.json").write_text(json.dumps(metrics))
-    if predictions is not None:
-        predictions.to_csv(run_dir / "predictions.csv", index=False)
-    return run_dir
 
 
 def test_collect_runs_reads_finished_runs_and_reports_the_others(tmp_path):
@@ -88,17 +58,10 @@ def test_collect_runs_of_a_results_folder_without_runs(tmp_path):
     assert {"run_id", "variant", "modules", "dataset", "accuracy"} <= set(runs.columns)
 
 
-def _accuracies_with(mean, sd, n=5):
-    """n values whose mean and sample SD are exactly ``mean`` and ``sd``."""
-    z = np.linspace(-1, 1, n)
-    z = (z - z.mean()) / z.std(ddof=1)
-    return mean + sd * z
-
-
 def _write_study(tmp_path, table):
     """Five seeds per network with the given (mean, sd) of accuracy as fractions."""
     for (variant, modules), (mean, sd) in table.items():
-        for seed, accuracy in enumerate(_accuracies_with(mean, sd)):
+        for seed, accuracy in enumerate(accuracies_with(mean, sd)):
             write_run(tmp_path, f"{variant}{modules}-s{seed}", variant=variant, modules=modules,
                       seed=seed, accuracy=float(accuracy))
 
@@ -208,6 +171,26 @@ def test_mcnemar_of_two_runs_from_their_prediction_files(tmp_path):
         stats.mcnemar_runs(predictions_a, results.load_predictions(run_c))
 
 
+def test_the_paired_run_test_of_a_network_and_its_reference_of_the_same_seed(tmp_path):
+    paths = [f"/data/img{i}.jpg" for i in range(8)]
+    labels = [1, 1, 0, 0, 1, 0, 1, 0]
+    all_right = _predictions(paths, labels, labels)
+    half_right = _predictions(paths, labels, [1, 1, 0, 0, 0, 1, 0, 1])
+    write_run(tmp_path, "gram-s0", modules=3, seed=0, accuracy=1.0, predictions=all_right)
+    write_run(tmp_path, "base-s0", variant="baseline", modules=0, seed=0, accuracy=0.5,
+              predictions=half_right)
+    runs = results.collect_runs(tmp_path)
+    row = stats.compare_variants(runs).iloc[0]
+    tested = stats.paired_run_test(runs, row, tmp_path, confidence=0.9)
+    assert tested["runs"] == ("gram-s0", "base-s0")
+    assert (tested["mcnemar"].only_a_correct, tested["mcnemar"].only_b_correct) == (4, 0)
+    # 8 of 8 right: the Wilson interval is not a point; its lower bound is n / (n + z^2).
+    interval = tested["interval"]
+    z = scipy_stats.norm.ppf(0.95)
+    assert (interval.ci_low, interval.ci_high) == pytest.approx((8 / (8 + z**2), 1.0))
+    assert interval.confidence == 0.9 and interval.label.startswith("90 %")
+
+
 def test_load_predictions_names_a_missing_file(tmp_path):
     with pytest.raises(DataError, match="predictions.csv: no predictions file"):
         results.load_predictions(tmp_path)
@@ -293,7 +276,7 @@ def _write_ablation_folder(tmp_path):
     for label, spec in networks.items():
         spec = dict(spec)
         mean = spec.pop("mean")
-        for seed, accuracy in enumerate(_accuracies_with(mean, 0.0015)):
+        for seed, accuracy in enumerate(accuracies_with(mean, 0.0015)):
             write_run(tmp_path, f"{label}-s{seed}", seed=seed, accuracy=float(accuracy), **spec)
     return networks
 
@@ -318,19 +301,30 @@ def test_pooling_different_settings_is_refused_unless_asked(tmp_path):
     assert pooled.loc[pooled["variant"] == "gram", "n"].item() == 15
 
 
-def test_each_network_is_tested_against_the_baseline_trained_like_it(tmp_path):
+def test_each_ablation_is_tested_against_the_default_network_trained_like_it(tmp_path):
     _write_ablation_folder(tmp_path)
-    comparisons = stats.compare_variants(results.collect_runs(tmp_path)).set_index("network")
+    runs = results.collect_runs(tmp_path)
+    comparisons = stats.compare_variants(runs).set_index("network")
     assert comparisons["n"].tolist() == [5, 5, 5]
-    assert set(comparisons["reference"]) == {"baseline EfficientNetV2B2"}
+    assert comparisons["reference"].to_dict() == {
+        "B2 + 3 Gram modules": "baseline EfficientNetV2B2",
+        "B2 + 3 Gram modules (gelu)": "B2 + 3 Gram modules",
+        "B2 + 3 Gram modules (taps 1-3)": "B2 + 3 Gram modules"}
+    assert comparisons["step"].tolist() == ["modules", "variation", "variation"]
     # The default network beats the baseline; pooled with the shallow taps it would not.
-    assert comparisons.loc["B2 + 3 Gram modules", "diff"] == pytest.approx(0.0044)
-    assert comparisons.loc["B2 + 3 Gram modules (taps 1-3)", "diff"] == pytest.approx(-0.0037)
+    assert comparisons.loc["B2 + 3 Gram modules", "diff"] == pytest.approx(0.8181 - 0.8137)
+    assert comparisons.loc["B2 + 3 Gram modules (taps 1-3)", "diff"] == pytest.approx(
+        0.8100 - 0.8181)
     assert comparisons.loc["B2 + 3 Gram modules", "welch_p"] < 0.01
+    # Asked for, every setting is compared with the plain baseline instead.
+    against_baseline = stats.compare_variants(runs, rule="baseline").set_index("network")
+    assert set(against_baseline["reference"]) == {"baseline EfficientNetV2B2"}
+    assert against_baseline.loc["B2 + 3 Gram modules (taps 1-3)", "diff"] == pytest.approx(
+        0.8100 - 0.8137)
 
 
 def test_runs_on_other_data_or_training_are_not_compared_silently(tmp_path):
-    for seed, accuracy in enumerate(_accuracies_with(0.81, 0.002)):
+    for seed, accuracy in enumerate(accuracies_with(0.81, 0.002)):
         write_run(tmp_path, f"base-s{seed}", variant="baseline", modules=0, seed=seed,
                   accuracy=float(accuracy), dataset="webemo_sad")
         write_run(tmp_path, f"gram-s{seed}", modules=3, seed=seed, accuracy=float(accuracy),
@@ -355,7 +349,7 @@ def test_runs_on_other_data_or_training_are_not_compared_silently(tmp_path):
 
 def test_the_module_count_family_leaves_the_ablations_out(tmp_path):
     _write_ablation_folder(tmp_path)
-    for seed, accuracy in enumerate(_accuracies_with(0.818, 0.001)):
+    for seed, accuracy in enumerate(accuracies_with(0.818, 0.001)):
         write_run(tmp_path, f"gram2-s{seed}", modules=2, seed=seed, accuracy=float(accuracy))
     family = stats.module_count_family(results.collect_runs(tmp_path))
     assert sorted(family.groupby("modules")["run_id"].count().items()) == [(0, 5), (2, 5), (3, 5)]
@@ -371,3 +365,145 @@ def test_an_interval_of_two_seeds_is_cut_at_the_metric_range_and_says_so(tmp_pat
     half_width = scipy_stats.t.ppf(0.975, 1) * scipy_stats.sem([0.7, 0.9])
     assert 0.8 - half_width < 0 and 0.8 + half_width > 1  # the raw t interval
     assert (row.ci95_low, row.ci95_high, row.ci_clipped) == (0.0, 1.0, True)
+
+
+# --- references: each step against the setting without it
+
+
+def _write_loss_study_folder(tmp_path, *, with_plain_gram4=True):
+    """The baseline, 2, 3 and 4 Gram modules and 4 Gram modules + the contrastive-center loss,
+    five seeds each, written as the training code writes them (every field present)."""
+    means = {"base": (0, 0.8131), "gram2": (2, 0.8190), "gram3": (3, 0.8221),
+             "gram4": (4, 0.8252), "gram4cc": (4, 0.8374)}
+    values = {}
+    for label, (modules, mean) in means.items():
+        if label == "gram4" and not with_plain_gram4:
+            continue
+        values[label] = accuracies_with(mean, 0.002)
+        for seed, accuracy in enumerate(values[label]):
+            write_run(tmp_path, f"{label}-s{seed}", variant="baseline" if modules == 0 else "gram",
+                      modules=modules, seed=seed, accuracy=float(accuracy),
+                      contrastive_center_weight=0.1 if label == "gram4cc" else 0.0,
+                      contrastive_center_delta=1.0)
+    return values
+
+
+def test_the_loss_step_is_tested_against_gram4_and_every_gram_network_against_the_baseline(
+        tmp_path):
+    values = _write_loss_study_folder(tmp_path)
+    table = stats.compare_variants(results.collect_runs(tmp_path)).set_index("network")
+    cc = "B2 + 4 Gram modules (contrastive-center λ=0.1)"
+    assert table["reference"].to_dict() == {
+        "B2 + 2 Gram modules": "baseline EfficientNetV2B2",
+        "B2 + 3 Gram modules": "baseline EfficientNetV2B2",
+        "B2 + 4 Gram modules": "baseline EfficientNetV2B2",
+        cc: "B2 + 4 Gram modules"}
+    assert table.loc[cc, "step"] == "loss"
+    # By hand: 83.74 - 82.52 = +1.22 points, not +1.71 against two modules or +2.43 against
+    # the baseline.
+    assert table.loc[cc, "diff"] == pytest.approx(0.8374 - 0.8252)
+    welch = scipy_stats.ttest_ind(values["gram4cc"], values["gram4"], equal_var=False)
+    assert table.loc[cc, "welch_p"] == pytest.approx(welch.pvalue)
+    for label, name in (("gram2", "B2 + 2 Gram modules"), ("gram3", "B2 + 3 Gram modules"),
+                        ("gram4", "B2 + 4 Gram modules")):
+        expected = scipy_stats.ttest_ind(values[label], values["base"], equal_var=False)
+        assert table.loc[name, "welch_p"] == pytest.approx(expected.pvalue)
+        assert table.loc[name, "diff"] == pytest.approx(
+            np.mean(values[label]) - np.mean(values["base"]))
+    assert set(table["holm_m"]) == {4}
+    assert set(table["design"]) == {"paired by seed"}
+    assert set(table["outcome"]) == {"better"}
+
+
+def test_a_missing_reference_is_a_note_and_an_ambiguous_one_names_the_candidates(tmp_path):
+    _write_loss_study_folder(tmp_path, with_plain_gram4=False)
+    row = stats.compare_variants(results.collect_runs(tmp_path)).set_index("network").loc[
+        "B2 + 4 Gram modules"]
+    assert row["reference"] is None or pd.isna(row["reference"])
+    assert row["note"].startswith("no setting without the extra loss trained the same way "
+                                  "(differs in: modules)")
+    assert row["outcome"] == "no test" and math.isnan(row["welch_p"])
+
+    # Two plain four-module settings that differ in a loss field unused without the loss.
+    for seed, accuracy in enumerate(accuracies_with(0.825, 0.002)):
+        for delta in (1.0, 2.0):
+            write_run(tmp_path, f"gram4-d{delta:g}-s{seed}", modules=4, seed=seed,
+                      accuracy=float(accuracy), contrastive_center_weight=0.0,
+                      contrastive_center_delta=delta)
+    runs = results.collect_runs(tmp_path)
+    with pytest.raises(DataError, match=r"contrastive-center λ=0.1.*: 2 settings qualify as the "
+                                        r"setting without the extra loss \(\w+, \w+\)"):
+        stats.compare_variants(runs)
+    names = runs.drop_duplicates("setting_id").set_index("setting_id")["network"]
+    chosen = next(name for name in names if "delta 2" in name)
+    named = stats.compare_variants(runs, reference=chosen)
+    assert set(named["reference"]) == {chosen} and set(named["step"]) == {"named"}
+    assert len(named) == len(names) - 1
+    with pytest.raises(DataError, match="reference 'B9 net' names no setting"):
+        stats.compare_variants(runs, reference="B9 net")
+
+
+def test_a_significantly_worse_network_is_listed_as_worse_never_better():
+    thesis = published.thesis_table()
+    planted = pd.DataFrame([{"network": "planted", "modules": 1, "mean": 0.8090,
+                             "sd": 0.0010, "n": 5}])
+    table = stats.compare_summary_table(pd.concat([thesis, planted], ignore_index=True),
+                                        baseline=published.THESIS_BASELINE).set_index("network")
+    assert table.loc["planted", "diff"] == pytest.approx(0.8090 - 0.81368)
+    assert table.loc["planted", "welch_p_holm"] < 0.05
+    assert table.loc["planted", "outcome"] == "worse"
+    assert table.loc["B2 + 4 Gram modules", "outcome"] == "better"
+    assert table.loc["Zhang et al. 2022 model", "outcome"] == "not significant"
+    assert set(table["holm_m"]) == {5}
+
+
+def test_a_seed_run_twice_counts_once_with_a_warning_naming_the_runs(tmp_path):
+    for seed, accuracy in enumerate((0.80, 0.81, 0.82)):
+        write_run(tmp_path, f"base-s{seed}", variant="baseline", modules=0, seed=seed,
+                  accuracy=accuracy)
+        write_run(tmp_path, f"gram-s{seed}", modules=3, seed=seed, accuracy=accuracy + 0.01)
+    write_run(tmp_path, "gram-s1-rerun", modules=3, seed=1, accuracy=0.95)
+    runs = results.collect_runs(tmp_path)
+    with pytest.warns(UserWarning, match="B2 \\+ 3 Gram modules seed 1: kept gram-s1, left out "
+                                         "gram-s1-rerun"):
+        summary = results.summarize(runs).set_index("network")
+    assert summary.loc["B2 + 3 Gram modules", "n"] == 3
+    assert summary.loc["B2 + 3 Gram modules", "mean"] == pytest.approx(0.82)
+    with pytest.warns(UserWarning, match="gram-s1-rerun"):
+        row = stats.compare_variants(runs).iloc[0]
+    assert row["n"] == 3 and row["diff"] == pytest.approx(0.01)
+
+
+def test_the_design_says_whether_the_runs_pair_by_seed(tmp_path):
+    for seed, accuracy in enumerate((0.80, 0.81, 0.82)):
+        write_run(tmp_path, f"base-s{seed}", variant="baseline", modules=0, seed=seed,
+                  accuracy=accuracy)
+        write_run(tmp_path, f"gram-s{seed + 3}", modules=3, seed=seed + 3, accuracy=accuracy)
+    row = stats.compare_variants(results.collect_runs(tmp_path)).iloc[0]
+    assert row["design"] == "independent" and row["paired_n"] == 0
+
+
+def test_a_significant_drop_of_a_lower_is_better_metric_is_better(tmp_path):
+    shares = {}
+    for label, modules, share in (("base", 0, 0.40), ("gram", 3, 0.30)):
+        for seed, value in enumerate(accuracies_with(share, 0.01)):
+            write_run(tmp_path, f"{label}-s{seed}", variant="baseline" if modules == 0
+                      else "gram", modules=modules, seed=seed)
+            shares[f"{label}-s{seed}"] = float(value)
+    runs = results.collect_runs(tmp_path)
+    runs["embedding_ambiguous_share"] = runs["run_id"].map(shares)
+    row = stats.compare_variants(runs, metric="embedding_ambiguous_share").iloc[0]
+    assert row["diff"] == pytest.approx(-0.10)
+    assert row["outcome"] == "better"
+    accuracy = stats.compare_variants(runs.assign(accuracy=runs["embedding_ambiguous_share"]))
+    assert accuracy.iloc[0]["outcome"] == "worse"
+
+
+def test_the_published_emotion6_accuracies_lie_below_its_majority_rate():
+    # Emotion-6 has 330 images in each of 6 classes: sad vs not sad, "not sad" is right for
+    # 1,650 of 1,980 images.
+    view = published.cross_dataset_view()
+    assert view.loc["Emotion-6", "majority rate"] == pytest.approx(100 * 5 * 330 / (6 * 330))
+    assert (view.loc["Emotion-6", ["baseline", "proposed"]] < view.loc[
+        "Emotion-6", "majority rate"]).all()
+    assert view.loc[["test split", "UnbiasedEmo"], "majority rate"].isna().all()

@@ -12,6 +12,7 @@ from scipy import stats
 from thesis_lib.data.labels import MIKELS8, MIKELS8_SENTIMENT, THESIS7
 from thesis_lib.errors import ConfigError, DataError
 from thesis_lib.sentiment import (
+    chance_share,
     cross_sentiment_flags,
     cross_sentiment_share,
     default_sentiment_map,
@@ -87,29 +88,71 @@ def test_threshold_that_leaves_no_image_gives_an_empty_result():
         cross_sentiment_share(table, MIKELS8, threshold=1.5)
 
 
-def test_all_one_sentiment_gives_zero_with_a_degenerate_interval():
+def test_all_one_sentiment_gives_zero_with_an_interval_of_positive_width():
     table = probabilities({"sadness": 0.5, "fear": 0.3}, {"anger": 0.6, "disgust": 0.3},
                           {"fear": 0.5, "sadness": 0.4})
     result = cross_sentiment_share(table, MIKELS8)
-    assert (result.share, result.ci_low, result.ci_high) == (0.0, 0.0, 0.0)
+    # 0 of 3 does not prove a share of 0: Wilson's interval is [0, z^2 / (3 + z^2)].
+    z2 = stats.norm.ppf(0.975) ** 2
+    assert (result.share, result.ci_low) == (0.0, 0.0)
+    assert result.ci_high == pytest.approx(z2 / (3 + z2))
     every_class_negative = dict.fromkeys(MIKELS8, "negative")
     table = probabilities(*(row for row, _ in ROWS))
-    assert cross_sentiment_share(table, MIKELS8, sentiment_map=every_class_negative).share == 0.0
+    all_negative = cross_sentiment_share(table, MIKELS8, sentiment_map=every_class_negative)
+    assert (all_negative.share, all_negative.chance_share) == (0.0, 0.0)
 
 
-def test_bootstrap_interval_is_scipys_percentile_interval_with_the_same_seed():
+def test_intervals_of_share_and_coverage_are_scipys_wilson_intervals_at_the_level_given():
     rng = np.random.default_rng(3)
     table = rng.dirichlet(np.ones(8), size=200)
-    flags = cross_sentiment_flags(table, MIKELS8).astype(float)
-    result = cross_sentiment_share(table, MIKELS8, n_resamples=2000, seed=7)
-    reference = stats.bootstrap((flags,), np.mean, n_resamples=2000, method="percentile",
-                                confidence_level=0.95, rng=np.random.default_rng(7))
-    assert result.share == pytest.approx(flags.mean())
-    assert (result.ci_low, result.ci_high) == pytest.approx(
-        (reference.confidence_interval.low, reference.confidence_interval.high))
-    again = cross_sentiment_share(table, MIKELS8, n_resamples=2000, seed=7)
-    assert (again.ci_low, again.ci_high) == (result.ci_low, result.ci_high)
-    assert result.ci_low < result.share < result.ci_high
+    flags = cross_sentiment_flags(table, MIKELS8)
+    confident = table.max(axis=1) >= 0.3
+    result = cross_sentiment_share(table, MIKELS8, threshold=0.3, confidence=0.9)
+    share = stats.binomtest(int(flags[confident].sum()), int(confident.sum()))
+    expected = share.proportion_ci(0.9, method="wilson")
+    assert result.share == pytest.approx(flags[confident].mean())
+    assert (result.ci_low, result.ci_high) == pytest.approx((expected.low, expected.high))
+    expected = stats.binomtest(int(confident.sum()), 200).proportion_ci(0.9, method="wilson")
+    assert (result.coverage_ci_low, result.coverage_ci_high) == pytest.approx(
+        (expected.low, expected.high))
+    assert (result.confidence_level, result.ci_method) == (0.9, "wilson")
+    # The text names the level the intervals were computed at.
+    assert "90 % Wilson CI" in result.summary() and "95 %" not in result.summary()
+    with pytest.raises(ConfigError, match="confidence must be a level in"):
+        cross_sentiment_share(table, MIKELS8, confidence=95)
+
+
+def test_one_counted_image_still_has_an_interval():
+    result = cross_sentiment_share(probabilities({"sadness": 0.6, "awe": 0.3}), MIKELS8)
+    assert (result.share, result.ci_high) == (1.0, 1.0) and 0 < result.ci_low < 1
+
+
+def test_chance_level_is_the_share_of_opposite_pairs_among_all_pairs():
+    # Mikels-8: 4 positive x 4 negative opposite pairs of C(8, 2) = 28.
+    assert chance_share(MIKELS8, scheme="mikels8") == pytest.approx(16 / 28)
+    three_positive = {**MIKELS8_SENTIMENT, "anger": "positive"}
+    assert chance_share(MIKELS8, three_positive) == pytest.approx(5 * 3 / 28)
+    # Counted by enumerating the pairs.
+    signs = [three_positive[name] for name in MIKELS8]
+    pairs = [(a, b) for a in range(8) for b in range(a + 1, 8)]
+    assert chance_share(MIKELS8, three_positive) == pytest.approx(
+        np.mean([signs[a] != signs[b] for a, b in pairs]))
+    with pytest.raises(ConfigError, match="not applicable"):
+        chance_share(["not_sadness", "sadness"], scheme="sadness")
+
+
+@pytest.mark.parametrize("threshold", [None, 0.4])
+def test_uniformly_random_probabilities_give_the_chance_level_with_or_without_a_threshold(
+        threshold):
+    # Dirichlet(1): uniform on the simplex, so the ranking of the classes knows nothing of
+    # their sentiments; keeping the confident images does not change that.
+    table = np.random.default_rng(11).dirichlet(np.ones(8), size=40_000)
+    result = cross_sentiment_share(table, MIKELS8, threshold=threshold)
+    assert result.chance_share == pytest.approx(16 / 28)
+    standard_error = math.sqrt(16 / 28 * 12 / 28 / result.n_counted)
+    assert abs(result.share - 16 / 28) < 4 * standard_error
+    if threshold is not None:
+        assert result.n_counted < 0.3 * result.n_images  # the threshold did filter
 
 
 def test_a_table_of_prob_columns_reads_like_the_array():

@@ -162,6 +162,38 @@ def test_thesis_table_with_population_sds_is_converted_first():
     assert result.ci_low > 0
 
 
+def test_the_published_interval_is_three_modules_with_population_sds_not_four_modules():
+    # The progress report prints (0.146, 0.726) pp without naming the row. Recomputed from the
+    # table: 3 modules - baseline with population SDs gives (0.152, 0.724) (pooled t; Welch is
+    # the same to 3 decimals, the two SDs being almost equal); the 4-module row gives
+    # (0.219, 0.697) at best (Welch, population SDs).
+    readings = stats.published_interval_readings(
+        published.thesis_table(), baseline=published.THESIS_BASELINE,
+        rows=["B2 + 3 Gram modules", "B2 + 4 Gram modules"],
+        published_pp=published.PUBLISHED_INTERVAL_PP)
+    assert len(readings) == 8
+    closest = readings.iloc[:2]
+    assert set(closest["network"]) == {"B2 + 3 Gram modules"}
+    assert set(closest["sds"]) == {"population"}
+    pooled = closest[closest["test"] == "pooled"].iloc[0]
+    assert (pooled.ci_low_pp, pooled.ci_high_pp) == pytest.approx((0.152, 0.724), abs=5e-4)
+    assert pooled.distance_pp < 0.01
+    # The interval by hand: pooled t(8) from population SDs turned into sample SDs.
+    mean_a, sd_a, _ = _THESIS.loc[3, "mean"] * 100, _THESIS.loc[3, "sd"] * 100, 5
+    mean_b, sd_b, _ = THESIS_BASELINE
+    sample_a, sample_b = sd_a * math.sqrt(5 / 4), sd_b * math.sqrt(5 / 4)
+    half = scipy_stats.t.ppf(0.975, 8) * math.sqrt((sample_a**2 + sample_b**2) / 2 * (2 / 5))
+    assert pooled.ci_low_pp == pytest.approx(mean_a - mean_b - half, abs=1e-9)
+    four = readings[readings["network"] == "B2 + 4 Gram modules"].set_index(["sds", "test"])
+    assert (four.loc[("population", "welch"), "ci_low_pp"],
+            four.loc[("population", "welch"), "ci_high_pp"]) == pytest.approx((0.219, 0.697),
+                                                                               abs=5e-4)
+    assert (four.loc[("sample", "pooled"), "ci_low_pp"],
+            four.loc[("sample", "pooled"), "ci_high_pp"]) == pytest.approx((0.258, 0.658),
+                                                                            abs=5e-4)
+    assert four["distance_pp"].min() > 0.07
+
+
 def test_compare_from_summary_equals_compare_samples_on_the_same_data():
     rng = np.random.default_rng(3)
     a, b = rng.normal(0.82, 0.002, size=5), rng.normal(0.814, 0.003, size=7)

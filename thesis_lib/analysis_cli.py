@@ -35,7 +35,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="k of the ambiguity rule (k nearest neighbours)")
     embed.add_argument("--map", dest="map_figure", default=None,
                        help="also draw the t-SNE map into this file (.png or .pdf)")
-    embed.add_argument("--seed", type=int, default=0, help="seed of the t-SNE map")
+    embed.add_argument("--permutations", type=int, default=20,
+                       help="label permutations averaged for the ambiguous share's chance "
+                            "level")
+    embed.add_argument("--seed", type=int, default=0,
+                       help="seed of the t-SNE map and of the label permutations")
     _add_common(embed)
     embed.set_defaults(func=embed_command)
 
@@ -97,15 +101,36 @@ def embed_command(args: argparse.Namespace) -> int:
           f"{table.attrs['skipped']} files skipped), "
           f"{embedding.embedding_matrix(table).shape[1]} dimensions: {out}")
     try:
-        record = embedding.embedding_record(table, k=args.neighbours, prefix="")
+        record = embedding.embedding_record(table, k=args.neighbours, prefix="",
+                                            permutations=args.permutations, seed=args.seed)
     except (DataError, ConfigError) as error:
         print(f"no cluster scores: {error}")
     else:
-        for key in ("silhouette", "davies_bouldin", "calinski_harabasz", "ambiguous_share"):
+        for key in ("silhouette", "davies_bouldin", "calinski_harabasz"):
             print(f"  {key}: {record[key]:.4f}")
+        print(f"  ambiguous_share: {record['ambiguous_share']:.4f} (chance level "
+              f"{record['ambiguous_share_chance']:.4f}: labels permuted on the same "
+              f"{args.neighbours} neighbours, mean of {args.permutations} permutations)")
+    _print_cross_sentiment(table)
     if figure is not None:
         _draw_map(table, figure, args.seed)
     return 0
+
+
+def _print_cross_sentiment(table) -> None:
+    """The top-2 cross-sentiment share of the embedded images with its chance level, where the
+    run's classes have sentiments."""
+    from thesis_lib import sentiment
+
+    class_names = table.attrs.get("class_names")
+    if not class_names or table.empty:
+        return
+    try:
+        result = sentiment.cross_sentiment_share(table, class_names,
+                                                 scheme=table.attrs.get("scheme"))
+    except ConfigError:
+        return  # a binary scheme, or classes without a sentiment
+    print(f"  {result.summary()}")
 
 
 def _draw_map(table, path: Path, seed: int) -> None:

@@ -11,6 +11,7 @@ in GramNet).
     cluster_scores(X, labels)              silhouette, Davies-Bouldin, Calinski-Harabasz
     neighbour_disagreement(X, labels, k)   share of each sample's k neighbours of another class
     ambiguous_samples(X, labels, k)        samples whose neighbours are mostly of another class
+    chance_ambiguous_share(X, labels, k)   the ambiguous share with labels permuted (chance)
     embedding_map(X, seed=0)               a seeded 2-D t-SNE map (figure: figures.embedding)
     embedding_record(table)                a flat dict of the scores, for a run's record
     run_embedding_record(run_dir)          that dict for the run's test split
@@ -27,6 +28,18 @@ and is seeded (``random_state``); UMAP would add a package for a map of the same
 those authors recommend, embeddings of more than 50 dimensions are first reduced to 50 by a
 (seeded) PCA. A t-SNE map shows neighbourhoods, not distances between clusters: the cluster
 scores are computed on the embeddings themselves, never on the map.
+
+The chance level of the ambiguous share. How many samples are ambiguous depends on the classes'
+number and sizes as much as on the embedding: on pure noise it is about 99 % for eight balanced
+classes, 38 % for two balanced classes and 5 % for a 5 % minority class (whose members are
+all ambiguous, the others none). So the share is reported beside the share of the same
+neighbourhoods with the labels randomly permuted (seeded, the mean over a few permutations, on
+the k-nearest-neighbour graph computed once): what an embedding that knows nothing of the
+classes would give on these labels. An embedding separates the classes as far as its share lies
+below that level. (Its expectation depends on k and the class sizes alone: a sample of class c
+has k of the other N - 1 samples as neighbours, of which a random permutation makes a
+hypergeometric number H_c of class c (n_c - 1 of N - 1, k drawn), so the level is
+sum_c n_c / N * P(H_c < k / 2); the permutations estimate it on the data as they are.)
 """
 
 from __future__ import annotations
@@ -44,6 +57,7 @@ from thesis_lib.predict import TrainedRun, collect_images, load_run, run_network
 
 EMBEDDING_PREFIX = "emb_"
 DEFAULT_NEIGHBOURS = 10
+DEFAULT_PERMUTATIONS = 20
 PCA_DIMENSIONS = 50
 RECORD_PREFIX = "embedding_"
 
@@ -241,14 +255,11 @@ def cluster_scores(embeddings: np.ndarray, labels: Sequence[Any]) -> dict[str, f
     }
 
 
-def neighbour_disagreement(embeddings: np.ndarray, labels: Sequence[Any], *,
-                           k: int = DEFAULT_NEIGHBOURS) -> np.ndarray:
-    """Per labelled sample, the share of its ``k`` nearest neighbours (Euclidean, among the
-    labelled samples, the sample itself excluded) whose class differs from its own.
-
-    The sample is excluded by its index, not by distance: an exact duplicate of another class
-    counts as a neighbour. Unlabelled samples get NaN.
-    """
+def _neighbour_graph(embeddings: np.ndarray, labels: Sequence[Any], k: int
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(known, codes, neighbours)``: which samples are labelled, their integer labels, and
+    for each labelled sample the indices (into the labelled samples) of its ``k`` nearest
+    labelled neighbours, itself excluded by index."""
     from sklearn.neighbors import NearestNeighbors
 
     values = pd.Series(list(labels) if not isinstance(labels, pd.Series) else labels)
@@ -259,9 +270,59 @@ def neighbour_disagreement(embeddings: np.ndarray, labels: Sequence[Any], *,
                           f"({len(codes) - 1}), got {k!r}")
     # Without a query, kneighbors leaves each indexed point out of its own neighbours.
     neighbours = NearestNeighbors(n_neighbors=k).fit(matrix).kneighbors(return_distance=False)
-    shares = np.full(len(values), np.nan)
+    return known, codes, neighbours
+
+
+def _ambiguous(codes: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
+    """Per labelled sample: more than half of its neighbours have another label."""
+    return (codes[neighbours] != codes[:, None]).mean(axis=1) > 0.5
+
+
+def _permuted_share(codes: np.ndarray, neighbours: np.ndarray, permutations: int,
+                    seed: int) -> float:
+    """The mean ambiguous share over ``permutations`` seeded permutations of the labels on the
+    same neighbour graph."""
+    if isinstance(permutations, bool) or not isinstance(permutations, int | np.integer) or \
+            permutations < 1:
+        raise ConfigError(f"permutations must be a positive whole number, got {permutations!r}")
+    rng = np.random.default_rng(seed)
+    return float(np.mean([_ambiguous(rng.permutation(codes), neighbours).mean()
+                          for _ in range(permutations)]))
+
+
+def neighbour_disagreement(embeddings: np.ndarray, labels: Sequence[Any], *,
+                           k: int = DEFAULT_NEIGHBOURS) -> np.ndarray:
+    """Per labelled sample, the share of its ``k`` nearest neighbours (Euclidean, among the
+    labelled samples, the sample itself excluded) whose class differs from its own.
+
+    The sample is excluded by its index, not by distance: an exact duplicate of another class
+    counts as a neighbour. Unlabelled samples get NaN.
+    """
+    known, codes, neighbours = _neighbour_graph(embeddings, labels, k)
+    shares = np.full(len(known), np.nan)
     shares[known] = (codes[neighbours] != codes[:, None]).mean(axis=1)
     return shares
+
+
+def chance_ambiguous_share(embeddings: np.ndarray, labels: Sequence[Any], *,
+                           k: int = DEFAULT_NEIGHBOURS,
+                           permutations: int = DEFAULT_PERMUTATIONS,
+                           seed: int = 0) -> float:
+    """The ambiguous share expected by chance: the share of ambiguous labelled samples when
+    the labels are randomly permuted among the labelled samples, on the same neighbours (the
+    k-nearest-neighbour graph is computed once), averaged over ``permutations`` seeded
+    permutations. It keeps the classes' number and sizes and removes any relation between
+    labels and positions (about 99 % for eight balanced classes at k = 10, 38 % for two).
+
+    Args:
+        embeddings: (N, D) array.
+        labels: Class per sample; None / NaN for unlabelled samples (left out).
+        k: Neighbours of the ambiguity rule.
+        permutations: Permutations averaged.
+        seed: Seed of the permutations: the same seed gives the same value.
+    """
+    _, codes, neighbours = _neighbour_graph(embeddings, labels, k)
+    return _permuted_share(codes, neighbours, permutations, seed)
 
 
 def ambiguous_samples(embeddings: np.ndarray, labels: Sequence[Any], *,
@@ -308,11 +369,14 @@ def _error_rate(wrong: np.ndarray, chosen: np.ndarray) -> float:
 
 
 def embedding_record(table: pd.DataFrame, *, k: int = DEFAULT_NEIGHBOURS,
-                     prefix: str = RECORD_PREFIX) -> dict[str, float | int]:
+                     prefix: str = RECORD_PREFIX, permutations: int = DEFAULT_PERMUTATIONS,
+                     seed: int = 0) -> dict[str, float | int]:
     """The cluster scores of one run's embeddings, as a flat dict for its record.
 
     Keys (with ``prefix``): n_images, n_labelled, dimensions, silhouette, davies_bouldin,
     calinski_harabasz, ambiguous_share (share of the labelled images that are ambiguous),
+    ambiguous_share_chance (the same with the labels permuted on the same neighbours:
+    :func:`chance_ambiguous_share`), chance_permutations and chance_seed (how it was drawn),
     neighbours (k), and the error rates of the ambiguous and of the other labelled images
     (error_rate_ambiguous, error_rate_clear; NaN where a group is empty).
 
@@ -321,12 +385,15 @@ def embedding_record(table: pd.DataFrame, *, k: int = DEFAULT_NEIGHBOURS,
             ``label_index`` and ``predicted_index``).
         k: Neighbours of the ambiguity rule.
         prefix: Prefix of every key.
+        permutations: Label permutations averaged for the chance level.
+        seed: Seed of the permutations.
     """
     embeddings = embedding_matrix(table)
     labels = table["label_index"].astype("Int64")
-    known = labels.notna().to_numpy()
     scores = cluster_scores(embeddings, labels)
-    ambiguous = ambiguous_samples(embeddings, labels, k=k)
+    known, codes, neighbours = _neighbour_graph(embeddings, labels, k)
+    ambiguous = np.zeros(len(known), dtype=bool)
+    ambiguous[known] = _ambiguous(codes, neighbours)
     wrong = (table["predicted_index"].to_numpy() !=
              labels.fillna(-1).to_numpy(dtype=int)) & known
     record: dict[str, float | int] = {
@@ -335,6 +402,9 @@ def embedding_record(table: pd.DataFrame, *, k: int = DEFAULT_NEIGHBOURS,
         "dimensions": int(embeddings.shape[1]),
         **scores,
         "ambiguous_share": float(ambiguous[known].mean()),
+        "ambiguous_share_chance": _permuted_share(codes, neighbours, permutations, seed),
+        "chance_permutations": int(permutations),
+        "chance_seed": int(seed),
         "neighbours": int(k),
         "error_rate_ambiguous": _error_rate(wrong, ambiguous & known),
         "error_rate_clear": _error_rate(wrong, ~ambiguous & known),
@@ -356,7 +426,8 @@ def record_embedding_scores(run: TrainedRun | str | os.PathLike, *, k: int = DEF
     ``embedding_silhouette``, ``embedding_ambiguous_share``... and summaries and tests treat
     them like any other metric).
 
-    A record already holding the scores of the same ``k`` is read, not computed again.
+    A record already holding the scores of the same ``k`` is read, not computed again (one
+    written before the chance level was recorded is computed again, to add it).
     """
     from thesis_lib.train.records import read_json, write_json
 
@@ -365,7 +436,8 @@ def record_embedding_scores(run: TrainedRun | str | os.PathLike, *, k: int = DEF
     metrics = read_json(path)
     section = metrics if dataset == "test" else metrics.get("datasets", {}).get(dataset, {})
     stored = section.get("embedding")
-    if isinstance(stored, dict) and stored.get("neighbours") == k:
+    if isinstance(stored, dict) and stored.get("neighbours") == k and \
+            "ambiguous_share_chance" in stored:
         return stored
     record = embedding_record(compute_run_embeddings(run, dataset, progress=False), k=k,
                               prefix="")

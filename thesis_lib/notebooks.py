@@ -124,13 +124,12 @@ class SignificanceParameters:
     """``05_significance``."""
 
     results_dir: str = "results"
-    study: str | None = None
+    study: str | None = "comparison"
+    reference: str | None = None
     baseline: str = "baseline"
     metric: str = "accuracy"
     alpha: float = 0.05
     power: float = 0.8
-    bootstrap_resamples: int = 9999
-    seed: int = 0
 
     def __post_init__(self) -> None:
         convert_fields(self)

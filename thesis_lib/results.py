@@ -10,6 +10,8 @@ those folders and turns them into pandas tables:
   and ``network``, the setting's readable name, distinct for distinct settings;
 - :func:`summarize` - mean, sample SD (ddof = 1), n, SEM and a t-based 95 % CI per setting;
 - :func:`thesis_table` - the thesis' results table (network, overall accuracy (%), SD);
+- :func:`metrics_view`, :func:`cross_dataset_view` - metrics per network as text, each share
+  beside its chance level where asked (the majority rate beside accuracy, ...);
 - :func:`write_summary` - ``summary.csv`` of one study.
 
 Accuracies stay fractions (0.81368) in every table; only :func:`thesis_table` formats them as
@@ -128,7 +130,9 @@ def _metric_columns(metrics: dict) -> dict:
 
     ``test_accuracy`` becomes ``accuracy``; per-class dicts become ``<metric>_<class>`` columns
     (both ``{"precision": {"sadness": 0.8}}`` and ``{"per_class": {"sadness": {"precision":
-    0.8}}}`` are understood); lists such as the confusion matrix are left out.
+    0.8}}}`` are understood); lists such as the confusion matrix are left out. Records written
+    before ``majority_rate`` was recorded get it from their per-class supports (the share of
+    the most frequent class); without supports it stays missing.
     """
     columns = {}
     for key, value in metrics.items():
@@ -151,7 +155,23 @@ def _metric_columns(metrics: dict) -> dict:
         columns["n_images"] = columns.pop("n_test")
     elif "n" in columns:
         columns["n_images"] = columns.pop("n")
+    if "majority_rate" not in columns:
+        majority = _majority_from_supports(metrics.get("per_class"))
+        if majority is not None:
+            columns["majority_rate"] = majority
     return columns
+
+
+def _majority_from_supports(per_class) -> float | None:
+    """The share of the most frequent class, from ``{class: {"support": count}}``."""
+    if not isinstance(per_class, dict) or not per_class:
+        return None
+    supports = [scores.get("support") if isinstance(scores, dict) else None
+                for scores in per_class.values()]
+    if not all(isinstance(count, int | float) and not isinstance(count, bool)
+               for count in supports) or sum(supports) <= 0:
+        return None
+    return float(max(supports) / sum(supports))
 
 
 def read_run(run_dir: str | os.PathLike) -> list[dict]:
@@ -372,6 +392,33 @@ def with_settings(runs: pd.DataFrame) -> pd.DataFrame:
     return name_settings(runs.assign(setting_id=ids, setting_fields=fields))
 
 
+def one_run_per_seed(runs: pd.DataFrame) -> pd.DataFrame:
+    """``runs`` with each seed counted once per setting and evaluation dataset.
+
+    A seed trained twice for one setting (e.g. a rerun that differs only in a field that does
+    not change results, such as the cache) would count as two independent trials in a mean or
+    a t-test. The run with the lowest run id is kept and a warning names the runs dropped.
+    """
+    keys = [column for column in ("setting_id", "dataset", "seed") if column in runs.columns]
+    if len(keys) < 3 or runs.empty or "run_id" not in runs.columns:
+        return runs
+    ordered = runs.sort_values("run_id", kind="stable")
+    repeated = ordered.duplicated(keys, keep="first")
+    if not repeated.any():
+        return runs
+    dropped = ordered[repeated]
+    notes = []
+    for (setting, seed), group in dropped.groupby(["setting_id", "seed"], sort=True):
+        kept = ordered.loc[(ordered["setting_id"] == setting) & (ordered["seed"] == seed),
+                           "run_id"].iloc[0]
+        name = group["network"].iloc[0] if "network" in group.columns else setting
+        notes.append(f"{name} seed {seed}: kept {kept}, left out "
+                     f"{', '.join(sorted(set(group['run_id'])))}")
+    warnings.warn("a seed ran more than once for one setting and is counted once: "
+                  + "; ".join(notes), stacklevel=2)
+    return runs.drop(index=dropped.index)
+
+
 def _json_value(value):
     if isinstance(value, np.generic):
         value = value.item()
@@ -438,6 +485,7 @@ def summarize(
                         f"(columns: {list(runs.columns)})")
     if not allow_pooling and "setting_id" in runs.columns and "setting_id" not in by:
         _refuse_pooling(runs, by)
+    runs = one_run_per_seed(runs)
     ci_name = f"ci{round(confidence * 100):d}"
     described = [column for column in (*SETTING_COLUMNS, "setting_id")
                  if column in runs.columns and column not in by]
@@ -469,7 +517,24 @@ def summarize(
 # Metrics that are shares in [0, 1] (per-class ones too: precision_<class>, f1_<class>...).
 FRACTION_METRICS = frozenset({
     "accuracy", "balanced_accuracy", "macro_f1", "roc_auc", "top2_accuracy",
-    "top2_cross_sentiment_share", "embedding_ambiguous_share",
+    "top2_cross_sentiment_share", "embedding_ambiguous_share", "majority_rate",
+    "top2_cross_sentiment_chance_share", "embedding_ambiguous_share_chance",
+})
+# What a metric is worth by chance, summarised and shown beside it where asked
+# (summarize_metrics(..., chance_levels=True)): metric -> (its chance level, column title).
+# Accuracy: always answering the most frequent class. Top-2 cross-sentiment: the two most
+# probable classes a uniformly random pair (16/28 for Mikels-8). Ambiguous share: the labels
+# permuted on the same neighbours.
+CHANCE_LEVELS = {
+    "accuracy": ("majority_rate", "majority rate"),
+    "top2_cross_sentiment_share": ("top2_cross_sentiment_chance_share", "{label} by chance"),
+    "embedding_ambiguous_share": ("embedding_ambiguous_share_chance", "{label} by chance"),
+}
+# Metrics where a smaller value is the better result (a significance table calls a network
+# "better" by this direction, not by the sign alone).
+LOWER_IS_BETTER = frozenset({
+    "top2_cross_sentiment_share", "embedding_ambiguous_share", "davies_bouldin",
+    "expected_calibration_error", "brier_score", "loss", "val_loss",
 })
 
 
@@ -491,9 +556,26 @@ def summarize_metrics(
     runs: pd.DataFrame,
     by: Sequence[str] = BY_SETTING,
     metrics: Iterable[str] = METRIC_COLUMNS,
+    *,
+    chance_levels: bool = False,
 ) -> pd.DataFrame:
     """:func:`summarize` for several metrics stacked in one long table (column ``metric``);
-    metrics that no run reports are left out."""
+    metrics that no run reports are left out.
+
+    Args:
+        runs: the table of :func:`collect_runs`.
+        by: columns that define a group.
+        metrics: the metrics to summarise, in order.
+        chance_levels: also summarise, right after each metric, its chance level where the
+            runs report it (:data:`CHANCE_LEVELS`: the majority rate after accuracy, ...), which
+            :func:`metrics_view` then shows beside the metric.
+    """
+    metrics = list(metrics)
+    if chance_levels:
+        metrics = [name for metric in metrics
+                   for name in (metric, *([CHANCE_LEVELS[metric][0]]
+                                          if metric in CHANCE_LEVELS else []))]
+        metrics = list(dict.fromkeys(metrics))
     parts = [summarize(runs, by, metric) for metric in metrics
              if metric in runs.columns and runs[metric].notna().any()]
     if not parts:
@@ -554,6 +636,11 @@ def metrics_view(summary: pd.DataFrame, *, dataset: str | None = OWN_TEST_SPLIT,
     such as FI or EmoSet needs), and for K classes the top-2 accuracy, macro ROC AUC and the
     top-2 cross-sentiment share.
 
+    When the summary holds a metric's chance level (``summarize_metrics(...,
+    chance_levels=True)``, :data:`CHANCE_LEVELS`), a column right after the metric shows its
+    mean over the runs ("majority rate (%)" after accuracy, "ambiguous by chance (%)" after
+    the ambiguous share); "-" where a run's record does not have it (older records).
+
     Args:
         summary: a :func:`summarize_metrics` table (long format, column ``metric``).
         dataset: the evaluation dataset to show (``None``: the summary has one already).
@@ -573,20 +660,78 @@ def metrics_view(summary: pd.DataFrame, *, dataset: str | None = OWN_TEST_SPLIT,
     counts = table.groupby(key)["n"].max()
     view["n"] = first[key].map(counts).to_numpy()
     scale = 100 if percent else 1
+    chance_present = set(table["metric"])
     for metric, label in labels.items():
         rows = table[table["metric"] == metric].set_index(key)
         if rows.empty:
             continue
-        texts = []
-        for setting in first[key]:
-            if setting not in rows.index or not np.isfinite(rows.loc[setting, "mean"]):
-                texts.append("-")
-                continue
-            mean, sd = rows.loc[setting, "mean"], rows.loc[setting, "sd_ddof1"]
-            spread = "" if not np.isfinite(sd) else f" ± {sd * scale:.{decimals}f}"
-            texts.append(f"{mean * scale:.{decimals}f}{spread}")
-        view[f"{label} (%)" if percent else label] = texts
+        view[f"{label} (%)" if percent else label] = _metric_texts(
+            rows, first[key], scale, decimals, spread=True)
+        chance, title = CHANCE_LEVELS.get(metric, (None, None))
+        if chance in chance_present:
+            title = title.format(label=label)
+            view[f"{title} (%)" if percent else title] = _metric_texts(
+                table[table["metric"] == chance].set_index(key), first[key], scale, decimals,
+                spread=False)
     return view
+
+
+def _metric_texts(rows: pd.DataFrame, settings_in_order: pd.Series, scale: float,
+                  decimals: int, *, spread: bool) -> list[str]:
+    """Per setting: "mean ± SD" (or the mean alone), "-" where there is no value."""
+    texts = []
+    for setting in settings_in_order:
+        if setting not in rows.index or not np.isfinite(rows.loc[setting, "mean"]):
+            texts.append("-")
+            continue
+        mean, sd = rows.loc[setting, "mean"], rows.loc[setting, "sd_ddof1"]
+        shown_sd = "" if not spread or not np.isfinite(sd) else f" ± {sd * scale:.{decimals}f}"
+        texts.append(f"{mean * scale:.{decimals}f}{shown_sd}")
+    return texts
+
+
+CROSS_DATASET_LABELS = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy"}
+
+
+def cross_dataset_view(runs: pd.DataFrame, *, decimals: int = 2,
+                       dataset_order: Sequence[str] | None = None) -> pd.DataFrame:
+    """Each network on each evaluation dataset: accuracy, the dataset's majority rate (the
+    accuracy of always answering its most frequent class) and balanced accuracy, in percent
+    (mean ± SD over seeds; the majority rate as a mean).
+
+    An accuracy means something only above the majority rate: Emotion-6 as sad vs not sad is
+    83.3 % "not sad", so a network that never says "sad" scores 83.3 % accuracy but 50 %
+    balanced accuracy.
+
+    Args:
+        runs: the table of :func:`collect_runs` (every evaluation dataset).
+        decimals: decimals of the percentages.
+        dataset_order: order of the datasets; default the run's own test split first, then
+            as they appear.
+
+    Returns:
+        Columns ``dataset``, ``network``, ``n``, ``accuracy (%)``, ``majority rate (%)``,
+        ``balanced accuracy (%)`` ("-" where a record lacks a value).
+    """
+    columns = ["dataset", "network", "n", "accuracy (%)", "majority rate (%)",
+               "balanced accuracy (%)"]
+    if runs.empty:
+        return pd.DataFrame(columns=columns)
+    datasets = list(dict.fromkeys(runs["dataset"]))
+    if dataset_order is None:
+        datasets.sort(key=lambda name: name != OWN_TEST_SPLIT)
+    else:
+        datasets = [name for name in dataset_order if name in datasets]
+    parts = []
+    for name in datasets:
+        rows = runs[runs["dataset"] == name]
+        summary = summarize_metrics(rows, metrics=list(CROSS_DATASET_LABELS),
+                                    chance_levels=True)
+        view = metrics_view(summary, dataset=name, decimals=decimals,
+                            labels=CROSS_DATASET_LABELS)
+        view.insert(0, "dataset", name)
+        parts.append(view.reindex(columns=columns, fill_value="-"))
+    return pd.concat(parts, ignore_index=True)[columns]
 
 
 def _percent(fraction: float, decimals: int) -> str:

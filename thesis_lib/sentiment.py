@@ -6,8 +6,10 @@ when both share a sentiment (sadness and fear), its doubt stays within one valen
 images of the first kind is a label-free measure of how well a multi-class network has learned
 valence, usable on any folder of images, labelled or not.
 
-    cross_sentiment_share(probs, class_names, threshold=...)   share, coverage, bootstrap CI
+    cross_sentiment_share(probs, class_names, threshold=...)   share, coverage, Wilson CIs,
+                                                                chance level
     cross_sentiment_flags(probs, class_names, sentiment_map)    per image: opposite or not
+    chance_share(class_names, sentiment_map)                    the share of random top-2 pairs
     default_sentiment_map(class_names, scheme=...)              the documented defaults
     ranked_classes(probs, k)                                    top-k class indices per image
 
@@ -25,12 +27,28 @@ order of evaluation, and the top-1 class is always the predicted class of ``pred
 Threshold. With ``threshold=t`` only images whose top-1 probability is at least ``t`` are
 counted; the result says how many (``n_counted``) and what fraction (``coverage``) that is. A
 threshold that leaves no image gives ``share = nan`` and ``n_counted = 0``, not an error.
+
+Intervals. The share and the coverage are proportions of images, so their confidence intervals
+are Wilson score intervals (``thesis_lib.stats.proportion_interval``: they hold their level at
+small n and never shrink to a point at 0/n or n/n), at the level given (``confidence``,
+recorded as ``confidence_level``). Records written by earlier versions hold a bootstrap
+interval under the same keys, without ``ci_method``.
+
+Chance level. A share means little without the value it takes when the network's ranking
+knows nothing of sentiment: if the two most probable classes were a uniformly random pair of
+distinct classes, the share would be that of the opposite pairs among all pairs,
+``n_pos * n_neg / (K (K - 1) / 2)``: 16/28 = 0.571 for the eight Mikels classes (4 positive,
+4 negative). It is what probabilities drawn from any exchangeable distribution give (e.g.
+uniform on the simplex, Dirichlet(1)), and it is the same under a threshold on the top-1
+probability: for such probabilities, which classes come first and second is independent of how
+large the top-1 probability is, so keeping the confident images does not change the chance
+level. A filtered share below it therefore says that the confident images' rankings separate
+the sentiments, not merely that confident images were kept.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
@@ -39,6 +57,11 @@ import pandas as pd
 
 from thesis_lib.data import labels
 from thesis_lib.errors import ConfigError, DataError
+from thesis_lib.stats.hypothesis_tests import (
+    DEFAULT_PROPORTION_METHOD,
+    ci_label,
+    proportion_interval,
+)
 
 PROBABILITY_PREFIX = "prob_"
 SENTIMENTS = (labels.POSITIVE, labels.NEGATIVE)
@@ -58,13 +81,15 @@ class CrossSentimentResult:
         n_counted: Images counted (top-1 probability at least ``threshold``).
         n_images: All images given.
         coverage: ``n_counted / n_images``.
-        ci_low, ci_high: Bootstrap confidence interval of ``share`` (percentile method,
-            resampling images); the share itself when every counted image agrees (no resample
-            can differ), ``nan`` below two counted images.
-        confidence_level: Level of the interval.
+        ci_low, ci_high: Confidence interval of ``share`` (Wilson score interval of
+            ``n_cross`` of ``n_counted``; of positive width also at 0/n and n/n); ``nan``
+            when no image is counted.
+        coverage_ci_low, coverage_ci_high: The same interval of ``coverage``.
+        confidence_level: Level of both intervals.
+        ci_method: How the intervals were computed (``"wilson"``).
+        chance_share: The share if the top-2 classes were a uniformly random pair
+            (:func:`chance_share`; 16/28 for Mikels-8), with or without a threshold.
         threshold: The top-1 probability an image needs to be counted (None: all).
-        n_resamples: Bootstrap resamples.
-        seed: Seed of the resampling.
     """
 
     share: float
@@ -74,12 +99,14 @@ class CrossSentimentResult:
     coverage: float
     ci_low: float
     ci_high: float
+    coverage_ci_low: float
+    coverage_ci_high: float
     confidence_level: float
+    ci_method: str
+    chance_share: float
     threshold: float | None
-    n_resamples: int
-    seed: int
 
-    def as_dict(self, prefix: str = "") -> dict[str, float | int | None]:
+    def as_dict(self, prefix: str = "") -> dict[str, float | int | str | None]:
         """A flat dict, keys optionally prefixed (``prefix="top2_cross_"``)."""
         return {f"{prefix}{key}": value for key, value in asdict(self).items()}
 
@@ -88,10 +115,15 @@ class CrossSentimentResult:
         if self.n_counted == 0:
             return (f"no image has a top-1 probability of at least {self.threshold} "
                     f"(0 of {self.n_images} counted)")
+        label = ci_label(self.confidence_level, self.ci_method)
         interval = "" if math.isnan(self.ci_low) else \
-            f", {self.confidence_level:.0%} CI [{self.ci_low:.3f}, {self.ci_high:.3f}]"
+            f", {label} [{self.ci_low:.3f}, {self.ci_high:.3f}]"
+        coverage = f"coverage {self.coverage:.3f}"
+        if self.threshold is not None and not math.isnan(self.coverage_ci_low):
+            coverage += f" ({label} [{self.coverage_ci_low:.3f}, {self.coverage_ci_high:.3f}])"
         return (f"top-2 cross-sentiment share {self.share:.3f} ({self.n_cross} of "
-                f"{self.n_counted} images{interval}); coverage {self.coverage:.3f}")
+                f"{self.n_counted} images{interval}; chance level {self.chance_share:.3f}, "
+                f"a random top-2 pair); {coverage}")
 
 
 def _is_binary(class_names: Sequence[str], scheme: str | None) -> bool:
@@ -235,21 +267,32 @@ def cross_sentiment_flags(
     return positive[top[:, 0]] != positive[top[:, 1]]
 
 
-def _bootstrap_interval(flags: np.ndarray, confidence_level: float, n_resamples: int,
-                        seed: int) -> tuple[float, float]:
-    from scipy import stats
+def chance_share(
+    class_names: Sequence[str],
+    sentiment_map: Mapping[str, str] | None = None,
+    *,
+    scheme: str | None = None,
+) -> float:
+    """The top-2 cross-sentiment share if the two most probable classes were a uniformly random
+    pair of distinct classes: ``n_pos * n_neg / (K (K - 1) / 2)`` (16/28 for the eight Mikels
+    classes). See the module's notes for what it means under a threshold.
 
-    if flags.size < 2:
-        return math.nan, math.nan
-    if flags.min() == flags.max():
-        share = float(flags[0])
-        return share, share  # every resample has this share
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=RuntimeWarning)
-        result = stats.bootstrap((flags,), np.mean, confidence_level=confidence_level,
-                                 n_resamples=n_resamples, method="percentile",
-                                 rng=np.random.default_rng(seed), vectorized=True)
-    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+    Args:
+        class_names: The classes of the network.
+        sentiment_map: Class -> "positive" or "negative"; default ``default_sentiment_map``.
+        scheme: The label scheme, for the default map and the binary check.
+
+    Raises:
+        ConfigError: a binary scheme, or a class missing from the map.
+    """
+    class_names = list(class_names)
+    if sentiment_map is None:
+        sentiment_map = default_sentiment_map(class_names, scheme=scheme)
+    elif _is_binary(class_names, scheme):
+        default_sentiment_map(class_names, scheme=scheme)  # raises: not applicable
+    positive = int(_check_sentiment_map(sentiment_map, class_names).sum())
+    negative = len(class_names) - positive
+    return positive * negative / math.comb(len(class_names), 2)
 
 
 def cross_sentiment_share(
@@ -259,11 +302,10 @@ def cross_sentiment_share(
     sentiment_map: Mapping[str, str] | None = None,
     scheme: str | None = None,
     threshold: float | None = None,
-    confidence_level: float = 0.95,
-    n_resamples: int = 9999,
-    seed: int = 0,
+    confidence: float = 0.95,
 ) -> CrossSentimentResult:
-    """The share of images whose top-2 classes have opposite sentiments, with a bootstrap CI.
+    """The share of images whose top-2 classes have opposite sentiments, with its Wilson CI and
+    its chance level.
 
     Label-free: only the predicted probabilities are used.
 
@@ -273,9 +315,8 @@ def cross_sentiment_share(
         sentiment_map: Class -> "positive" or "negative"; default ``default_sentiment_map``.
         scheme: The run's label scheme, for the default map and the binary check.
         threshold: Count only images whose top-1 probability is at least this (0..1).
-        confidence_level: Level of the bootstrap interval.
-        n_resamples: Bootstrap resamples.
-        seed: Seed of the resampling (the same seed gives the same interval).
+        confidence: Level of the intervals of the share and of the coverage (recorded as
+            ``confidence_level``).
 
     Raises:
         ConfigError: a binary scheme, a class missing from the map, a bad threshold or level.
@@ -283,25 +324,28 @@ def cross_sentiment_share(
     """
     if threshold is not None and not 0 <= threshold <= 1:
         raise ConfigError(f"threshold must be a probability in [0, 1], got {threshold!r}")
-    if not 0 < confidence_level < 1:
-        raise ConfigError(f"confidence_level must be in (0, 1), got {confidence_level!r}")
+    if isinstance(confidence, bool) or not isinstance(confidence, int | float) or \
+            not 0 < confidence < 1:
+        raise ConfigError(f"confidence must be a level in (0, 1), e.g. 0.95, got {confidence!r}")
     matrix, class_names = probability_matrix(probabilities, class_names)
     flags = cross_sentiment_flags(matrix, class_names, sentiment_map, scheme=scheme)
     counted = np.ones(len(matrix), dtype=bool) if threshold is None else \
         matrix.max(axis=1) >= threshold
-    kept = flags[counted].astype(float)
     n_images, n_counted = len(matrix), int(counted.sum())
-    ci_low, ci_high = _bootstrap_interval(kept, confidence_level, n_resamples, seed)
+    share = proportion_interval(int(flags[counted].sum()), n_counted, confidence=confidence)
+    coverage = proportion_interval(n_counted, n_images, confidence=confidence)
     return CrossSentimentResult(
-        share=float(kept.mean()) if n_counted else math.nan,
-        n_cross=int(kept.sum()),
+        share=share.proportion,
+        n_cross=share.successes,
         n_counted=n_counted,
         n_images=n_images,
-        coverage=n_counted / n_images if n_images else math.nan,
-        ci_low=ci_low,
-        ci_high=ci_high,
-        confidence_level=confidence_level,
+        coverage=coverage.proportion,
+        ci_low=share.ci_low,
+        ci_high=share.ci_high,
+        coverage_ci_low=coverage.ci_low,
+        coverage_ci_high=coverage.ci_high,
+        confidence_level=confidence,
+        ci_method=DEFAULT_PROPORTION_METHOD,
+        chance_share=chance_share(class_names, sentiment_map, scheme=scheme),
         threshold=threshold,
-        n_resamples=n_resamples,
-        seed=seed,
     )

@@ -13,9 +13,19 @@ share a name get what tells them apart, derived from the fields in which they di
 (``"B2 + 3 Gram modules (taps 1-3)"``, ``"B2 + 3 Gram modules (gelu)"``); a field at its default
 value is not mentioned.
 
-References: a network is compared with the baseline of the same backbone, image size, data and
-training, i.e. the baseline setting that agrees on every field except the ones a study varies
-(:data:`COMPARED_FIELDS`). Runs trained on other data or splits are not compared unless asked.
+References: each step of a study is compared with the setting without that step, trained the
+same way (same backbone, image size, data and training). A setting is built from the baseline by
+up to three steps, and its reference undoes the outermost one (:func:`find_reference`, rule
+``"step"``):
+
+- the loss: Gram-4 + contrastive-center loss -> Gram-4 with cross-entropy alone;
+- a variation of the modules (taps, pairs, activation, dropout) -> the default Gram-N;
+- the modules: Gram-N, GramNet, pairwise -> the baseline.
+
+The rule ``"baseline"`` compares every setting with the plain baseline instead. A reference must
+match on every other field; a missing one is a note naming the closest candidate, an ambiguous
+one an error naming the candidates, never a silent first pick. Runs trained on other data or
+splits are not compared unless asked.
 """
 
 from __future__ import annotations
@@ -29,15 +39,19 @@ from typing import Any
 
 import pandas as pd
 
-from thesis_lib.errors import DataError
+from thesis_lib.errors import ConfigError, DataError
 
-# What a study varies between the networks it compares (the network and its loss); every other
-# setting field must agree between a network and its baseline.
-COMPARED_FIELDS = frozenset({
-    "variant", "modules", "taps", "pairs", "activation", "dropout",
+# The steps from the baseline to a setting, by the fields each one changes; every other setting
+# field must agree between a setting and its reference.
+MODULE_FIELDS = frozenset({"variant", "modules"})
+VARIATION_FIELDS = frozenset({"taps", "pairs", "activation", "dropout"})
+LOSS_FIELDS = frozenset({
     "contrastive_center_weight", "contrastive_center_delta", "contrastive_center_inter_weight",
-    "contrastive_center_lr",
+    "contrastive_center_lr", "contrastive_center_reduction",
 })
+COMPARED_FIELDS = MODULE_FIELDS | VARIATION_FIELDS | LOSS_FIELDS
+# How a setting's reference is chosen (see find_reference).
+REFERENCE_RULES = ("step", "baseline")
 # Fields that say which images a run was trained and tested on.
 DATA_FIELDS = frozenset({
     "data", "dataset_name", "scheme", "adapter", "split_ratios", "split_seed", "min_side",
@@ -52,7 +66,7 @@ NOT_SETTING_FIELDS = frozenset({
 # (The thesis protocol's defaults, as in TrainConfig; kept here so that reading results needs
 # no training code.)
 UNREMARKABLE = {"taps": None, "pairs": None, "activation": "relu", "dropout": None,
-                "contrastive_center_weight": 0.0}
+                "contrastive_center_weight": 0.0, "contrastive_center_reduction": "mean"}
 VARIANT_ORDER = ("baseline", "gram", "gramnet", "pairwise")
 
 
@@ -172,6 +186,8 @@ def _describe(key: str, value: Any, fields: Mapping[str, Any]) -> str:
         return f"data {str(value)[:8]}"
     if key == "contrastive_center_weight":
         return f"contrastive-center λ={value:g}" if isinstance(value, int | float) else str(value)
+    if key == "contrastive_center_reduction":
+        return f"λ per batch {value}"
     if isinstance(value, bool):
         return key.replace("_", " ") if value else f"no {key.replace('_', ' ')}"
     if isinstance(value, list):
@@ -229,48 +245,131 @@ def reference_fields(fields: Mapping[str, Any]) -> set[str]:
     return set(fields) - COMPARED_FIELDS
 
 
-def find_reference(fields: Mapping[str, Any], baselines: Mapping[str, Mapping[str, Any]], *,
+def _is_default(fields: Mapping[str, Any], key: str) -> bool:
+    """Whether a field is at its unremarkable value (a record without it counts as default)."""
+    return _unremarkable(key, fields.get(key, UNREMARKABLE.get(key)))
+
+
+def has_loss_step(fields: Mapping[str, Any]) -> bool:
+    """Whether a setting trains with an extra loss term (a contrastive-center weight > 0)."""
+    return not _is_default(fields, "contrastive_center_weight")
+
+
+def has_variation_step(fields: Mapping[str, Any]) -> bool:
+    """Whether a setting's modules differ from the default ones (taps, pairs, activation...)."""
+    return not all(_is_default(fields, key) for key in VARIATION_FIELDS)
+
+
+def outermost_step(fields: Mapping[str, Any], baseline: str = "baseline") -> str | None:
+    """The last step from the baseline to a setting: ``"loss"``, ``"variation"``,
+    ``"modules"``, or ``None`` for the plain baseline itself."""
+    if has_loss_step(fields):
+        return "loss"
+    if has_variation_step(fields):
+        return "variation"
+    return None if fields.get("variant") == baseline else "modules"
+
+
+# What a step changes: the fields in which a setting and its reference may differ.
+_STEP_FIELDS = {"loss": LOSS_FIELDS, "variation": VARIATION_FIELDS,
+                "modules": MODULE_FIELDS | VARIATION_FIELDS}
+_STEP_REFERENCE = {"loss": "setting without the extra loss",
+                   "variation": "setting with the default modules", "modules": "baseline"}
+
+
+def _undoes_step(step: str, candidate: Mapping[str, Any], baseline: str) -> bool:
+    """Whether ``candidate`` is a setting without ``step`` (whatever its other fields)."""
+    if step == "loss":
+        return not has_loss_step(candidate)
+    if step == "variation":
+        return not has_variation_step(candidate) and not has_loss_step(candidate)
+    return candidate.get("variant") == baseline and not has_loss_step(candidate)
+
+
+def find_reference(fields: Mapping[str, Any], candidates: Mapping[str, Mapping[str, Any]], *,
+                   rule: str = "step", baseline: str = "baseline",
                    allow_different_data: bool = False) -> tuple[str | None, str]:
-    """The baseline setting a network is compared with, and a note.
+    """The setting a setting is compared with, and a note.
 
     Args:
-        fields: the network's setting.
-        baselines: the baseline settings (``setting_id -> fields``).
-        allow_different_data: accept a baseline trained the same way on other data or splits.
+        fields: the setting's fields.
+        candidates: the settings it may be compared with (``setting_id -> fields``); the
+            setting itself may be among them.
+        rule: ``"step"``: the setting without its outermost step (:func:`outermost_step`):
+            Gram-4 + contrastive-center loss -> Gram-4, Gram-3 with gelu -> Gram-3,
+            Gram-3 -> the baseline; ``"baseline"``: the plain baseline for every setting.
+        baseline: the variant name of the baseline.
+        allow_different_data: accept a reference trained the same way on other data or
+            splits (noted).
 
     Returns:
-        ``(baseline setting id, note)``; ``(None, why)`` when no baseline was trained the same
-        way.
+        ``(reference setting id, note)``; ``(None, why)`` when no setting without the step
+        was trained the same way (the note names the closest candidate's differences), and
+        ``(None, "")`` for the plain baseline.
 
     Raises:
-        DataError: every baseline was trained on other data or splits (and
-            ``allow_different_data`` is off).
+        ConfigError: an unknown rule.
+        DataError: several candidates qualify (their ids are named), or (without
+            ``allow_different_data``) the only references were trained on other data or splits.
     """
-    keys = reference_fields(fields) | {key for b in baselines.values()
-                                       for key in reference_fields(b)}
-    same = [sid for sid, b in baselines.items() if not differences(fields, b, keys)]
+    if rule not in REFERENCE_RULES:
+        raise ConfigError(f"reference rule must be one of {', '.join(REFERENCE_RULES)}, "
+                          f"got {rule!r}")
+    step = outermost_step(fields, baseline)
+    if step is None:
+        return None, ""
+    free = _STEP_FIELDS[step]
+    if rule == "baseline":  # every field a study varies may differ from the plain baseline
+        step = "modules" if fields.get("variant") != baseline else "loss"
+        free = COMPARED_FIELDS
+    pool = {sid: c for sid, c in candidates.items()
+            if _undoes_step(step, c, baseline) and _canonical(c) != _canonical(dict(fields))}
+    if not pool:
+        return None, f"no {_STEP_REFERENCE[step]} among the runs"
+    keys = (set(fields) | {key for c in pool.values() for key in c}) - free
+    same = [sid for sid, c in pool.items() if not differences(fields, c, keys)]
+    if len(same) > 1:
+        raise DataError(f"{len(same)} settings qualify as the {_STEP_REFERENCE[step]} "
+                        f"({', '.join(same)}); name the reference explicitly")
     if same:
-        # Several baselines trained the same way: prefer the plain one (e.g. no extra loss).
-        plain = [sid for sid in same if all(_unremarkable(key, baselines[sid].get(key))
-                                            for key in UNREMARKABLE if key in baselines[sid])]
-        return (plain or same)[0], ""
-    same_data = {sid: b for sid, b in baselines.items()
-                 if not differences(fields, b, keys & DATA_FIELDS)}
-    if not same_data:
-        closest = min(baselines.values(), key=lambda b: len(differences(fields, b, keys)))
-        changed = ", ".join(differences(fields, closest, keys & DATA_FIELDS))
+        return same[0], ""
+    other_data = [sid for sid, c in pool.items()
+                  if not differences(fields, c, keys - DATA_FIELDS)]
+    closest = min(pool.values(), key=lambda c: len(differences(fields, c, keys)))
+    if other_data:
+        changed = ", ".join(differences(fields, pool[other_data[0]], keys & DATA_FIELDS))
         if not allow_different_data:
             raise DataError(
-                f"no baseline was trained on the same data and split (they differ in {changed});"
-                " compare with allow_different_data=True to compare anyway")
-        training = {sid: b for sid, b in baselines.items()
-                    if not differences(fields, b, keys - DATA_FIELDS)}
-        if training:
-            return next(iter(training)), f"baseline trained on other data ({changed})"
-        same_data = baselines
-    closest = min(same_data.values(), key=lambda b: len(differences(fields, b, keys)))
-    return None, ("no baseline trained the same way (differs in: "
+                f"no {_STEP_REFERENCE[step]} was trained on the same data and split "
+                f"(they differ in {changed}); compare with allow_different_data=True to "
+                "compare anyway")
+        if len(other_data) > 1:
+            raise DataError(f"{len(other_data)} settings trained on other data qualify as the "
+                            f"{_STEP_REFERENCE[step]} ({', '.join(other_data)}); name the "
+                            "reference explicitly")
+        return other_data[0], f"{_STEP_REFERENCE[step]} trained on other data ({changed})"
+    return None, (f"no {_STEP_REFERENCE[step]} trained the same way (differs in: "
                   f"{', '.join(differences(fields, closest, keys))})")
+
+
+def resolve_reference(name: str, names: Mapping[str, str]) -> str:
+    """The setting id that a user names as the reference, by setting id (or its first digits)
+    or by its readable name (``setting_id -> name``).
+
+    Raises:
+        DataError: no setting or several settings answer to ``name`` (the candidates are named).
+    """
+    text = str(name).strip()
+    matches = [sid for sid, readable in names.items() if readable == text]
+    if not matches and len(text) >= 4:
+        matches = [sid for sid in names if sid.startswith(text)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise DataError(f"reference {text!r} names no setting; settings: "
+                        f"{'; '.join(sorted(names.values()))}")
+    raise DataError(f"reference {text!r} names {len(matches)} settings: "
+                    f"{'; '.join(names[sid] for sid in matches)}")
 
 
 def is_default_architecture(fields: Mapping[str, Any]) -> bool:

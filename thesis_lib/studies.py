@@ -32,6 +32,7 @@ import pandas as pd
 from thesis_lib import paths
 from thesis_lib.errors import ConfigError
 from thesis_lib.results import study_dir
+from thesis_lib.settings import REFERENCE_RULES
 
 # Stages (1-based, see thesis_lib.models.backbones) tapped by the tap-selection ablation.
 TAP_STAGES: dict[str, tuple[int, ...]] = {
@@ -96,17 +97,25 @@ class Study:
         name: the study's name (folder ``results_dir/studies/<name>``).
         settings: setting label -> the training-configuration fields that define it.
         seeds: the seeds every setting is trained with.
+        reference_rule: how each setting finds the setting it is compared with
+            (``thesis_lib.settings.REFERENCE_RULES``): ``"step"``, the setting without its
+            outermost step (Gram-4 + loss -> Gram-4, a tap variant -> the default network,
+            Gram-N -> the baseline), or ``"baseline"``, the plain baseline for every setting.
     """
 
     name: str
     settings: dict[str, dict[str, Any]]
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])
+    reference_rule: str = "step"
 
     def __post_init__(self) -> None:
         if not self.settings:
             raise ConfigError(f"study {self.name!r} has no settings")
         if not self.seeds:
             raise ConfigError(f"study {self.name!r} needs at least one seed")
+        if self.reference_rule not in REFERENCE_RULES:
+            raise ConfigError(f"study {self.name!r}: reference_rule must be one of "
+                              f"{', '.join(REFERENCE_RULES)}, got {self.reference_rule!r}")
 
 
 def comparison_study(seeds: Sequence[int], modules: Sequence[int] = (2, 3, 4),
@@ -181,6 +190,18 @@ def make_study(name: str, seeds: Sequence[int], *, backbone: str,
     if name == "loss":
         return loss_study(seeds, modules=loss_modules, weight=contrastive_center_weight)
     raise ConfigError(f"unknown study {name!r}; valid: {', '.join(STUDY_NAMES)}")
+
+
+# Each study's reference rule (see Study): every built-in study compares each step with the
+# setting without it, so the loss study tests Gram-4 + loss against Gram-4, the tap and
+# activation studies test each variant against the default network.
+STUDY_REFERENCE_RULES = {name: "step" for name in STUDY_NAMES}
+
+
+def reference_rule(study: str | None) -> str:
+    """The reference rule of a study by name (``"step"`` for every built-in study and for all
+    runs of a results folder)."""
+    return STUDY_REFERENCE_RULES.get(str(study), "step") if study else "step"
 
 
 def _results_root(results_dir: str | os.PathLike | None) -> Path:

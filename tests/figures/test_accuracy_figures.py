@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from figure_artists import error_bars, figure_texts, points
+from figure_artists import drawn_lines, error_bars, figure_texts, mentions, points
 from matplotlib.container import BarContainer
 from scipy import stats
 
@@ -118,7 +118,12 @@ def test_cross_dataset_bars_have_the_group_means_and_t_intervals(tmp_path):
     spans = [sorted(segment[:, 1]) for segment in error_bars(ax)]
     assert len(spans) == 6
     assert np.allclose(spans[2], t_interval_percent(emotion6))
-    assert "error bars: mean ± 95 % t CI (n ≥ 3 seeds)" in [text.get_text() for text in ax.texts]
+    assert [text.get_text().splitlines()[0] for text in ax.texts][-1] == \
+        "error bars: mean ± 95 % t CI (n ≥ 3 seeds)"
+    # Without those columns, the figure says what it cannot show.
+    assert len(fig.axes) == 1
+    assert mentions(fig, "balanced accuracy: not in the table")
+    assert mentions(fig, "majority rate: not in the table")
     assert save_figure(fig, "cross_dataset", tmp_path)["pdf"].is_file()
 
 
@@ -130,9 +135,72 @@ def test_cross_dataset_of_published_means_has_no_error_bars():
             for bar in bars] == pytest.approx(
         [80.85, 81.59])
     # The bars are labelled with their values, and the note says that there is no interval.
-    assert [text.get_text() for text in ax.texts] == ["80.85", "81.59",
-                                                      "bars of one value: no interval"]
+    assert [text.get_text() for text in ax.texts] == [
+        "80.85", "81.59",
+        "bars of one value: no interval\nbalanced accuracy: not in the table\n"
+        "majority rate: not in the table"]
     assert error_bars(ax) == [] and len(points(ax)) == 0
+
+
+def bar_heights(ax) -> list[float]:
+    return [bar.get_height() for bars in ax.containers if isinstance(bars, BarContainer)
+            for bar in bars]
+
+
+def test_cross_dataset_shows_balanced_accuracy_and_the_majority_rate_below_and_on_the_bars():
+    # Emotion-6 as sad vs not sad: 330 sad of 1,980 images, so 1650 / 1980 = 83.3 % not sad.
+    # A network that always says "not sad" scores 83.33 % accuracy and 50 % balanced accuracy
+    # (recall 1 for "not sad", 0 for "sad"); one that finds 200 of the 330 sad images and
+    # calls 500 of the 1,650 others sad scores (200 + 1150) / 1980 = 68.18 % accuracy and
+    # (200 / 330 + 1150 / 1650) / 2 = 65.15 % balanced accuracy.
+    runs = pd.DataFrame({
+        "dataset": ["Emotion-6", "Emotion-6", "test split", "test split"],
+        "network": ["constant", "network", "constant", "network"],
+        "run_id": ["c", "n", "c", "n"],
+        "accuracy": [1650 / 1980, 1350 / 1980, 0.6, 0.8],
+        "balanced_accuracy": [0.5, (200 / 330 + 1150 / 1650) / 2, 0.5, 0.75],
+        "majority_rate": [1650 / 1980, 1650 / 1980, 0.6, 0.6],
+    })
+    fig = plot_cross_dataset(runs, dataset_order=["test split", "Emotion-6"],
+                             network_order=["constant", "network"])
+    top, bottom = fig.axes
+    assert top.get_ylabel() == "Test accuracy (%)"
+    assert bottom.get_ylabel() == "Balanced accuracy (%)"
+    assert [label.get_text() for label in bottom.get_xticklabels()] == ["test split", "Emotion-6"]
+    # Bars per network, datasets in order: constant (test, Emotion-6), network (test, Emotion-6).
+    assert bar_heights(top) == pytest.approx([60.0, 83.3333, 80.0, 68.1818], abs=1e-4)
+    assert bar_heights(bottom) == pytest.approx([50.0, 50.0, 75.0, 65.1515], abs=1e-4)
+    # One dashed line per dataset at its majority rate, spanning the dataset's bars.
+    lines = drawn_lines(top)
+    assert [line.get_linestyle() for line in lines] == ["--", "--"]
+    assert [tuple(line.get_ydata()) for line in lines] == [
+        pytest.approx((60.0, 60.0)), pytest.approx((83.3333, 83.3333), abs=1e-4)]
+    for group, line in enumerate(lines):
+        low, high = line.get_xdata()
+        group_bars = [bar for bars in top.containers if isinstance(bars, BarContainer)
+                      for bar in bars if abs(bar.get_x() + bar.get_width() / 2 - group) < 0.5]
+        assert low <= min(bar.get_x() for bar in group_bars)
+        assert high >= max(bar.get_x() + bar.get_width() for bar in group_bars)
+    assert drawn_lines(bottom) == []
+    assert {"60.0", "83.3"} <= {text.get_text() for text in top.texts}
+    legend = [text.get_text() for text in top.get_legend().get_texts()]
+    assert legend == ["constant", "network", "majority rate"]
+    assert mentions(fig, "majority rate (always the largest class)")
+    assert not mentions(fig, "not in the table")
+
+
+def test_a_dataset_without_a_recorded_majority_rate_gets_no_line_and_is_named():
+    runs = pd.DataFrame({
+        "dataset": ["a", "b"], "network": ["net", "net"], "run_id": ["r", "r"],
+        "accuracy": [0.7, 0.8], "balanced_accuracy": [0.6, np.nan],
+        "majority_rate": [0.9, np.nan]})
+    fig = plot_cross_dataset(runs)
+    top, bottom = fig.axes
+    assert [tuple(line.get_ydata()) for line in drawn_lines(top)] == [pytest.approx((90, 90))]
+    assert bar_heights(bottom) == pytest.approx([60.0])  # no bar for a missing value
+    assert mentions(fig, "majority rate unknown for b")
+    with pytest.raises(DataError, match="majority_rate"):
+        plot_cross_dataset(runs.assign(majority_rate=[90.0, np.nan]))  # percent, not fraction
 
 
 def test_two_seeds_draw_no_interval_and_the_axis_stays_around_the_data():

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from thesis_lib.errors import DataError
+from thesis_lib.errors import ConfigError, DataError
 from thesis_lib.figures import results_table, save_table, significance_table
 from thesis_lib.results import summarize, with_settings
 from thesis_lib.stats import compare_variants
@@ -65,13 +65,16 @@ def test_single_run_has_no_sd_and_shows_a_dash():
 
 def test_significance_table_shows_welch_test_equal_to_scipy(runs, comparisons):
     latex = significance_table(comparisons)
-    assert "Network & Diff. (pp) & 95 \\% CI (pp) & t & df & p & Holm p \\\\" in latex
+    assert ("Network & Diff. (pp) & 95 \\% CI (pp) & t & df & p & Holm p (m = 2) & Paired p & "
+            "Design & Outcome \\\\") in latex
     rows = body_rows(latex)
     gram = runs[(runs.variant == "gram") & (runs.modules == 2)]["accuracy"].to_numpy()
     base = runs[runs.variant == "baseline"]["accuracy"].to_numpy()
     welch = stats.ttest_ind(gram, base, equal_var=False)
     interval = welch.confidence_interval(0.95)
-    network, diff, ci, t, df, p, _ = rows[0]
+    network, diff, ci, t, df, p, _, paired, design, outcome = rows[0]
+    assert paired == f"{stats.ttest_rel(gram, base).pvalue:.3f}"
+    assert design == "paired by seed" and outcome in ("better", "not significant")
     assert network == "B2 + 2 Gram modules"
     assert diff == f"$+${(gram.mean() - base.mean()) * 100:.2f}"
     assert ci == f"[{interval.low * 100:.2f}, {interval.high * 100:.2f}]"
@@ -118,3 +121,26 @@ def test_the_metrics_table_puts_balanced_accuracy_and_macro_f1_beside_accuracy(r
     latex = metrics_table(summary)
     assert "Network & n & accuracy (\\%) & balanced accuracy (\\%) & macro F1 (\\%)" in latex
     assert "$\\pm$" in latex
+
+
+def test_headers_follow_the_confidence_the_intervals_were_computed_at(runs):
+    comparisons = compare_variants(runs, alpha=0.01)
+    latex = significance_table(comparisons)
+    assert "99 \\% CI (pp)" in latex and "95 \\%" not in latex
+    gram = runs[(runs.variant == "gram") & (runs.modules == 2)]["accuracy"].to_numpy()
+    base = runs[runs.variant == "baseline"]["accuracy"].to_numpy()
+    interval = stats.ttest_ind(gram, base, equal_var=False).confidence_interval(0.99)
+    low, high = body_rows(latex)[0][2].replace("$-$", "-").strip("[]").split(", ")
+    assert (float(low), float(high)) == pytest.approx(
+        (interval.low * 100, interval.high * 100), abs=0.005)
+    with pytest.raises(ConfigError, match="computed at 99% confidence, not 95%"):
+        significance_table(comparisons, confidence=0.95)
+
+
+def test_names_with_symbols_are_written_as_latex():
+    from thesis_lib.figures.tables import latex_text
+
+    assert latex_text("B0 + 4 Gram modules (contrastive-center λ=0.1)") == (
+        "B0 + 4 Gram modules (contrastive-center $\\lambda$=0.1)")
+    assert latex_text("not_sad & 5 % {x} #1 ± 2") == (
+        "not\\_sad \\& 5 \\% \\{x\\} \\#1 $\\pm$ 2")

@@ -5,6 +5,10 @@ accuracies as fractions; the axes show percent. Error bars are Student-t 95 % co
 intervals of the mean across seeds, the same as in the summary tables, drawn only for networks
 with at least three runs and clipped to 0-100 % (``intervals.py``); with fewer runs each seed is
 shown and the figure says that no interval is drawn.
+
+The cross-dataset figure puts balanced accuracy under accuracy and marks each dataset's
+majority rate (the accuracy of always answering its most frequent class) on the accuracy
+bars: an accuracy below it says the network does worse than a constant answer.
 """
 
 from __future__ import annotations
@@ -36,6 +40,13 @@ from thesis_lib.figures.intervals import (
 from thesis_lib.figures.style import figure_size, palette, publication_style
 
 ACCURACY_LABEL = "Test accuracy (%)"
+BALANCED_LABEL = "Balanced accuracy (%)"
+MAJORITY_LABEL = "majority rate"
+# Where the cross-dataset bars carry their values (percent).
+BAR_VALUE_HEIGHT = 2.0
+# Legend entries up to this many characters stand side by side in the cross-dataset figure.
+LEGEND_SHORT_NAME = 16
+MAJORITY_NOTE = "dashed: majority rate (always the largest class)"
 SEED_LABEL = "one run (seed)"
 MEAN_COLOR = "black"
 
@@ -215,22 +226,32 @@ def plot_cross_dataset(
     dataset: str = "dataset",
     network: str = "network",
     accuracy: str = "accuracy",
+    balanced_accuracy: str | None = "balanced_accuracy",
+    majority_rate: str | None = "majority_rate",
     dataset_order: Sequence[str] | None = None,
     network_order: Sequence[str] | None = None,
     confidence: float = 0.95,
     width: str | float = "single",
 ) -> Figure:
-    """Grouped bars: mean accuracy of each network on each evaluation dataset, with t CIs.
+    """Grouped bars: mean accuracy of each network on each evaluation dataset, with t CIs; below
+    them the same for balanced accuracy, and on the accuracy bars each dataset's majority rate.
 
     A bar of at least three runs gets its t interval (clipped to 0-100 %); a bar of two runs
     shows both runs as points; a bar of one value (e.g. a published mean) shows the value
-    alone. A note under the axes says which of these the figure holds.
+    alone. The majority rate (mean over the dataset's rows; it differs between runs only where
+    their test splits differ) is a dashed line across the dataset's bars, with its value. A
+    note under the axes says which of these the figure holds, and what the table lacks
+    (balanced accuracy, a majority rate).
 
     Args:
         runs: one row per (run, evaluation dataset) with the accuracy on that dataset.
         dataset: column naming the evaluation dataset (test split, UnbiasedEmo, Emotion-6...).
         network: column naming the network, e.g. baseline and proposed.
         accuracy: column with the accuracy in [0, 1].
+        balanced_accuracy: column with the balanced accuracy in [0, 1]; its panel is drawn
+            when the column has values (None: never).
+        majority_rate: column with the share of the dataset's most frequent class in [0, 1]
+            (None: never drawn).
         dataset_order, network_order: order of the groups and of the bars within a group.
         confidence: level of the t interval drawn as error bars.
         width: ``"single"``, ``"double"`` or inches.
@@ -241,35 +262,102 @@ def plot_cross_dataset(
     require_unique_runs(runs, [dataset, network, "run_id"], what)
     networks = ordered(runs[network], network_order)
     datasets = ordered(runs[dataset], dataset_order)
-    bar_width = 0.8 / len(networks)
+    panels = [(accuracy, ACCURACY_LABEL)]
+    has_balanced = balanced_accuracy is not None and balanced_accuracy in runs.columns and \
+        runs[balanced_accuracy].notna().any()
+    if has_balanced:
+        require_fractions(runs[balanced_accuracy].dropna(),
+                          f"{what}, column {balanced_accuracy!r}")
+        panels.append((balanced_accuracy, BALANCED_LABEL))
+    majorities = _majority_rates(runs, dataset, majority_rate, datasets)
     summaries = []
     with publication_style():
-        fig, ax = plt.subplots(figsize=figure_size(width, aspect=0.75))
-        for index, (name, color) in enumerate(zip(networks, palette(len(networks)),
-                                                  strict=False)):
-            positions, bars = [], []
-            for group, data_name in enumerate(datasets):
-                selected = (runs[network] == name) & (runs[dataset] == data_name)
-                values = runs.loc[selected, accuracy].to_numpy(float) * 100
-                if values.size == 0:
-                    continue
-                positions.append(group + (index - (len(networks) - 1) / 2) * bar_width)
-                bars.append(mean_interval(values, confidence, PERCENT))
-                _draw_bar_spread(ax, positions[-1], values, bars[-1], bar_width)
-            container = ax.bar(positions, [bar.mean for bar in bars], width=bar_width,
-                               color=color, label=str(name), zorder=1)
-            ax.bar_label(container, fmt="%.2f", label_type="center", fontsize=6,
-                         color="white")
-            summaries.extend(bars)
-        ax.set_xticks(range(len(datasets)), datasets)
-        ax.set_xlabel("")
-        ax.set_ylabel(ACCURACY_LABEL)
-        ax.set_ylim(0, 100)
-        ax.legend(title=None, loc="lower center", bbox_to_anchor=(0.5, 1.0),
-                  ncol=len(networks))
-        ax.text(1.0, -0.12, _bars_note(summaries, confidence), transform=ax.transAxes,
-                ha="right", va="top", fontsize=6)
+        fig, axes = plt.subplots(len(panels), 1, sharex=True, squeeze=False,
+                                 figsize=figure_size(width, aspect=0.75 * len(panels)))
+        axes = axes[:, 0]
+        for ax, (column, label) in zip(axes, panels, strict=True):
+            summaries.extend(_draw_bars(ax, runs, column, dataset, network, datasets,
+                                        networks, confidence))
+            ax.set_ylabel(label)
+            ax.set_ylim(0, 100)
+        _draw_majority(axes[0], majorities)
+        axes[-1].set_xticks(range(len(datasets)), datasets)
+        axes[-1].set_xlabel("")
+        handles, labels = axes[0].get_legend_handles_labels()
+        # The networks first, in their order; the majority rate's line last.
+        handles = [handle for handle, text in sorted(
+            zip(handles, labels, strict=True), key=lambda item: item[1] == MAJORITY_LABEL)]
+        # Side by side while the names are short; long setting names one per row, so that
+        # the legend never grows wider than the figure.
+        short = max(len(handle.get_label()) for handle in handles) <= LEGEND_SHORT_NAME
+        axes[0].legend(handles=handles, title=None, loc="lower center",
+                       bbox_to_anchor=(0.5, 1.0), ncol=min(len(handles), 3) if short else 1)
+        notes = [_bars_note(summaries, confidence)]
+        if any(rate is not None for rate in majorities.values()):
+            notes.append(MAJORITY_NOTE)
+        if not has_balanced:
+            notes.append("balanced accuracy: not in the table")
+        missing = [name for name in datasets if majorities.get(name) is None]
+        if missing:
+            notes.append(f"majority rate unknown for {', '.join(map(str, missing))}"
+                         if len(missing) < len(datasets) else "majority rate: not in the table")
+        axes[-1].text(1.0, -0.12, "\n".join(note for note in notes if note),
+                      transform=axes[-1].transAxes, ha="right", va="top", fontsize=6)
     return fig
+
+
+def _draw_bars(ax, runs: pd.DataFrame, column: str, dataset: str, network: str,
+               datasets: list, networks: list, confidence: float) -> list[MeanInterval]:
+    """One panel of grouped bars (networks within datasets) of one metric, in percent."""
+    bar_width = 0.8 / len(networks)
+    summaries = []
+    for index, (name, color) in enumerate(zip(networks, palette(len(networks)), strict=False)):
+        positions, bars = [], []
+        for group, data_name in enumerate(datasets):
+            selected = (runs[network] == name) & (runs[dataset] == data_name)
+            values = runs.loc[selected, column].dropna().to_numpy(float) * 100
+            if values.size == 0:
+                continue
+            positions.append(group + (index - (len(networks) - 1) / 2) * bar_width)
+            bars.append(mean_interval(values, confidence, PERCENT))
+            _draw_bar_spread(ax, positions[-1], values, bars[-1], bar_width)
+        ax.bar(positions, [bar.mean for bar in bars], width=bar_width, color=color,
+               label=str(name), zorder=1)
+        # Values at the foot of the bars: clear of the error bars at their tops and of the
+        # majority rate's line, which is at least 100 / K % (12.5 % for eight classes).
+        for position, bar in zip(positions, bars, strict=True):
+            ax.text(position, BAR_VALUE_HEIGHT, f"{bar.mean:.2f}", ha="center", va="bottom",
+                    fontsize=6, color="white", zorder=2)
+        summaries.extend(bars)
+    return summaries
+
+
+def _majority_rates(runs: pd.DataFrame, dataset: str, column: str | None,
+                    datasets: list) -> dict:
+    """Per dataset, the mean majority rate of its rows in percent (None where unknown)."""
+    if column is None or column not in runs.columns:
+        return dict.fromkeys(datasets)
+    require_fractions(runs[column].dropna(), f"cross-dataset accuracy, column {column!r}")
+    means = runs.groupby(dataset, sort=False)[column].mean() * 100
+    return {name: (float(means[name]) if name in means.index and np.isfinite(means[name])
+                   else None) for name in datasets}
+
+
+def _draw_majority(ax, majorities: dict) -> None:
+    """A dashed line across each dataset's bars at its majority rate, with its value."""
+    drawn = False
+    for group, rate in enumerate(majorities.values()):
+        if rate is None:
+            continue
+        ax.plot([group - 0.45, group + 0.45], [rate, rate], color=MEAN_COLOR, linestyle="--",
+                linewidth=0.9, zorder=4, label=None if drawn else MAJORITY_LABEL)
+        # The value just above the line's right end, on a white ground over the bars.
+        ax.annotate(f"{rate:.1f}", (group + 0.44, rate), xytext=(0, 1.5),
+                    textcoords="offset points", ha="right", va="bottom", fontsize=6,
+                    color=MEAN_COLOR, zorder=5,
+                    bbox={"boxstyle": "square,pad=0.15", "facecolor": "white",
+                          "edgecolor": "none", "alpha": 0.85})
+        drawn = True
 
 
 def _draw_bar_spread(ax, position: float, values: np.ndarray, summary: MeanInterval,

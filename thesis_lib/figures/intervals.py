@@ -27,8 +27,9 @@ UNBOUNDED = (-np.inf, np.inf)
 
 
 def percent_text(fraction: float) -> str:
-    """0.95 -> "95 %" (a space before the sign, as in the rest of the thesis)."""
-    return f"{fraction:.0%}".replace("%", " %")
+    """0.95 -> "95 %", 0.975 -> "97.5 %" (a space before the sign, as in the rest of the
+    thesis; never rounded to a level that was not used)."""
+    return f"{round(fraction * 100, 6):g} %"
 
 
 def interval_label(confidence: float) -> str:

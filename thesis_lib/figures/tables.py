@@ -4,8 +4,10 @@ Both functions take the tables that ``thesis_lib.results.summarize`` and
 ``thesis_lib.stats.compare_variants`` return and give LaTeX text made by pandas'
 ``Styler.to_latex``: a ``tabular`` with ``\\toprule``/``\\midrule``/``\\bottomrule``
 (``\\usepackage{booktabs}``), or a floating ``table`` when a caption is given. Free text
-(network names) is escaped, so "not_sadness" or "5 %" cannot break the document. Accuracies are
-fractions in the inputs and percentages in the tables; differences are in percentage points.
+(network names) is escaped, so "not_sadness" or "5 %" cannot break the document, and the
+symbols that names and captions use (λ, ±, ≤...) are written as LaTeX math, so that the tables
+compile with pdflatex. Accuracies are fractions in the inputs and percentages in the tables;
+differences are in percentage points.
 """
 
 from __future__ import annotations
@@ -17,6 +19,31 @@ import pandas as pd
 from thesis_lib.figures.checks import require_columns
 
 MISSING = "--"
+
+# LaTeX's special characters, escaped in free text.
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+                  "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
+                  "^": r"\textasciicircum{}"}
+# Symbols that names and captions use and that pdflatex cannot set from UTF-8 alone.
+_LATEX_SYMBOLS = {
+    "λ": r"$\lambda$", "α": r"$\alpha$", "β": r"$\beta$", "γ": r"$\gamma$", "δ": r"$\delta$",
+    "μ": r"$\mu$", "σ": r"$\sigma$", "Δ": r"$\Delta$", "±": r"$\pm$", "×": r"$\times$",
+    "≤": r"$\leq$", "≥": r"$\geq$", "→": r"$\rightarrow$", "−": r"$-$", "–": "--",
+    "—": "---", "…": r"\ldots{}",
+}
+
+
+def latex_symbols(text: str) -> str:
+    """``text`` with the symbols pdflatex cannot set from UTF-8 (λ, ±, ≤...) written as
+    LaTeX; LaTeX already in ``text`` is left as it is (for captions)."""
+    return "".join(_LATEX_SYMBOLS.get(char, char) for char in str(text))
+
+
+def latex_text(text: str) -> str:
+    """Free text (a network's name) as LaTeX: special characters escaped, symbols as math:
+    ``"B0 + 4 Gram modules (contrastive-center λ=0.1)"`` ->
+    ``"B0 + 4 Gram modules (contrastive-center $\\lambda$=0.1)"``."""
+    return latex_symbols("".join(_LATEX_SPECIAL.get(char, char) for char in str(text)))
 
 
 def _number(value, decimals: int, scale: float = 1.0, signed: bool = False) -> str:
@@ -46,12 +73,13 @@ def _to_latex(
     column_format = "".join("l" if column in text_columns else "r" for column in table.columns)
     styler = (
         table.style.hide(axis="index")
-        .format(escape="latex", subset=text_columns)
-        .format_index(escape="latex", axis=1)
+        .format(latex_text, subset=text_columns)
+        .format_index(latex_text, axis=1)
     )
     options = {"hrules": True, "column_format": column_format}
     if caption is not None:
-        options.update(caption=caption, position_float="centering", environment="table")
+        options.update(caption=latex_symbols(caption), position_float="centering",
+                       environment="table")
         if label is not None:
             options["label"] = label
     return styler.to_latex(**options)
@@ -130,14 +158,17 @@ def significance_table(
     diff: str = "diff",
     p_holm: str | None = None,
     decimals: int = 2,
-    confidence: float = 0.95,
+    confidence: float | None = None,
     caption: str | None = None,
     label: str | None = None,
 ) -> str:
-    """The significance table: each network against the baseline.
+    """The significance table: each network against its reference.
 
-    Columns: difference of mean accuracy (percentage points), its confidence interval, t, df,
-    p and the Holm-adjusted p across the networks compared.
+    Columns: the reference (when some row's differs from the first row's), the difference of
+    mean accuracy (percentage points), its confidence interval, t, df, p, the Holm-adjusted p
+    (its header names the number of comparisons corrected for), the paired t-test's p and the
+    design when runs pair by seed, and the outcome: "better" or "worse" only for a significant
+    difference, by its sign.
 
     Args:
         comparisons: ``thesis_lib.stats.compare_variants(...)``: columns ``network``, ``diff``
@@ -147,31 +178,47 @@ def significance_table(
         network, diff: columns with the network name and the difference of means.
         p_holm: column of Holm-adjusted p-values; default ``<test>_p_holm``.
         decimals: decimals of the difference, CI bounds and t.
-        confidence: level of the interval, for the column header.
+        confidence: level of the interval, for the column header; by default the level the
+            comparisons were computed at (their ``confidence`` column), checked when given.
         caption, label: when a caption is given, a ``table`` float with this caption/label.
     """
+    from thesis_lib.stats.views import table_confidence
+
     p_holm = p_holm or f"{test}_p_holm"
     columns = [f"{test}_{name}" for name in ("ci_low", "ci_high", "t", "df", "p")]
     require_columns(comparisons, [network, diff, *columns, p_holm], "significance table")
+    confidence = table_confidence(comparisons, confidence)
     rows = comparisons
-    table = pd.DataFrame(
-        {
-            "Network": rows[network].astype(str).to_numpy(),
-            "Diff. (pp)": [_number(value, decimals, 100, signed=True) for value in rows[diff]],
-            f"{confidence:.0%} CI (pp)".replace("%", " %"): [
-                MISSING
-                if math.isnan(low)
-                else f"[{_number(low, decimals, 100)}, {_number(high, decimals, 100)}]"
-                for low, high in zip(
-                    rows[f"{test}_ci_low"].astype(float),
-                    rows[f"{test}_ci_high"].astype(float),
-                    strict=True,
-                )
-            ],
-            "t": [_number(value, decimals) for value in rows[f"{test}_t"].astype(float)],
-            "df": [_number(value, 1) for value in rows[f"{test}_df"].astype(float)],
-            "p": [_p_value(value) for value in rows[f"{test}_p"].astype(float)],
-            "Holm p": [_p_value(value) for value in rows[p_holm].astype(float)],
-        }
-    )
-    return _to_latex(table, text_columns=["Network"], caption=caption, label=label)
+    table = pd.DataFrame({"Network": rows[network].astype(str).to_numpy()})
+    text_columns = ["Network"]
+    if "reference" in rows.columns and rows["reference"].nunique(dropna=False) > 1:
+        table["Reference"] = rows["reference"].fillna(MISSING).astype(str).to_numpy()
+        text_columns.append("Reference")
+    table["Diff. (pp)"] = [_number(value, decimals, 100, signed=True) for value in rows[diff]]
+    table[f"{confidence * 100:g} % CI (pp)"] = [
+        MISSING
+        if math.isnan(low)
+        else f"[{_number(low, decimals, 100)}, {_number(high, decimals, 100)}]"
+        for low, high in zip(
+            rows[f"{test}_ci_low"].astype(float),
+            rows[f"{test}_ci_high"].astype(float),
+            strict=True,
+        )
+    ]
+    table["t"] = [_number(value, decimals) for value in rows[f"{test}_t"].astype(float)]
+    table["df"] = [_number(value, 1) for value in rows[f"{test}_df"].astype(float)]
+    table["p"] = [_p_value(value) for value in rows[f"{test}_p"].astype(float)]
+    family = sorted({int(m) for m in rows["holm_m"].dropna()}) if "holm_m" in rows else []
+    holm_header = f"Holm p (m = {family[0]})" if len(family) == 1 else "Holm p"
+    table[holm_header] = [_p_value(value) for value in rows[p_holm].astype(float)]
+    paired = (test != "paired" and "paired_p" in rows.columns
+              and rows["paired_p"].astype(float).notna().any())
+    if paired:
+        table["Paired p"] = [_p_value(value) for value in rows["paired_p"].astype(float)]
+    if "design" in rows.columns and rows["design"].notna().any():
+        table["Design"] = rows["design"].fillna(MISSING).astype(str).to_numpy()
+        text_columns.append("Design")
+    if test == "welch" and "outcome" in rows.columns:
+        table["Outcome"] = rows["outcome"].fillna(MISSING).astype(str).to_numpy()
+        text_columns.append("Outcome")
+    return _to_latex(table, text_columns=text_columns, caption=caption, label=label)

@@ -20,6 +20,7 @@ from thesis_lib.stats.comparisons import (
     mcnemar_runs,
     module_count_family,
     paired_run_test,
+    published_interval_readings,
 )
 from thesis_lib.stats.hypothesis_tests import (
     MAX_SEEDS,
@@ -31,17 +32,26 @@ from thesis_lib.stats.hypothesis_tests import (
     ComparisonResult,
     GroupTestResult,
     McNemarResult,
+    ProportionInterval,
+    accuracy_interval,
     anova_from_summary,
     bootstrap_accuracy,
+    ci_label,
     compare_from_summary,
     compare_groups,
     compare_samples,
     hedges_g,
     holm,
     mcnemar_exact,
+    proportion_interval,
     seeds_for_power,
 )
-from thesis_lib.stats.views import significance_view
+from thesis_lib.stats.views import (
+    holm_family_text,
+    outcome_sentence,
+    significance_view,
+    table_confidence,
+)
 
 __all__ = [
     "COMPARISON_COLUMNS", "MAX_SEEDS", "PAIRED", "POOLED", "WELCH", "AnovaResult",
@@ -49,5 +59,7 @@ __all__ = [
     "anova_from_summary", "bootstrap_accuracy", "compare_from_summary", "compare_groups",
     "compare_module_counts", "compare_samples", "compare_summary_table", "compare_variants",
     "hedges_g", "holm", "mcnemar_exact", "mcnemar_runs", "module_count_family",
-    "paired_run_test", "seeds_for_power", "significance_view",
+    "paired_run_test", "published_interval_readings", "seeds_for_power", "significance_view",
+    "holm_family_text", "outcome_sentence", "table_confidence", "ProportionInterval",
+    "accuracy_interval", "ci_label", "proportion_interval",
 ]

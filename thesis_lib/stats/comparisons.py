@@ -1,10 +1,13 @@
-"""Comparisons of run records: every setting against its baseline, module-count families,
+"""Comparisons of run records: every setting against its reference, module-count families,
 McNemar on two runs' predictions, and the re-test of a published table.
 
-In :func:`compare_variants` the difference is network - baseline, so a positive ``diff`` means
-the network is more accurate. Runs are grouped by setting (``thesis_lib.settings``), never by
-(variant, modules) alone, and each network is compared with the baseline of the same backbone,
-image size, data and training.
+In :func:`compare_variants` the difference is setting - reference, so a positive ``diff`` means
+the setting is more accurate; its ``outcome`` says "better" or "worse" only when the difference
+is significant after Holm's correction, and takes its direction from the sign. Runs are grouped
+by setting (``thesis_lib.settings``), never by (variant, modules) alone, and each step of a
+study is compared with the setting without it, trained the same way: Gram-N with the baseline,
+Gram-N + contrastive-center loss with Gram-N, a tap or activation variant with the default
+Gram-N (``settings.find_reference``).
 """
 
 from __future__ import annotations
@@ -17,7 +20,13 @@ import pandas as pd
 
 from thesis_lib import settings
 from thesis_lib.errors import DataError
-from thesis_lib.results import OWN_TEST_SPLIT, sort_networks, with_settings
+from thesis_lib.results import (
+    LOWER_IS_BETTER,
+    OWN_TEST_SPLIT,
+    one_run_per_seed,
+    sort_networks,
+    with_settings,
+)
 from thesis_lib.stats.hypothesis_tests import (
     ComparisonResult,
     GroupTestResult,
@@ -68,14 +77,15 @@ def mcnemar_runs(
 
 
 def _setting_groups(runs: pd.DataFrame, metric: str, dataset: str) -> dict[str, pd.DataFrame]:
-    """The rows of each setting on ``dataset`` (finite ``metric`` only), by setting id."""
+    """The rows of each setting on ``dataset`` (finite ``metric`` only, each seed once), by
+    setting id."""
     runs = with_settings(runs)
     missing = [column for column in ("variant", "seed", "dataset", metric)
                if column not in runs.columns]
     if missing:
         raise DataError(f"runs table lacks column(s) {missing}; use the table of "
                         "thesis_lib.results.collect_runs")
-    rows = runs[(runs["dataset"] == dataset) & runs[metric].notna()]
+    rows = one_run_per_seed(runs[(runs["dataset"] == dataset) & runs[metric].notna()])
     return {sid: group for sid, group in rows.groupby("setting_id", sort=False)}
 
 
@@ -93,28 +103,41 @@ def _test_columns(prefix: str, result: ComparisonResult) -> dict:
             f"{prefix}_ci_low": result.ci_low, f"{prefix}_ci_high": result.ci_high}
 
 
-def _network_record(rows: pd.DataFrame, baseline_rows: pd.DataFrame | None, *, metric: str,
-                    alpha: float, power: float, note: str = "") -> dict:
-    """One row of :func:`compare_variants`: the runs of one setting against its baseline's."""
+def _design(rows: pd.DataFrame, reference_rows: pd.DataFrame) -> str:
+    """How the runs of a setting and its reference relate: the same seed means the same split
+    and the same data order, so runs of equal seeds pair."""
+    seeds, reference_seeds = set(rows["seed"]), set(reference_rows["seed"])
+    shared = len(seeds & reference_seeds)
+    if seeds == reference_seeds:
+        return "paired by seed"
+    if shared >= 2:
+        return f"partly paired ({shared} seeds shared)"
+    return "independent"
+
+
+def _network_record(rows: pd.DataFrame, reference_rows: pd.DataFrame | None, *, metric: str,
+                    alpha: float, power: float, step: str | None, note: str = "") -> dict:
+    """One row of :func:`compare_variants`: the runs of one setting against its reference's."""
     first = rows.iloc[0]
     values = rows[metric].to_numpy(dtype=float)
     record = {
         "network": first.get("network", first["variant"]), "setting_id": first["setting_id"],
         "variant": first["variant"], "modules": first.get("modules"),
         "dataset": first["dataset"], "metric": metric, "n": values.size, "mean": values.mean(),
-        "sd_ddof1": values.std(ddof=1) if values.size > 1 else np.nan,
+        "sd_ddof1": values.std(ddof=1) if values.size > 1 else np.nan, "step": step,
+        "confidence": 1 - alpha,
     }
     notes = [note] if note else []
-    if baseline_rows is None:
+    if reference_rows is None:
         record.update(reference=None, reference_setting_id=None, note="; ".join(notes))
         return record
-    base = baseline_rows[metric].to_numpy(dtype=float)
-    base_first = baseline_rows.iloc[0]
+    base = reference_rows[metric].to_numpy(dtype=float)
+    base_first = reference_rows.iloc[0]
     record.update({
         "reference": base_first.get("network", base_first["variant"]),
         "reference_setting_id": base_first["setting_id"],
         "baseline_n": base.size, "baseline_mean": base.mean(),
-        "diff": values.mean() - base.mean(),
+        "diff": values.mean() - base.mean(), "design": _design(rows, reference_rows),
     })
     if values.size < 2 or base.size < 2:
         notes.append("fewer than 2 runs: no test")
@@ -128,7 +151,7 @@ def _network_record(rows: pd.DataFrame, baseline_rows: pd.DataFrame | None, *, m
                                                         power=power)
         except DataError as error:  # e.g. every run scored the same
             notes.append(str(error))
-    paired_a, paired_b = _paired_by_seed(rows, baseline_rows, metric)
+    paired_a, paired_b = _paired_by_seed(rows, reference_rows, metric)
     record["paired_n"] = 0 if paired_a is None else int(paired_a.size)
     if paired_a is not None and paired_a.size >= 2:
         try:
@@ -142,59 +165,79 @@ def _network_record(rows: pd.DataFrame, baseline_rows: pd.DataFrame | None, *, m
 
 COMPARISON_COLUMNS = [
     "network", "setting_id", "variant", "modules", "dataset", "metric", "n", "mean",
-    "sd_ddof1", "reference", "reference_setting_id", "baseline_n", "baseline_mean", "diff",
+    "sd_ddof1", "step", "reference", "reference_setting_id", "baseline_n", "baseline_mean",
+    "diff", "design", "confidence",
     "welch_t", "welch_df", "welch_p", "welch_ci_low", "welch_ci_high",
     "pooled_t", "pooled_df", "pooled_p", "pooled_ci_low", "pooled_ci_high",
     "paired_n", "paired_t", "paired_df", "paired_p", "paired_ci_low", "paired_ci_high",
     "hedges_g", "seeds_for_power", "welch_p_holm", "pooled_p_holm", "paired_p_holm",
-    "significant_holm", "note",
+    "holm_m", "significant_holm", "outcome", "note",
 ]
+# What a comparison found, by the sign of the difference and the Holm-corrected rejection.
+BETTER, WORSE, NOT_SIGNIFICANT, NO_TEST = "better", "worse", "not significant", "no test"
 
 
 def compare_variants(
     runs: pd.DataFrame,
     *,
     baseline: str = "baseline",
+    reference: str | None = None,
+    rule: str = "step",
     metric: str = "accuracy",
     dataset: str | None = OWN_TEST_SPLIT,
     alpha: float = 0.05,
     power: float = 0.8,
     allow_different_data: bool = False,
 ) -> pd.DataFrame:
-    """Every setting (network) against its baseline on one metric.
+    """Every setting against its reference on one metric.
 
-    The reference of a setting is the ``baseline`` setting of the same backbone, image size,
-    data, split and training (every field but those a study varies, see
-    ``thesis_lib.settings``); it is named in the ``reference`` column. A setting without such a
-    baseline gets a row with a note and no test.
+    The reference of a setting is the setting without its outermost step, trained the same way
+    (``rule="step"``, see ``thesis_lib.settings.find_reference``): Gram-N against the baseline
+    of the same backbone, image size, data and training; Gram-N + contrastive-center loss
+    against Gram-N; a tap or activation variant against the default Gram-N. ``rule="baseline"``
+    compares every setting with the plain baseline; ``reference`` names one setting that every
+    other is compared with. The reference is named in the ``reference`` column and the step in
+    ``step``. A setting without its reference gets a row with a note and no test.
 
-    Per setting: n, mean, sample SD, the reference's mean, ``diff`` (network - baseline);
-    Welch and pooled t-tests (t, df, p, CI of the difference); the paired t-test over the seeds
-    both ran (``paired_n`` pairs; NaN when fewer than 2 or a seed ran twice); Hedges' g; the
+    Per setting: n, mean, sample SD, the reference's mean (``baseline_mean``), ``diff``
+    (setting - reference); the ``design`` of the two sets of runs (paired by seed when they ran
+    the same seeds, which means the same split and data order); Welch and pooled t-tests (t,
+    df, p, CI of the difference at ``1 - alpha``, the level in ``confidence``); the paired
+    t-test over the seeds both ran (``paired_n`` pairs; NaN when fewer than 2); Hedges' g; the
     seeds per network needed for ``power`` at ``alpha``; p-values adjusted with Holm across
-    the networks of one dataset (``welch_p_holm``, ``pooled_p_holm``, ``paired_p_holm``;
-    ``significant_holm`` from the Welch test).
+    the ``holm_m`` tested settings of one dataset (``welch_p_holm``, ``pooled_p_holm``,
+    ``paired_p_holm``); ``significant_holm`` (a two-sided rejection by the Welch test) and
+    ``outcome``: ``"better"`` or ``"worse"`` (the sign of a significant difference, read with
+    the metric's direction: a lower ambiguous share is better, see
+    ``thesis_lib.results.LOWER_IS_BETTER``), ``"not significant"`` or ``"no test"``. Each seed
+    counts once per setting (a repeated seed is warned about, see
+    ``thesis_lib.results.one_run_per_seed``).
 
     Args:
-        runs: the table of :func:`thesis_lib.results.collect_runs`.
-        baseline: the variant compared against.
+        runs: the table of :func:`thesis_lib.results.collect_runs`; its settings form the Holm
+            family, so pass one study's runs (``collect_runs(..., study=...)``).
+        baseline: the variant name of the baseline.
+        reference: a setting (its readable name, e.g. ``"B2 + 4 Gram modules"``, or its
+            setting id) to compare every other setting with, instead of the rule.
+        rule: ``"step"`` or ``"baseline"`` (see above).
         metric: the metric column.
         dataset: evaluation dataset (``None``: each dataset the baseline was evaluated on,
             Holm within each).
         alpha: significance level and 1 - confidence of the intervals.
         power: target power of the seed count.
-        allow_different_data: compare with a baseline trained on other data or splits when no
-            baseline was trained on the same ones (noted in the row); refused otherwise.
+        allow_different_data: compare with a reference trained on other data or splits when
+            none was trained on the same ones (noted in the row); refused otherwise.
 
     Raises:
-        DataError: no runs of the baseline on the dataset, or (without
-            ``allow_different_data``) a network whose every baseline saw other data or splits.
+        DataError: no runs of the baseline on the dataset, a reference that is ambiguous (the
+            candidates are named) or names no setting, or (without ``allow_different_data``)
+            a setting whose only references saw other data or splits.
     """
     _check_alpha(alpha)
     if dataset is None:
         with_baseline = runs.loc[runs["variant"] == baseline, "dataset"]
-        parts = [compare_variants(runs, baseline=baseline, metric=metric, dataset=name,
-                                  alpha=alpha, power=power,
+        parts = [compare_variants(runs, baseline=baseline, reference=reference, rule=rule,
+                                  metric=metric, dataset=name, alpha=alpha, power=power,
                                   allow_different_data=allow_different_data)
                  for name in pd.unique(with_baseline)]
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
@@ -202,27 +245,33 @@ def compare_variants(
     groups = _setting_groups(runs, metric, dataset)
     fields = {sid: settings.parse_fields(group["setting_fields"].iloc[0])
               for sid, group in groups.items()}
-    baselines = {sid: fields[sid] for sid, group in groups.items()
-                 if group["variant"].iloc[0] == baseline}
-    if not baselines:
+    if reference is None and not any(group["variant"].iloc[0] == baseline
+                                     for group in groups.values()):
         raise DataError(f"no finished runs of the baseline variant {baseline!r} on dataset "
                         f"{dataset!r} (variants present: "
                         f"{sorted({str(g['variant'].iloc[0]) for g in groups.values()})})")
-    # The references are the plain baselines (no extra loss...); a baseline trained with,
-    # say, the contrastive-center loss is itself compared with the plain one.
-    plain = {sid: f for sid, f in baselines.items() if settings.is_default_architecture(f)}
-    baselines = plain or baselines
+    named = None
+    if reference is not None:
+        names = {sid: str(group["network"].iloc[0]) for sid, group in groups.items()}
+        named = settings.resolve_reference(reference, names)
     records = []
     for sid, rows in groups.items():
-        if sid in baselines:
+        if named is not None:
+            if sid != named:
+                records.append(_network_record(rows, groups[named], metric=metric, alpha=alpha,
+                                               power=power, step="named"))
             continue
+        step = settings.outermost_step(fields[sid], baseline)
+        if step is None:
+            continue  # the plain baseline: the root of every comparison
         try:
-            reference, note = settings.find_reference(
-                fields[sid], baselines, allow_different_data=allow_different_data)
+            found, note = settings.find_reference(
+                fields[sid], fields, rule=rule, baseline=baseline,
+                allow_different_data=allow_different_data)
         except DataError as error:
             raise DataError(f"{rows['network'].iloc[0]}: {error}") from None
-        records.append(_network_record(rows, groups.get(reference), metric=metric, alpha=alpha,
-                                       power=power, note=note))
+        records.append(_network_record(rows, groups.get(found), metric=metric, alpha=alpha,
+                                       power=power, step=step, note=note))
     table = pd.DataFrame(records).reindex(columns=COMPARISON_COLUMNS)
     if not table.empty:
         table = _add_holm(table, ("welch", "pooled", "paired"), alpha)
@@ -230,13 +279,33 @@ def compare_variants(
     return table
 
 
+def outcome(diff: float, rejected: bool, p_value: float, *,
+            higher_is_better: bool = True) -> str:
+    """``"better"``/``"worse"`` for a significant difference by its sign (setting -
+    reference) and the metric's direction, ``"not significant"``, or ``"no test"`` when there
+    is no p-value."""
+    if not np.isfinite(p_value):
+        return NO_TEST
+    if not rejected:
+        return NOT_SIGNIFICANT
+    return BETTER if (diff > 0) == higher_is_better else WORSE
+
+
 def _add_holm(table: pd.DataFrame, tests: Sequence[str], alpha: float) -> pd.DataFrame:
-    """``<test>_p_holm`` for each test, and ``significant_holm`` from the first one."""
+    """``<test>_p_holm`` for each test, the family size ``holm_m`` (the rows with a p-value of
+    the first test), and ``significant_holm`` and ``outcome`` from the first one."""
     for test in tests:
-        reject, adjusted = holm(table[f"{test}_p"].to_numpy(dtype=float), alpha=alpha)
+        p_values = table[f"{test}_p"].to_numpy(dtype=float)
+        reject, adjusted = holm(p_values, alpha=alpha)
         table[f"{test}_p_holm"] = adjusted
         if test == tests[0]:
+            table["holm_m"] = int(np.isfinite(p_values).sum())
             table["significant_holm"] = reject
+            metrics = table["metric"] if "metric" in table.columns else ["accuracy"] * len(table)
+            table["outcome"] = [
+                outcome(d, r, p, higher_is_better=metric not in LOWER_IS_BETTER)
+                for d, r, p, metric in zip(table["diff"].astype(float), reject, p_values,
+                                           metrics, strict=True)]
     return table
 
 
@@ -258,8 +327,9 @@ def compare_summary_table(
     The result has the columns of :func:`compare_variants` that summary statistics allow:
     ``network``, ``n``, ``mean``, ``sd``, ``baseline_mean``, ``diff`` (row - baseline), Welch
     and pooled ``t``/``df``/``p``/``ci_low``/``ci_high``, ``hedges_g``, ``seeds_for_power``,
-    Holm-adjusted p-values across the rows (``welch_p_holm``, ``pooled_p_holm``) and
-    ``significant_holm`` (Welch).
+    Holm-adjusted p-values across the ``holm_m`` rows (``welch_p_holm``, ``pooled_p_holm``),
+    ``significant_holm`` and ``outcome`` (Welch; see :func:`compare_variants`), and the level
+    of the intervals (``confidence`` = 1 - alpha).
 
     Args:
         summary: one row per network.
@@ -282,7 +352,8 @@ def compare_summary_table(
     records = []
     for _, row in summary[~is_baseline].iterrows():
         record = {"network": row[network], "n": int(row[n]), "mean": row[mean], "sd": row[sd],
-                  "baseline_mean": base[mean], "diff": row[mean] - base[mean]}
+                  "baseline_mean": base[mean], "diff": row[mean] - base[mean],
+                  "confidence": 1 - alpha}
         for prefix, equal_var in (("welch", False), ("pooled", True)):
             result = compare_from_summary(row[mean], row[sd], row[n], base[mean], base[sd],
                                           base[n], sd_ddof=sd_ddof, equal_var=equal_var,
@@ -292,6 +363,50 @@ def compare_summary_table(
         record["seeds_for_power"] = seeds_for_power(result.hedges_g, alpha=alpha, power=power)
         records.append(record)
     return _add_holm(pd.DataFrame(records), ("welch", "pooled"), alpha)
+
+
+def published_interval_readings(
+    summary: pd.DataFrame,
+    *,
+    baseline: str,
+    rows: Sequence[str],
+    published_pp: tuple[float, float],
+    network: str = "network",
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Which row and reading of a published table give a published confidence interval.
+
+    A report that prints an interval of "proposed - baseline" without naming the row leaves two
+    unknowns besides the row: whether its SDs are sample or population SDs, and whether the
+    interval is Welch's or the pooled-variance t. Each combination is recomputed here.
+
+    Args:
+        summary: the published table (columns ``network``, ``mean``, ``sd``, ``n``; fractions).
+        baseline: the baseline row's name.
+        rows: the rows that could be "proposed".
+        published_pp: the published interval, in percentage points.
+        network: the column of the names.
+        alpha: 1 - the interval's level.
+
+    Returns:
+        One row per (row, SDs, test): ``network``, ``sds`` (``"sample"``/``"population"``),
+        ``test``, ``ci_low_pp``, ``ci_high_pp`` and ``distance_pp`` (the larger of the two
+        bounds' distances from the published ones), closest first.
+    """
+    records = []
+    for name in rows:
+        for sds, ddof in (("sample", 1), ("population", 0)):
+            table = compare_summary_table(summary[summary[network].isin([baseline, name])],
+                                          baseline=baseline, network=network, sd_ddof=ddof,
+                                          alpha=alpha)
+            for test in ("welch", "pooled"):
+                low, high = (table[f"{test}_ci_low"].iloc[0] * 100,
+                             table[f"{test}_ci_high"].iloc[0] * 100)
+                records.append({"network": name, "sds": sds, "test": test,
+                                "ci_low_pp": low, "ci_high_pp": high,
+                                "distance_pp": max(abs(low - published_pp[0]),
+                                                   abs(high - published_pp[1]))})
+    return pd.DataFrame(records).sort_values("distance_pp", kind="stable").reset_index(drop=True)
 
 
 def module_count_family(
@@ -324,7 +439,7 @@ def module_count_family(
         if group["variant"].iloc[0] != variant or not settings.is_default_architecture(fields[sid]):
             continue
         try:
-            reference, _ = settings.find_reference(fields[sid], baselines)
+            reference, _ = settings.find_reference(fields[sid], baselines, baseline=baseline)
         except DataError:
             continue
         if reference is not None:
@@ -367,24 +482,24 @@ def compare_module_counts(
 
 
 def paired_run_test(runs: pd.DataFrame, comparison: pd.Series,
-                    results_dir: str | os.PathLike, *, n_resamples: int = 9999,
-                    seed: int = 0) -> dict | None:
-    """The exact McNemar test of one network's run against its baseline's run of the same seed
-    (the same split, so the same test images), and the bootstrap CI of that run's accuracy.
+                    results_dir: str | os.PathLike, *, confidence: float = 0.95) -> dict | None:
+    """The exact McNemar test of one network's run against its reference's run of the same
+    seed (the same split, so the same test images), and the Wilson interval of that run's
+    accuracy (a proportion of test images: never a single point, even at 0/n or n/n).
 
     Args:
         runs: the table of ``collect_runs``.
         comparison: one row of :func:`compare_variants` (its ``setting_id`` and
             ``reference_setting_id`` name the two settings).
         results_dir: the results folder holding ``runs/``.
-        n_resamples, seed: of the bootstrap.
+        confidence: level of the accuracy's interval.
 
     Returns:
-        ``{"runs": (network run, baseline run), "mcnemar": McNemarResult, "bootstrap":
-        BootstrapResult}``, or ``None`` when the two settings share no seed.
+        ``{"runs": (network run, reference run), "mcnemar": McNemarResult, "interval":
+        ProportionInterval}``, or ``None`` when the two settings share no seed.
     """
     from thesis_lib.results import load_predictions, runs_folder, same_seed_pair
-    from thesis_lib.stats.hypothesis_tests import bootstrap_accuracy
+    from thesis_lib.stats.hypothesis_tests import accuracy_interval
 
     if not isinstance(comparison.get("reference_setting_id"), str):
         return None
@@ -396,4 +511,4 @@ def paired_run_test(runs: pd.DataFrame, comparison: pd.Series,
     first = predictions[0]
     correct = first.loc[first["dataset"] == OWN_TEST_SPLIT, "correct"]
     return {"runs": pair, "mcnemar": mcnemar_runs(*predictions),
-            "bootstrap": bootstrap_accuracy(correct, n_resamples=n_resamples, seed=seed)}
+            "interval": accuracy_interval(correct.to_numpy(dtype=bool), confidence=confidence)}

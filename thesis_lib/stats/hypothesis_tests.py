@@ -13,7 +13,10 @@ What is here, and which library computes it:
 - one-way ANOVA and Kruskal-Wallis across groups (scipy), and the ANOVA from a published
   table's means and SDs (statsmodels ``anova_generic``);
 - the exact McNemar test on paired per-image correctness (statsmodels ``mcnemar``);
-- a bootstrap CI of one run's accuracy (scipy ``bootstrap``, seeded);
+- the confidence interval of a proportion - one run's accuracy, a share of images - by
+  Wilson's score method (statsmodels ``proportion_confint``; :func:`proportion_interval`,
+  :func:`accuracy_interval`), and a bootstrap CI of one run's accuracy (scipy
+  ``bootstrap``, seeded; single-valued at 0/n and n/n, prefer the Wilson interval);
 - the number of seeds per network for 80 % power (statsmodels ``TTestIndPower``).
 """
 
@@ -31,6 +34,7 @@ from statsmodels.stats.meta_analysis import effectsize_smd
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.oneway import anova_generic
 from statsmodels.stats.power import TTestIndPower
+from statsmodels.stats.proportion import proportion_confint
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
 from thesis_lib.errors import ConfigError, DataError
@@ -384,6 +388,11 @@ def bootstrap_accuracy(
 ) -> BootstrapResult:
     """Bootstrap CI of an accuracy from per-image correctness (resampling images).
 
+    At 0/n and n/n every resample has the same accuracy, so the interval is that single value,
+    and for small n or accuracies near 0 or 1 the percentile interval covers the true accuracy
+    less often than its level says (75 % instead of 95 % at n = 30, p = 0.05). For the interval
+    of a proportion use :func:`accuracy_interval` (Wilson), which holds its level.
+
     Args:
         correct: per image, whether the prediction was right.
         confidence: confidence level.
@@ -411,6 +420,152 @@ def bootstrap_accuracy(
         ci_low, ci_high = result.confidence_interval
     return BootstrapResult(accuracy, float(ci_low), float(ci_high), confidence, int(correct.size),
                            n_resamples, method, seed)
+
+
+# The methods of proportion_interval: our name -> statsmodels' name.
+PROPORTION_METHODS = {"wilson": "wilson", "clopper-pearson": "beta"}
+PROPORTION_METHOD_NAMES = {"wilson": "Wilson", "clopper-pearson": "Clopper-Pearson"}
+DEFAULT_PROPORTION_METHOD = "wilson"
+
+
+def ci_label(confidence: float, method: str | None = None) -> str:
+    """How an interval is named in text: ``"95 % CI"``, ``"90 % Wilson CI"``.
+
+    Args:
+        confidence: The level the interval was computed at (0.95 -> "95 %", 0.975 ->
+            "97.5 %").
+        method: A key of :data:`PROPORTION_METHODS` (or any name), or None.
+    """
+    name = PROPORTION_METHOD_NAMES.get(method, method) if method else None
+    return f"{confidence * 100:g} % {name + ' ' if name else ''}CI"
+
+
+@dataclass(frozen=True)
+class ProportionInterval:
+    """A proportion (successes / n) with its confidence interval.
+
+    Attributes:
+        proportion: ``successes / n``; NaN when ``n`` is 0.
+        successes, n: The counts.
+        ci_low, ci_high: The interval; NaN when ``n`` is 0. Never a single point: at 0/n the
+            interval is [0, upper] with upper > 0, at n/n [lower, 1] with lower < 1.
+        confidence: The level the interval was computed at.
+        method: ``"wilson"`` or ``"clopper-pearson"``.
+    """
+
+    proportion: float
+    successes: int
+    n: int
+    ci_low: float
+    ci_high: float
+    confidence: float
+    method: str
+
+    @property
+    def label(self) -> str:
+        """The interval's name with its level, e.g. ``"95 % Wilson CI"``."""
+        return ci_label(self.confidence, self.method)
+
+    def as_dict(self, prefix: str = "") -> dict[str, float | int | str]:
+        """A flat dict, keys optionally prefixed."""
+        return {f"{prefix}{key}": value for key, value in asdict(self).items()}
+
+    def summary(self, decimals: int = 3) -> str:
+        """One line: ``"0.800 (24 of 30), 95 % Wilson CI [0.627, 0.905]"``."""
+        if self.n == 0:
+            return "no observation (0 of 0): no proportion and no interval"
+        return (f"{self.proportion:.{decimals}f} ({self.successes} of {self.n}), {self.label} "
+                f"[{self.ci_low:.{decimals}f}, {self.ci_high:.{decimals}f}]")
+
+
+def _check_confidence(confidence: float) -> None:
+    if isinstance(confidence, bool) or not isinstance(confidence, int | float) or \
+            not 0 < confidence < 1:
+        raise ConfigError(f"confidence must be a level in (0, 1), e.g. 0.95, got {confidence!r}")
+
+
+def proportion_interval(
+    successes: int,
+    n: int,
+    *,
+    confidence: float = 0.95,
+    method: str = DEFAULT_PROPORTION_METHOD,
+) -> ProportionInterval:
+    """The confidence interval of a proportion: ``successes`` of ``n`` (statsmodels
+    ``proportion_confint``).
+
+    Why Wilson by default: an interval for a proportion must cover the true proportion at
+    least about as often as its level says, also for small n and proportions near 0 or 1 (an
+    accuracy near 100 %, a rare top-2 disagreement), and must not collapse to a point at 0/n
+    or n/n. At n = 30 and a 95 % level, the exact coverage (the binomial probabilities of the
+    k whose interval holds p, summed) is 93.9 % at p = 0.05 and 95.7 % at p = 0.5 for
+    Wilson's score interval, 98.4 % and 95.7 % for Clopper-Pearson's exact interval (the
+    percentile bootstrap: 77 % at p = 0.05). Wilson meets a 93 % target there and is shorter;
+    Clopper-Pearson never covers less than its level, at any p, and is conservative
+    (``method="clopper-pearson"``), which matters for p within about 1/n of 0 or 1, where
+    Wilson's coverage dips (to 84 % at n = 30, p = 0.006).
+
+    Args:
+        successes: Number of successes (correct predictions, images counted as a share).
+        n: Number of trials; 0 gives NaN for the proportion and the interval.
+        confidence: Level of the interval, recorded with it.
+        method: ``"wilson"`` (default) or ``"clopper-pearson"``.
+
+    Raises:
+        ConfigError: an unknown method or a level outside (0, 1).
+        DataError: counts that are not integers with 0 <= successes <= n.
+    """
+    _check_confidence(confidence)
+    if method not in PROPORTION_METHODS:
+        raise ConfigError(f"proportion interval method must be one of "
+                          f"{', '.join(PROPORTION_METHODS)}, got {method!r}")
+    counts = []
+    for name, value in (("successes", successes), ("n", n)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) and not (
+                isinstance(value, float | np.floating) and float(value).is_integer()):
+            raise DataError(f"a proportion needs whole counts; {name} is {value!r}")
+        counts.append(int(value))
+    successes, n = counts
+    if not 0 <= successes <= n:
+        raise DataError(f"a proportion needs 0 <= successes <= n, got {successes} of {n}")
+    if n == 0:
+        return ProportionInterval(math.nan, 0, 0, math.nan, math.nan, confidence, method)
+    low, high = proportion_confint(successes, n, alpha=1 - confidence,
+                                   method=PROPORTION_METHODS[method])
+    # Both methods reach 0 at 0/n and 1 at n/n exactly, and never leave [0, 1]; statsmodels'
+    # floating point can miss either by 1e-16.
+    low = 0.0 if successes == 0 else float(max(low, 0.0))
+    high = 1.0 if successes == n else float(min(high, 1.0))
+    return ProportionInterval(successes / n, successes, n, low, high, confidence, method)
+
+
+def accuracy_interval(
+    correct: Sequence[bool],
+    *,
+    confidence: float = 0.95,
+    method: str = DEFAULT_PROPORTION_METHOD,
+) -> ProportionInterval:
+    """One run's accuracy with its confidence interval, from per-image correctness
+    (:func:`proportion_interval`: Wilson by default, see there why).
+
+    Args:
+        correct: Per image, whether the prediction was right (booleans or 0/1).
+        confidence: Level of the interval, recorded with it.
+        method: ``"wilson"`` (default) or ``"clopper-pearson"``.
+
+    Raises:
+        DataError: no predictions, or values other than true/false (0/1).
+    """
+    values = np.asarray(correct).ravel()
+    if values.size == 0:
+        raise DataError("an accuracy needs at least one prediction, got none")
+    if values.dtype != bool:
+        numbers = values.astype(float)
+        if not np.isin(numbers, (0.0, 1.0)).all():
+            raise DataError("per-image correctness must be true/false (or 0/1)")
+        values = numbers.astype(bool)
+    return proportion_interval(int(values.sum()), int(values.size), confidence=confidence,
+                               method=method)
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,9 @@ def compute_metrics(
     label_indices: np.ndarray, probabilities: np.ndarray, class_names: list[str], *,
     scheme: str | None = None,
 ) -> dict[str, Any]:
-    """Accuracy, balanced accuracy, macro F1, per-class scores, ROC AUC, confusion matrix; for
-    more than two classes also the top-2 accuracy and the top-2 cross-sentiment share.
+    """Accuracy, the majority rate, balanced accuracy, macro F1, per-class scores, ROC AUC,
+    confusion matrix; for more than two classes also the top-2 accuracy and the top-2
+    cross-sentiment share.
 
     Args:
         label_indices: true class index per image, shape (N,).
@@ -34,13 +35,17 @@ def compute_metrics(
         scheme: the label scheme (for the classes' sentiments).
 
     Returns:
-        A JSON-ready dict. ``roc_auc`` is, for two classes, the AUC of the probability of
-        class 1, and for more the macro average of the one-vs-rest AUCs of the classes present
-        in the labels (``roc_auc_average`` says which); ``None`` when the labels hold a single
-        class. ``top2_accuracy`` (K > 2): the true class is among the two most probable.
+        A JSON-ready dict. ``majority_rate`` is the share of the most frequent class in the
+        labels: the accuracy of always answering that class, which an accuracy must exceed to
+        mean anything (Emotion-6 as sad vs not sad: 83.3 %); balanced accuracy (the mean recall
+        over the classes present) is not fooled by it. ``roc_auc`` is, for two classes, the
+        AUC of the probability of class 1, and for more the macro average of the one-vs-rest
+        AUCs of the classes present in the labels (``roc_auc_average`` says which); ``None``
+        when the labels hold a single class. ``top2_accuracy`` (K > 2): the true class is
+        among the two most probable.
         ``top2_cross_sentiment`` (K > 2, classes with a known sentiment, e.g. Mikels-8): the
         label-free share of images whose two most probable classes have opposite sentiments,
-        with its bootstrap CI (``thesis_lib.sentiment``).
+        with its Wilson CI and its chance level (``thesis_lib.sentiment``).
     """
     from sklearn import metrics as skm
 
@@ -59,6 +64,7 @@ def compute_metrics(
     result: dict[str, Any] = {
         "n": len(y_true),
         "accuracy": float(skm.accuracy_score(y_true, y_pred)),
+        "majority_rate": majority_rate(y_true),
         "balanced_accuracy": _balanced_accuracy(y_true, y_pred),
         "macro_f1": float(skm.f1_score(y_true, y_pred, labels=labels, average="macro",
                                        zero_division=0)),
@@ -95,10 +101,27 @@ def _roc_auc(y_true: np.ndarray, probabilities: np.ndarray) -> dict[str, Any]:
             "roc_auc_classes": int(len(present))}
 
 
+def majority_rate(label_indices: np.ndarray) -> float | None:
+    """The share of the most frequent class among the labels (``None`` without labels).
+
+    Args:
+        label_indices: The true class index per image.
+    """
+    labels = np.asarray(label_indices, dtype=int).ravel()
+    if labels.size == 0:
+        return None
+    return float(np.bincount(labels).max() / labels.size)
+
+
+TOP2_RECORD_KEYS = ("share", "n_cross", "n_counted", "coverage", "ci_low", "ci_high",
+                    "coverage_ci_low", "coverage_ci_high", "confidence_level", "ci_method",
+                    "chance_share")
+
+
 def top2_cross_sentiment(probabilities: np.ndarray, class_names: list[str], *,
                          scheme: str | None = None) -> dict[str, Any] | None:
-    """The top-2 cross-sentiment share with its coverage and bootstrap CI, or ``None`` when the
-    classes have no documented sentiments."""
+    """The top-2 cross-sentiment share with its coverage, their Wilson CIs and the share's
+    chance level, or ``None`` when the classes have no documented sentiments."""
     from thesis_lib import sentiment
     from thesis_lib.errors import ConfigError
 
@@ -106,9 +129,7 @@ def top2_cross_sentiment(probabilities: np.ndarray, class_names: list[str], *,
         result = sentiment.cross_sentiment_share(probabilities, class_names, scheme=scheme)
     except ConfigError:
         return None
-    return {key: value for key, value in result.as_dict().items()
-            if key in ("share", "n_cross", "n_counted", "coverage", "ci_low", "ci_high",
-                       "confidence_level")}
+    return {key: value for key, value in result.as_dict().items() if key in TOP2_RECORD_KEYS}
 
 
 def _balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
