@@ -8,6 +8,7 @@ from keras import ops
 
 from thesis_lib.errors import ConfigError
 from thesis_lib.losses import (
+    REDUCTIONS,
     PrecomputedLoss,
     contrastive_center_gradient,
     contrastive_center_loss,
@@ -59,6 +60,26 @@ def test_values_and_mean_match_the_reference(delta, inter_weight):
     np.testing.assert_allclose(values, expected, rtol=1e-5)
     loss = ops.convert_to_numpy(contrastive_center_loss(x, labels, centers, **options))
     np.testing.assert_allclose(loss, expected.mean(), rtol=1e-5)
+
+
+def test_the_sum_reduction_is_qi_and_su_sum_over_the_batch():
+    """Qi & Su write L_ctc = 1/2 sum_i ..., a sum over the batch: B times the mean."""
+    x, labels, centers = random_problem(batch=7, seed=6)
+    options = {"delta": 0.8, "inter_weight": 1.3}
+    expected = reference_values(x, labels, centers, **options)
+    total = float(contrastive_center_loss(x, labels, centers, reduction="sum", **options))
+    mean = float(contrastive_center_loss(x, labels, centers, reduction="mean", **options))
+    assert total == pytest.approx(expected.sum(), rel=1e-5)
+    assert mean == pytest.approx(expected.mean(), rel=1e-5)
+    assert total == pytest.approx(7 * mean, rel=1e-5)
+    assert float(contrastive_center_loss(x, labels, centers, **options)) == mean  # the default
+
+
+def test_an_unknown_reduction_is_a_config_error():
+    x, labels, centers = random_problem()
+    assert REDUCTIONS == ("mean", "sum")
+    with pytest.raises(ConfigError, match="reduction must be one of mean, sum, got 'total'"):
+        contrastive_center_loss(x, labels, centers, reduction="total")
 
 
 def test_hand_computed_value_follows_delta_and_inter_weight():
@@ -162,3 +183,7 @@ def test_precomputed_loss_averages_the_output_with_sample_weights():
     assert float(loss(ignored_target, values, sample_weight=weights)) == pytest.approx(4.0 / 3)
     restored = keras.losses.deserialize(keras.losses.serialize(loss))
     assert isinstance(restored, PrecomputedLoss) and restored.name == loss.name
+    # The sum reduction (the papers' convention) sums the weighted values.
+    total = PrecomputedLoss(reduction="sum")
+    assert float(total(ignored_target, values)) == pytest.approx(9.0)
+    assert float(total(ignored_target, values, sample_weight=weights)) == pytest.approx(4.0)

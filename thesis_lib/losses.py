@@ -12,8 +12,14 @@ has w = 1; the later IEEE Access (2025) paper weights the inter-class term by w 
 impact of inter-class separability. With w = 0 the loss is Wen et al.'s center loss (ECCV 2016)
 divided by delta. A network trains on cross-entropy + lambda * L_ctc.
 
+The reduction over the batch is a choice (``REDUCTIONS``): ``"mean"`` (above, the default, the
+same convention as the batch-mean cross-entropy) or ``"sum"``, Qi & Su's and the dissertation's
+sum over the batch, L_ctc = sum_i 0.5 * ... . For a batch of B samples the sum is B times the
+mean, so lambda with ``"sum"`` equals lambda * B with ``"mean"``: lambda_sum = lambda_mean / B
+gives the same training step (lambda_mean = 0.1 at B = 32 is lambda_sum = 0.003125).
+
     contrastive_center_values(...)    the per-sample ratio, shape (B,)
-    contrastive_center_loss(...)      its batch mean, a scalar
+    contrastive_center_loss(...)      its batch mean (or sum), a scalar
     contrastive_center_gradient(...)  d L_ctc / d centers in closed form, shape (K, D)
     PrecomputedLoss                   a Keras loss for a model output that already is a loss
 
@@ -30,6 +36,8 @@ from keras import ops
 from thesis_lib.errors import ConfigError
 
 COMPUTE_DTYPE = "float32"
+# How the per-sample values become the batch's loss: their mean (default) or their sum.
+REDUCTIONS: tuple[str, ...] = ("mean", "sum")
 
 
 def check_contrastive_center_options(delta: float, inter_weight: float) -> tuple[float, float]:
@@ -50,6 +58,20 @@ def check_contrastive_center_options(delta: float, inter_weight: float) -> tuple
             f"contrastive-center inter_weight must be a number >= 0, got {inter_weight!r}"
         )
     return float(delta), float(inter_weight)
+
+
+def check_reduction(reduction: str) -> str:
+    """Return ``reduction`` if it is one of ``REDUCTIONS``, or raise ConfigError naming it.
+
+    Args:
+        reduction: ``"mean"`` or ``"sum"`` over the batch.
+    """
+    if reduction not in REDUCTIONS:
+        raise ConfigError(
+            f"contrastive-center reduction must be one of {', '.join(REDUCTIONS)}, "
+            f"got {reduction!r}"
+        )
+    return reduction
 
 
 def _check_shapes(embeddings, centers) -> None:
@@ -106,9 +128,16 @@ def contrastive_center_values(
 
 
 def contrastive_center_loss(
-    embeddings, labels, centers, *, delta: float = 1.0, inter_weight: float = 1.0
+    embeddings,
+    labels,
+    centers,
+    *,
+    delta: float = 1.0,
+    inter_weight: float = 1.0,
+    reduction: str = "mean",
 ):
-    """The contrastive-center loss of a batch: the mean of ``contrastive_center_values``.
+    """The contrastive-center loss of a batch: the mean (or sum) of
+    ``contrastive_center_values``.
 
     Args:
         embeddings: (B, D) feature vectors, any float dtype.
@@ -116,9 +145,14 @@ def contrastive_center_loss(
         centers: (K, D) class centers.
         delta: constant added to the denominator, > 0.
         inter_weight: weight w of the inter-class sum in the denominator, >= 0.
+        reduction: ``"mean"`` over the batch, or ``"sum"`` (Qi & Su's convention, B times the
+            mean).
 
     Returns:
         A float32 scalar.
+
+    Raises:
+        ConfigError: for an unknown reduction, and as ``contrastive_center_values``.
 
     Example:
         >>> x = keras.ops.convert_to_tensor([[0.0, 0.0]])
@@ -126,10 +160,11 @@ def contrastive_center_loss(
         >>> round(float(contrastive_center_loss(x, [0], c, delta=1.0, inter_weight=2.0)), 4)
         4.1667
     """
+    check_reduction(reduction)
     values = contrastive_center_values(
         embeddings, labels, centers, delta=delta, inter_weight=inter_weight
     )
-    return ops.mean(values)
+    return ops.sum(values) if reduction == "sum" else ops.mean(values)
 
 
 def contrastive_center_gradient(
@@ -144,7 +179,8 @@ def contrastive_center_gradient(
         d L_i / d c_j     = w a_i (x_i - c_j) / q_i^2,  j != y_i     (pushes the others away)
 
     and the batch gradient is the mean over the samples. The centers receive no gradient
-    through the network; ``thesis_lib.layers.ContrastiveCenter`` steps along this one.
+    through the network; ``thesis_lib.layers.ContrastiveCenter`` steps along this one, whatever
+    the reduction of the network's loss (the centers' rate is their own).
 
     Args:
         embeddings: (B, D) feature vectors (treated as constants).
@@ -171,13 +207,14 @@ class PrecomputedLoss(keras.losses.Loss):
 
     A training model whose output ``contrastive_center`` is the per-sample
     contrastive-center value (``thesis_lib.layers.ContrastiveCenter``) is compiled with this
-    loss on that output, so Keras averages it over the batch (with sample weights, if any),
-    multiplies it by the output's loss weight and logs it as ``contrastive_center_loss``.
-    The target passed for that output is ignored.
+    loss on that output, so Keras averages it over the batch (with sample weights, if any;
+    ``reduction="sum"`` sums it instead), multiplies it by the output's loss weight and logs it
+    as ``contrastive_center_loss``. The target passed for that output is ignored.
 
     Args:
         name: the loss's name.
-        **kwargs: standard `keras.losses.Loss` arguments (``reduction``, ``dtype``).
+        **kwargs: standard `keras.losses.Loss` arguments (``reduction``: Keras'
+            ``"sum_over_batch_size"``, the mean, by default, or ``"sum"``; ``dtype``).
     """
 
     def __init__(self, name: str = "precomputed", **kwargs):

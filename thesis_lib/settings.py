@@ -62,6 +62,10 @@ NOT_SETTING_FIELDS = frozenset({
     "seed", "results_dir", "eval_datasets", "cache", "verbose", "epoch_delay_s", "data_dir",
     "split_file", "run_id",
 })
+# Fields added after runs were first recorded, with the value every run before them had: at
+# that value a field is left out of a setting (and of a run's id, see TrainConfig.identity), so
+# that a run recorded before the field existed keeps its setting and run id.
+ADDED_FIELDS: dict[str, Any] = {"contrastive_center_reduction": "mean"}
 # Values a field takes when nobody chose it: such a value is left out of a setting's name.
 # (The thesis protocol's defaults, as in TrainConfig; kept here so that reading results needs
 # no training code.)
@@ -79,7 +83,8 @@ def setting_fields(config: Mapping[str, Any], data: str | None = None) -> dict[s
         data: the data fingerprint; without it the dataset's name (or folder) stands in.
     """
     fields = {key: _plain(value) for key, value in config.items()
-              if key not in NOT_SETTING_FIELDS}
+              if key not in NOT_SETTING_FIELDS
+              and not (key in ADDED_FIELDS and value == ADDED_FIELDS[key])}
     if config.get("split_seed") is None and "seed" in config:
         fields["split_seed"] = "seed"  # a split drawn from each run's seed
     fields["data"] = data if data is not None else (
@@ -187,7 +192,7 @@ def _describe(key: str, value: Any, fields: Mapping[str, Any]) -> str:
     if key == "contrastive_center_weight":
         return f"contrastive-center λ={value:g}" if isinstance(value, int | float) else str(value)
     if key == "contrastive_center_reduction":
-        return f"λ per batch {value}"
+        return "L_ctc summed over the batch" if value == "sum" else "L_ctc mean over the batch"
     if isinstance(value, bool):
         return key.replace("_", " ") if value else f"no {key.replace('_', ' ')}"
     if isinstance(value, list):

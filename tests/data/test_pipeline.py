@@ -134,6 +134,25 @@ def test_training_shuffles_and_augments_reproducibly(jpegs):
     assert not any(np.array_equal(image, plain[0]) for image in epoch_1)
 
 
+def test_augmentation_differs_between_epochs_for_an_image_in_the_same_place(jpegs):
+    """RandAugment is keyed by (seed, epoch, batch): one image at one batch position is
+    augmented anew in every epoch. Every example is the same file, so the shuffle cannot
+    make the epochs differ; only the augmentation can."""
+    paths, _ = jpegs
+    same = [paths[0]] * 8
+    stream, _ = collect(make_dataset(same, [0] * 8, num_classes=2, image_size=SIZE,
+                                     batch_size=4, training=True, seed=3, deterministic=True,
+                                     epochs=(0, 3)))
+    epochs = stream.reshape(3, 8, SIZE, SIZE, 3)
+    for first, second in ((0, 1), (1, 2), (0, 2)):
+        unchanged = [np.array_equal(a, b) for a, b in zip(epochs[first], epochs[second],
+                                                            strict=True)]
+        # 3 of 14 operations per image: two draws agree by chance rarely, never at most places.
+        assert sum(unchanged) <= 2, (first, second, unchanged)
+    # Within an epoch the batches differ too (the batch is part of the key).
+    assert not np.array_equal(epochs[0, :4], epochs[0, 4:])
+
+
 def test_an_epoch_is_the_same_whether_the_stream_starts_there_or_earlier(jpegs):
     """What a resumed run relies on: epoch k depends on (seed, k) only."""
     paths, labels = jpegs

@@ -29,6 +29,8 @@ def test_smoke_profile_is_a_small_cpu_run():
     config = make_config("smoke")
     assert config.backbone == "EfficientNetV2B0" and config.weights is None
     assert config.image_size <= 64 and config.epochs <= 10 and config.data_dir is None
+    # Reruns are identical (tests/train/test_run.py checks it byte for byte), also for the demo.
+    assert config.deterministic and make_config("demo").deterministic
 
 
 def test_overrides_replace_profile_values_and_none_keeps_them():

@@ -93,3 +93,12 @@ def test_list_runs_reads_state_and_accuracy(tmp_path):
     assert isinstance(table, pd.DataFrame)
     assert table.loc[0, ["run_id", "state", "test_accuracy", "dataset"]].tolist() == [
         "gram-m2-x", "finished", 0.75, "demo"]
+
+
+def test_the_environment_names_what_changes_the_digits_of_a_run(monkeypatch):
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "1")
+    threads = records.environment_info()["cpu_threads"]
+    assert threads["TF_ENABLE_ONEDNN_OPTS"] == "0" and threads["TF_NUM_INTRAOP_THREADS"] == "1"
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS")
+    assert "TF_ENABLE_ONEDNN_OPTS" not in records.environment_info()["cpu_threads"]

@@ -8,8 +8,11 @@ updates its moving statistics:
     centers <- centers - center_lr * d L_ctc / d centers
 
 with the closed-form gradient of the batch's loss
-(``thesis_lib.losses.contrastive_center_gradient``). Why this rule, and not the centers as
-trainable weights of the model's optimizer:
+(``thesis_lib.losses.contrastive_center_gradient``), always of the batch *mean*: the layer
+returns per-sample values, and whether the network's loss takes their mean or their sum
+(``reduction`` of ``thesis_lib.models.with_contrastive_center``) changes only what reaches the
+network, not the centers' step. Why this rule, and not the centers as trainable weights of the
+model's optimizer:
 
 - It follows the paper: the centers descend L_ctc with a learning rate of their own, and that
   rate does not change with lambda (the loss weight scales only the gradient that reaches the

@@ -8,16 +8,20 @@ model that shares all of its layers and weights:
              "contrastive_center": (B,) the per-sample contrastive-center value of the fused
                                    embedding (the input of the "dropout" layer)}
 
-Compiled with cross-entropy on ``probabilities``, ``PrecomputedLoss`` (the mean of the output)
-on ``contrastive_center`` and loss weights {1, lambda}, the total loss is
-CE + lambda * L_ctc (Qi & Su, 2017, arXiv:1707.07391; the inter-class weight of the IEEE
-Access 2025 paper is ``inter_weight``), and Keras logs each term per epoch with no custom train
-step; the centers move inside the ``ContrastiveCenter`` layer (its docstring gives the update
-rule). The log names (``history.csv`` columns), with ``val_`` versions for the validation data:
+Compiled with cross-entropy on ``probabilities``, ``PrecomputedLoss`` (the mean of the output,
+or its sum with ``reduction="sum"``) on ``contrastive_center`` and loss weights {1, lambda}, the
+total loss is CE + lambda * L_ctc (Qi & Su, 2017, arXiv:1707.07391; the inter-class weight of
+the IEEE Access 2025 paper is ``inter_weight``), and Keras logs each term per epoch with no
+custom train step; the centers move inside the ``ContrastiveCenter`` layer (its docstring gives
+the update rule). The cross-entropy is always the batch mean; ``reduction`` chooses how L_ctc
+sums over the batch: ``"mean"`` (default) or ``"sum"`` (the papers' convention), so
+lambda_sum = lambda_mean / B gives the same training step for batches of B (the centers' own
+step does not depend on it). The log names (``history.csv`` columns), with ``val_`` versions
+for the validation data:
 
     loss                        CE + lambda * L_ctc
     probabilities_loss          the cross-entropy
-    contrastive_center_loss     L_ctc, before the weight lambda
+    contrastive_center_loss     L_ctc (batch mean or sum), before the weight lambda
     probabilities_<metric>      each metric of the probabilities, e.g. probabilities_accuracy
 
 The exported network is ``inference_model``, the model given (image -> probabilities): it
@@ -42,7 +46,7 @@ import keras
 
 from thesis_lib.errors import ConfigError
 from thesis_lib.layers import ContrastiveCenter
-from thesis_lib.losses import PrecomputedLoss
+from thesis_lib.losses import PrecomputedLoss, check_reduction
 from thesis_lib.models.embeddings import embedding_output
 
 PROBABILITIES = "probabilities"
@@ -68,11 +72,13 @@ class ContrastiveCenterTraining:
             ``compile_arguments`` and fit it on batches mapped by ``batch``.
         inference_model: the wrapped network, image -> probabilities, with the same weights.
         weight: lambda, the loss weight of the contrastive-center term.
+        reduction: ``"mean"`` or ``"sum"``: how the term reduces over the batch.
     """
 
     model: keras.Model
     inference_model: keras.Model
     weight: float
+    reduction: str = "mean"
 
     @property
     def layer(self) -> ContrastiveCenter:
@@ -97,8 +103,12 @@ class ContrastiveCenterTraining:
             cross_entropy = keras.losses.CategoricalCrossentropy()
         if metrics is None:
             metrics = [keras.metrics.CategoricalAccuracy(name="accuracy")]
+        # Keras' "sum_over_batch_size" is the mean (of the sample-weighted values).
+        term = PrecomputedLoss(
+            reduction="sum" if self.reduction == "sum" else "sum_over_batch_size"
+        )
         return {
-            "loss": {PROBABILITIES: cross_entropy, CONTRASTIVE_CENTER: PrecomputedLoss()},
+            "loss": {PROBABILITIES: cross_entropy, CONTRASTIVE_CENTER: term},
             "loss_weights": {PROBABILITIES: 1.0, CONTRASTIVE_CENTER: self.weight},
             "metrics": {PROBABILITIES: list(metrics)},
         }
@@ -128,6 +138,7 @@ def with_contrastive_center(
     delta: float = 1.0,
     inter_weight: float = 1.0,
     center_lr: float = 0.5,
+    reduction: str = "mean",
 ) -> ContrastiveCenterTraining:
     """Wrap a ``build_model`` network for training with CE + weight * L_ctc.
 
@@ -138,16 +149,20 @@ def with_contrastive_center(
         delta: the constant in the loss's denominator, > 0.
         inter_weight: the weight of the inter-class term in the denominator, >= 0.
         center_lr: the centers' own learning rate, >= 0 (see ``ContrastiveCenter``).
+        reduction: ``"mean"`` (default) or ``"sum"`` of the term over the batch; with
+            ``"sum"``, lambda is the papers' lambda (lambda_sum = lambda_mean / batch size).
 
     Returns:
         A ``ContrastiveCenterTraining`` with the training model and the inference model.
 
     Raises:
         ConfigError: for a model without the fused embedding, a class count that does not
-            match the model, or an invalid weight, delta, inter_weight or center_lr.
+            match the model, or an invalid weight, delta, inter_weight, center_lr or
+            reduction.
     """
     if isinstance(weight, bool) or not isinstance(weight, int | float) or not weight >= 0:
         raise ConfigError(f"contrastive-center weight must be a number >= 0, got {weight!r}")
+    check_reduction(reduction)
     embedding = embedding_output(model)
     outputs = model.outputs
     output_classes = outputs[0].shape[-1]
@@ -176,4 +191,4 @@ def with_contrastive_center(
         {PROBABILITIES: outputs[0], CONTRASTIVE_CENTER: values},
         name=f"{model.name}_{CONTRASTIVE_CENTER}",
     )
-    return ContrastiveCenterTraining(training_model, model, float(weight))
+    return ContrastiveCenterTraining(training_model, model, float(weight), reduction)

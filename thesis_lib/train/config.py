@@ -40,10 +40,14 @@ from thesis_lib.data.images import RESIZE_MODES
 from thesis_lib.errors import ConfigError
 from thesis_lib.models.variants import VARIANTS, check_pairwise_arguments
 from thesis_lib.parameters import convert_fields
+from thesis_lib.settings import ADDED_FIELDS
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULES = ("constant", "cosine")
 STRATEGIES = ("none", "mirrored")
+# How the contrastive-center term reduces over the batch (as thesis_lib.losses.REDUCTIONS; not
+# imported from there, so that configurations load without Keras).
+CONTRASTIVE_CENTER_REDUCTIONS = ("mean", "sum")
 
 # Fields that change where or how results are stored or shown, not the results themselves.
 # They are left out of the run id, so that e.g. moving the results folder finds the same run.
@@ -109,6 +113,11 @@ class TrainConfig:
             which controls how strongly class separation pulls.
         contrastive_center_lr: the centers' own learning rate (see
             ``thesis_lib.layers.ContrastiveCenter``).
+        contrastive_center_reduction: ``mean`` or ``sum``: the contrastive-center term of a
+            batch is the mean (default) or, as Qi & Su and the dissertation write it, the sum of
+            the per-sample values; the same training step needs lambda_sum = lambda_mean /
+            batch_size (0.1 with ``mean`` at batch 32 is 0.003125 with ``sum``). Without the
+            loss (weight 0) it has no effect and is recorded as ``mean``.
         freeze_backbone_epochs: train only the new layers for this many first epochs.
         seed: seed of weights initialisation, augmentation and shuffling.
         deterministic: deterministic TensorFlow ops (bit-identical reruns on the same machine).
@@ -162,6 +171,7 @@ class TrainConfig:
     contrastive_center_delta: float = 1.0
     contrastive_center_inter_weight: float = 1.0
     contrastive_center_lr: float = 0.5
+    contrastive_center_reduction: str = "mean"
     freeze_backbone_epochs: int = 0
     # --- execution
     seed: int = 0
@@ -181,6 +191,10 @@ class TrainConfig:
             self.variant = "baseline"
         if self.variant == "baseline":
             self.modules = 0
+        # Without the loss its reduction changes nothing: one training, one run id.
+        if (self.contrastive_center_weight == 0
+                and self.contrastive_center_reduction in CONTRASTIVE_CENTER_REDUCTIONS):
+            self.contrastive_center_reduction = "mean"
         self.validate()
 
     def validate(self) -> None:
@@ -190,6 +204,8 @@ class TrainConfig:
         _check_choice("lr_schedule", self.lr_schedule, SCHEDULES)
         _check_choice("strategy", self.strategy, STRATEGIES)
         _check_choice("resize", self.resize, RESIZE_MODES)
+        _check_choice("contrastive_center_reduction", self.contrastive_center_reduction,
+                      CONTRASTIVE_CENTER_REDUCTIONS)
         if len(self.split_ratios) != 3 or any(r < 0 for r in self.split_ratios):
             raise ConfigError(f"split_ratios must be three fractions >= 0, got {self.split_ratios}")
         if abs(sum(self.split_ratios) - 1.0) > 1e-6:
@@ -268,9 +284,13 @@ class TrainConfig:
                 content of the dataset (and split file) this configuration trains and tests
                 on. It replaces the dataset's path, so that a dataset that changed trains a new
                 run and a moved one finds its runs.
+
+        A field of ``thesis_lib.settings.ADDED_FIELDS`` at the value runs had before it existed
+        is left out, so that adding a field does not rename the runs already recorded.
         """
         values = {k: v for k, v in self.to_dict().items()
-                  if k not in NON_IDENTITY_FIELDS | DATA_LOCATION_FIELDS}
+                  if k not in NON_IDENTITY_FIELDS | DATA_LOCATION_FIELDS
+                  and not (k in ADDED_FIELDS and v == ADDED_FIELDS[k])}
         values["split_seed"] = self.effective_split_seed
         values["data"] = data_fingerprint
         return values

@@ -147,10 +147,14 @@ def _devices() -> list[str]:
 
 # TensorFlow's thread pools, read from the environment when TensorFlow starts.
 TF_THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+# TensorFlow's oneDNN CPU kernels (on by default on x86 Linux; "0" turns them off): like the
+# thread counts, they change the order of floating-point sums, so the digits of a run.
+TF_NUMERICS_VARIABLES = ("TF_ENABLE_ONEDNN_OPTS",)
 
 
 def _cpu_threads() -> dict[str, Any]:
-    """The cores and TensorFlow's thread-pool settings (0 or unset: as many as cores)."""
+    """The cores, TensorFlow's thread-pool settings (0 or unset: as many as cores) and its
+    oneDNN setting where one is given."""
     settings: dict[str, Any] = {"cores": os.cpu_count() or 0}
     try:
         import tensorflow as tf
@@ -159,7 +163,7 @@ def _cpu_threads() -> dict[str, Any]:
         settings["inter_op"] = tf.config.threading.get_inter_op_parallelism_threads()
     except ImportError:  # a JAX-only installation
         pass
-    for variable in TF_THREAD_VARIABLES:
+    for variable in TF_THREAD_VARIABLES + TF_NUMERICS_VARIABLES:
         if variable in os.environ:
             settings[variable] = os.environ[variable]
     return settings

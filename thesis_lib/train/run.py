@@ -353,6 +353,7 @@ def build_compiled_model(config: TrainConfig, num_classes: int, *, steps_per_epo
                 delta=config.contrastive_center_delta,
                 inter_weight=config.contrastive_center_inter_weight,
                 center_lr=config.contrastive_center_lr,
+                reduction=config.contrastive_center_reduction,
             )
             networks = Networks(contrastive.model, network, contrastive)
     finally:
