@@ -507,3 +507,16 @@ def test_the_published_emotion6_accuracies_lie_below_its_majority_rate():
     assert (view.loc["Emotion-6", ["baseline", "proposed"]] < view.loc[
         "Emotion-6", "majority rate"]).all()
     assert view.loc[["test split", "UnbiasedEmo"], "majority rate"].isna().all()
+
+
+def test_a_tap_study_without_a_baseline_tests_each_variant_against_the_default(tmp_path):
+    _write_ablation_folder(tmp_path)
+    for seed in range(5):  # the tap study's folder: no baseline
+        for path in (tmp_path / "runs" / f"base-s{seed}").iterdir():
+            path.unlink()
+        (tmp_path / "runs" / f"base-s{seed}").rmdir()
+    table = stats.compare_variants(results.collect_runs(tmp_path)).set_index("network")
+    assert table.loc["B2 + 3 Gram modules (taps 1-3)", "reference"] == "B2 + 3 Gram modules"
+    assert table.loc["B2 + 3 Gram modules (taps 1-3)", "diff"] == pytest.approx(0.8100 - 0.8181)
+    assert table.loc["B2 + 3 Gram modules", "note"] == "no baseline among the runs"
+    assert set(table["holm_m"]) == {2}

@@ -153,6 +153,23 @@ def step_statistics(step_times: Sequence[float], batch_size: int) -> dict[str, A
     }
 
 
+def timing_record(*, build_s: float, compile_s: float, waited_s: float, window: list[float],
+                  step_times: Sequence[float], batch_size: int, pipelined_steps: int,
+                  pipelined_s: float, final_loss: float) -> dict[str, Any]:
+    """The timing fields every throughput item records, Keras's and timm's alike."""
+    return {
+        "build_s": round(build_s, 2),
+        "compile_s": round(compile_s, 2),
+        "lock_wait_s": round(waited_s, 2),
+        "gpu_window": window,
+        **step_statistics(step_times, batch_size),
+        "pipelined_steps": pipelined_steps,
+        "pipelined_step_s": round(pipelined_s, 6),
+        "pipelined_images_per_s": round(batch_size / pipelined_s, 1),
+        "final_loss": final_loss,
+    }
+
+
 def is_out_of_memory(error: BaseException) -> bool:
     """Whether an exception from JAX/XLA or PyTorch says the GPU memory ran out."""
     text = f"{type(error).__name__}: {error}"

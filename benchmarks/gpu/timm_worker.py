@@ -25,7 +25,7 @@ from common import (
     GpuLock,
     Item,
     error_result,
-    step_statistics,
+    timing_record,
     worker_arguments,
     write_result,
 )
@@ -112,15 +112,10 @@ def measure(item: Item, lock: GpuLock) -> dict[str, Any]:
         "params": int(params),
         "optimizer": "Adam (fused)",
         "memory_format": "channels_last",
-        "build_s": round(build_s, 2),
-        "compile_s": round(compile_s, 2),
-        "lock_wait_s": round(waited_s, 2),
-        "gpu_window": window,
-        **step_statistics(step_times, item.batch_size),
-        "pipelined_steps": pipelined_steps,
-        "pipelined_step_s": round(pipelined_s, 6),
-        "pipelined_images_per_s": round(item.batch_size / pipelined_s, 1),
-        "final_loss": final_loss,
+        **timing_record(build_s=build_s, compile_s=compile_s, waited_s=waited_s, window=window,
+                        step_times=step_times, batch_size=item.batch_size,
+                        pipelined_steps=pipelined_steps, pipelined_s=pipelined_s,
+                        final_loss=final_loss),
         # The process' peak since it started (first steps and cuDNN's trials included), as the
         # JAX figure of a Keras item.
         "peak_bytes": int(torch.cuda.max_memory_allocated()),

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from tiny_networks import tiny_network
 
 from thesis_lib.errors import ConfigError
 from thesis_lib.layers import ContrastiveCenter
@@ -18,19 +19,6 @@ from thesis_lib.models.contrastive import LOG_NAMES
 
 def random_images(count: int, size: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).uniform(0, 255, (count, size, size, 3)).astype("float32")
-
-
-def tiny_network(seed: int = 0, classes: int = 3) -> keras.Model:
-    """8 px images -> conv -> BN -> pooled 4-vector -> "dropout" -> "classifier"."""
-    keras.utils.set_random_seed(seed)  # the same weights and dropout seeds for the same seed
-    images = keras.Input((8, 8, 3), name="image")
-    x = keras.layers.Rescaling(1 / 255)(images)
-    x = keras.layers.Conv2D(4, 3, activation="relu")(x)
-    x = keras.layers.BatchNormalization()(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    x = keras.layers.Dropout(0.3, name="dropout")(x)
-    probabilities = keras.layers.Dense(classes, activation="softmax", name="classifier")(x)
-    return keras.Model(images, probabilities, name="tiny")
 
 
 def tiny_data(count: int = 12, classes: int = 3):

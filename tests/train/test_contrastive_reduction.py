@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import pytest
 from run_records import write_run
+from tiny_networks import tiny_network
 
 from thesis_lib import results
 from thesis_lib.errors import ConfigError
@@ -26,19 +27,6 @@ from thesis_lib.train.run import write_config
 BATCH = 8
 
 
-def tiny_network(classes: int = 3) -> keras.Model:
-    """8 px images -> conv -> BN -> pooled 4-vector -> "dropout" -> "classifier"."""
-    keras.utils.set_random_seed(0)  # the same initial weights on every call
-    images = keras.Input((8, 8, 3), name="image")
-    x = keras.layers.Rescaling(1 / 255)(images)
-    x = keras.layers.Conv2D(4, 3, activation="relu")(x)
-    x = keras.layers.BatchNormalization()(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    x = keras.layers.Dropout(0.0, name="dropout")(x)
-    probabilities = keras.layers.Dense(classes, activation="softmax", name="classifier")(x)
-    return keras.Model(images, probabilities, name="tiny")
-
-
 def batch(classes: int = 3):
     images = np.random.default_rng(1).uniform(0, 255, (BATCH, 8, 8, 3)).astype("float32")
     labels = keras.utils.to_categorical(np.arange(BATCH) % classes, classes)
@@ -47,7 +35,7 @@ def batch(classes: int = 3):
 
 def one_step(weight: float, reduction: str):
     """Weights (network and centers) after one SGD step, and the logged terms of that batch."""
-    training = with_contrastive_center(tiny_network(), weight=weight, center_lr=2.0,
+    training = with_contrastive_center(tiny_network(dropout=0.0), weight=weight, center_lr=2.0,
                                        reduction=reduction)
     training.model.compile(optimizer=keras.optimizers.SGD(0.5), **training.compile_arguments())
     x, y = training.batch(*batch())
@@ -72,7 +60,7 @@ def test_sum_with_lambda_over_batch_size_is_the_same_step_as_mean():
 
 
 def test_the_logged_sum_is_the_papers_sum_over_the_batch():
-    training = with_contrastive_center(tiny_network(), weight=0.1, reduction="sum")
+    training = with_contrastive_center(tiny_network(dropout=0.0), weight=0.1, reduction="sum")
     training.model.compile(optimizer="sgd", **training.compile_arguments())
     rng = np.random.default_rng(2)
     centers = rng.normal(size=(3, 4)).astype("float32")
@@ -97,7 +85,7 @@ def test_a_bad_reduction_is_one_line_naming_the_field():
     with pytest.raises(ConfigError, match="contrastive_center_reduction: expected text"):
         make_config("smoke", contrastive_center_reduction=["sum"])
     with pytest.raises(ConfigError, match="reduction must be one of mean, sum, got 'Sum'"):
-        with_contrastive_center(tiny_network(), weight=0.1, reduction="Sum")
+        with_contrastive_center(tiny_network(dropout=0.0), weight=0.1, reduction="Sum")
 
 
 def test_the_reduction_comes_from_text_and_without_the_loss_is_mean():

@@ -245,11 +245,6 @@ def compare_variants(
     groups = _setting_groups(runs, metric, dataset)
     fields = {sid: settings.parse_fields(group["setting_fields"].iloc[0])
               for sid, group in groups.items()}
-    if reference is None and not any(group["variant"].iloc[0] == baseline
-                                     for group in groups.values()):
-        raise DataError(f"no finished runs of the baseline variant {baseline!r} on dataset "
-                        f"{dataset!r} (variants present: "
-                        f"{sorted({str(g['variant'].iloc[0]) for g in groups.values()})})")
     named = None
     if reference is not None:
         names = {sid: str(group["network"].iloc[0]) for sid, group in groups.items()}
@@ -272,6 +267,13 @@ def compare_variants(
             raise DataError(f"{rows['network'].iloc[0]}: {error}") from None
         records.append(_network_record(rows, groups.get(found), metric=metric, alpha=alpha,
                                        power=power, step=step, note=note))
+    has_baseline = any(group["variant"].iloc[0] == baseline for group in groups.values())
+    if not has_baseline and not any(record.get("reference") for record in records):
+        # Nothing could be compared (a study of its tap variants has its default network as
+        # the reference, and needs no baseline).
+        raise DataError(f"no finished runs of the baseline variant {baseline!r} on dataset "
+                        f"{dataset!r} (variants present: "
+                        f"{sorted({str(g['variant'].iloc[0]) for g in groups.values()})})")
     table = pd.DataFrame(records).reindex(columns=COMPARISON_COLUMNS)
     if not table.empty:
         table = _add_holm(table, ("welch", "pooled", "paired"), alpha)
