@@ -67,6 +67,9 @@ def test_significance_table_shows_welch_test_equal_to_scipy(runs, comparisons):
     latex = significance_table(comparisons)
     assert ("Network & Diff. (pp) & 95 \\% CI (pp) & t & df & p & Holm p (m = 2) & Paired p & "
             "Design & Outcome \\\\") in latex
+    captioned = significance_table(comparisons, caption="Against the baseline.")
+    assert "\\caption{Against the baseline. Holm's correction over 2 comparisons.}" in captioned
+    assert "& Holm p & Paired p &" in captioned
     rows = body_rows(latex)
     gram = runs[(runs.variant == "gram") & (runs.modules == 2)]["accuracy"].to_numpy()
     base = runs[runs.variant == "baseline"]["accuracy"].to_numpy()
@@ -74,7 +77,7 @@ def test_significance_table_shows_welch_test_equal_to_scipy(runs, comparisons):
     interval = welch.confidence_interval(0.95)
     network, diff, ci, t, df, p, _, paired, design, outcome = rows[0]
     assert paired == f"{stats.ttest_rel(gram, base).pvalue:.3f}"
-    assert design == "paired by seed" and outcome in ("better", "not significant")
+    assert design == "paired" and outcome in ("better", "not significant")
     assert network == "B2 + 2 Gram modules"
     assert diff == f"$+${(gram.mean() - base.mean()) * 100:.2f}"
     assert ci == f"[{interval.low * 100:.2f}, {interval.high * 100:.2f}]"

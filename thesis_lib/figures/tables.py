@@ -19,6 +19,8 @@ import pandas as pd
 from thesis_lib.figures.checks import require_columns
 
 MISSING = "--"
+# Tables with more columns than this are set in \small with narrower column gaps.
+WIDE_TABLE_COLUMNS = 5
 
 # LaTeX's special characters, escaped in free text.
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
@@ -82,7 +84,13 @@ def _to_latex(
                        environment="table")
         if label is not None:
             options["label"] = label
-    return styler.to_latex(**options)
+    latex = styler.to_latex(**options)
+    if caption is not None and len(table.columns) > WIDE_TABLE_COLUMNS:
+        # A wide table (the significance table has up to ten columns) fits a thesis page in a
+        # smaller font with narrower gaps; both stay inside the float.
+        latex = latex.replace("\\centering\n", "\\centering\n\\small\n"
+                              "\\setlength{\\tabcolsep}{4pt}\n", 1)
+    return latex
 
 
 def results_table(
@@ -166,7 +174,8 @@ def significance_table(
 
     Columns: the reference (when some row's differs from the first row's), the difference of
     mean accuracy (percentage points), its confidence interval, t, df, p, the Holm-adjusted p
-    (its header names the number of comparisons corrected for), the paired t-test's p and the
+    (the caption, or without one the header, names the number of comparisons corrected for),
+    the paired t-test's p and the
     design when runs pair by seed, and the outcome: "better" or "worse" only for a significant
     difference, by its sign.
 
@@ -208,17 +217,33 @@ def significance_table(
     table["t"] = [_number(value, decimals) for value in rows[f"{test}_t"].astype(float)]
     table["df"] = [_number(value, 1) for value in rows[f"{test}_df"].astype(float)]
     table["p"] = [_p_value(value) for value in rows[f"{test}_p"].astype(float)]
+    # The size of the Holm family: in the caption of a float, else in the column's header.
     family = sorted({int(m) for m in rows["holm_m"].dropna()}) if "holm_m" in rows else []
-    holm_header = f"Holm p (m = {family[0]})" if len(family) == 1 else "Holm p"
+    holm_header = "Holm p"
+    if len(family) == 1 and caption is not None:
+        plural = "" if family[0] == 1 else "s"
+        caption = f"{caption.rstrip()} Holm's correction over {family[0]} comparison{plural}."
+    elif len(family) == 1:
+        holm_header = f"Holm p (m = {family[0]})"
     table[holm_header] = [_p_value(value) for value in rows[p_holm].astype(float)]
     paired = (test != "paired" and "paired_p" in rows.columns
               and rows["paired_p"].astype(float).notna().any())
     if paired:
         table["Paired p"] = [_p_value(value) for value in rows["paired_p"].astype(float)]
     if "design" in rows.columns and rows["design"].notna().any():
-        table["Design"] = rows["design"].fillna(MISSING).astype(str).to_numpy()
+        table["Design"] = [_short_design(text) for text in rows["design"]]
         text_columns.append("Design")
     if test == "welch" and "outcome" in rows.columns:
         table["Outcome"] = rows["outcome"].fillna(MISSING).astype(str).to_numpy()
         text_columns.append("Outcome")
     return _to_latex(table, text_columns=text_columns, caption=caption, label=label)
+
+
+def _short_design(design) -> str:
+    """``"paired by seed"`` -> ``"paired"``, ``"partly paired (2 seeds shared)"`` -> ``"2
+    seeds paired"``, for a narrow column."""
+    if not isinstance(design, str):
+        return MISSING
+    if design.startswith("partly paired"):
+        return design.removeprefix("partly paired (").removesuffix(" shared)") + " paired"
+    return design.removesuffix(" by seed")
