@@ -30,9 +30,9 @@ from thesis_lib.figures.intervals import (
     UNBOUNDED,
     clipped_note,
     curve_band,
-    percent_text,
 )
 from thesis_lib.figures.style import figure_size, palette, publication_style
+from thesis_lib.stats.hypothesis_tests import level_text
 
 # Columns of history.csv (Keras CSVLogger) and how they are shown.
 METRIC_LABELS = {"loss": "Loss (cross-entropy)", "accuracy": "Accuracy (%)"}
@@ -57,7 +57,7 @@ def metric_range(name: str) -> tuple[tuple[float, float], float]:
 
 
 def band_label(confidence: float) -> str:
-    return f"band: mean ± {percent_text(confidence)} t CI (n ≥ {MIN_RUNS_FOR_INTERVAL} seeds)"
+    return f"band: mean ± {level_text(confidence)} t CI (n ≥ {MIN_RUNS_FOR_INTERVAL} seeds)"
 
 
 def draw_runs(

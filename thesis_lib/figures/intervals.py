@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from thesis_lib.stats.hypothesis_tests import level_text
+
 # Fewest runs (seeds) of a network from which a t interval of the mean is drawn.
 MIN_RUNS_FOR_INTERVAL = 3
 FEW_RUNS_LABEL = f"n < {MIN_RUNS_FOR_INTERVAL} seeds: each seed shown, no interval"
@@ -26,15 +28,9 @@ NON_NEGATIVE = (0.0, np.inf)
 UNBOUNDED = (-np.inf, np.inf)
 
 
-def percent_text(fraction: float) -> str:
-    """0.95 -> "95 %", 0.975 -> "97.5 %" (a space before the sign, as in the rest of the
-    thesis; never rounded to a level that was not used)."""
-    return f"{round(fraction * 100, 6):g} %"
-
-
 def interval_label(confidence: float) -> str:
     """Legend text of a drawn interval, e.g. "mean ± 95 % t CI (n ≥ 3 seeds)"."""
-    return f"mean ± {percent_text(confidence)} t CI (n ≥ {MIN_RUNS_FOR_INTERVAL} seeds)"
+    return f"mean ± {level_text(confidence)} t CI (n ≥ {MIN_RUNS_FOR_INTERVAL} seeds)"
 
 
 def clipped_note(bounds: tuple[float, float], unit: str = "") -> str:

@@ -191,6 +191,7 @@ def significance_table(
             comparisons were computed at (their ``confidence`` column), checked when given.
         caption, label: when a caption is given, a ``table`` float with this caption/label.
     """
+    from thesis_lib.stats.hypothesis_tests import ci_label
     from thesis_lib.stats.views import table_confidence
 
     p_holm = p_holm or f"{test}_p_holm"
@@ -204,7 +205,7 @@ def significance_table(
         table["Reference"] = rows["reference"].fillna(MISSING).astype(str).to_numpy()
         text_columns.append("Reference")
     table["Diff. (pp)"] = [_number(value, decimals, 100, signed=True) for value in rows[diff]]
-    table[f"{confidence * 100:g} % CI (pp)"] = [
+    table[f"{ci_label(confidence)} (pp)"] = [
         MISSING
         if math.isnan(low)
         else f"[{_number(low, decimals, 100)}, {_number(high, decimals, 100)}]"

@@ -428,6 +428,12 @@ PROPORTION_METHOD_NAMES = {"wilson": "Wilson", "clopper-pearson": "Clopper-Pears
 DEFAULT_PROPORTION_METHOD = "wilson"
 
 
+def level_text(confidence: float) -> str:
+    """A confidence level as text: 0.95 -> ``"95 %"``, 0.975 -> ``"97.5 %"`` (a space before
+    the sign; never rounded to a level that was not used)."""
+    return f"{round(confidence * 100, 6):g} %"
+
+
 def ci_label(confidence: float, method: str | None = None) -> str:
     """How an interval is named in text: ``"95 % CI"``, ``"90 % Wilson CI"``.
 
@@ -437,7 +443,7 @@ def ci_label(confidence: float, method: str | None = None) -> str:
         method: A key of :data:`PROPORTION_METHODS` (or any name), or None.
     """
     name = PROPORTION_METHOD_NAMES.get(method, method) if method else None
-    return f"{confidence * 100:g} % {name + ' ' if name else ''}CI"
+    return f"{level_text(confidence)} {name + ' ' if name else ''}CI"
 
 
 @dataclass(frozen=True)

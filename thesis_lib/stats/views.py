@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from thesis_lib.errors import ConfigError
+from thesis_lib.stats.hypothesis_tests import ci_label
 
 
 def _p_text(value: float) -> str:
@@ -79,7 +80,7 @@ def significance_view(
     if "reference" in comparisons.columns:
         view["reference"] = comparisons["reference"].fillna("-")
     view["diff (pp)"] = [points(value) for value in comparisons["diff"].astype(float)]
-    view[f"{confidence * 100:g} % CI (pp)"] = [
+    view[f"{ci_label(confidence)} (pp)"] = [
         "-" if not np.isfinite(low) else f"[{points(low)}, {points(high)}]"
         for low, high in zip(comparisons[f"{test}_ci_low"].astype(float),
                              comparisons[f"{test}_ci_high"].astype(float), strict=True)
