@@ -9,11 +9,12 @@ INSTALLED := $(VENV)/.installed
 # (a notebook's cells share one kernel).
 PYTEST_WORKERS ?= 2
 
-.PHONY: help install demo test lint lab clean-venv
+.PHONY: help install demo test test-fast lint lab clean-venv
 
 help:
 	@echo "make demo   - install into .venv and run the main job on the embedded demo data"
 	@echo "make test   - install into .venv and run the test suite (pytest + nbval)"
+	@echo "make test-fast - the fast tier a developer runs after each change (no slow tests, no notebooks)"
 	@echo "make lab    - register a Jupyter kernel for .venv and start JupyterLab"
 	@echo "make lint   - ruff"
 
@@ -30,6 +31,9 @@ demo: $(INSTALLED)
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --nbval
+
+test-fast: $(INSTALLED)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not slow" tests
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check thesis_lib tests benchmarks

@@ -13,6 +13,8 @@
 import os
 from pathlib import Path
 
+import pytest
+
 # Inherited by the notebook kernels that nbval starts.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -26,6 +28,13 @@ def pytest_configure(config):
         config.option.nbval_sanitize_with = str(SANITIZER)
     if hasattr(config.option, "nbval_current_env"):
         config.option.nbval_current_env = True
+
+
+def pytest_collection_modifyitems(items):
+    """Every notebook cell carries the ``nbval`` marker (``-m "not nbval"`` leaves them out)."""
+    for item in items:
+        if str(item.fspath).endswith(".ipynb"):
+            item.add_marker(pytest.mark.nbval)
 
 
 def pytest_collectstart(collector):

@@ -29,12 +29,13 @@ def tiny_dataset(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def finished_tiny_run(tiny_dataset, tmp_path_factory):
-    """The folder of a finished one-epoch run on ``tiny_dataset`` (B0, one Gram module, 32 px),
-    shared by the tests that only read a run (prediction, embeddings)."""
-    from thesis_lib.train import make_config, run_training
+    """The folder of a finished one-epoch run on ``tiny_dataset`` (the Tiny backbone, one Gram
+    module, 32 px), shared by the tests that only read a run (prediction, embeddings)."""
+    from thesis_lib.training import make_config, run_training
 
     config = make_config("smoke", data_dir=str(tiny_dataset),
                          results_dir=str(tmp_path_factory.mktemp("tiny-results")),
-                         image_size=32, epochs=1, batch_size=4, modules=1, max_images=None,
-                         verbose=0, cache=None, augment=False, split_ratios=[0.5, 0.25, 0.25])
+                         backbone="Tiny", image_size=32, epochs=1, batch_size=4, modules=1,
+                         max_images=None, verbose=0, cache=None, augment=False,
+                         split_ratios=[0.5, 0.25, 0.25])
     return run_training(config)

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from thesis_lib import figures as fg
-from thesis_lib import results
+from thesis_lib.analysis import results
 from thesis_lib.cli import main
 from thesis_lib.figures import run_tables as records
-from thesis_lib.train import evaluate_run, make_config, run_training
+from thesis_lib.training import evaluate_run, make_config, run_training
 
 MIKELS8 = ["amusement", "awe", "contentment", "excitement", "anger", "disgust", "fear",
            "sadness"]
@@ -20,14 +20,15 @@ MIKELS8 = ["amusement", "awe", "contentment", "excitement", "anger", "disgust", 
 
 @pytest.fixture(scope="module")
 def eight_class_runs(tmp_path_factory):
-    """Two tiny runs on an 8-class demo dataset (made by `thesis data demo --classes 8`)."""
+    """Two tiny runs (the Tiny backbone) on an 8-class demo dataset (made by `thesis data demo
+    --classes 8`)."""
     root = tmp_path_factory.mktemp("eight")
     assert main(["data", "demo", "--out", str(root / "demo8"), "--classes", "8",
                  "--per-class", "6", "--size", "48x40"]) == 0
     assert main(["data", "demo", "--out", str(root / "other8"), "--classes", "8",
                  "--per-class", "2", "--size", "48x40", "--seed", "5"]) == 0
     common = dict(data_dir=str(root / "demo8"), results_dir=str(root / "results"),
-                  scheme="mikels8", image_size=32, max_images=None,
+                  scheme="mikels8", backbone="Tiny", image_size=32, max_images=None,
                   split_ratios=[0.5, 0.25, 0.25], epochs=2, batch_size=8, modules=1,
                   verbose=0, cache=None, augment=False, deduplicate=True)
     weighted = run_training(make_config("smoke", class_weighting=True, **common))

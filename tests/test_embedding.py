@@ -15,17 +15,17 @@ from sklearn.datasets import make_blobs
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
-from thesis_lib import embedding
+from thesis_lib.analysis import embedding
+from thesis_lib.analysis.predict import load_run
 from thesis_lib.cli import main as thesis
 from thesis_lib.errors import ConfigError, DataError
 from thesis_lib.figures.embedding import plot_embedding_map
 from thesis_lib.figures.save import save_figure
-from thesis_lib.predict import load_run
 
 
 @pytest.fixture(scope="session")
 def tiny_run(finished_tiny_run):
-    """The shared finished one-epoch run (B0, one Gram module, 32 px), loaded."""
+    """The shared finished one-epoch run (Tiny backbone, one Gram module, 32 px), loaded."""
     return load_run(finished_tiny_run)
 
 

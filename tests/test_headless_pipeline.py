@@ -6,8 +6,8 @@ import nbformat
 import papermill
 import pytest
 
-from thesis_lib import notebooks as pipeline
 from thesis_lib.errors import ConfigError
+from thesis_lib.experiments import pipeline
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 

@@ -7,7 +7,7 @@ import tensorflow as tf
 from keras import ops
 
 from thesis_lib.errors import ConfigError
-from thesis_lib.losses import (
+from thesis_lib.layers.losses import (
     REDUCTIONS,
     PrecomputedLoss,
     contrastive_center_gradient,

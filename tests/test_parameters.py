@@ -1,17 +1,24 @@
 """Every parameter means what it says, whatever text it arrives as (papermill -p, YAML, --set)."""
 
-import ast
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import papermill
 import pytest
+from papermill.translators import translate_parameters
 
+from thesis_lib.config.parameters import (
+    NOTEBOOK_PARAMETERS,
+    AblationParameters,
+    TrainingParameters,
+    convert,
+    notebook_parameters,
+    typed,
+)
+from thesis_lib.config.training import TrainConfig, config_fields, make_config
 from thesis_lib.errors import ConfigError
-from thesis_lib.notebooks import NOTEBOOK_PARAMETERS, AblationParameters, typed
-from thesis_lib.parameters import convert
-from thesis_lib.train.config import TrainConfig, make_config
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -88,7 +95,7 @@ def test_every_declared_field_type_is_covered_by_the_table():
 
 
 def test_yaml_profiles_and_command_line_assignments_are_converted_the_same(tmp_path):
-    from thesis_lib.parameters import parse_assignments
+    from thesis_lib.config.parameters import parse_assignments
 
     profile = tmp_path / "profile.yaml"
     profile.write_text("profile: smoke\naugment: 'no'\ntaps: block2b_add\nepochs: '4'\n")
@@ -100,7 +107,7 @@ def test_yaml_profiles_and_command_line_assignments_are_converted_the_same(tmp_p
 
 
 def test_a_bad_value_fails_before_any_data_is_read(tmp_path):
-    from thesis_lib.train.notebook import notebook_config
+    from thesis_lib.training.notebook import notebook_config
 
     missing = tmp_path / "no-such-dataset"
     with pytest.raises(ConfigError, match="augment: expected true or false"):
@@ -130,25 +137,105 @@ def test_notebook_parameters_are_converted_in_place():
     assert namespace["unrelated"] == "kept"
     with pytest.raises(ConfigError, match="seeds\\[1\\]: expected a whole number, got 'x'"):
         typed({"seeds": "[1, x]"}, AblationParameters)
+    with pytest.raises(ConfigError, match="seeds\\[1\\]: expected a whole number, got 'x'"):
+        typed({"seeds": "[1, x]"}, "04_ablations")
+    namespace = {"seeds": "[3]"}
+    assert typed(namespace, "04_ablations")["profile"] == "smoke"  # a missing one: its default
+    assert namespace["seeds"] == [3] and namespace["slurm"] == {}
+
+
+# (notebook, parameter, its declared type, its default), as written in the notebooks
+NOTEBOOK_DECLARATIONS = [
+    ("01_data_exploration", "split_ratios", tuple[float, float, float], (0.8, 0.1, 0.1)),
+    ("01_data_exploration", "randaugment_magnitude", float, 7.0),
+    ("01_data_exploration", "data_dir", str | None, None),
+    ("02_prepare_data", "drop_duplicates", bool, True),
+    ("02_prepare_data", "min_side", int, 32),
+    ("03_train", "profile", str | None, "smoke"), ("03_train", "force", bool, False),
+    ("03_train", "run_dir", str | None, None),
+    ("04_ablations", "seeds", list[int] | None, None),
+    ("04_ablations", "studies", list[str] | None, None),
+    ("04_ablations", "gramnet", bool | None, None), ("04_ablations", "jobs", int, 1),
+    ("04_ablations", "slurm", dict[str, Any], {}),
+    ("05_significance", "alpha", float, 0.05),
+    ("05_significance", "study", str | None, "comparison"),
+    ("06_figures", "example_classes", list[str] | None, None),
+    ("06_figures", "gram_max_channels", int, 32),
+    ("07_embeddings", "confidence_threshold", float | None, None),
+    ("07_embeddings", "neighbours", int, 10),
+]
+
+
+@pytest.mark.parametrize(("notebook", "name", "declared", "default"), NOTEBOOK_DECLARATIONS)
+def test_types_and_defaults_are_derived_from_the_parameters_cell(notebook, name, declared,
+                                                                 default):
+    parameter = notebook_parameters(notebook)[name]
+    assert parameter.type == declared
+    assert parameter.default == default and type(parameter.default) is type(default)
 
 
 @pytest.mark.parametrize("name", sorted(NOTEBOOK_PARAMETERS))
-def test_each_notebook_declares_what_its_parameter_class_declares(name):
+def test_every_parameter_of_every_notebook_is_declared_and_converted(name):
     path = NOTEBOOK_DIR / f"{name}.ipynb"
-    declared = papermill.inspect_notebook(str(path))
-    fields = {field.name: field for field in dataclasses.fields(NOTEBOOK_PARAMETERS[name])}
-    assert set(fields) <= set(declared), f"{name} lacks {set(fields) - set(declared)}"
-    defaults = NOTEBOOK_PARAMETERS[name]()
-    for field_name in fields:
-        in_notebook = ast.literal_eval(declared[field_name]["default"])
-        expected = getattr(defaults, field_name)
-        converted = convert(field_name, in_notebook, fields[field_name].type)
-        assert converted == expected, f"{name}: {field_name} is {in_notebook!r} in the notebook"
+    found = set(papermill.inspect_notebook(str(path)))
+    derived = notebook_parameters(name)  # raises for a parameter without a type
+    if name == "03_train":  # the TrainConfig fields there are TrainConfig's to declare
+        assert set(derived) == {"profile", "force", "run_dir"}
+        assert found - set(derived) <= set(config_fields())
+    else:
+        assert set(derived) == found and len(derived) >= 6
     notebook = nbformat.read(path, as_version=4)
-    code = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
     parameters_cell = next(i for i, cell in enumerate(notebook.cells)
                            if "parameters" in cell.metadata.get("tags", []))
     following = next(cell.source for cell in notebook.cells[parameters_cell + 1:]
                      if cell.cell_type == "code")
-    assert "typed(globals()" in following, f"{name}: parameters are not converted"
-    assert code
+    assert f'typed(globals(), "{name}")' in following, f"{name}: parameters are not converted"
+
+
+def test_train_notebook_leaves_the_configuration_fields_to_the_configuration():
+    namespace = {"profile": "demo", "force": "yes", "weights": "none", "epochs": "3"}
+    typed(namespace, TrainingParameters)
+    assert namespace["force"] is True and namespace["run_dir"] is None
+    # "none" is no weights for TrainConfig; typed must not turn it into None (= the profile's)
+    assert namespace["weights"] == "none" and namespace["epochs"] == "3"
+
+
+def _notebook(tmp_path, source):
+    path = tmp_path / "scratch.ipynb"
+    cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["parameters"]})
+    kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell], metadata={"kernelspec": kernel}), path)
+    return path
+
+
+def test_a_notebook_declares_its_parameters_once(tmp_path):
+    path = _notebook(tmp_path, "from typing import Optional\n\n"
+                               "seeds: Optional[list[int]] = None  # seeds of every setting\n"
+                               "augment: bool = True\n")
+    # What `papermill -p seeds "[1, 2]" -p augment off` injects after the parameters cell
+    injected = translate_parameters("python3", "python", {"seeds": "[1, 2]", "augment": "off"},
+                                    "Parameters")
+    namespace = {}
+    for source in (nbformat.read(path, as_version=4).cells[0].source, injected):
+        exec(source, namespace)
+    assert namespace["seeds"] == "[1, 2]"
+    converted = typed(namespace, path)
+    assert namespace["seeds"] == [1, 2] and namespace["augment"] is False
+    assert converted == {"seeds": [1, 2], "augment": False}
+    assert notebook_parameters(path)["seeds"].help == "seeds of every setting"
+
+
+@pytest.mark.parametrize(("source", "message"), [
+    ("seed = 0\n", "scratch: the parameter seed has no type; declare it in the parameters "
+                   "cell as `seed: <type> = 0`"),
+    ("seeds: list[int] | None = None\n", "scratch: papermill cannot read the parameter seeds"),
+    ("when: datetime = None\n", "scratch: cannot read the parameter when"),
+    ("seeds: list[int] = sorted([1])\n", "scratch: cannot read the parameter seeds"),
+    ("seed: int = 0.5\n", "scratch: cannot read the parameter seed (int = 0.5): seed: expected a "
+                          "whole number, got 0.5"),
+])
+def test_a_parameter_the_derivation_cannot_read_names_notebook_and_parameter(tmp_path, source,
+                                                                           message):
+    with pytest.raises(ConfigError) as error:
+        notebook_parameters(_notebook(tmp_path, source))
+    assert message in str(error.value) and "\n" not in str(error.value)

@@ -10,15 +10,20 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from thesis_lib.analysis.predict import (
+    is_labelled_source,
+    load_run,
+    predict_images,
+    prediction_table,
+)
 from thesis_lib.cli import main as thesis
 from thesis_lib.data.labels import MIKELS8
 from thesis_lib.errors import ConfigError, ThesisError
-from thesis_lib.predict import is_labelled_source, load_run, predict_images, prediction_table
 
 
 @pytest.fixture(scope="session")
 def tiny_run(finished_tiny_run):
-    """The shared finished one-epoch run (B0, one Gram module, 32 px)."""
+    """The shared finished one-epoch run (Tiny backbone, one Gram module, 32 px)."""
     return finished_tiny_run
 
 

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from thesis_lib.errors import ConfigError, DataError
-from thesis_lib.stats import (
+from thesis_lib.analysis import (
     accuracy_interval,
     bootstrap_accuracy,
     ci_label,
     proportion_interval,
 )
+from thesis_lib.errors import ConfigError, DataError
 
 N = 30
 

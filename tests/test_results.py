@@ -1,4 +1,4 @@
-"""Tests of thesis_lib.results on run folders written here with known numbers."""
+"""Tests of thesis_lib.analysis.results on run folders written here with known numbers."""
 
 import math
 
@@ -8,7 +8,9 @@ import pytest
 from run_records import CLASSES, accuracies_with, write_run
 from scipy import stats as scipy_stats
 
-from thesis_lib import published, results, stats
+from thesis_lib import analysis as stats
+from thesis_lib import files
+from thesis_lib.analysis import published, results
 from thesis_lib.errors import DataError
 
 
@@ -224,9 +226,9 @@ def test_same_seed_pair_finds_the_lowest_common_seed(tmp_path):
 
 def test_collect_runs_reads_the_record_the_training_code_writes(tmp_path, monkeypatch):
     """The training code's own writers, so a change of the record's layout shows up here."""
-    from thesis_lib.train import TrainConfig, evaluate, records
-    from thesis_lib.train.fingerprint import DataFingerprint
-    from thesis_lib.train.run import write_config
+    from thesis_lib.training import TrainConfig, evaluate, records
+    from thesis_lib.training.fingerprint import DataFingerprint
+    from thesis_lib.training.run import write_config
 
     # The environment section (library versions, devices) would import TensorFlow; not needed.
     monkeypatch.setattr(records, "environment_info", dict)
@@ -241,9 +243,9 @@ def test_collect_runs_reads_the_record_the_training_code_writes(tmp_path, monkey
     labels = np.array([0, 0, 1, 1, 1])
     probabilities = np.array([[0.9, 0.1], [0.3, 0.7], [0.2, 0.8], [0.4, 0.6], [0.6, 0.4]])
     split_metrics = evaluate.compute_metrics(labels, probabilities, CLASSES)
-    records.write_json(run_dir / "metrics.json", evaluate.metrics_record(split_metrics, 2))
+    files.write_json(run_dir / "metrics.json", evaluate.metrics_record(split_metrics, 2))
     frame = pd.DataFrame({"path": [f"/x/{i}.jpg" for i in range(5)], "label_index": labels})
-    records.write_csv(run_dir / "predictions.csv", evaluate.predictions_frame(
+    files.write_csv(run_dir / "predictions.csv", evaluate.predictions_frame(
         frame, probabilities, CLASSES, dataset="test", split="test"))
 
     with pytest.warns(UserWarning, match="running"):

@@ -9,15 +9,15 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from thesis_lib.data.labels import MIKELS8, MIKELS8_SENTIMENT, THESIS7
-from thesis_lib.errors import ConfigError, DataError
-from thesis_lib.sentiment import (
+from thesis_lib.analysis.sentiment import (
     chance_share,
     cross_sentiment_flags,
     cross_sentiment_share,
     default_sentiment_map,
     ranked_classes,
 )
+from thesis_lib.data.labels import MIKELS8, MIKELS8_SENTIMENT, THESIS7
+from thesis_lib.errors import ConfigError, DataError
 
 
 def probabilities(*rows: dict[str, float]) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Tests of thesis_lib.stats against scipy and worked examples with published answers."""
+"""Tests of thesis_lib.analysis against scipy and worked examples with published answers."""
 
 import math
 import warnings
@@ -9,7 +9,8 @@ import pytest
 from scipy import stats as scipy_stats
 from scipy.special import gammaln
 
-from thesis_lib import published, stats
+from thesis_lib import analysis as stats
+from thesis_lib.analysis import published
 from thesis_lib.errors import ConfigError, DataError
 
 # Student's sleep data (Cushny & Peebles via Student 1908; R's `sleep`): extra hours of sleep
@@ -17,7 +18,7 @@ from thesis_lib.errors import ConfigError, DataError
 SLEEP_DRUG1 = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]
 SLEEP_DRUG2 = [1.9, 0.8, 1.1, 0.1, -0.1, 4.4, 5.5, 1.6, 4.6, 3.4]
 
-# The thesis' results table (thesis_lib.published): mean accuracy (%) and SD of 5 trials.
+# The thesis' results table (thesis_lib.analysis.published): mean accuracy (%) and SD of 5 trials.
 _THESIS = published.thesis_table().set_index("modules")
 THESIS_BASELINE = (_THESIS.loc[0, "mean"] * 100, _THESIS.loc[0, "sd"] * 100, 5)
 THESIS_FOUR_MODULES = (_THESIS.loc[4, "mean"] * 100, _THESIS.loc[4, "sd"] * 100, 5)

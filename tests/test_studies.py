@@ -4,8 +4,9 @@ import pandas as pd
 import pytest
 from test_results import write_run
 
-from thesis_lib import results, studies
+from thesis_lib.analysis import results
 from thesis_lib.errors import ConfigError, DataError
+from thesis_lib.experiments import studies
 from thesis_lib.models.backbones import DEFAULT_TAPS
 
 

@@ -17,3 +17,22 @@ class ConfigError(ThesisError, ValueError):
 
 class DataError(ThesisError):
     """An unusable dataset, manifest or image file."""
+
+
+def show_thesis_errors_briefly() -> None:
+    """In IPython, show a ``ThesisError`` as its one-line message instead of a traceback.
+
+    Other exceptions keep their full traceback (they are bugs, and the traceback helps).
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+
+    def one_line(shell, etype, value, tb, tb_offset=None):
+        shell.showtraceback((etype, value, tb), exception_only=True)
+
+    shell.set_custom_exc((ThesisError,), one_line)

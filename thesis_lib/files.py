@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from thesis_lib.errors import ThesisError
+from thesis_lib.errors import DataError, ThesisError
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], Any]) -> Path:
@@ -74,5 +74,23 @@ def write_csv(path: str | os.PathLike, frame: pd.DataFrame) -> Path:
     return atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
 
 
-def read_json(path: str | os.PathLike) -> Any:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+def read_json(path: str | os.PathLike, *, kind: type | None = None) -> Any:
+    """The JSON value stored at ``path`` (a ``kind`` instance when ``kind`` is given).
+
+    Raises:
+        DataError: the file is missing, unreadable, not JSON or not a ``kind``; the message
+            names the file.
+    """
+    path = Path(path)
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except json.JSONDecodeError as error:
+        raise DataError(f"{path}: not valid JSON ({error})") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise DataError(f"{path}: cannot read ({error})") from None
+    if kind is not None and not isinstance(value, kind):
+        raise DataError(f"{path}: expected a JSON {'object' if kind is dict else kind.__name__}"
+                        f", found {type(value).__name__}")
+    return value

@@ -6,7 +6,7 @@
 and goes into the JSON. The Markdown report adds what needs the project's configuration: the
 projected wall time of the thesis' and the dissertation's grids of training runs on one such
 GPU, read from ``configs/thesis.yaml``, ``configs/dissertation.yaml`` and
-``thesis_lib.studies.STUDY_SCALES``.
+``thesis_lib.experiments.studies.STUDY_SCALES``.
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ def grid_runs(profile: str) -> list[dict[str, Any]]:
     """
     import yaml
 
-    from thesis_lib.studies import STUDY_SCALES, make_study
+    from thesis_lib.experiments.studies import STUDY_SCALES, make_study
 
     config = yaml.safe_load((ROOT / "configs" / f"{profile}.yaml").read_text())
     scale = STUDY_SCALES[profile]

@@ -11,6 +11,7 @@ from matplotlib.container import BarContainer
 from sklearn import metrics
 from sklearn.preprocessing import label_binarize
 
+from thesis_lib.analysis.results import collect_runs
 from thesis_lib.data.labels import MIKELS8
 from thesis_lib.errors import DataError
 from thesis_lib.figures import (
@@ -22,8 +23,7 @@ from thesis_lib.figures import (
     save_figure,
 )
 from thesis_lib.figures.run_tables import example_titles, load_scores, pick_examples
-from thesis_lib.results import collect_runs
-from thesis_lib.train.evaluate import compute_metrics, metrics_record, predictions_frame
+from thesis_lib.training.evaluate import compute_metrics, metrics_record, predictions_frame
 
 NETWORKS = (("baseline", 0, 1.2), ("gram", 2, 2.0))
 IMAGES_PER_CLASS = 25

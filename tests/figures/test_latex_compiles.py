@@ -19,8 +19,12 @@ import pandas as pd
 import pytest
 from run_records import accuracies_with, write_run
 
+from thesis_lib import analysis as stats
 from thesis_lib import figures as fg
-from thesis_lib import published, results, stats
+from thesis_lib.analysis import published, results
+
+# pdflatex on every table: in the full tier (CI installs pdflatex and requires it).
+pytestmark = pytest.mark.slow
 
 PREAMBLE = r"""\documentclass{article}
 \usepackage[T1]{fontenc}

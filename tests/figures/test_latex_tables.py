@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from thesis_lib.analysis import compare_variants
+from thesis_lib.analysis.results import summarize, with_settings
 from thesis_lib.errors import ConfigError, DataError
 from thesis_lib.figures import results_table, save_table, significance_table
-from thesis_lib.results import summarize, with_settings
-from thesis_lib.stats import compare_variants
 
 
 @pytest.fixture(scope="module")
@@ -109,8 +109,8 @@ def test_significance_table_of_the_pooled_test_and_missing_columns(runs, compari
 
 
 def test_the_metrics_table_puts_balanced_accuracy_and_macro_f1_beside_accuracy(runs):
+    from thesis_lib.analysis.results import metrics_view, summarize_metrics, with_settings
     from thesis_lib.figures.tables import metrics_table
-    from thesis_lib.results import metrics_view, summarize_metrics, with_settings
 
     summary = summarize_metrics(with_settings(runs.assign(balanced_accuracy=runs["accuracy"] - 0.1,
                                                           macro_f1=runs["accuracy"] - 0.2)))

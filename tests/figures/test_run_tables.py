@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from thesis_lib.analysis.results import collect_runs
 from thesis_lib.errors import DataError
 from thesis_lib.figures.run_tables import (
     load_confusion,
@@ -17,7 +18,6 @@ from thesis_lib.figures.run_tables import (
     pick_examples,
     with_network_names,
 )
-from thesis_lib.results import collect_runs
 
 CLASSES = ["not_sadness", "sadness"]
 

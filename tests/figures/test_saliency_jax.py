@@ -4,9 +4,12 @@ import textwrap
 
 import keras
 import numpy as np
+import pytest
 from jax_subprocess import run_on_jax
 
 from thesis_lib.figures.saliency import grad_cam
+
+pytestmark = [pytest.mark.jax, pytest.mark.slow]
 
 
 def test_gram_matrices_and_grad_cam_on_jax_equal_the_closed_form_and_tensorflow(tmp_path):

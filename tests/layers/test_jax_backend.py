@@ -2,7 +2,10 @@
 
 import textwrap
 
+import pytest
 from jax_subprocess import run_on_jax
+
+pytestmark = pytest.mark.jax
 
 JAX_SCRIPT = textwrap.dedent(
     """

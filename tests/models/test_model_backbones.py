@@ -1,5 +1,6 @@
 """Backbone registry, default tap tables, tap candidates and weights handling."""
 
+import math
 import socket
 
 import keras
@@ -11,6 +12,7 @@ from thesis_lib.models import backbones
 from thesis_lib.models.backbones import (
     BACKBONES,
     DEFAULT_TAPS,
+    TINY_BACKBONE,
     default_taps,
     get_backbone,
     load_backbone,
@@ -79,6 +81,23 @@ def test_documented_stage_ends_match_keras(name):
     blocks = [c.split("_")[0] for c in candidates[1:-1]]
     assert len(blocks) == len(set(blocks))
     assert all(c.endswith(("_add", "_project_bn", "_project_activation")) for c in candidates[1:-1])
+
+
+@pytest.mark.parametrize("image_size", [32, 256])
+def test_the_tiny_backbone_has_b0s_stage_ends_on_b0s_grids(image_size):
+    """Plumbing tests train the Tiny backbone in place of B0: the same tap names, the same
+    grids, a few thousand weights, and no pretrained weights to pretend with."""
+    tiny, b0 = BACKBONES[TINY_BACKBONE], BACKBONES["EfficientNetV2B0"]
+    assert [name for name, _ in tiny.stage_ends] == [name for name, _ in b0.stage_ends]
+    model = load_backbone("tiny", image_size=image_size, weights=None)
+    for (name, (_, _, channels)), (_, (height, width, _)) in zip(tiny.stage_ends, b0.stage_ends,
+                                                                 strict=True):
+        expected = (math.ceil(height * image_size / 256), math.ceil(width * image_size / 256))
+        assert tuple(model.get_layer(name).output.shape[1:]) == (*expected, channels)
+    assert {name for name, _ in tiny.stage_ends} <= set(tap_candidates(model))
+    assert model.count_params() < 20_000
+    with pytest.raises(ConfigError, match="no pretrained weights"):
+        load_backbone("tiny", image_size=32, weights="imagenet")
 
 
 def test_image_too_small_is_a_config_error():

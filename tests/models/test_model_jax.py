@@ -4,6 +4,7 @@ import ast
 import textwrap
 from pathlib import Path
 
+import pytest
 from jax_subprocess import run_on_jax
 
 import thesis_lib
@@ -45,6 +46,8 @@ JAX_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.jax
+@pytest.mark.slow
 def test_every_variant_builds_predicts_and_trains_on_jax():
     result = run_on_jax(JAX_SCRIPT, timeout=600)
     assert "JAX OK" in result.stdout

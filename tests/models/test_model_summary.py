@@ -44,6 +44,7 @@ def test_describe_model_names_taps_and_counts():
     assert row["flops"] == count_flops(model)
 
 
+@pytest.mark.slow
 def test_summarize_variants_adds_cost_relative_to_baseline():
     table = summarize_variants(
         backbone="B0", image_size=64, modules=(1, 2), variants=("baseline", "gram")
@@ -58,6 +59,7 @@ def test_summarize_variants_adds_cost_relative_to_baseline():
     assert table["params"].is_monotonic_increasing
 
 
+@pytest.mark.slow
 def test_thesis_models_prints_the_table(capsys):
     code = main(["models", "--backbone", "B0", "--image-size", "64", "--modules", "1"])
     output = capsys.readouterr().out

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from thesis_lib.train import callbacks, run_training
-from thesis_lib.train.config import make_config
-from thesis_lib.train.evaluate import predict
-from thesis_lib.train.run import plan_run
+from thesis_lib.config.training import make_config
+from thesis_lib.training import callbacks, run_training
+from thesis_lib.training.evaluate import predict
+from thesis_lib.training.run import plan_run
 
 CLASSES = ["not_sadness", "sadness"]  # the sadness scheme: "other" is class 0
 

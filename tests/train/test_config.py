@@ -6,8 +6,8 @@ import pytest
 import yaml
 
 from thesis_lib import paths
+from thesis_lib.config.training import TrainConfig, load_profile, make_config
 from thesis_lib.errors import ConfigError
-from thesis_lib.train.config import TrainConfig, load_profile, make_config
 
 
 def test_defaults_are_the_thesis_protocol():
@@ -97,3 +97,44 @@ def test_the_seeds_of_one_setting_share_its_id():
     fixed = dataclasses.replace(config, split_seed=0)
     assert fixed.setting_id("d") == dataclasses.replace(fixed, seed=7).setting_id("d")
     assert fixed.setting_id("d") != config.setting_id("d")
+
+
+# What is not part of a setting, by the workbench's contract: the seed (a setting's runs differ
+# in it), where data and results live (the data's content is in the fingerprint), and what
+# only changes logging, caching or pacing. Every other field changes what is trained.
+NOT_A_SETTING = {"seed", "data_dir", "split_file", "results_dir", "eval_datasets", "cache",
+                 "verbose", "epoch_delay_s"}
+# A valid other value for the fields a generic rule cannot change.
+OTHER_VALUES = {
+    "split_ratios": (0.7, 0.2, 0.1), "split_seed": 3, "max_images": 50, "dataset_name": "x",
+    "scheme": "mikels8", "adapter": "folders", "resize": "pad", "variant": "gramnet",
+    "taps": ["block2b_add"], "pairs": None, "activation": "gelu", "backbone": "B2",
+    "weights": "imagenet", "dropout": 0.5, "optimizer": "sgd", "lr_schedule": "constant",
+    "contrastive_center_reduction": "sum", "strategy": "mirrored", "cache": None,
+    "data_dir": "/elsewhere", "split_file": "/elsewhere/split.csv", "results_dir": "/other",
+    "eval_datasets": {"other": "/data/other"},
+}
+
+
+def other_value(name, value):
+    if name in OTHER_VALUES:
+        return OTHER_VALUES[name]
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + 1
+    return value + 0.25
+
+
+@pytest.mark.parametrize("field", [f.name for f in dataclasses.fields(TrainConfig)])
+def test_a_field_changes_the_setting_exactly_when_it_changes_what_is_trained(field):
+    config = make_config("smoke", modules=2, epochs=8)
+    changed = dataclasses.replace(config, **{field: other_value(field, getattr(config, field))})
+    if field == "pairs":  # pairs belong to the pairwise network
+        config = dataclasses.replace(config, variant="pairwise", modules=1)
+        changed = dataclasses.replace(config, pairs=[["block2b_add", "block4c_add"]])
+    if field == "contrastive_center_reduction":  # without the loss, its reduction is moot
+        config = dataclasses.replace(config, contrastive_center_weight=0.1)
+        changed = dataclasses.replace(config, contrastive_center_reduction="sum")
+    same = config.setting_id("d") == changed.setting_id("d")
+    assert same == (field in NOT_A_SETTING), field

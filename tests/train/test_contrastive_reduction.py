@@ -10,19 +10,19 @@ import pytest
 from run_records import write_run
 from tiny_networks import tiny_network
 
-from thesis_lib import results
-from thesis_lib.errors import ConfigError
-from thesis_lib.experiments import Grid
-from thesis_lib.losses import REDUCTIONS
-from thesis_lib.models import with_contrastive_center
-from thesis_lib.train.config import (
+from thesis_lib.analysis import results
+from thesis_lib.config.training import (
     CONTRASTIVE_CENTER_REDUCTIONS,
     TrainConfig,
     config_from_dict,
     make_config,
 )
-from thesis_lib.train.fingerprint import DataFingerprint
-from thesis_lib.train.run import write_config
+from thesis_lib.errors import ConfigError
+from thesis_lib.experiments.grids import Grid
+from thesis_lib.layers.losses import REDUCTIONS
+from thesis_lib.models import with_contrastive_center
+from thesis_lib.training.fingerprint import DataFingerprint
+from thesis_lib.training.run import write_config
 
 BATCH = 8
 

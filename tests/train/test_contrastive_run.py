@@ -8,8 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from thesis_lib.train import records, run_training
-from thesis_lib.train.config import make_config
+from thesis_lib.config.training import make_config
+from thesis_lib.training import records, run_training
+
+# Whole contrastive-center runs: in the full tier (the loss and its training step are tested
+# in tests/models/test_contrastive_training.py and tests/train/test_contrastive_reduction.py).
+pytestmark = pytest.mark.slow
 
 
 def test_a_contrastive_center_run_logs_both_terms_and_exports_the_plain_network(

@@ -3,12 +3,14 @@
 import shutil
 
 import pandas as pd
+import pytest
 from PIL import Image
 
+from thesis_lib import files
+from thesis_lib.config.training import make_config
 from thesis_lib.data import audit
-from thesis_lib.train import records, run_training
-from thesis_lib.train.config import make_config
-from thesis_lib.train.fingerprint import data_fingerprint
+from thesis_lib.training import records, run_training
+from thesis_lib.training.fingerprint import data_fingerprint
 
 
 def copy_dataset(source, target):
@@ -36,6 +38,7 @@ def test_the_fingerprint_follows_the_images_not_the_folder(tiny_dataset, tmp_pat
     assert len({fingerprint.value, with_split.value, changed.value}) == 3
 
 
+@pytest.mark.slow
 def test_an_added_image_trains_a_new_run_instead_of_skipping(tiny_dataset, tiny_values,
                                                              tmp_path):
     data = copy_dataset(tiny_dataset, tmp_path / "data")
@@ -46,9 +49,9 @@ def test_an_added_image_trains_a_new_run_instead_of_skipping(tiny_dataset, tiny_
     Image.open(next((data / "other").glob("*.jpg"))).rotate(90).save(data / "other" / "new.jpg")
     second = run_training(make_config("smoke", **values))
     assert second != first and records.read_status(second)["state"] == "finished"
-    recorded = records.read_json(second / "config.json")["data_fingerprint"]
+    recorded = files.read_json(second / "config.json")["data_fingerprint"]
     assert recorded["images"] == 21
-    assert records.read_json(first / "config.json")["data_fingerprint"]["images"] == 20
+    assert files.read_json(first / "config.json")["data_fingerprint"]["images"] == 20
 
 
 def test_no_test_image_has_a_copy_in_training(tiny_dataset, tiny_values, tmp_path):

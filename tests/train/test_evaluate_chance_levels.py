@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from run_records import write_run
 
-from thesis_lib import results
-from thesis_lib.train.evaluate import compute_metrics, majority_rate
+from thesis_lib.analysis import results
+from thesis_lib.training.evaluate import compute_metrics, majority_rate
 
 
 def test_majority_rate_and_balanced_accuracy_of_a_constant_answer_by_hand():

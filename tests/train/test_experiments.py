@@ -5,7 +5,7 @@ import json
 import pytest
 
 from thesis_lib.errors import ConfigError
-from thesis_lib.experiments import Grid, load_grid, run_grid, summary
+from thesis_lib.experiments.grids import Grid, load_grid, run_grid, summary
 
 
 def test_cells_are_every_combination_in_a_stable_order():
@@ -28,13 +28,17 @@ def test_grid_file_is_read_and_checked(tmp_path):
         load_grid(path)
 
 
-def test_grid_runs_notebooks_skips_finished_and_reports_failures(tiny_dataset, tiny_values,
-                                                                  tmp_path):
+def tiny_grid(tiny_dataset, tiny_values, tmp_path) -> Grid:
+    """Two cells: one real (a Tiny-backbone run of one epoch), one with a missing dataset."""
     fixed = tiny_values(tiny_dataset, tmp_path / "results", epochs=1, deterministic=False)
     del fixed["data_dir"]
     missing = str(tmp_path / "no_such_dataset")
-    grid = Grid(axes={"data_dir": [str(tiny_dataset), missing]}, fixed=fixed, profile="smoke",
+    return Grid(axes={"data_dir": [str(tiny_dataset), missing]}, fixed=fixed, profile="smoke",
                 name="tiny")
+
+
+def test_grid_runs_notebooks_and_reports_failures(tiny_dataset, tiny_values, tmp_path):
+    grid = tiny_grid(tiny_dataset, tiny_values, tmp_path)
 
     table = run_grid(grid, executor="local")
 
@@ -44,9 +48,17 @@ def test_grid_runs_notebooks_skips_finished_and_reports_failures(tiny_dataset, t
                           .read_text())
     assert executed["metadata"]["papermill"]["parameters"]["data_dir"] == str(tiny_dataset)
     assert bad["state"] == "failed"
+    missing = str(tmp_path / "no_such_dataset")
     assert bad["error"] == f"DataError: dataset not found: {missing} (data_dir={missing!r})"
     assert (tmp_path / "results" / "grids" / "tiny-summary.csv").is_file()
     assert summary(grid)["state"].tolist() == ["finished", "failed"]
+
+
+@pytest.mark.slow
+def test_a_grid_run_again_skips_finished_cells_on_submitit_and_forced_trains_anew(
+        tiny_dataset, tiny_values, tmp_path):
+    grid = tiny_grid(tiny_dataset, tiny_values, tmp_path)
+    good, bad = run_grid(grid, executor="local").to_dict("records")
 
     # The SLURM code path (one submitit job per cell), on this machine: nothing is retrained.
     again = run_grid(grid, executor="submitit-local", log_dir=tmp_path / "logs")
@@ -75,8 +87,8 @@ def test_parallel_local_executor_reports_every_cell(tmp_path):
 def test_cells_side_by_side_share_the_cores(monkeypatch):
     import os
 
-    from thesis_lib import experiments
-    from thesis_lib.train import records
+    from thesis_lib.experiments import grids as experiments
+    from thesis_lib.training import records
 
     for variable in records.TF_THREAD_VARIABLES:
         monkeypatch.delenv(variable, raising=False)
@@ -98,8 +110,8 @@ def test_the_worker_processes_of_a_parallel_grid_get_their_share(monkeypatch):
     import os
     from concurrent.futures import ProcessPoolExecutor
 
-    from thesis_lib import experiments
-    from thesis_lib.train import records
+    from thesis_lib.experiments import grids as experiments
+    from thesis_lib.training import records
 
     for variable in records.TF_THREAD_VARIABLES:
         monkeypatch.delenv(variable, raising=False)

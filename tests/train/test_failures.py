@@ -12,10 +12,10 @@ import pytest
 
 from thesis_lib import files
 from thesis_lib.cli import main
+from thesis_lib.config.training import make_config
 from thesis_lib.errors import DataError, ThesisError
-from thesis_lib.train import records, run_training
-from thesis_lib.train import run as run_module
-from thesis_lib.train.config import make_config
+from thesis_lib.training import records, run_training
+from thesis_lib.training import run as run_module
 
 
 class Killed(BaseException):
@@ -37,7 +37,6 @@ def kill_at(monkeypatch, window: int) -> None:
     def finishing(*args, **kwargs):
         # Every record file goes through the one atomic writer.
         monkeypatch.setattr(files, "atomic_write", counting_write)
-        monkeypatch.setattr(records, "atomic_write", counting_write)
         monkeypatch.setattr(run_module.shutil, "rmtree", guarded_rmtree)
         return original_finish(*args, **kwargs)
 
@@ -64,7 +63,10 @@ def killed_before_finishing(tiny_dataset, tiny_values, tmp_path_factory):
     return config, next((results / "runs").iterdir())
 
 
-@pytest.mark.parametrize("window", range(5))
+# The first and the last window in the fast tier, all five in the full one.
+@pytest.mark.parametrize("window", [0, pytest.param(1, marks=pytest.mark.slow),
+                                    pytest.param(2, marks=pytest.mark.slow),
+                                    pytest.param(3, marks=pytest.mark.slow), 4])
 def test_a_kill_anywhere_in_finishing_resumes_without_retraining(window, killed_before_finishing,
                                                                   tmp_path):
     template_config, template = killed_before_finishing
@@ -91,7 +93,7 @@ def test_a_kill_anywhere_in_finishing_resumes_without_retraining(window, killed_
 def test_a_full_disk_is_one_line_and_the_run_resumes_from_its_last_epoch(
         tiny_dataset, tiny_values, tmp_path, monkeypatch):
     config = make_config("smoke", **tiny_values(tiny_dataset, tmp_path / "results", epochs=2))
-    original = records.atomic_write
+    original = files.atomic_write
 
     def full_at_epoch_1(path, write):
         if path.name == "epoch-1.weights.h5":
@@ -101,7 +103,7 @@ def test_a_full_disk_is_one_line_and_the_run_resumes_from_its_last_epoch(
         return original(path, write)
 
     with monkeypatch.context() as patch:
-        patch.setattr(records, "atomic_write", full_at_epoch_1)
+        patch.setattr(files, "atomic_write", full_at_epoch_1)
         with pytest.raises(ThesisError) as error:
             run_training(config)
     message = str(error.value)
@@ -127,6 +129,7 @@ def test_an_unwritable_results_folder_is_one_line_with_exit_status_2(tiny_datase
     assert "\n" not in error and "Traceback" not in error
 
 
+@pytest.mark.slow
 def test_an_image_that_changes_during_training_is_named(tiny_dataset, tiny_values, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(tiny_dataset, data)

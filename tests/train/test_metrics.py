@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from thesis_lib.train.evaluate import compute_metrics, predictions_frame
+from thesis_lib.training.evaluate import compute_metrics, predictions_frame
 
 
 def test_binary_metrics_match_hand_computation():

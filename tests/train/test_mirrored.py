@@ -1,24 +1,28 @@
-"""The MirroredStrategy code path, on two logical CPU devices in a fresh process."""
+"""The MirroredStrategy code path, on two logical CPU devices in a fresh process, with a real
+EfficientNetV2B0 (slow tier)."""
 
 import json
 import os
 import subprocess
 import sys
 
+import pytest
+
 SCRIPT = """
 import json, sys
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from thesis_lib.train import make_config, run_training, read_status
+from thesis_lib.training import make_config, run_training, read_status
 run_dir = run_training(make_config("smoke", **json.loads(sys.argv[1])))
 print(json.dumps(read_status(run_dir)))
 """
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_trains_on_two_devices(tiny_dataset, tiny_values, tmp_path):
     values = tiny_values(tiny_dataset, tmp_path / "results", strategy="mirrored", epochs=1,
-                         deterministic=False)
+                         deterministic=False, backbone="EfficientNetV2B0")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     done = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(values)], env=env,
                           capture_output=True, text=True, timeout=600)

@@ -2,9 +2,9 @@
 
 import pytest
 
+from thesis_lib.config.training import make_config
 from thesis_lib.errors import ConfigError, DataError
-from thesis_lib.train.config import make_config
-from thesis_lib.train.notebook import notebook_config
+from thesis_lib.training.notebook import notebook_config
 
 
 @pytest.mark.parametrize(("parameters", "error", "message"), [

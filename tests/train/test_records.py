@@ -5,24 +5,25 @@ import os
 import pandas as pd
 import pytest
 
-from thesis_lib import results
+from thesis_lib import files
+from thesis_lib.analysis import results
+from thesis_lib.config.training import make_config
 from thesis_lib.errors import ThesisError
-from thesis_lib.train import records
-from thesis_lib.train.config import make_config
-from thesis_lib.train.run import plan_run
+from thesis_lib.training import records
+from thesis_lib.training.run import plan_run
 
 
 def test_atomic_write_leaves_old_file_when_writer_fails(tmp_path):
     target = tmp_path / "metrics.json"
-    records.write_json(target, {"a": 1})
+    files.write_json(target, {"a": 1})
 
     def broken(tmp):
         tmp.write_text("{half")
         raise RuntimeError("killed while writing")
 
     with pytest.raises(RuntimeError):
-        records.atomic_write(target, broken)
-    assert records.read_json(target) == {"a": 1}
+        files.atomic_write(target, broken)
+    assert files.read_json(target) == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]  # no temporary left
 
 
@@ -65,7 +66,7 @@ def test_a_planned_folder_is_used_as_given_and_never_overwritten(tmp_path):
     records.write_status(chosen, "finished")
     assert plan_run(config, run_dir=chosen, force=True).action == "skip"
     other = make_config("smoke", results_dir=str(tmp_path), seed=9)
-    records.write_json(chosen / "config.json",
+    files.write_json(chosen / "config.json",
                        {"config_run_id": config.run_id(plan.fingerprint.value)})
     with pytest.raises(ThesisError, match="holds the run"):
         plan_run(other, run_dir=chosen)
@@ -78,17 +79,17 @@ def test_a_live_run_is_not_started_twice(tmp_path):
     records.write_status(run_dir, "running")
     status = records.read_status(run_dir)
     status["pid"] = os.getppid()  # a live process other than this one
-    records.write_json(run_dir / "status.json", status)
+    files.write_json(run_dir / "status.json", status)
     with pytest.raises(ThesisError, match="already being trained"):
         plan_run(config)
 
 
 def test_list_runs_reads_state_and_accuracy(tmp_path):
     run_dir = tmp_path / "runs" / "gram-m2-x"
-    records.write_json(run_dir / "config.json", {"dataset_name": "demo",
+    files.write_json(run_dir / "config.json", {"dataset_name": "demo",
                                                  "config": {"variant": "gram", "modules": 2}})
     records.write_status(run_dir, "finished")
-    records.write_json(run_dir / "metrics.json", {"test_accuracy": 0.75})
+    files.write_json(run_dir / "metrics.json", {"test_accuracy": 0.75})
     table = results.list_runs(tmp_path)
     assert isinstance(table, pd.DataFrame)
     assert table.loc[0, ["run_id", "state", "test_accuracy", "dataset"]].tolist() == [

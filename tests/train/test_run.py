@@ -7,15 +7,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from thesis_lib.train import evaluate_run, records, run_training
-from thesis_lib.train.evaluate import predict
+from thesis_lib.training import evaluate_run, records, run_training
+from thesis_lib.training.evaluate import predict
 
 RECORD_FILES = {"config.json", "status.json", "split.csv", "skipped.csv", "history.csv",
                 "metrics.json", "predictions.csv", "model.keras"}
 
 
 def planned_id(config):
-    from thesis_lib.train.run import plan_run
+    from thesis_lib.training.run import plan_run
 
     return config.run_id(plan_run(config).fingerprint.value)
 
@@ -24,7 +24,7 @@ def planned_id(config):
 def finished_runs(tiny_dataset, tiny_values, tmp_path_factory):
     """The same tiny configuration trained twice (the second time forced), with the smoke
     profile's own setting of deterministic ops."""
-    from thesis_lib.train.config import make_config
+    from thesis_lib.config.training import make_config
 
     results = tmp_path_factory.mktemp("results")
     values = tiny_values(tiny_dataset, results, augment=True)

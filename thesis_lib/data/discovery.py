@@ -38,7 +38,8 @@ import numpy as np
 import pandas as pd
 
 from thesis_lib.data import audit, images
-from thesis_lib.errors import DataError
+from thesis_lib.errors import DataError, ThesisError
+from thesis_lib.files import write_text
 
 MANIFEST_COLUMNS = [
     "path", "relpath", "label", "width", "height", "format", "mode", "orientation", "frames",
@@ -415,8 +416,6 @@ def _load_cache(path: Path, root: Path) -> dict:
 
 
 def _save_cache(path: Path, root: Path, files: dict) -> None:
-    from thesis_lib.errors import ThesisError
-    from thesis_lib.files import write_text
 
     try:
         write_text(path, json.dumps({"version": CACHE_VERSION, "root": str(root),

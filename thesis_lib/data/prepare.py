@@ -21,9 +21,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from thesis_lib.data import adapters, discovery, splits
+from thesis_lib.data import adapters, audit, discovery, splits
 from thesis_lib.data.labels import LabelScheme, get_scheme
 from thesis_lib.errors import DataError
+from thesis_lib.files import write_csv, write_text
 
 REASON_OUTSIDE_SCHEME = "label outside scheme"
 REASON_DUPLICATE = "duplicate"
@@ -114,7 +115,6 @@ def _drop_duplicates(
     manifest: pd.DataFrame, workers: int | None
 ) -> tuple[pd.DataFrame, list[dict], pd.DataFrame]:
     """The manifest without the redundant copies, their skip records, and the group table."""
-    from thesis_lib.data import audit
 
     duplicates = audit.find_duplicates(manifest, workers=workers)
     by_path = manifest.set_index("path")
@@ -254,7 +254,6 @@ def leakage_without_deduplication(source: str | os.PathLike, **options) -> pd.Da
         source: the dataset.
         **options: ``prepare_dataset`` options (scheme, ratios, seed, adapter, min_side...).
     """
-    from thesis_lib.data import audit
 
     plain = prepare_dataset(source, **{**options, "deduplicate": False})
     return audit.leakage_report(audit.find_duplicates(plain.manifest))
@@ -276,7 +275,6 @@ def write_prepared(prepared: PreparedDataset, out: str | os.PathLike, *,
     """
     import json
 
-    from thesis_lib.train.records import write_csv, write_text
 
     out = Path(out)
     split_path = out / "split.csv"

@@ -1,6 +1,6 @@
 """Publication figures and LaTeX tables of the thesis.
 
-Every function takes tidy pandas tables or arrays (from ``thesis_lib.results`` and the run
+Every function takes tidy pandas tables or arrays (from ``thesis_lib.analysis.results`` and the run
 records), draws in one publication style (``style.py``) and returns a matplotlib Figure;
 ``save_figure`` writes it as PDF and 300 dpi PNG under ``<results_dir>/figures/``.
 

@@ -1,6 +1,6 @@
 """Accuracy figures: per network, against the number of Gram modules, across datasets.
 
-All take a tidy table with one row per finished run (``thesis_lib.results.collect_runs``) and
+All take a tidy table with one row per finished run (``analysis.results.collect_runs``) and
 accuracies as fractions; the axes show percent. Error bars are Student-t 95 % confidence
 intervals of the mean across seeds, the same as in the summary tables, drawn only for networks
 with at least three runs and clipped to 0-100 % (``intervals.py``); with fewer runs each seed is
@@ -36,6 +36,7 @@ from thesis_lib.figures.intervals import (
     clipped_note,
     interval_label,
     mean_interval,
+    seed_offsets,
 )
 from thesis_lib.figures.style import figure_size, palette, publication_style
 
@@ -49,13 +50,6 @@ LEGEND_SHORT_NAME = 16
 MAJORITY_NOTE = "dashed: majority rate (always the largest class)"
 SEED_LABEL = "one run (seed)"
 MEAN_COLOR = "black"
-
-
-def _spread(count: int, half_width: float) -> np.ndarray:
-    """Evenly spaced offsets for ``count`` points: a deterministic jitter (same figure each run)."""
-    if count < 2:
-        return np.zeros(count)
-    return np.linspace(-half_width, half_width, count)
 
 
 def _clip_to_percent(ax, axis: str) -> None:
@@ -140,7 +134,7 @@ def plot_accuracy_by_variant(
         point_color = palette()[0]
         for row, name in enumerate(names):
             values = runs.loc[runs[network] == name, accuracy].to_numpy(dtype=float) * 100
-            ax.scatter(values, row + _spread(len(values), 0.15), s=14, color=point_color,
+            ax.scatter(values, row + seed_offsets(len(values), 0.15), s=14, color=point_color,
                        alpha=0.7, linewidths=0, zorder=2)
             summary = mean_interval(values, confidence, PERCENT)
             _draw_mean(ax, summary, row, vertical=False, color=MEAN_COLOR)
@@ -197,7 +191,7 @@ def plot_accuracy_vs_modules(
             means = []
             for count in counts:
                 values = frame.loc[frame[modules] == count, accuracy].to_numpy(float) * 100
-                ax.scatter(count + _spread(len(values), 0.08), values, s=12, color=color,
+                ax.scatter(count + seed_offsets(len(values), 0.08), values, s=12, color=color,
                            alpha=0.45, linewidths=0, zorder=2)
                 summary = mean_interval(values, confidence, PERCENT)
                 _draw_mean(ax, summary, count, vertical=True, color=color)
@@ -320,7 +314,7 @@ def _draw_bars(ax, runs: pd.DataFrame, column: str, dataset: str, network: str,
                 continue
             positions.append(group + (index - (len(networks) - 1) / 2) * bar_width)
             bars.append(mean_interval(values, confidence, PERCENT))
-            _draw_bar_spread(ax, positions[-1], values, bars[-1], bar_width)
+            _draw_barseed_offsets(ax, positions[-1], values, bars[-1], bar_width)
         ax.bar(positions, [bar.mean for bar in bars], width=bar_width, color=color,
                label=str(name), zorder=1)
         # Values at the foot of the bars: clear of the error bars at their tops and of the
@@ -360,7 +354,7 @@ def _draw_majority(ax, majorities: dict) -> None:
         drawn = True
 
 
-def _draw_bar_spread(ax, position: float, values: np.ndarray, summary: MeanInterval,
+def _draw_barseed_offsets(ax, position: float, values: np.ndarray, summary: MeanInterval,
                      bar_width: float) -> None:
     """On one bar: its clipped t interval, or each run as a point when there are two."""
     if summary.has_interval:
@@ -368,7 +362,7 @@ def _draw_bar_spread(ax, position: float, values: np.ndarray, summary: MeanInter
                     yerr=[[summary.mean - summary.low], [summary.high - summary.mean]],
                     fmt="none", color=MEAN_COLOR, capsize=2, linewidth=1, zorder=3)
     elif values.size > 1:
-        ax.scatter(position + _spread(values.size, bar_width * 0.2), values, s=8,
+        ax.scatter(position + seed_offsets(values.size, bar_width * 0.2), values, s=8,
                    color=MEAN_COLOR, linewidths=0, zorder=3)
 
 

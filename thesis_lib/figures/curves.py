@@ -19,6 +19,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
+from thesis_lib.analysis.hypothesis_tests import level_text
 from thesis_lib.errors import DataError
 from thesis_lib.figures.checks import ordered, require_columns
 from thesis_lib.figures.intervals import (
@@ -32,7 +33,6 @@ from thesis_lib.figures.intervals import (
     curve_band,
 )
 from thesis_lib.figures.style import figure_size, palette, publication_style
-from thesis_lib.stats.hypothesis_tests import level_text
 
 # Columns of history.csv (Keras CSVLogger) and how they are shown.
 METRIC_LABELS = {"loss": "Loss (cross-entropy)", "accuracy": "Accuracy (%)"}

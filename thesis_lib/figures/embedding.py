@@ -1,7 +1,7 @@
 """The 2-D map of a network's embeddings: one point per image, coloured by its true class,
 misclassified images marked.
 
-The coordinates come from ``thesis_lib.embedding.embedding_map`` (t-SNE). A t-SNE map keeps
+The coordinates come from ``thesis_lib.analysis.embedding.embedding_map`` (t-SNE). A t-SNE map keeps
 neighbourhoods, not distances or densities, so its axes carry no units and no ticks.
 """
 

@@ -14,9 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
-from thesis_lib.stats.hypothesis_tests import level_text
+from thesis_lib.analysis.hypothesis_tests import level_text, mean_half_width
 
 # Fewest runs (seeds) of a network from which a t interval of the mean is drawn.
 MIN_RUNS_FOR_INTERVAL = 3
@@ -76,8 +75,8 @@ def _column_stats(values: np.ndarray, confidence: float):
     mean = np.where(counts > 0, filled.sum(axis=0) / divisor, np.nan)
     squares = np.where(present, (values - mean) ** 2, 0.0).sum(axis=0)
     sd = np.sqrt(squares / np.maximum(counts - 1, 1))
-    quantile = stats.t.ppf((1 + confidence) / 2, np.maximum(counts, 2) - 1)
-    half = np.where(counts >= MIN_RUNS_FOR_INTERVAL, quantile * sd / np.sqrt(divisor), np.nan)
+    half = np.where(counts >= MIN_RUNS_FOR_INTERVAL,
+                    mean_half_width(sd, np.maximum(counts, 2), confidence), np.nan)
     return counts, mean, half
 
 
@@ -137,3 +136,11 @@ def curve_band(
     drawn = ~np.isnan(half)
     clipped = bool((low[drawn] < bounds[0]).any() or (high[drawn] > bounds[1]).any())
     return CurveBand(mean, counts, np.clip(low, *bounds), np.clip(high, *bounds), clipped)
+
+
+def seed_offsets(count: int, half_width: float) -> np.ndarray:
+    """Evenly spaced offsets that set ``count`` seeds' points side by side: a deterministic
+    jitter, so that a figure is the same each time it is drawn."""
+    if count < 2:
+        return np.zeros(count)
+    return np.linspace(-half_width, half_width, count)

@@ -1,6 +1,6 @@
 """Per-class scores across networks: grouped bars of F1 (or precision, recall) per class.
 
-The runs table of ``thesis_lib.results.collect_runs`` has one column per class and metric
+The runs table of ``thesis_lib.analysis.results.collect_runs`` has one column per class and metric
 (``f1_<class>``, ``precision_<class>``, ``recall_<class>``, from ``metrics.json``'s
 ``per_class``). Each bar is the mean over a network's runs; its error bar is the t interval of
 the mean, clipped to 0-1, from three runs on, and with fewer runs each run is a point
@@ -32,6 +32,7 @@ from thesis_lib.figures.intervals import (
     clipped_note,
     interval_label,
     mean_interval,
+    seed_offsets,
 )
 from thesis_lib.figures.style import DOUBLE_COLUMN, figure_size, palette, publication_style
 
@@ -44,10 +45,6 @@ def per_class_columns(runs: pd.DataFrame, metric: str = "f1") -> list[str]:
     prefix = f"{metric}_"
     return [str(column).removeprefix(prefix) for column in runs.columns
             if str(column).startswith(prefix)]
-
-
-def _spread(count: int, half_width: float) -> np.ndarray:
-    return np.zeros(count) if count < 2 else np.linspace(-half_width, half_width, count)
 
 
 def plot_per_class_metric(
@@ -113,7 +110,7 @@ def plot_per_class_metric(
                                 yerr=[[summary.mean - summary.low], [summary.high - summary.mean]],
                                 fmt="none", color="black", capsize=1.5, linewidth=0.8, zorder=3)
                 else:
-                    ax.scatter(group + offset + _spread(values.size, bar_width * 0.2), values,
+                    ax.scatter(group + offset + seed_offsets(values.size, bar_width * 0.2), values,
                                s=5, color="black", linewidths=0, zorder=3)
             ax.bar(np.arange(len(columns)) + offset, means, width=bar_width, color=color,
                    label=str(name), zorder=1)

@@ -1,6 +1,6 @@
 """From run records to the tidy tables the figure functions take.
 
-``thesis_lib.results.collect_runs`` gives one row per finished run and evaluation dataset; the
+``analysis.results.collect_runs`` gives one row per finished run and evaluation dataset; the
 functions here add what the figures need beyond it: the network's display name, the epochs of
 ``history.csv``, per-image scores of ``predictions.csv``, the confusion matrix of
 ``metrics.json``, and example images for Grad-CAM.
@@ -8,7 +8,6 @@ functions here add what the figures need beyond it: the network's display name, 
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,7 +16,9 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from thesis_lib import results
+from thesis_lib import files
+from thesis_lib.analysis import results
+from thesis_lib.data.images import load_image
 from thesis_lib.errors import DataError
 from thesis_lib.figures import checks
 from thesis_lib.figures.checks import require_columns
@@ -131,9 +132,7 @@ def load_confusion(
 ) -> tuple[np.ndarray, list[str]]:
     """The confusion matrix (rows: true classes) and class names of one run's ``metrics.json``."""
     path = Path(run_dir) / "metrics.json"
-    if not path.is_file():
-        raise DataError(f"{path}: no metrics file")
-    metrics = json.loads(path.read_text(encoding="utf-8"))
+    metrics = files.read_json(path, kind=dict)
     if dataset == results.OWN_TEST_SPLIT:
         section = metrics
     else:
@@ -234,7 +233,6 @@ def example_titles(examples: pd.DataFrame, class_names: Sequence[str]) -> list[s
 
 def load_examples(paths, image_size: int) -> np.ndarray:
     """Images as the networks see them: RGB, squashed to ``image_size`` square, float32 0..255."""
-    from thesis_lib.data.images import load_image
 
     resized = [
         np.asarray(

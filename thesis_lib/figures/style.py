@@ -15,6 +15,8 @@ from collections.abc import Iterator
 import matplotlib as mpl
 import seaborn as sns
 
+from thesis_lib.errors import ConfigError
+
 # Widths in inches of one column and of the full text width of a two-column page (IEEE/IJCCC).
 SINGLE_COLUMN = 3.5
 DOUBLE_COLUMN = 7.16
@@ -39,7 +41,6 @@ def figure_size(width: str | float = "single", aspect: float = 0.75) -> tuple[fl
     """
     if isinstance(width, str):
         if width not in _WIDTHS:
-            from thesis_lib.errors import ConfigError
 
             raise ConfigError(f"figure width {width!r} is not one of {sorted(_WIDTHS)} or inches")
         inches = _WIDTHS[width]

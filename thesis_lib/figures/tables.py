@@ -1,7 +1,7 @@
 """LaTeX (booktabs) tables for the thesis: the results table and the significance table.
 
-Both functions take the tables that ``thesis_lib.results.summarize`` and
-``thesis_lib.stats.compare_variants`` return and give LaTeX text made by pandas'
+Both functions take the tables that ``thesis_lib.analysis.results.summarize`` and
+``thesis_lib.analysis.compare_variants`` return and give LaTeX text made by pandas'
 ``Styler.to_latex``: a ``tabular`` with ``\\toprule``/``\\midrule``/``\\bottomrule``
 (``\\usepackage{booktabs}``), or a floating ``table`` when a caption is given. Free text
 (network names) is escaped, so "not_sadness" or "5 %" cannot break the document, and the
@@ -16,6 +16,9 @@ import math
 
 import pandas as pd
 
+from thesis_lib.analysis.hypothesis_tests import ci_label
+from thesis_lib.analysis.results import metrics_view
+from thesis_lib.analysis.statements import table_confidence
 from thesis_lib.figures.checks import require_columns
 
 MISSING = "--"
@@ -107,7 +110,7 @@ def results_table(
     """The results table: network, mean accuracy (%), sample SD (ddof = 1, in %), n.
 
     Args:
-        summary: one row per network, e.g. ``thesis_lib.results.summarize(runs)`` filtered to
+        summary: one row per network, e.g. ``analysis.results.summarize(runs)`` filtered to
             one evaluation dataset; accuracies as fractions.
         network, mean, sd, n: the columns holding name, mean, sample SD and number of runs.
         decimals: decimals of mean and SD (the thesis reports 3).
@@ -138,7 +141,7 @@ def metrics_table(
 ) -> str:
     """The headline metrics per network, mean ± sample SD in percent, and n: accuracy,
     balanced accuracy and macro F1 (and, for K classes, top-2 accuracy, macro ROC AUC and the
-    top-2 cross-sentiment share), from ``thesis_lib.results.summarize_metrics``.
+    top-2 cross-sentiment share), from ``thesis_lib.analysis.results.summarize_metrics``.
 
     Args:
         summary: the long summary (one row per setting and metric).
@@ -146,7 +149,6 @@ def metrics_table(
         decimals: decimals of means and SDs.
         caption, label: when a caption is given, a ``table`` float with this caption/label.
     """
-    from thesis_lib.results import metrics_view
 
     require_columns(summary, ["network", "metric", "mean", "sd_ddof1", "n"], "metrics table")
     view = metrics_view(summary, dataset=dataset, decimals=decimals)
@@ -180,7 +182,7 @@ def significance_table(
     difference, by its sign.
 
     Args:
-        comparisons: ``thesis_lib.stats.compare_variants(...)``: columns ``network``, ``diff``
+        comparisons: ``thesis_lib.analysis.compare_variants(...)``: columns ``network``, ``diff``
             and ``<test>_ci_low``, ``<test>_ci_high``, ``<test>_t``, ``<test>_df``,
             ``<test>_p``; accuracies as fractions.
         test: ``"welch"``, ``"pooled"`` or ``"paired"``: which t-test's columns to show.
@@ -191,8 +193,6 @@ def significance_table(
             comparisons were computed at (their ``confidence`` column), checked when given.
         caption, label: when a caption is given, a ``table`` float with this caption/label.
     """
-    from thesis_lib.stats.hypothesis_tests import ci_label
-    from thesis_lib.stats.views import table_confidence
 
     p_holm = p_holm or f"{test}_p_holm"
     columns = [f"{test}_{name}" for name in ("ci_low", "ci_high", "t", "df", "p")]

@@ -8,7 +8,7 @@ updates its moving statistics:
     centers <- centers - center_lr * d L_ctc / d centers
 
 with the closed-form gradient of the batch's loss
-(``thesis_lib.losses.contrastive_center_gradient``), always of the batch *mean*: the layer
+(``thesis_lib.layers.losses.contrastive_center_gradient``), always of the batch *mean*: the layer
 returns per-sample values, and whether the network's loss takes their mean or their sum
 (``reduction`` of ``thesis_lib.models.with_contrastive_center``) changes only what reaches the
 network, not the centers' step. Why this rule, and not the centers as trainable weights of the
@@ -25,7 +25,7 @@ model's optimizer:
 
 The step pulls a center toward its class's embeddings in the batch, each weighted by
 1 / (w b_i + delta), and pushes it away from the other classes' embeddings, each weighted by
-w a_i / (w b_i + delta)^2 (notation of ``thesis_lib.losses``). So each step closes about
+w a_i / (w b_i + delta)^2 (notation of ``thesis_lib.layers.losses``). So each step closes about
 center_lr * (n_k / B) / (w b + delta) of the gap between center k and its class's mean, n_k of
 the B samples being of class k and b an embedding's summed squared distance to the other
 centers. For two balanced classes with b = 250, center_lr = 0.5 closes 0.5 * 0.5 / 251, about
@@ -43,7 +43,7 @@ from keras import ops
 
 from thesis_lib.errors import ConfigError
 from thesis_lib.layers.gram_matrix import at_least_float32
-from thesis_lib.losses import (
+from thesis_lib.layers.losses import (
     check_contrastive_center_options,
     contrastive_center_gradient,
     contrastive_center_values,

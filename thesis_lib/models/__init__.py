@@ -9,7 +9,7 @@
     summarize_variants(...)      the same for every variant, as a table (``thesis models``)
 
 The names are imported on first use, so that ``thesis --help`` (which loads
-``thesis_lib.models.cli``) does not wait for Keras and TensorFlow to load.
+``thesis_lib.cli.models``) does not wait for Keras and TensorFlow to load.
 """
 
 import importlib

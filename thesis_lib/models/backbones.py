@@ -65,6 +65,8 @@ import keras
 
 from thesis_lib.errors import ConfigError
 
+# A plumbing backbone (see ``tiny_backbone``): for tests and quick checks, never for results.
+TINY_BACKBONE = "Tiny"
 # The smallest input Keras' EfficientNetV2 accepts (five stride-2 steps).
 MIN_IMAGE_SIZE = 32
 # Seconds a stalled download may wait for the server before the build fails with a clear error.
@@ -97,6 +99,8 @@ class Backbone:
 
     def application(self):
         """The Keras constructor, e.g. ``keras.applications.EfficientNetV2B2``."""
+        if self.name == TINY_BACKBONE:
+            return tiny_backbone
         return getattr(keras.applications, self.name)
 
 
@@ -163,6 +167,18 @@ BACKBONES: dict[str, Backbone] = {
                 ("block6o_add", (8, 8, 256)),
             ),
         ),
+        Backbone(
+            TINY_BACKBONE,
+            "",
+            (
+                ("block1a_project_activation", (128, 128, 8)),
+                ("block2b_add", (64, 64, 8)),
+                ("block3b_add", (32, 32, 16)),
+                ("block4c_add", (16, 16, 16)),
+                ("block5e_add", (16, 16, 16)),
+                ("block6h_add", (8, 8, 24)),
+            ),
+        ),
     )
 }
 
@@ -192,6 +208,66 @@ def get_backbone(name: str) -> Backbone:
     raise ConfigError(
         f"unknown backbone {name!r}; valid: {', '.join(BACKBONES)} (or short: B0, B1, B2, B3, S)"
     )
+
+
+def tiny_backbone(
+    *,
+    include_top: bool = False,
+    input_shape: tuple[int, int, int] = (256, 256, 3),
+    include_preprocessing: bool = True,
+    weights: str | None = None,
+) -> keras.Model:
+    """A backbone of a few thousand weights with EfficientNetV2B0's layer names at its stage ends.
+
+    It has B0's six stages (the same strides, so the same grids at every image size), each of
+    one or two small blocks of B0's kind, so every code path that taps, pools, saves or reloads
+    a backbone runs on it in a fraction of a second. It exists for tests and plumbing checks
+    (``backbone="Tiny"``); its accuracy means nothing. The signature is the Keras applications'
+    one.
+
+    Raises:
+        ConfigError: for ``include_top=True`` or pretrained weights, which it does not have.
+    """
+    if include_top or weights is not None:
+        raise ConfigError("the Tiny backbone has no classifier top and no pretrained weights; "
+                          "use it with weights=None")
+    layers = keras.layers
+    images = keras.Input(input_shape, name="input")
+    x = layers.Rescaling(1 / 255, name="rescaling")(images) if include_preprocessing else images
+    x = layers.Conv2D(8, 3, strides=2, padding="same", use_bias=False, name="stem_conv")(x)
+    x = layers.BatchNormalization(name="stem_bn")(x)
+    x = layers.Activation("swish", name="stem_activation")(x)
+    strides = (1, 2, 2, 2, 1, 2)
+    for stage, ((end, (_, _, channels)), stride) in enumerate(
+            zip(BACKBONES[TINY_BACKBONE].stage_ends, strides, strict=True), start=1):
+        # As in B0: a first block that changes grid and width, then (where B0's stage ends in
+        # an ``_add``) a residual block of the same width.
+        first = f"block{stage}a"
+        x = _tiny_conv(x, channels, stride, first, depthwise=stage > 3)
+        if end.endswith("_add"):
+            block = end.split("_")[0]
+            x = layers.Add(name=end)([x, _tiny_conv(x, channels, 1, block, depthwise=stage > 3)])
+        else:
+            x = layers.Activation("linear", name=end)(x)
+    x = layers.Conv2D(32, 1, use_bias=False, name="top_conv")(x)
+    x = layers.BatchNormalization(name="top_bn")(x)
+    x = layers.Activation("swish", name="top_activation")(x)
+    return keras.Model(images, x, name="tiny")
+
+
+def _tiny_conv(x, channels: int, stride: int, block: str, *, depthwise: bool):
+    """Convolution, batch norm, swish: a full 3 x 3 convolution (B0's first three stages) or a
+    depthwise 3 x 3 with a 1 x 1 projection (the later ones)."""
+    layers = keras.layers
+    if depthwise:
+        x = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False,
+                                   name=f"{block}_dwconv")(x)
+        x = layers.Conv2D(channels, 1, use_bias=False, name=f"{block}_project_conv")(x)
+    else:
+        x = layers.Conv2D(channels, 3, strides=stride, padding="same", use_bias=False,
+                          name=f"{block}_conv")(x)
+    x = layers.BatchNormalization(name=f"{block}_bn")(x)
+    return layers.Activation("swish", name=f"{block}_activation")(x)
 
 
 def default_taps(backbone: str, modules: int) -> list[str]:

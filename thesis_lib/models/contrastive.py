@@ -46,7 +46,7 @@ import keras
 
 from thesis_lib.errors import ConfigError
 from thesis_lib.layers import ContrastiveCenter
-from thesis_lib.losses import PrecomputedLoss, check_reduction
+from thesis_lib.layers.losses import PrecomputedLoss, check_reduction
 from thesis_lib.models.embeddings import embedding_output
 
 PROBABILITIES = "probabilities"

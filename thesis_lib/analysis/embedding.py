@@ -1,0 +1,446 @@
+"""The embeddings a trained network makes of images, and how well they separate the classes.
+
+The embedding of an image is the fused feature vector the classifier reads: the input of the
+network's layer named "dropout" (``thesis_lib.models.embedding_output``: the pooled backbone
+features, concatenated with the Gram modules' vectors in the Gram networks; the FC-512 output
+in GramNet).
+
+    compute_embeddings(run_dir, dataset)   per image: embedding, label, prediction, probs
+    compute_run_embeddings(run_dir)        the same for the run's own test split (or record)
+    write_embeddings / read_embeddings     the Parquet file of ``thesis embed``
+    cluster_scores(X, labels)              silhouette, Davies-Bouldin, Calinski-Harabasz
+    neighbour_disagreement(X, labels, k)   share of each sample's k neighbours of another class
+    ambiguous_samples(X, labels, k)        samples whose neighbours are mostly of another class
+    chance_ambiguous_share(X, labels, k)   the ambiguous share with labels permuted (chance)
+    embedding_map(X, seed=0)               a seeded 2-D t-SNE map (figure: figures.embedding)
+    embedding_record(table)                a flat dict of the scores, for a run's record
+    run_embedding_record(run_dir)          that dict for the run's test split
+
+File format: Parquet (via pyarrow). One file holds everything of a set of images, typed and
+compressed: the metadata columns, the class probabilities and the embedding as float32
+columns ``emb_0000``, ``emb_0001``, ...; ``pandas.read_parquet`` reads it in one call, the
+embedding matrix is ``table.filter(regex="^emb_")``, and any column can be read alone. The run,
+its classes and the layer are kept in the table's ``attrs``. ``.npz`` + CSV would need two
+files that can drift apart, and CSV turns 32-bit floats into text three times the size.
+
+Why t-SNE: scikit-learn's t-SNE (van der Maaten & Hinton 2008, JMLR) is already a dependency
+and is seeded (``random_state``); UMAP would add a package for a map of the same purpose. As
+those authors recommend, embeddings of more than 50 dimensions are first reduced to 50 by a
+(seeded) PCA. A t-SNE map shows neighbourhoods, not distances between clusters: the cluster
+scores are computed on the embeddings themselves, never on the map.
+
+The chance level of the ambiguous share. How many samples are ambiguous depends on the classes'
+number and sizes as much as on the embedding: on pure noise it is about 99 % for eight balanced
+classes, 38 % for two balanced classes and 5 % for a 5 % minority class (whose members are
+all ambiguous, the others none). So the share is reported beside the share of the same
+neighbourhoods with the labels randomly permuted (seeded, the mean over a few permutations, on
+the k-nearest-neighbour graph computed once): what an embedding that knows nothing of the
+classes would give on these labels. An embedding separates the classes as far as its share lies
+below that level. (Its expectation depends on k and the class sizes alone: a sample of class c
+has k of the other N - 1 samples as neighbours, of which a random permutation makes a
+hypergeometric number H_c of class c (n_c - 1 of N - 1, k drawn), so the level is
+sum_c n_c / N * P(H_c < k / 2); the permutations estimate it on the data as they are.)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from thesis_lib import files
+from thesis_lib.analysis.predict import TrainedRun, collect_images, load_run, run_network
+from thesis_lib.data import adapters
+from thesis_lib.errors import ConfigError, DataError
+from thesis_lib.files import read_json, write_json
+
+EMBEDDING_PREFIX = "emb_"
+DEFAULT_NEIGHBOURS = 10
+DEFAULT_PERMUTATIONS = 20
+PCA_DIMENSIONS = 50
+RECORD_PREFIX = "embedding_"
+
+
+def embedding_network(model: Any) -> Any:
+    """A Keras model with two outputs: the fused embedding and the class probabilities.
+
+    Raises:
+        ConfigError: the model has no "dropout" layer (not a ``build_model`` network).
+    """
+    import keras
+
+    from thesis_lib.models.embeddings import embedding_output
+
+    return keras.Model(model.inputs, [embedding_output(model), model.outputs[0]])
+
+
+def compute_embeddings(
+    run: TrainedRun | str | os.PathLike,
+    source: str | os.PathLike,
+    *,
+    labelled: bool | None = None,
+    adapter: str = "auto",
+    batch_size: int | None = None,
+    min_side: int | None = None,
+    cache: bool = True,
+    progress: bool | None = None,
+) -> pd.DataFrame:
+    """Per usable image of ``source``: the embedding, the label, the prediction, the probs.
+
+    Args:
+        run: A finished run folder or a loaded ``TrainedRun``.
+        source: A dataset (folder or manifest, labelled) or a plain folder of images.
+        labelled: None: labels where the source has them; False: read as plain images.
+        adapter: Force a dataset layout (default: detect).
+        batch_size: Default the run's batch size.
+        min_side: Skip smaller images (default: the run's ``min_side``).
+        cache, progress: As for the scan; ``progress`` also shows the batches.
+
+    Returns:
+        A table sorted by path: path, raw_label, label, label_index (nullable), predicted,
+        predicted_index, confidence, prob_<class>..., emb_0000...; ``attrs`` hold run_dir,
+        class_names, scheme, embedding_layer and skipped (the number of files left out).
+    """
+    run = run if isinstance(run, TrainedRun) else load_run(run)
+    network = embedding_network(run.model)  # fails before the scan for a foreign model
+    images = collect_images([source], scheme=run.scheme, labelled=labelled, adapter=adapter,
+                            min_side=run.config.get("min_side", 32) if min_side is None
+                            else min_side, cache=cache, progress=progress)
+    return _embed(run, network, images.frame, len(images.skipped), batch_size, progress)
+
+
+def compute_run_embeddings(
+    run: TrainedRun | str | os.PathLike,
+    dataset: str = "test",
+    *,
+    batch_size: int | None = None,
+    progress: bool | None = None,
+) -> pd.DataFrame:
+    """Embeddings of the images a run recorded: its test split, or an evaluated dataset.
+
+    The images and their labels are those of the run's ``predictions.csv`` under ``dataset``
+    ("test" for the run's own test split, or the name given to ``thesis evaluate``), so the
+    scores describe exactly the images the run's metrics were computed on. Every file is
+    checked again (a file moved or changed since is left out and counted in ``skipped``).
+
+    Returns:
+        The table of ``compute_embeddings``.
+
+    Raises:
+        DataError: no predictions under that name (the message lists the recorded ones).
+    """
+
+    run = run if isinstance(run, TrainedRun) else load_run(run)
+    network = embedding_network(run.model)
+    path = run.run_dir / "predictions.csv"
+    if not path.is_file():
+        raise DataError(f"{run.run_dir}: no predictions.csv")
+    recorded = pd.read_csv(path)
+    rows = recorded[recorded["dataset"] == dataset].drop_duplicates("path")
+    if rows.empty:
+        names = ", ".join(sorted(recorded["dataset"].astype(str).unique())) or "none"
+        raise DataError(f"{path}: no predictions of dataset {dataset!r} (recorded: {names})")
+    scan = adapters.read_images(rows["path"].tolist(), min_side=None, cache=False,
+                                progress=progress)
+    labels = rows.set_index("path")["label_index"].astype(int)
+    frame = scan.manifest[["path", "decoder"]].copy()
+    frame["raw_label"] = None
+    frame["label_index"] = pd.array(frame["path"].map(labels).tolist(), dtype="Int64")
+    frame["label"] = [run.class_names[index] for index in frame["label_index"]]
+    return _embed(run, network, frame, len(scan.skipped), batch_size, progress)
+
+
+def _embed(run: TrainedRun, network: Any, frame: pd.DataFrame, skipped: int,
+           batch_size: int | None, progress: bool | None) -> pd.DataFrame:
+    """The embedding table of the images of ``frame`` (path, raw_label, label, label_index,
+    decoder), sorted by path."""
+    from thesis_lib.models.embeddings import EMBEDDING_LAYER
+
+    frame = frame.sort_values("path", kind="stable").reset_index(drop=True)
+    embeddings, probabilities = run_network(run, frame, network=network,
+                                            batch_size=batch_size, progress=progress)
+    table = frame[["path", "raw_label", "label", "label_index"]].copy()
+    table["predicted_index"] = probabilities.argmax(axis=1)
+    table["predicted"] = [run.class_names[index] for index in table["predicted_index"]]
+    table["confidence"] = probabilities.max(axis=1)
+    columns = {f"prob_{name}": probabilities[:, index]
+               for index, name in enumerate(run.class_names)}
+    width = max(4, len(str(embeddings.shape[1] - 1)))
+    columns.update({f"{EMBEDDING_PREFIX}{index:0{width}d}": embeddings[:, index]
+                    for index in range(embeddings.shape[1])})
+    table = pd.concat([table, pd.DataFrame(columns)], axis=1)
+    table.attrs = {"run_dir": str(run.run_dir), "class_names": list(run.class_names),
+                   "scheme": run.config.get("scheme"), "embedding_layer": EMBEDDING_LAYER,
+                   "skipped": skipped}
+    return table
+
+
+def _require_pyarrow() -> None:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise ConfigError("embedding files are Parquet, which needs pyarrow: "
+                          "pip install pyarrow") from None
+
+
+def write_embeddings(table: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write a ``compute_embeddings`` table as Parquet (atomically).
+
+    Raises:
+        ConfigError: a file name that does not end in ``.parquet``, or no pyarrow.
+    """
+
+    path = Path(path)
+    if path.suffix.lower() != ".parquet":
+        raise ConfigError(f"{path}: embeddings are written as Parquet; name the file *.parquet")
+    _require_pyarrow()
+    return files.atomic_write(path, lambda tmp: table.to_parquet(tmp, index=False))
+
+
+def read_embeddings(path: str | os.PathLike) -> pd.DataFrame:
+    """Read an embedding file written by ``write_embeddings`` (``attrs`` included)."""
+    _require_pyarrow()
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such embedding file")
+    return pd.read_parquet(path)
+
+
+def embedding_matrix(table: pd.DataFrame) -> np.ndarray:
+    """The (N, D) embeddings of a table, from its ``emb_`` columns in order."""
+    columns = [column for column in table.columns if str(column).startswith(EMBEDDING_PREFIX)]
+    if not columns:
+        raise DataError(f"the table has no embedding columns ({EMBEDDING_PREFIX}0000, ...)")
+    return table[columns].to_numpy(dtype=np.float64)
+
+
+def _labelled(embeddings, labels) -> tuple[np.ndarray, np.ndarray]:
+    """The rows with a label, as (X, integer labels)."""
+    matrix = np.asarray(embeddings, dtype=np.float64)
+    values = pd.Series(list(labels) if not isinstance(labels, pd.Series) else labels)
+    if matrix.ndim != 2 or len(values) != len(matrix):
+        raise DataError(f"{len(values)} labels for embeddings of shape {matrix.shape}")
+    known = values.notna().to_numpy()
+    codes = pd.factorize(values[known], sort=True)[0]
+    return matrix[known], codes
+
+
+def cluster_scores(embeddings: np.ndarray, labels: Sequence[Any]) -> dict[str, float]:
+    """How well the true classes form clusters in the embedding (scikit-learn).
+
+    Only samples with a label are used (None / NaN / pd.NA mark the others).
+
+    Returns:
+        ``silhouette`` (in [-1, 1], higher is better), ``davies_bouldin`` (>= 0, lower is
+        better) and ``calinski_harabasz`` (> 0, higher is better), all with Euclidean
+        distances.
+
+    Raises:
+        DataError: fewer than two classes, or no more samples than classes.
+    """
+    from sklearn import metrics
+
+    matrix, codes = _labelled(embeddings, labels)
+    n_classes = len(np.unique(codes))
+    if n_classes < 2 or len(codes) <= n_classes:
+        raise DataError(f"cluster scores need at least two classes and more labelled samples "
+                        f"than classes; got {len(codes)} sample(s) of {n_classes} class(es)")
+    return {
+        "silhouette": float(metrics.silhouette_score(matrix, codes)),
+        "davies_bouldin": float(metrics.davies_bouldin_score(matrix, codes)),
+        "calinski_harabasz": float(metrics.calinski_harabasz_score(matrix, codes)),
+    }
+
+
+def _neighbour_graph(embeddings: np.ndarray, labels: Sequence[Any], k: int
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(known, codes, neighbours)``: which samples are labelled, their integer labels, and
+    for each labelled sample the indices (into the labelled samples) of its ``k`` nearest
+    labelled neighbours, itself excluded by index."""
+    from sklearn.neighbors import NearestNeighbors
+
+    values = pd.Series(list(labels) if not isinstance(labels, pd.Series) else labels)
+    known = values.notna().to_numpy()
+    matrix, codes = _labelled(embeddings, values)
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k < len(codes):
+        raise ConfigError(f"k must be between 1 and the number of labelled samples minus one "
+                          f"({len(codes) - 1}), got {k!r}")
+    # Without a query, kneighbors leaves each indexed point out of its own neighbours.
+    neighbours = NearestNeighbors(n_neighbors=k).fit(matrix).kneighbors(return_distance=False)
+    return known, codes, neighbours
+
+
+def _ambiguous(codes: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
+    """Per labelled sample: more than half of its neighbours have another label."""
+    return (codes[neighbours] != codes[:, None]).mean(axis=1) > 0.5
+
+
+def _permuted_share(codes: np.ndarray, neighbours: np.ndarray, permutations: int,
+                    seed: int) -> float:
+    """The mean ambiguous share over ``permutations`` seeded permutations of the labels on the
+    same neighbour graph."""
+    if isinstance(permutations, bool) or not isinstance(permutations, int | np.integer) or \
+            permutations < 1:
+        raise ConfigError(f"permutations must be a positive whole number, got {permutations!r}")
+    rng = np.random.default_rng(seed)
+    return float(np.mean([_ambiguous(rng.permutation(codes), neighbours).mean()
+                          for _ in range(permutations)]))
+
+
+def neighbour_disagreement(embeddings: np.ndarray, labels: Sequence[Any], *,
+                           k: int = DEFAULT_NEIGHBOURS) -> np.ndarray:
+    """Per labelled sample, the share of its ``k`` nearest neighbours (Euclidean, among the
+    labelled samples, the sample itself excluded) whose class differs from its own.
+
+    The sample is excluded by its index, not by distance: an exact duplicate of another class
+    counts as a neighbour. Unlabelled samples get NaN.
+    """
+    known, codes, neighbours = _neighbour_graph(embeddings, labels, k)
+    shares = np.full(len(known), np.nan)
+    shares[known] = (codes[neighbours] != codes[:, None]).mean(axis=1)
+    return shares
+
+
+def chance_ambiguous_share(embeddings: np.ndarray, labels: Sequence[Any], *,
+                           k: int = DEFAULT_NEIGHBOURS,
+                           permutations: int = DEFAULT_PERMUTATIONS,
+                           seed: int = 0) -> float:
+    """The ambiguous share expected by chance: the share of ambiguous labelled samples when
+    the labels are randomly permuted among the labelled samples, on the same neighbours (the
+    k-nearest-neighbour graph is computed once), averaged over ``permutations`` seeded
+    permutations. It keeps the classes' number and sizes and removes any relation between
+    labels and positions (about 99 % for eight balanced classes at k = 10, 38 % for two).
+
+    Args:
+        embeddings: (N, D) array.
+        labels: Class per sample; None / NaN for unlabelled samples (left out).
+        k: Neighbours of the ambiguity rule.
+        permutations: Permutations averaged.
+        seed: Seed of the permutations: the same seed gives the same value.
+    """
+    _, codes, neighbours = _neighbour_graph(embeddings, labels, k)
+    return _permuted_share(codes, neighbours, permutations, seed)
+
+
+def ambiguous_samples(embeddings: np.ndarray, labels: Sequence[Any], *,
+                      k: int = DEFAULT_NEIGHBOURS) -> np.ndarray:
+    """Whether each sample is ambiguous: more than half of its ``k`` nearest neighbours are
+    of another class than its own (exactly half is not ambiguous). False for unlabelled
+    samples."""
+    shares = neighbour_disagreement(embeddings, labels, k=k)
+    return np.nan_to_num(shares, nan=0.0) > 0.5
+
+
+def embedding_map(embeddings: np.ndarray, *, seed: int = 0, perplexity: float = 30.0,
+                  pca_dimensions: int | None = PCA_DIMENSIONS) -> np.ndarray:
+    """A 2-D t-SNE map of the embeddings (scikit-learn, seeded).
+
+    Args:
+        embeddings: (N, D) array.
+        seed: Seed of the PCA and of t-SNE: the same seed gives the same map.
+        perplexity: t-SNE's perplexity; lowered to (N - 1) / 3 for small sets, which
+            t-SNE needs.
+        pca_dimensions: Reduce to this many dimensions by PCA first when D is larger
+            (None: never).
+
+    Returns:
+        (N, 2) coordinates.
+    """
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    matrix = np.asarray(embeddings, dtype=np.float64)
+    if matrix.ndim != 2 or len(matrix) < 4:
+        raise DataError(f"a t-SNE map needs an (N, D) array with N >= 4, got {matrix.shape}")
+    if pca_dimensions is not None and matrix.shape[1] > pca_dimensions and \
+            len(matrix) > pca_dimensions:
+        matrix = PCA(n_components=pca_dimensions, random_state=seed).fit_transform(matrix)
+    perplexity = min(float(perplexity), (len(matrix) - 1) / 3)
+    tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", learning_rate="auto",
+                random_state=seed)
+    return tsne.fit_transform(matrix)
+
+
+def _error_rate(wrong: np.ndarray, chosen: np.ndarray) -> float:
+    return float(wrong[chosen].mean()) if chosen.any() else float("nan")
+
+
+def embedding_record(table: pd.DataFrame, *, k: int = DEFAULT_NEIGHBOURS,
+                     prefix: str = RECORD_PREFIX, permutations: int = DEFAULT_PERMUTATIONS,
+                     seed: int = 0) -> dict[str, float | int]:
+    """The cluster scores of one run's embeddings, as a flat dict for its record.
+
+    Keys (with ``prefix``): n_images, n_labelled, dimensions, silhouette, davies_bouldin,
+    calinski_harabasz, ambiguous_share (share of the labelled images that are ambiguous),
+    ambiguous_share_chance (the same with the labels permuted on the same neighbours:
+    :func:`chance_ambiguous_share`), chance_permutations and chance_seed (how it was drawn),
+    neighbours (k), and the error rates of the ambiguous and of the other labelled images
+    (error_rate_ambiguous, error_rate_clear; NaN where a group is empty).
+
+    Args:
+        table: A ``compute_embeddings`` table (or any table with ``emb_`` columns,
+            ``label_index`` and ``predicted_index``).
+        k: Neighbours of the ambiguity rule.
+        prefix: Prefix of every key.
+        permutations: Label permutations averaged for the chance level.
+        seed: Seed of the permutations.
+    """
+    embeddings = embedding_matrix(table)
+    labels = table["label_index"].astype("Int64")
+    scores = cluster_scores(embeddings, labels)
+    known, codes, neighbours = _neighbour_graph(embeddings, labels, k)
+    ambiguous = np.zeros(len(known), dtype=bool)
+    ambiguous[known] = _ambiguous(codes, neighbours)
+    wrong = (table["predicted_index"].to_numpy() !=
+             labels.fillna(-1).to_numpy(dtype=int)) & known
+    record: dict[str, float | int] = {
+        "n_images": len(table),
+        "n_labelled": int(known.sum()),
+        "dimensions": int(embeddings.shape[1]),
+        **scores,
+        "ambiguous_share": float(ambiguous[known].mean()),
+        "ambiguous_share_chance": _permuted_share(codes, neighbours, permutations, seed),
+        "chance_permutations": int(permutations),
+        "chance_seed": int(seed),
+        "neighbours": int(k),
+        "error_rate_ambiguous": _error_rate(wrong, ambiguous & known),
+        "error_rate_clear": _error_rate(wrong, ~ambiguous & known),
+    }
+    return {f"{prefix}{key}": value for key, value in record.items()}
+
+
+def run_embedding_record(run: TrainedRun | str | os.PathLike, dataset: str = "test", *,
+                         k: int = DEFAULT_NEIGHBOURS, **options: Any) -> dict[str, float | int]:
+    """``embedding_record`` of a run's recorded images (``compute_run_embeddings``): by
+    default its test split, the images of its ``metrics.json``."""
+    return embedding_record(compute_run_embeddings(run, dataset, **options), k=k)
+
+
+def record_embedding_scores(run: TrainedRun | str | os.PathLike, *, k: int = DEFAULT_NEIGHBOURS,
+                            dataset: str = "test") -> dict[str, float | int]:
+    """The cluster scores of a finished run's test embeddings, kept in its ``metrics.json``
+    under ``embedding`` (so ``thesis_lib.analysis.results.collect_runs`` reads them as columns
+    ``embedding_silhouette``, ``embedding_ambiguous_share``... and summaries and tests treat
+    them like any other metric).
+
+    A record already holding the scores of the same ``k`` is read, not computed again (one
+    written before the chance level was recorded is computed again, to add it).
+    """
+
+    run = run if isinstance(run, TrainedRun) else load_run(run)
+    path = run.run_dir / "metrics.json"
+    metrics = read_json(path)
+    section = metrics if dataset == "test" else metrics.get("datasets", {}).get(dataset, {})
+    stored = section.get("embedding")
+    if isinstance(stored, dict) and stored.get("neighbours") == k and \
+            "ambiguous_share_chance" in stored:
+        return stored
+    record = embedding_record(compute_run_embeddings(run, dataset, progress=False), k=k,
+                              prefix="")
+    section["embedding"] = record
+    write_json(path, metrics)
+    return record

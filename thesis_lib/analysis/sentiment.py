@@ -1,0 +1,351 @@
+"""Top-2 cross-sentiment consistency: how often a network's two best guesses disagree in valence.
+
+For every image, take the two most probable classes. When one is a positive emotion and the
+other a negative one (say awe and sadness), the network hesitates between opposite sentiments;
+when both share a sentiment (sadness and fear), its doubt stays within one valence. The share of
+images of the first kind is a label-free measure of how well a multi-class network has learned
+valence, usable on any folder of images, labelled or not.
+
+    cross_sentiment_share(probs, class_names, threshold=...)   share, coverage, Wilson CIs,
+                                                                chance level
+    cross_sentiment_flags(probs, class_names, sentiment_map)    per image: opposite or not
+    chance_share(class_names, sentiment_map)                    the share of random top-2 pairs
+    default_sentiment_map(class_names, scheme=...)              the documented defaults
+    ranked_classes(probs, k)                                    top-k class indices per image
+
+Sentiment maps. For ``mikels8`` the default is Mikels et al. (2005): amusement, awe,
+contentment and excitement positive; anger, disgust, fear and sadness negative
+(``labels.MIKELS8_SENTIMENT``). Any scheme whose classes are all Mikels categories (e.g. the
+``folders`` of an FI copy) gets the same map. Other schemes need their own map (``thesis7``
+has surprise and confusion, which are neither). Binary schemes such as ``sadness`` cannot be
+measured at all: their two classes are always the top two.
+
+Ties. Classes are ranked by probability, and equal probabilities by class index (the lower
+index first), as ``numpy.argmax`` does for the top-1 class: the result never depends on the
+order of evaluation, and the top-1 class is always the predicted class of ``predictions.csv``.
+
+Threshold. With ``threshold=t`` only images whose top-1 probability is at least ``t`` are
+counted; the result says how many (``n_counted``) and what fraction (``coverage``) that is. A
+threshold that leaves no image gives ``share = nan`` and ``n_counted = 0``, not an error.
+
+Intervals. The share and the coverage are proportions of images, so their confidence intervals
+are Wilson score intervals (``thesis_lib.analysis.proportion_interval``: they hold their level at
+small n and never shrink to a point at 0/n or n/n), at the level given (``confidence``,
+recorded as ``confidence_level``). Records written by earlier versions hold a bootstrap
+interval under the same keys, without ``ci_method``.
+
+Chance level. A share means little without the value it takes when the network's ranking
+knows nothing of sentiment: if the two most probable classes were a uniformly random pair of
+distinct classes, the share would be that of the opposite pairs among all pairs,
+``n_pos * n_neg / (K (K - 1) / 2)``: 16/28 = 0.571 for the eight Mikels classes (4 positive,
+4 negative). It is what probabilities drawn from any exchangeable distribution give (e.g.
+uniform on the simplex, Dirichlet(1)), and it is the same under a threshold on the top-1
+probability: for such probabilities, which classes come first and second is independent of how
+large the top-1 probability is, so keeping the confident images does not change the chance
+level. A filtered share below it therefore says that the confident images' rankings separate
+the sentiments, not merely that confident images were kept.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from thesis_lib.analysis.hypothesis_tests import (
+    DEFAULT_PROPORTION_METHOD,
+    ci_label,
+    proportion_interval,
+)
+from thesis_lib.data import labels
+from thesis_lib.errors import ConfigError, DataError
+
+PROBABILITY_PREFIX = "prob_"
+SENTIMENTS = (labels.POSITIVE, labels.NEGATIVE)
+DEFAULT_SENTIMENT_MAPS: dict[str, dict[str, str]] = {"mikels8": dict(labels.MIKELS8_SENTIMENT)}
+# Softmax outputs written to CSV and read back sum to 1 within float32 rounding.
+SUM_TOLERANCE = 1e-3
+
+
+@dataclass(frozen=True)
+class CrossSentimentResult:
+    """The top-2 cross-sentiment share of a set of predictions.
+
+    Attributes:
+        share: Fraction of the counted images whose top-2 classes have opposite sentiments;
+            ``nan`` when no image is counted.
+        n_cross: Number of those images.
+        n_counted: Images counted (top-1 probability at least ``threshold``).
+        n_images: All images given.
+        coverage: ``n_counted / n_images``.
+        ci_low, ci_high: Confidence interval of ``share`` (Wilson score interval of
+            ``n_cross`` of ``n_counted``; of positive width also at 0/n and n/n); ``nan``
+            when no image is counted.
+        coverage_ci_low, coverage_ci_high: The same interval of ``coverage``.
+        confidence_level: Level of both intervals.
+        ci_method: How the intervals were computed (``"wilson"``).
+        chance_share: The share if the top-2 classes were a uniformly random pair
+            (:func:`chance_share`; 16/28 for Mikels-8), with or without a threshold.
+        threshold: The top-1 probability an image needs to be counted (None: all).
+    """
+
+    share: float
+    n_cross: int
+    n_counted: int
+    n_images: int
+    coverage: float
+    ci_low: float
+    ci_high: float
+    coverage_ci_low: float
+    coverage_ci_high: float
+    confidence_level: float
+    ci_method: str
+    chance_share: float
+    threshold: float | None
+
+    def as_dict(self, prefix: str = "") -> dict[str, float | int | str | None]:
+        """A flat dict, keys optionally prefixed (``prefix="top2_cross_"``)."""
+        return {f"{prefix}{key}": value for key, value in asdict(self).items()}
+
+    def summary(self) -> str:
+        """One line for a report."""
+        if self.n_counted == 0:
+            return (f"no image has a top-1 probability of at least {self.threshold} "
+                    f"(0 of {self.n_images} counted)")
+        label = ci_label(self.confidence_level, self.ci_method)
+        interval = "" if math.isnan(self.ci_low) else \
+            f", {label} [{self.ci_low:.3f}, {self.ci_high:.3f}]"
+        coverage = f"coverage {self.coverage:.3f}"
+        if self.threshold is not None and not math.isnan(self.coverage_ci_low):
+            coverage += f" ({label} [{self.coverage_ci_low:.3f}, {self.coverage_ci_high:.3f}])"
+        return (f"top-2 cross-sentiment share {self.share:.3f} ({self.n_cross} of "
+                f"{self.n_counted} images{interval}; chance level {self.chance_share:.3f}, "
+                f"a random top-2 pair); {coverage}")
+
+
+def _is_binary(class_names: Sequence[str], scheme: str | None) -> bool:
+    key = (scheme or "").strip().lower()
+    return key == "sadness" or key.startswith("binary:") or len(class_names) < 3
+
+
+def default_sentiment_map(class_names: Sequence[str], *, scheme: str | None = None
+                          ) -> dict[str, str]:
+    """The documented sentiment of each class of a scheme.
+
+    Args:
+        class_names: The classes of the network, in index order.
+        scheme: The run's label scheme name ("mikels8", "sadness", ...), if known.
+
+    Raises:
+        ConfigError: a binary scheme (not applicable), or classes without a default sentiment
+            (the message names them and says how to give a map).
+    """
+    class_names = list(class_names)
+    if _is_binary(class_names, scheme):
+        raise ConfigError(
+            f"top-2 cross-sentiment is not applicable to the {len(class_names)}-class scheme "
+            f"'{scheme or ', '.join(class_names)}': with two classes the top two are always "
+            "the same pair; it needs a multi-class network (e.g. mikels8)"
+        )
+    if scheme in DEFAULT_SENTIMENT_MAPS:
+        return dict(DEFAULT_SENTIMENT_MAPS[scheme])
+    sentiments = {name: labels.MIKELS8_SENTIMENT.get(labels.canonical_emotion(name))
+                  for name in class_names}
+    unknown = [name for name, sentiment in sentiments.items() if sentiment is None]
+    if unknown:
+        raise ConfigError(
+            f"no default sentiment for class(es) {', '.join(map(repr, unknown))} of scheme "
+            f"'{scheme or 'unknown'}' (defaults exist for the Mikels-8 categories); pass "
+            "sentiment_map={class: 'positive' or 'negative'}"
+        )
+    return sentiments
+
+
+def _check_sentiment_map(sentiment_map: Mapping[str, str], class_names: Sequence[str]
+                         ) -> np.ndarray:
+    """Per class index: True for positive, False for negative."""
+    missing = [name for name in class_names if name not in sentiment_map]
+    if missing:
+        raise ConfigError(f"class(es) {', '.join(map(repr, missing))} missing from the "
+                          f"sentiment map (it has {', '.join(map(repr, sentiment_map))})")
+    bad = {name: value for name, value in sentiment_map.items()
+           if name in class_names and value not in SENTIMENTS}
+    if bad:
+        name, value = next(iter(bad.items()))
+        raise ConfigError(f"sentiment map: class {name!r} has sentiment {value!r}; use "
+                          f"'{labels.POSITIVE}' or '{labels.NEGATIVE}'")
+    return np.array([sentiment_map[name] == labels.POSITIVE for name in class_names])
+
+
+def probability_matrix(
+    probabilities: np.ndarray | pd.DataFrame, class_names: Sequence[str] | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """The (N, C) probabilities and the class names, from an array or a table.
+
+    Args:
+        probabilities: An array (N, C), or a DataFrame with ``prob_<class>`` columns (as in a
+            run's ``predictions.csv``, ``thesis predict`` or ``thesis embed`` output).
+        class_names: The classes, in column order; for a table, default its ``prob_``
+            columns in their order.
+
+    Raises:
+        DataError: missing columns, a wrong shape, missing values, or rows that are not
+            probabilities (negative, or not summing to 1).
+    """
+    if isinstance(probabilities, pd.DataFrame):
+        if class_names is None:
+            class_names = [column[len(PROBABILITY_PREFIX):] for column in probabilities.columns
+                           if str(column).startswith(PROBABILITY_PREFIX)]
+        columns = [f"{PROBABILITY_PREFIX}{name}" for name in class_names]
+        missing = [column for column in columns if column not in probabilities.columns]
+        if missing or not columns:
+            raise DataError(f"probability table lacks column(s) "
+                            f"{', '.join(missing) or 'prob_<class>'}")
+        matrix = probabilities[columns].to_numpy(dtype=float)
+    else:
+        if class_names is None:
+            raise ConfigError("class_names are needed with a probability array")
+        matrix = np.asarray(probabilities, dtype=float)
+    class_names = list(class_names)
+    if matrix.ndim != 2 or matrix.shape[1] != len(class_names):
+        raise DataError(f"probabilities must have shape (N, {len(class_names)}) for classes "
+                        f"{class_names}, got {matrix.shape}")
+    if np.isnan(matrix).any():
+        rows = int(np.isnan(matrix).any(axis=1).sum())
+        raise DataError(f"{rows} row(s) have no probabilities (images that were skipped?); "
+                        "keep only the predicted images (status 'ok')")
+    sums = matrix.sum(axis=1)
+    if (matrix < 0).any() or (np.abs(sums - 1) > SUM_TOLERANCE).any():
+        raise DataError("probabilities must be non-negative and sum to 1 per row (softmax "
+                        "outputs, not logits)")
+    return matrix, class_names
+
+
+def ranked_classes(probabilities: np.ndarray, k: int | None = None) -> np.ndarray:
+    """Class indices per image, most probable first; equal probabilities by lower index.
+
+    Args:
+        probabilities: (N, C) array.
+        k: Keep the first ``k`` (default: all C).
+    """
+    probabilities = np.asarray(probabilities, dtype=float)
+    # A stable sort of the negated values keeps equal probabilities in index order.
+    order = np.argsort(-probabilities, axis=1, kind="stable")
+    if k is None:
+        return order
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not \
+            1 <= k <= probabilities.shape[1]:
+        raise ConfigError(f"top-k must be between 1 and the number of classes "
+                          f"({probabilities.shape[1]}), got {k!r}")
+    return order[:, :k]
+
+
+def cross_sentiment_flags(
+    probabilities: np.ndarray | pd.DataFrame,
+    class_names: Sequence[str] | None = None,
+    sentiment_map: Mapping[str, str] | None = None,
+    *,
+    scheme: str | None = None,
+) -> np.ndarray:
+    """Per image, whether its two most probable classes have opposite sentiments.
+
+    Args:
+        probabilities, class_names: As for ``probability_matrix``.
+        sentiment_map: Class -> "positive" or "negative"; default ``default_sentiment_map``.
+        scheme: The label scheme, for the default map and the binary check.
+    """
+    matrix, class_names = probability_matrix(probabilities, class_names)
+    if sentiment_map is None:
+        sentiment_map = default_sentiment_map(class_names, scheme=scheme)
+    elif _is_binary(class_names, scheme):
+        default_sentiment_map(class_names, scheme=scheme)  # raises: not applicable
+    positive = _check_sentiment_map(sentiment_map, class_names)
+    top = ranked_classes(matrix, 2)
+    return positive[top[:, 0]] != positive[top[:, 1]]
+
+
+def chance_share(
+    class_names: Sequence[str],
+    sentiment_map: Mapping[str, str] | None = None,
+    *,
+    scheme: str | None = None,
+) -> float:
+    """The top-2 cross-sentiment share if the two most probable classes were a uniformly random
+    pair of distinct classes: ``n_pos * n_neg / (K (K - 1) / 2)`` (16/28 for the eight Mikels
+    classes). See the module's notes for what it means under a threshold.
+
+    Args:
+        class_names: The classes of the network.
+        sentiment_map: Class -> "positive" or "negative"; default ``default_sentiment_map``.
+        scheme: The label scheme, for the default map and the binary check.
+
+    Raises:
+        ConfigError: a binary scheme, or a class missing from the map.
+    """
+    class_names = list(class_names)
+    if sentiment_map is None:
+        sentiment_map = default_sentiment_map(class_names, scheme=scheme)
+    elif _is_binary(class_names, scheme):
+        default_sentiment_map(class_names, scheme=scheme)  # raises: not applicable
+    positive = int(_check_sentiment_map(sentiment_map, class_names).sum())
+    negative = len(class_names) - positive
+    return positive * negative / math.comb(len(class_names), 2)
+
+
+def cross_sentiment_share(
+    probabilities: np.ndarray | pd.DataFrame,
+    class_names: Sequence[str] | None = None,
+    *,
+    sentiment_map: Mapping[str, str] | None = None,
+    scheme: str | None = None,
+    threshold: float | None = None,
+    confidence: float = 0.95,
+) -> CrossSentimentResult:
+    """The share of images whose top-2 classes have opposite sentiments, with its Wilson CI and
+    its chance level.
+
+    Label-free: only the predicted probabilities are used.
+
+    Args:
+        probabilities: (N, C) array, or a table with ``prob_<class>`` columns.
+        class_names: Classes in column order (default for a table: its ``prob_`` columns).
+        sentiment_map: Class -> "positive" or "negative"; default ``default_sentiment_map``.
+        scheme: The run's label scheme, for the default map and the binary check.
+        threshold: Count only images whose top-1 probability is at least this (0..1).
+        confidence: Level of the intervals of the share and of the coverage (recorded as
+            ``confidence_level``).
+
+    Raises:
+        ConfigError: a binary scheme, a class missing from the map, a bad threshold or level.
+        DataError: probabilities that are not (N, C) rows of probabilities.
+    """
+    if threshold is not None and not 0 <= threshold <= 1:
+        raise ConfigError(f"threshold must be a probability in [0, 1], got {threshold!r}")
+    if isinstance(confidence, bool) or not isinstance(confidence, int | float) or \
+            not 0 < confidence < 1:
+        raise ConfigError(f"confidence must be a level in (0, 1), e.g. 0.95, got {confidence!r}")
+    matrix, class_names = probability_matrix(probabilities, class_names)
+    flags = cross_sentiment_flags(matrix, class_names, sentiment_map, scheme=scheme)
+    counted = np.ones(len(matrix), dtype=bool) if threshold is None else \
+        matrix.max(axis=1) >= threshold
+    n_images, n_counted = len(matrix), int(counted.sum())
+    share = proportion_interval(int(flags[counted].sum()), n_counted, confidence=confidence)
+    coverage = proportion_interval(n_counted, n_images, confidence=confidence)
+    return CrossSentimentResult(
+        share=share.proportion,
+        n_cross=share.successes,
+        n_counted=n_counted,
+        n_images=n_images,
+        coverage=coverage.proportion,
+        ci_low=share.ci_low,
+        ci_high=share.ci_high,
+        coverage_ci_low=coverage.ci_low,
+        coverage_ci_high=coverage.ci_high,
+        confidence_level=confidence,
+        ci_method=DEFAULT_PROPORTION_METHOD,
+        chance_share=chance_share(class_names, sentiment_map, scheme=scheme),
+        threshold=threshold,
+    )

@@ -1,0 +1,131 @@
+"""Text views of comparison tables, for reading in a notebook or a terminal."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from thesis_lib.analysis.hypothesis_tests import ci_label
+from thesis_lib.errors import ConfigError
+
+
+def _p_text(value: float) -> str:
+    return f"{value:.4g}" if np.isfinite(value) else "-"
+
+
+def table_confidence(comparisons: pd.DataFrame, confidence: float | None = None) -> float:
+    """The confidence level of a comparison table's intervals: its ``confidence`` column (set
+    by the functions that computed them), or ``confidence`` for tables without one.
+
+    Raises:
+        ConfigError: ``confidence`` disagrees with the level the table was computed at, or the
+            table holds several levels.
+    """
+    if "confidence" in comparisons.columns and comparisons["confidence"].notna().any():
+        levels = sorted(set(comparisons["confidence"].dropna().astype(float).round(10)))
+        if len(levels) > 1:
+            raise ConfigError(f"the comparison table mixes confidence levels {levels}")
+        if confidence is not None and not np.isclose(confidence, levels[0]):
+            raise ConfigError(f"the intervals were computed at {levels[0]:.0%} confidence, "
+                              f"not {confidence:.0%}; compute them again with alpha = "
+                              f"{1 - confidence:g}")
+        return levels[0]
+    return 0.95 if confidence is None else confidence
+
+
+def holm_family_text(comparisons: pd.DataFrame) -> str:
+    """``"Holm's correction over 4 comparisons"`` (per evaluation dataset when several)."""
+    if "holm_m" not in comparisons.columns or comparisons["holm_m"].isna().all():
+        return "Holm's correction"
+    sizes = sorted({int(m) for m in comparisons["holm_m"].dropna()})
+    counts = " or ".join(str(m) for m in sizes)
+    plural = "" if sizes == [1] else "s"
+    per = " per dataset" if "dataset" in comparisons.columns and \
+        comparisons["dataset"].nunique() > 1 else ""
+    return f"Holm's correction over {counts} comparison{plural}{per}"
+
+
+def significance_view(
+    comparisons: pd.DataFrame,
+    *,
+    test: str = "welch",
+    alpha: float | None = None,
+    power: float = 0.8,
+    decimals: int = 3,
+) -> pd.DataFrame:
+    """A comparison table as text for reading: differences and CIs in percentage points, the
+    reference of each row, the outcome (better / worse / not significant, by the sign of the
+    difference and Holm's correction) and the design of the runs.
+
+    Args:
+        comparisons: :func:`compare_variants` or :func:`compare_summary_table` output, metrics
+            as fractions.
+        test: ``"welch"``, ``"pooled"`` or ``"paired"``: whose t, df, p and CI to show.
+        alpha: the significance level the comparisons used; by default read from the table
+            (its ``confidence`` column), and checked against it when given.
+        power: what the comparisons used (it names the seed column).
+        decimals: decimals of differences and intervals (p-values get 4 significant digits).
+    """
+    if f"{test}_p" not in comparisons.columns:
+        raise ConfigError(f"no {test!r} test in the comparison table; columns: "
+                          f"{list(comparisons.columns)}")
+    confidence = table_confidence(comparisons, None if alpha is None else 1 - alpha)
+
+    def points(value) -> str:
+        return "-" if not np.isfinite(value) else f"{value * 100:+.{decimals}f}"
+
+    view = pd.DataFrame({"network": comparisons["network"]})
+    if "dataset" in comparisons.columns:
+        view["dataset"] = comparisons["dataset"]
+    if "reference" in comparisons.columns:
+        view["reference"] = comparisons["reference"].fillna("-")
+    view["diff (pp)"] = [points(value) for value in comparisons["diff"].astype(float)]
+    view[f"{ci_label(confidence)} (pp)"] = [
+        "-" if not np.isfinite(low) else f"[{points(low)}, {points(high)}]"
+        for low, high in zip(comparisons[f"{test}_ci_low"].astype(float),
+                             comparisons[f"{test}_ci_high"].astype(float), strict=True)
+    ]
+    view["t"] = comparisons[f"{test}_t"].astype(float).round(3)
+    view["df"] = comparisons[f"{test}_df"].astype(float).round(2)
+    view["p"] = [_p_text(value) for value in comparisons[f"{test}_p"].astype(float)]
+    family = (sorted({int(m) for m in comparisons["holm_m"].dropna()})
+              if "holm_m" in comparisons.columns else [])
+    holm = f"Holm p (m={family[0]})" if len(family) == 1 else "Holm p"
+    view[holm] = [_p_text(value) for value in comparisons[f"{test}_p_holm"].astype(float)]
+    if test == "welch" and "outcome" in comparisons.columns:
+        view["outcome"] = comparisons["outcome"].fillna("-")
+    view["Hedges g"] = comparisons["hedges_g"].astype(float).round(2)
+    view[f"seeds for {power:.0%} power"] = [
+        f"{value:.0f}" if np.isfinite(value) else "-"
+        for value in comparisons["seeds_for_power"].astype(float)
+    ]
+    if "design" in comparisons.columns:
+        view["design"] = comparisons["design"].fillna("-")
+    if "note" in comparisons.columns and comparisons["note"].fillna("").astype(bool).any():
+        view["note"] = comparisons["note"].fillna("")
+    return view
+
+
+def outcome_sentence(comparisons: pd.DataFrame, *, test_name: str = "Welch") -> str:
+    """What a comparison table found, in words: which settings are significantly better and
+    which significantly worse than their references, after Holm's correction over the family
+    (its size is named), at the table's level.
+
+    Example: ``"After Holm's correction over 3 comparisons (Welch, alpha = 0.05): better than
+    the reference: B2 + 4 Gram modules; worse: none; not significant: 2."``
+    """
+    confidence = table_confidence(comparisons)
+
+    def listing(outcome: str) -> str:
+        rows = comparisons[comparisons["outcome"] == outcome]
+        return "; ".join(f"{row.network} (vs {row.reference})" if "reference" in rows.columns
+                         and isinstance(row.reference, str) else str(row.network)
+                         for row in rows.itertuples()) or "none"
+
+    untested = int((comparisons["outcome"] == "no test").sum())
+    quiet = int((comparisons["outcome"] == "not significant").sum())
+    text = (f"After {holm_family_text(comparisons)} ({test_name}, alpha = "
+            f"{1 - confidence:.3g}): significantly better than the reference: "
+            f"{listing('better')}; significantly worse: {listing('worse')}; "
+            f"not significant: {quiet}")
+    return text + (f"; not tested: {untested}." if untested else ".")

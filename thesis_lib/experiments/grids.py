@@ -1,0 +1,382 @@
+"""Grids of training runs, executed on this machine or on a SLURM cluster.
+
+A grid file (YAML) names a base profile, fields shared by all cells, and lists of values whose
+every combination is one cell::
+
+    profile: thesis                 # base profile (configs/thesis.yaml)
+    fixed:                          # fields of every cell
+      data_dir: /data/webemo_sad
+    grid:                           # every combination of these is one cell
+      modules: [0, 2, 3, 4]
+      seed: [0, 1, 2, 3, 4]
+    eval_datasets:                  # optional, passed to every cell
+      unbiasedemo: /data/unbiasedemo
+
+Each cell executes ``notebooks/03_train.ipynb`` with papermill, its parameters set from the
+cell, into the cell's run folder (``results/runs/<run_id>/03_train.ipynb``), so that every run
+carries its executed notebook. Finished cells are skipped, a failed cell is reported and the
+others go on; ``summary`` lists every cell with its state and test accuracy.
+
+Executors: ``local`` (one cell after another, or ``jobs`` at a time) and ``slurm`` through
+``submitit`` (one job per cell; partition, GPUs, time limit... as options).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from thesis_lib import files, paths
+from thesis_lib.config.training import config_fields, make_config
+from thesis_lib.errors import ConfigError, ThesisError
+from thesis_lib.experiments.execute import PROGRESS_PREFIX
+from thesis_lib.training import records
+from thesis_lib.training.run import check_config, plan_run
+
+DEFAULT_NOTEBOOK = "notebooks/03_train.ipynb"
+NOTEBOOK_NAME = "03_train.ipynb"
+SUMMARY_COLUMNS = ["cell", "run_id", "state", "test_accuracy", "error", "run_dir"]
+
+
+@dataclass
+class Grid:
+    """A grid of training runs.
+
+    Args:
+        axes: field -> list of values; every combination is one cell.
+        fixed: fields shared by all cells.
+        profile: the base profile of all cells (``smoke``, ``thesis`` or a YAML path).
+        notebook: the training notebook each cell executes.
+        name: the grid's name (summary file name).
+    """
+
+    axes: dict[str, list[Any]]
+    fixed: dict[str, Any] = field(default_factory=dict)
+    profile: str | None = "smoke"
+    notebook: str = DEFAULT_NOTEBOOK
+    name: str = "grid"
+
+    def __post_init__(self) -> None:
+        known = set(config_fields())
+        for name in [*self.axes, *self.fixed]:
+            if name not in known:
+                valid = ", ".join(sorted(known))
+                raise ConfigError(f"grid: unknown field {name!r}; valid: {valid}")
+        for name, values in self.axes.items():
+            if not isinstance(values, list) or not values:
+                raise ConfigError(f"grid: {name!r} must be a non-empty list of values")
+
+    def cells(self) -> list[dict[str, Any]]:
+        """The parameters of each cell (profile included), in a stable order."""
+        names = list(self.axes)
+        combos = itertools.product(*(self.axes[n] for n in names)) if names else [()]
+        return [{"profile": self.profile, **self.fixed, **dict(zip(names, combo, strict=True))}
+                for combo in combos]
+
+    def cell_name(self, cell: dict[str, Any]) -> str:
+        return ",".join(f"{name}={cell[name]}" for name in self.axes) or "default"
+
+
+def load_grid(path: str | os.PathLike) -> Grid:
+    """A ``Grid`` from a YAML file (see the module docstring for the format)."""
+    path = paths.resolve(path)
+    if not path.is_file():
+        raise ConfigError(f"grid file not found: {path}")
+    try:
+        spec = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+    allowed = {"profile", "fixed", "grid", "notebook", "eval_datasets", "name"}
+    unknown = sorted(set(spec) - allowed)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)}; "
+                          f"valid: {', '.join(sorted(allowed))}")
+    fixed = dict(spec.get("fixed") or {})
+    if spec.get("eval_datasets"):
+        fixed["eval_datasets"] = dict(spec["eval_datasets"])
+    return Grid(axes=dict(spec.get("grid") or {}), fixed=fixed,
+                profile=spec.get("profile", "smoke"),
+                notebook=spec.get("notebook", DEFAULT_NOTEBOOK),
+                name=spec.get("name", path.stem))
+
+
+# --- one cell
+
+
+def run_cell(cell: dict[str, Any], notebook: str = DEFAULT_NOTEBOOK, name: str = "",
+             force: bool = False) -> dict[str, Any]:
+    """Execute the training notebook for one cell; never raises for a failed cell.
+
+    The cell's run folder is planned here (a forced cell gets a new ``<run_id>-2`` folder) and
+    passed to the notebook as ``run_dir``, so that the notebook trains exactly there and the
+    summary points at the folder that holds the results.
+
+    Returns:
+        The cell's summary row: cell, run_id, state (finished / skipped / failed), test
+        accuracy, error (one line) and run folder.
+    """
+    import papermill
+
+
+    row = {"cell": name or str(cell), "run_id": None, "state": "failed", "test_accuracy": None,
+           "error": None, "run_dir": None}
+    try:
+        profile = cell.get("profile")
+        config = make_config(profile, **{k: v for k, v in cell.items() if k != "profile"})
+        check_config(config)
+        plan = plan_run(config, force=force)
+    except ThesisError as error:
+        row["error"] = f"{type(error).__name__}: {error}"
+        return row
+    row.update(run_id=plan.run_dir.name, run_dir=str(plan.run_dir))
+    if plan.action == "skip":
+        return {**row, "state": "skipped", "test_accuracy": _test_accuracy(plan.run_dir)}
+
+    output = plan.run_dir / NOTEBOOK_NAME
+    try:
+        plan.run_dir.mkdir(parents=True, exist_ok=True)
+        _keep_earlier_attempt(output)
+    except OSError as error:
+        row["error"] = f"cannot write {plan.run_dir}: {error.strerror or error}"
+        return row
+    parameters = {**_notebook_values(cell), "run_dir": str(plan.run_dir)}
+    # Fields that the notebook's parameters cell does not list are expected: no warnings.
+    logging.getLogger("papermill").setLevel(logging.ERROR)
+    try:
+        papermill.execute_notebook(
+            str(paths.resolve(notebook)), str(output), parameters=parameters,
+            cwd=str(paths.project_root()), progress_bar=False, log_output=False,
+        )
+    except papermill.PapermillExecutionError as error:
+        row["error"] = f"{error.ename}: {error.evalue}".splitlines()[0]
+        _record_failure(plan.run_dir, row["error"])
+        return row
+    except Exception as error:  # a kernel that died, a missing notebook...: report, go on
+        row["error"] = f"{type(error).__name__}: {error}".splitlines()[0]
+        _record_failure(plan.run_dir, row["error"])
+        return row
+    status = records.read_status(plan.run_dir) or {}
+    row["state"] = status.get("state", "unknown")
+    row["test_accuracy"] = _test_accuracy(plan.run_dir)
+    return row
+
+
+def _record_failure(run_dir: Path, error: str) -> None:
+    """A cell that failed before (or without) marking its run failed gets a failed status; a
+    finished run is never touched."""
+    status = records.read_status(run_dir) or {}
+    if status.get("state") == "finished":
+        return
+    try:
+        records.write_status(run_dir, "failed", error=error)
+    except ThesisError:
+        pass  # an unwritable results folder: the summary row still says what happened
+
+
+def _notebook_values(cell: dict[str, Any]) -> dict[str, Any]:
+    """Parameters as papermill writes them into the notebook (plain JSON types)."""
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in cell.items()}
+
+
+def _keep_earlier_attempt(output: Path) -> None:
+    """An earlier (interrupted) attempt's notebook is renamed, never overwritten."""
+    if output.exists():
+        number = 1
+        while (earlier := output.with_name(f"03_train.attempt-{number}.ipynb")).exists():
+            number += 1
+        os.replace(output, earlier)
+
+
+def _test_accuracy(run_dir: Path) -> float | None:
+    metrics_path = run_dir / "metrics.json"
+    if not metrics_path.is_file():
+        return None
+    return files.read_json(metrics_path).get("test_accuracy")
+
+
+# --- executors
+
+
+def run_grid(grid: Grid, *, executor: str = "local", jobs: int = 1, force: bool = False,
+             slurm: dict[str, Any] | None = None, log_dir: str | os.PathLike | None = None,
+             results_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Run every cell of ``grid`` and return (and save) the summary table.
+
+    Args:
+        grid: the grid.
+        executor: ``local`` or ``slurm``; ``submitit-local`` runs the submitit code path on
+            this machine (for testing the cluster set-up).
+        jobs: cells at a time on the local executor.
+        force: train finished cells again (into new run folders).
+        slurm: submitit parameters, e.g. ``{"slurm_partition": "gpu", "gpus_per_node": 1,
+            "timeout_min": 720, "cpus_per_task": 8, "mem_gb": 32}``.
+        log_dir: where submitit keeps job logs; default ``<results>/grid-logs/<name>``.
+        results_dir: folder of the summary file; default the cells' ``results_dir`` or
+            ``<project>/results``.
+    """
+    return run_grids([grid], executor=executor, jobs=jobs, force=force, slurm=slurm,
+                     log_dir=log_dir, results_dir=results_dir, name=grid.name)[0]
+
+
+def run_grids(grids: list[Grid], *, name: str, executor: str = "local", jobs: int = 1,
+              force: bool = False, slurm: dict[str, Any] | None = None,
+              log_dir: str | os.PathLike | None = None,
+              results_dir: str | os.PathLike | None = None) -> list[pd.DataFrame]:
+    """Run the cells of several grids as one batch (``jobs`` cells at a time across all of
+    them, so no core waits for a grid's last cell) and save each grid's summary.
+
+    Args:
+        grids: the grids (e.g. the settings of a study).
+        name: the batch's name (progress lines, SLURM log folder).
+        executor, jobs, force, slurm, log_dir, results_dir: as for :func:`run_grid`.
+
+    Returns:
+        Each grid's summary table, in the order of ``grids``.
+    """
+    arguments, owners = [], []
+    for index, grid in enumerate(grids):
+        for cell in grid.cells():
+            label = grid.cell_name(cell)
+            if len(grids) > 1:  # say which grid a progress line is about
+                label = f"{grid.name} {label}"
+            arguments.append((cell, grid.notebook, label, force))
+            owners.append(index)
+    root = _results_root(grids[0], results_dir)
+    print(f"grid {name}: {len(arguments)} cell(s), executor {executor}")
+    progress = _Progress(name, len(arguments))
+    if executor == "local":
+        rows = _run_local(arguments, jobs, progress)
+    elif executor in ("slurm", "submitit-local"):
+        folder = Path(log_dir) if log_dir else root / "grid-logs" / name
+        rows = _run_submitit(arguments, folder, slurm or {}, progress,
+                             cluster="local" if executor == "submitit-local" else "slurm")
+    else:
+        raise ConfigError(f"unknown executor {executor!r}; valid: local, slurm, submitit-local")
+    summaries = []
+    for index, grid in enumerate(grids):
+        own = [row for row, owner in zip(rows, owners, strict=True) if owner == index]
+        summary = pd.DataFrame(own, columns=SUMMARY_COLUMNS)
+        files.write_csv(root / "grids" / f"{grid.name}-summary.csv", summary)
+        summaries.append(summary)
+    return summaries
+
+
+def _results_root(grid: Grid, results_dir: str | os.PathLike | None) -> Path:
+    chosen = results_dir or grid.fixed.get("results_dir")
+    return paths.resolve(chosen) if chosen else paths.results_dir()
+
+
+def share_cores(jobs: int) -> None:
+    """Give each of ``jobs`` cells running side by side its share of the cores.
+
+    Each TensorFlow process otherwise starts thread pools as large as the machine, and
+    ``jobs`` of them oversubscribe the cores: two smoke runs side by side on 2 cores took 145 s
+    with full pools and 105 s with one thread each (intra- and inter-op). Runs in the pool's
+    worker processes (the kernels they start inherit the variables); values the user set are
+    kept.
+    """
+    share = str(max(1, (os.cpu_count() or 1) // jobs))
+    for variable in records.TF_THREAD_VARIABLES:  # inter-op threads also run tf.data's maps
+        os.environ.setdefault(variable, share)
+
+
+def _run_local(arguments: list[tuple], jobs: int, progress: _Progress) -> list[dict[str, Any]]:
+    if jobs < 1:
+        raise ConfigError(f"jobs must be >= 1, got {jobs}")
+    if jobs == 1:
+        return [progress.report(run_cell(*args)) for args in arguments]
+    # Separate processes: each cell's papermill client runs its own kernel and event loop.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=share_cores,
+                             initargs=(jobs,)) as pool:
+        futures = [pool.submit(run_cell, *args) for args in arguments]
+        for future in as_completed(futures):  # a line as each cell ends
+            progress.report(future.result())
+        return [future.result() for future in futures]
+
+
+def _run_submitit(arguments: list[tuple], folder: Path, parameters: dict[str, Any],
+                  progress: _Progress, *, cluster: str) -> list[dict[str, Any]]:
+    import submitit
+
+    executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
+    if parameters:
+        executor.update_parameters(**parameters)
+    with executor.batch():
+        jobs = [executor.submit(run_cell, *args) for args in arguments]
+    rows = []
+    for job, args in zip(jobs, arguments, strict=True):
+        try:
+            rows.append(progress.report(job.result()))
+        except Exception as error:  # the job itself died (time limit, node failure...)
+            rows.append(progress.report({
+                "cell": args[2], "run_id": None, "state": "failed", "test_accuracy": None,
+                "run_dir": None, "error": f"job {job.job_id}: {str(error).splitlines()[-1]}"}))
+    return rows
+
+
+class _Progress:
+    """One line per finished cell: which, how it ended, how long the grid has run, how many
+    are left. The lines carry the prefix that ``thesis pipeline`` shows in the terminal."""
+
+    def __init__(self, name: str, total: int) -> None:
+        self.name, self.total, self.done = name, total, 0
+        self.started = time.monotonic()
+
+    def report(self, row: dict[str, Any]) -> dict[str, Any]:
+
+        self.done += 1
+        accuracy = row.get("test_accuracy")
+        shown = f", test accuracy {accuracy:.4f}" if isinstance(accuracy, float) else ""
+        error = f" ({row['error']})" if row.get("error") else ""
+        minutes = (time.monotonic() - self.started) / 60
+        left = self.total - self.done
+        print(f"{PROGRESS_PREFIX}[{self.done}/{self.total}] {row['cell']}: "
+              f"{row['state']}{shown}{error} ({minutes:.1f} min; {left} left)", flush=True)
+        return row
+
+
+def summary(grid: Grid) -> pd.DataFrame:
+    """The state of every cell as found on disk (e.g. while SLURM jobs still run)."""
+
+    rows = []
+    for cell in grid.cells():
+        name = grid.cell_name(cell)
+        try:
+            config = make_config(cell.get("profile"),
+                                 **{k: v for k, v in cell.items() if k != "profile"})
+            check_config(config)
+            run_dir = plan_run(config).run_dir
+        except ConfigError as error:
+            rows.append({"cell": name, "state": "invalid", "error": str(error)})
+            continue
+        except ThesisError as error:  # no usable data: the cell cannot run (or has failed)
+            rows.append({"cell": name, "state": "failed", "error": str(error)})
+            continue
+        status = records.read_status(run_dir) or {}
+        rows.append({"cell": name, "run_id": run_dir.name,
+                     "state": status.get("state") or _notebook_state(run_dir),
+                     "test_accuracy": _test_accuracy(run_dir), "error": status.get("error"),
+                     "run_dir": str(run_dir)})
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def _notebook_state(run_dir: Path) -> str:
+    """``failed`` when the cell's notebook stopped before training started, else ``pending``."""
+    notebook = run_dir / NOTEBOOK_NAME
+    if notebook.is_file():
+        metadata = json.loads(notebook.read_text()).get("metadata", {}).get("papermill", {})
+        if metadata.get("exception"):
+            return "failed"
+    return "pending"
