@@ -12,7 +12,7 @@ from thesis_lib.experiments.pipeline import NOTEBOOKS, report_outputs, run_pipel
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     pipeline = subparsers.add_parser(
-        "pipeline", help="run notebooks 01-06 headlessly (papermill) for a profile",
+        "pipeline", help="run notebooks 01-07 headlessly (papermill) for a profile",
         description=pipeline_module.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     pipeline.add_argument("--profile", default="thesis",
@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     demo = subparsers.add_parser(
         "demo", help="the whole pipeline on the generated demo data (make demo)",
-        description="Notebooks 01-06 with the demo profile on the generated demo data; "
+        description="Notebooks 01-07 with the demo profile on the generated demo data; "
                     "results in results/demo/.",
     )
     _add_common_options(demo)
