@@ -39,6 +39,16 @@ def resolve(path: str | os.PathLike, root: str | os.PathLike | None = None) -> P
     return (Path(root) if root is not None else project_root()) / path
 
 
+def shown(path: str | os.PathLike) -> Path:
+    """``path`` as messages and notebooks print it: relative to the project root when inside
+    it (so an executed notebook names no machine's folders), else as it is."""
+    path = Path(path)
+    try:
+        return path.resolve().relative_to(project_root())
+    except ValueError:
+        return path
+
+
 def demo_data_dir() -> Path:
     """Default folder of the generated demo dataset (not committed; made on demand)."""
     return project_root() / "data" / "demo"

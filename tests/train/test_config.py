@@ -1,6 +1,7 @@
 """TrainConfig: thesis defaults, YAML profiles, overrides, validation, run ids."""
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 import yaml
@@ -138,3 +139,9 @@ def test_a_field_changes_the_setting_exactly_when_it_changes_what_is_trained(fie
         changed = dataclasses.replace(config, contrastive_center_reduction="sum")
     same = config.setting_id("d") == changed.setting_id("d")
     assert same == (field in NOT_A_SETTING), field
+
+
+def test_paths_are_shown_relative_to_the_project_and_absolute_outside_it(tmp_path):
+    root = paths.project_root()
+    assert paths.shown(root / "results" / "runs" / "r1") == Path("results/runs/r1")
+    assert paths.shown(tmp_path / "elsewhere") == tmp_path / "elsewhere"

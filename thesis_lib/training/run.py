@@ -138,7 +138,7 @@ def run_training(config: TrainConfig, *, force: bool = False,
     check_config(config)
     plan = plan_run(config, force=force, run_dir=run_dir)
     if plan.action == "skip":
-        print(f"run {plan.run_dir.name} is already finished: {plan.run_dir}")
+        print(f"run {plan.run_dir.name} is already finished: {paths.shown(plan.run_dir)}")
         _remove_leftover_checkpoint(plan.run_dir)
         return plan.run_dir
     run_dir = plan.run_dir
@@ -147,7 +147,7 @@ def run_training(config: TrainConfig, *, force: bool = False,
     except OSError as error:
         raise ThesisError(f"cannot create the run folder {run_dir}: "
                           f"{error.strerror or error}") from None
-    print(f"run {run_dir.name} ({plan.action}): {run_dir}")
+    print(f"run {run_dir.name} ({plan.action}): {paths.shown(run_dir)}")
     write_config(run_dir, config, plan.fingerprint)
     records.write_status(run_dir, "running", run_id=run_dir.name)
     try:
