@@ -9,11 +9,11 @@ import papermill
 import pytest
 from papermill.translators import translate_parameters
 
+from thesis_lib.config.conversion import convert
 from thesis_lib.config.parameters import (
     NOTEBOOK_PARAMETERS,
     AblationParameters,
     TrainingParameters,
-    convert,
     notebook_parameters,
     typed,
 )
@@ -95,7 +95,7 @@ def test_every_declared_field_type_is_covered_by_the_table():
 
 
 def test_yaml_profiles_and_command_line_assignments_are_converted_the_same(tmp_path):
-    from thesis_lib.config.parameters import parse_assignments
+    from thesis_lib.config.conversion import parse_assignments
 
     profile = tmp_path / "profile.yaml"
     profile.write_text("profile: smoke\naugment: 'no'\ntaps: block2b_add\nepochs: '4'\n")

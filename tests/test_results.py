@@ -522,3 +522,16 @@ def test_a_tap_study_without_a_baseline_tests_each_variant_against_the_default(t
     assert table.loc["B2 + 3 Gram modules (taps 1-3)", "diff"] == pytest.approx(0.8100 - 0.8181)
     assert table.loc["B2 + 3 Gram modules", "note"] == "no baseline among the runs"
     assert set(table["holm_m"]) == {2}
+
+
+def test_the_best_run_is_the_best_networks_best_seed_with_ties_to_the_smaller_id():
+    runs = pd.DataFrame({
+        "network": ["baseline", "baseline", "gram-4", "gram-4", "gram-4"],
+        "run_id": ["b-s0", "b-s1", "g-s2", "g-s0", "g-s1"],
+        # the baseline holds the single best run, gram-4 the best mean
+        "accuracy": [0.90, 0.60, 0.80, 0.80, 0.79],
+    })
+    best = results.best_run(runs)
+    assert best["network"] == "gram-4" and best["run_id"] == "g-s0"
+    with pytest.raises(DataError, match="no finished run with 'accuracy'"):
+        results.best_run(runs.assign(accuracy=np.nan))

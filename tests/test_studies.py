@@ -82,3 +82,31 @@ def test_a_study_holds_exactly_its_listed_runs_even_when_shared(tmp_path):
 def test_a_study_that_was_not_run_says_so(tmp_path):
     with pytest.raises(DataError, match="the study 'taps' has not been run"):
         results.collect_runs(tmp_path, study="taps")
+
+
+def test_plan_studies_takes_the_profiles_scale_where_a_parameter_is_none():
+    scale = studies.study_scale("smoke")
+    base, chosen = studies.plan_studies("smoke")
+    assert base.backbone == "EfficientNetV2B0"
+    assert [study.name for study in chosen] == list(scale.studies)
+    assert all(study.seeds == list(scale.seeds) for study in chosen)
+    comparison = chosen[0]
+    assert set(comparison.settings) == {"baseline"} | {f"gram-{m}"
+                                                      for m in scale.comparison_modules}
+
+
+def test_plan_studies_uses_each_given_parameter():
+    _, [comparison] = studies.plan_studies("smoke", ["comparison"], seeds=[7, 8],
+                                           comparison_modules=[3], gramnet=False)
+    assert comparison.seeds == [7, 8]
+    assert comparison.settings == {"baseline": {"variant": "baseline", "modules": 0},
+                                   "gram-3": {"variant": "gram", "modules": 3}}
+    _, [loss] = studies.plan_studies("smoke", ["loss"], loss_study_weight=0.3)
+    weights = {label: fields["contrastive_center_weight"]
+               for label, fields in loss.settings.items()}
+    assert weights == {"baseline": 0.0, "baseline+ctc": 0.3, "gram-2": 0.0, "gram-2+ctc": 0.3}
+    _, [loss] = studies.plan_studies("smoke", ["loss"])  # the default weight
+    assert loss.settings["gram-2+ctc"]["contrastive_center_weight"] == \
+        studies.DEFAULT_CONTRASTIVE_CENTER_WEIGHT
+    with pytest.raises(ConfigError, match="unknown study 'tapz'"):
+        studies.plan_studies("smoke", ["tapz"])

@@ -730,6 +730,25 @@ def _percent(fraction: float, decimals: int) -> str:
     return f"{fraction * 100:.{decimals}f}"
 
 
+def best_run(runs: pd.DataFrame, metric: str = "accuracy") -> pd.Series:
+    """The run a figure shows as "the best": of the network with the highest mean ``metric``,
+    its run with the highest ``metric`` (ties: the smallest run id).
+
+    Args:
+        runs: rows of ``collect_runs`` on one dataset (e.g. the own test split).
+
+    Raises:
+        DataError: no runs, or none with the metric.
+    """
+    scored = runs.dropna(subset=[metric]) if metric in runs.columns else runs.iloc[0:0]
+    if scored.empty:
+        raise DataError(f"no finished run with {metric!r} to choose the best run from")
+    network = scored.groupby("network")[metric].mean().idxmax()
+    ranked = scored[scored["network"] == network].sort_values([metric, "run_id"],
+                                                              ascending=[False, True])
+    return ranked.iloc[0]
+
+
 def write_summary(
     runs: pd.DataFrame,
     out_dir: str | os.PathLike,

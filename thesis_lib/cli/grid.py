@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def grid_command(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from thesis_lib.config.parameters import parse_assignments
+    from thesis_lib.config.conversion import parse_assignments
     from thesis_lib.experiments.grids import load_grid, run_grid, summary
 
     grid = load_grid(args.grid_file)

@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def train_command(args: argparse.Namespace) -> int:
-    from thesis_lib.config.parameters import parse_assignments
+    from thesis_lib.config.conversion import parse_assignments
     from thesis_lib.training import make_config, run_training
 
     overrides = {name: getattr(args, name) for name in FIELD_FLAGS}

@@ -34,7 +34,7 @@ from typing import Any
 import yaml
 
 from thesis_lib import paths
-from thesis_lib.config.parameters import convert_fields
+from thesis_lib.config.conversion import convert_fields
 from thesis_lib.config.settings import (
     ADDED_FIELDS,
     DATA_LOCATION_FIELDS,

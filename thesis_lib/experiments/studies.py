@@ -39,6 +39,7 @@ from thesis_lib.analysis.results import (
     write_table,
 )
 from thesis_lib.config.settings import REFERENCE_RULES
+from thesis_lib.config.training import TrainConfig, make_config
 from thesis_lib.errors import ConfigError
 from thesis_lib.experiments.grids import Grid, run_grids
 from thesis_lib.files import write_csv
@@ -199,6 +200,52 @@ def make_study(name: str, seeds: Sequence[int], *, backbone: str,
     if name == "loss":
         return loss_study(seeds, modules=loss_modules, weight=contrastive_center_weight)
     raise ConfigError(f"unknown study {name!r}; valid: {', '.join(STUDY_NAMES)}")
+
+
+def plan_studies(
+    profile: str | os.PathLike,
+    names: Sequence[str] | None = None,
+    *,
+    seeds: Sequence[int] | None = None,
+    comparison_modules: Sequence[int] | None = None,
+    gramnet: bool | None = None,
+    activations: Sequence[str] | None = None,
+    pairwise: bool | None = None,
+    loss_study_weight: float | None = None,
+    backbone: str | None = None,
+    data_dir: str | None = None,
+    split_file: str | None = None,
+) -> tuple[TrainConfig, list[Study]]:
+    """The studies notebook 04 trains, and the profile's configuration they start from.
+
+    Every argument left at ``None`` takes the profile's scale (``study_scale``): its studies,
+    seeds, module counts, GramNet and pairwise choice and activations. The loss study adds the
+    contrastive-center loss to the profile's Gram network (4 modules when the profile trains
+    another variant), with ``loss_study_weight``, else the profile's weight, else
+    ``DEFAULT_CONTRASTIVE_CENTER_WEIGHT``.
+
+    Raises:
+        ConfigError: an unknown study, profile or field value.
+    """
+    scale = study_scale(profile)
+    base = make_config(profile, data_dir=data_dir, backbone=backbone, split_file=split_file)
+    weight = (loss_study_weight or base.contrastive_center_weight
+              or DEFAULT_CONTRASTIVE_CENTER_WEIGHT)
+    studies = [
+        make_study(
+            name,
+            seeds if seeds is not None else scale.seeds,
+            backbone=base.backbone,
+            comparison_modules=comparison_modules or scale.comparison_modules,
+            gramnet=scale.gramnet if gramnet is None else gramnet,
+            activations=activations or scale.activations,
+            pairwise=scale.pairwise if pairwise is None else pairwise,
+            loss_modules=base.modules if base.variant == "gram" else 4,
+            contrastive_center_weight=weight,
+        )
+        for name in (names or scale.studies)
+    ]
+    return base, studies
 
 
 # Each study's reference rule (see Study): every built-in study compares each step with the
