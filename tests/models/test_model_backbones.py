@@ -86,7 +86,7 @@ def test_documented_stage_ends_match_keras(name):
 @pytest.mark.parametrize("image_size", [32, 256])
 def test_the_tiny_backbone_has_b0s_stage_ends_on_b0s_grids(image_size):
     """Plumbing tests train the Tiny backbone in place of B0: the same tap names, the same
-    grids, a few thousand weights, and no pretrained weights to pretend with."""
+    grids, about ten thousand weights, and no pretrained weights to pretend with."""
     tiny, b0 = BACKBONES[TINY_BACKBONE], BACKBONES["EfficientNetV2B0"]
     assert [name for name, _ in tiny.stage_ends] == [name for name, _ in b0.stage_ends]
     model = load_backbone("tiny", image_size=image_size, weights=None)

@@ -1,8 +1,8 @@
 """Tiny datasets and configurations for the training tests (32 px, a few images).
 
-Runs train the ``Tiny`` backbone (EfficientNetV2B0's stage-end names on a few thousand weights):
-the point of these tests is the plumbing around a network. Real EfficientNetV2 trainings are in
-the tests marked ``slow`` and in the notebooks."""
+Runs train the ``Tiny`` backbone (EfficientNetV2B0's stage-end names on about ten thousand
+weights): the point of these tests is the plumbing around a network. Real EfficientNetV2
+trainings are in the tests marked ``slow`` and in the notebooks."""
 
 import pytest
 

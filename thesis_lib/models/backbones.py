@@ -217,7 +217,7 @@ def tiny_backbone(
     include_preprocessing: bool = True,
     weights: str | None = None,
 ) -> keras.Model:
-    """A backbone of a few thousand weights with EfficientNetV2B0's layer names at its stage ends.
+    """A backbone of about ten thousand weights with B0's layer names at its stage ends.
 
     It has B0's six stages (the same strides, so the same grids at every image size), each of
     one or two small blocks of B0's kind, so every code path that taps, pools, saves or reloads
