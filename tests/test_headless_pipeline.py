@@ -22,7 +22,7 @@ def test_each_notebook_has_one_parameters_cell(name):
 @pytest.mark.parametrize("name", pipeline.NOTEBOOKS)
 def test_the_pipeline_passes_only_parameters_the_notebook_declares(name, tmp_path):
     declared = papermill.inspect_notebook(str(NOTEBOOK_DIR / f"{name}.ipynb"))
-    given = pipeline.notebook_parameters(name, profile="demo", data_dir=str(tmp_path),
+    given = pipeline.pipeline_parameters(name, profile="demo", data_dir=str(tmp_path),
                                          results_dir=tmp_path / "results", jobs=2)
     assert set(given) <= set(declared), f"{name} does not declare {set(given) - set(declared)}"
 
@@ -30,7 +30,7 @@ def test_the_pipeline_passes_only_parameters_the_notebook_declares(name, tmp_pat
 def test_every_notebook_writes_into_the_pipeline_results_folder(tmp_path):
     writers = [name for name in pipeline.NOTEBOOKS if name != "01_data_exploration"]
     for name in writers:
-        given = pipeline.notebook_parameters(name, profile="demo", data_dir=None,
+        given = pipeline.pipeline_parameters(name, profile="demo", data_dir=None,
                                              results_dir=tmp_path, jobs=1)
         assert given["results_dir"] == str(tmp_path)
         assert "data_dir" not in given  # None: each notebook's own default, the demo data

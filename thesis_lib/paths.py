@@ -49,6 +49,11 @@ def shown(path: str | os.PathLike) -> Path:
         return path
 
 
+def notebook_path(name: str) -> Path:
+    """The committed notebook ``name`` (``"03_train"``) in the project's ``notebooks/``."""
+    return project_root() / "notebooks" / f"{name}.ipynb"
+
+
 def demo_data_dir() -> Path:
     """Default folder of the generated demo dataset (not committed; made on demand)."""
     return project_root() / "data" / "demo"

@@ -90,4 +90,5 @@ def test_killed_run_resumes_into_the_run_it_would_have_been(tiny_dataset, tiny_v
         np.testing.assert_array_equal(mine, theirs)
     status = records.read_status(run_dir)
     assert status["state"] == "finished" and status["attempts"] == 2
+    assert [path.name for path in run_dir.parent.iterdir()] == [run_dir.name]  # no second run
     assert not (run_dir / "RUNNING").exists() and (run_dir / "metrics.json").is_file()

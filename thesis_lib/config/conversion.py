@@ -208,6 +208,3 @@ def parse_assignments(items: Iterable[str]) -> dict[str, Any]:
         key, value = item.split("=", 1)
         result[key.strip()] = _parsed(value)
     return result
-
-
-# --- the notebooks' parameters

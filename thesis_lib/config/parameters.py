@@ -54,7 +54,7 @@ def notebook_parameters(notebook: str | os.PathLike) -> dict[str, Parameter]:
 
     path = Path(notebook)
     if path.suffix != ".ipynb":
-        path = paths.project_root() / "notebooks" / f"{notebook}.ipynb"
+        path = paths.notebook_path(str(notebook))
     name = path.stem
     inspected = papermill.inspect_notebook(str(path))
     cell = next((cell.source for cell in nbformat.read(path, as_version=4).cells

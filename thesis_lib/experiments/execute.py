@@ -41,7 +41,7 @@ def execute_notebook(name: str, parameters: dict[str, Any], folder: Path, *,
     with open(log_path, "w", encoding="utf-8") as log, _stderr_to(log):
         try:
             papermill.execute_notebook(
-                str(paths.project_root() / "notebooks" / f"{name}.ipynb"), str(output),
+                str(paths.notebook_path(name)), str(output),
                 parameters=parameters, cwd=str(paths.project_root()), progress_bar=False,
                 log_output=False, stdout_file=_ProgressLines(out), stderr_file=log,
             )

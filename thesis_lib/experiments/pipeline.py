@@ -41,7 +41,7 @@ def prepared_data_dir(results_dir: Path, data_dir: str | None) -> Path:
     return results_dir / "data" / (source.stem if source.is_file() else source.name)
 
 
-def notebook_parameters(name: str, *, profile: str, data_dir: str | None, results_dir: Path,
+def pipeline_parameters(name: str, *, profile: str, data_dir: str | None, results_dir: Path,
                         jobs: int, split_file: str | None = None) -> dict[str, Any]:
     """The papermill parameters of one pipeline notebook.
 
@@ -120,7 +120,7 @@ def run_pipeline(profile: str = "demo", *, data_dir: str | None = None,
     for number, name in enumerate(notebooks, start=1):
         split_file = split_path if ("02_prepare_data" in notebooks[:number - 1]
                                     or split_path.is_file()) else None
-        parameters = notebook_parameters(name, profile=profile, data_dir=data,
+        parameters = pipeline_parameters(name, profile=profile, data_dir=data,
                                          results_dir=results, jobs=jobs,
                                          split_file=str(split_file) if split_file else None)
         took = execute_notebook(name, parameters, executed, out=out)

@@ -314,7 +314,7 @@ def _draw_bars(ax, runs: pd.DataFrame, column: str, dataset: str, network: str,
                 continue
             positions.append(group + (index - (len(networks) - 1) / 2) * bar_width)
             bars.append(mean_interval(values, confidence, PERCENT))
-            _draw_barseed_offsets(ax, positions[-1], values, bars[-1], bar_width)
+            _draw_bar_spread(ax, positions[-1], values, bars[-1], bar_width)
         ax.bar(positions, [bar.mean for bar in bars], width=bar_width, color=color,
                label=str(name), zorder=1)
         # Values at the foot of the bars: clear of the error bars at their tops and of the
@@ -354,7 +354,7 @@ def _draw_majority(ax, majorities: dict) -> None:
         drawn = True
 
 
-def _draw_barseed_offsets(ax, position: float, values: np.ndarray, summary: MeanInterval,
+def _draw_bar_spread(ax, position: float, values: np.ndarray, summary: MeanInterval,
                      bar_width: float) -> None:
     """On one bar: its clipped t interval, or each run as a point when there are two."""
     if summary.has_interval:
