@@ -14,6 +14,10 @@ from thesis_lib.cli import main
 from thesis_lib.figures import run_tables as records
 from thesis_lib.training import evaluate_run, make_config, run_training
 
+# Three eight-class trainings end to end (slow tier); the fast tier tests the k-class metrics,
+# tables and figures on their own.
+pytestmark = pytest.mark.slow
+
 MIKELS8 = ["amusement", "awe", "contentment", "excitement", "anger", "disgust", "fear",
            "sadness"]
 

@@ -168,6 +168,13 @@ def test_cluster_scores_are_scikit_learns_on_the_labelled_samples():
         embedding.cluster_scores(points[:3], ["a", "a", "a"])
 
 
+def test_the_cluster_score_titles_name_exactly_the_scores_a_record_holds():
+    points, classes = make_blobs(n_samples=30, centers=2, n_features=3, random_state=0)
+    scores = embedding.cluster_scores(points, pd.Series(classes))
+    record_columns = {embedding.RECORD_PREFIX + name for name in scores}
+    assert set(embedding.CLUSTER_SCORE_LABELS) == record_columns
+
+
 def test_silhouette_of_two_pairs_by_hand():
     # a: x = 0, 1; b: x = 10, 12. Point 0: a = 1, b = (10 + 12) / 2 = 11, s = 1 - 1/11.
     points = np.array([[0.0], [1.0], [10.0], [12.0]])

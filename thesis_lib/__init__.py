@@ -4,6 +4,7 @@ The library holds all of the project's logic; the notebooks under ``notebooks/``
 Packages, lowest first (a package imports only from those above it in this list):
 
     errors, paths, files  one-line errors, where things live, atomic writing and reading records
+    quiet_tensorflow      TensorFlow's start-up lines kept out of notebooks and logs
     layers       Keras layers: Gram matrix, pairwise Gram, Gram module, contrastive-center loss
     models       ``build_model`` for the baseline, gram, gramnet and pairwise networks; summaries
     data         datasets: discovery, validation, splits, audit, labels, adapters, the demo data,
@@ -23,7 +24,11 @@ Packages, lowest first (a package imports only from those above it in this list)
 import importlib.abc
 import sys
 
+from thesis_lib import quiet_tensorflow
+
 __version__ = "0.1.0"
+
+quiet_tensorflow.install()  # TensorFlow's start-up lines stay out of notebooks and logs
 
 # Modules of earlier versions -> where their contents live now. Importing an old name fails
 # with one line naming the new one, instead of a bare ModuleNotFoundError.

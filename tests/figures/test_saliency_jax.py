@@ -13,12 +13,12 @@ pytestmark = [pytest.mark.jax, pytest.mark.slow]
 
 
 def test_gram_matrices_and_grad_cam_on_jax_equal_the_closed_form_and_tensorflow(tmp_path):
-    # The thesis' Gram network at test size, saved here (TensorFlow) and explained on both
-    # backends with the same weights and images.
+    # A Gram network on the Tiny backbone (B0's tap names), saved here (TensorFlow) and
+    # explained on both backends with the same weights and images.
     from thesis_lib.models import build_model
 
     keras.utils.set_random_seed(0)
-    model = build_model("gram", backbone="EfficientNetV2B0", image_size=64, modules=2,
+    model = build_model("gram", backbone="Tiny", image_size=64, modules=2,
                         weights=None, num_classes=8)
     images = np.random.default_rng(0).uniform(0, 255, (3, 64, 64, 3)).astype("float32")
     model.save(tmp_path / "model.keras")

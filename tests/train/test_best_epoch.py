@@ -41,6 +41,7 @@ def split_labels(run_dir, split: str) -> np.ndarray:
     return np.array([CLASSES.index(label) for label in labels])
 
 
+@pytest.mark.slow  # a whole training path; the fast tier tests its parts
 def test_metrics_and_model_come_from_the_best_validation_epoch(
         unbalanced_dataset, tiny_values, tmp_path, monkeypatch):
     config = make_config("smoke", **tiny_values(

@@ -54,6 +54,7 @@ def test_an_added_image_trains_a_new_run_instead_of_skipping(tiny_dataset, tiny_
     assert files.read_json(first / "config.json")["data_fingerprint"]["images"] == 20
 
 
+@pytest.mark.slow  # a whole training path; the fast tier tests its parts
 def test_no_test_image_has_a_copy_in_training(tiny_dataset, tiny_values, tmp_path):
     data = copy_dataset(tiny_dataset, tmp_path / "data")
     originals = sorted((data / "sadness").glob("*.jpg"))[:3]

@@ -47,6 +47,11 @@ def test_grid_runs_notebooks_and_reports_failures(tiny_dataset, tiny_values, tmp
     executed = json.loads((tmp_path / "results" / "runs" / good["run_id"] / "03_train.ipynb")
                           .read_text())
     assert executed["metadata"]["papermill"]["parameters"]["data_dir"] == str(tiny_dataset)
+    # No start-up line of the cell's kernel or of TensorFlow in the executed notebook.
+    streams = [output for cell in executed["cells"] for output in cell.get("outputs", [])
+               if output.get("name") == "stderr"]
+    assert streams == []
+    assert (tmp_path / "results" / "runs" / good["run_id"] / "03_train.log").is_file()
     assert bad["state"] == "failed"
     missing = str(tmp_path / "no_such_dataset")
     assert bad["error"] == f"DataError: dataset not found: {missing} (data_dir={missing!r})"

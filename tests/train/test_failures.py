@@ -90,6 +90,7 @@ def test_a_kill_anywhere_in_finishing_resumes_without_retraining(window, killed_
     assert {"metrics.json", "predictions.csv", "model.keras"} <= {p.name for p in run_dir.iterdir()}
 
 
+@pytest.mark.slow  # a whole training path; the fast tier tests its parts
 def test_a_full_disk_is_one_line_and_the_run_resumes_from_its_last_epoch(
         tiny_dataset, tiny_values, tmp_path, monkeypatch):
     config = make_config("smoke", **tiny_values(tiny_dataset, tmp_path / "results", epochs=2))

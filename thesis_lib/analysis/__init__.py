@@ -7,7 +7,7 @@ Three modules, by purpose:
   bootstrap CI of an accuracy, seeds for a target power);
 - ``comparisons``: the same on run records: every setting against the baseline trained like it,
   the module-count family, McNemar on two runs' predictions, the re-test of a published table;
-- ``views``: comparison tables as text (differences and CIs in percentage points).
+- ``statements``: comparison tables as text (differences and CIs in percentage points).
 
 Everything public is importable from ``thesis_lib.analysis`` itself.
 """

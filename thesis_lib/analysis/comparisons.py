@@ -1,13 +1,9 @@
 """Comparisons of run records: every setting against its reference, module-count families,
 McNemar on two runs' predictions, and the re-test of a published table.
 
-In :func:`compare_variants` the difference is setting - reference, so a positive ``diff`` means
-the setting is more accurate; its ``outcome`` says "better" or "worse" only when the difference
-is significant after Holm's correction, and takes its direction from the sign. Runs are grouped
-by setting (``thesis_lib.config.settings``), never by (variant, modules) alone, and each step of a
-study is compared with the setting without it, trained the same way: Gram-N with the baseline,
-Gram-N + contrastive-center loss with Gram-N, a tap or activation variant with the default
-Gram-N (``settings.find_reference``).
+Differences are setting - reference. Runs are grouped by setting (``thesis_lib.config.settings``),
+never by (variant, modules) alone, and each step of a study is compared with the setting without
+it, trained the same way (:func:`compare_variants`).
 """
 
 from __future__ import annotations
@@ -51,12 +47,9 @@ def mcnemar_runs(
     *,
     dataset: str = OWN_TEST_SPLIT,
 ) -> McNemarResult:
-    """Exact McNemar test of two runs on one evaluation dataset, images matched by path.
-
-    Args:
-        predictions_a, predictions_b: tables of :func:`analysis.results.load_predictions`.
-        dataset: the evaluation dataset (``"test"``: the runs' own test split, which must be
-            the same images - the same split seed).
+    """Exact McNemar test of two runs' :func:`~analysis.results.load_predictions` on one
+    evaluation dataset (``"test"``: their own test split, so the same split seed), images
+    matched by path.
 
     Raises:
         DataError: the runs did not predict the same images, or disagree on their labels.
@@ -80,9 +73,10 @@ def mcnemar_runs(
     return mcnemar_exact(merged["correct_a"].astype(bool), merged["correct_b"].astype(bool))
 
 
-def _setting_groups(runs: pd.DataFrame, metric: str, dataset: str) -> dict[str, pd.DataFrame]:
-    """The rows of each setting on ``dataset`` (finite ``metric`` only, each seed once), by
-    setting id."""
+def _setting_groups(runs: pd.DataFrame, metric: str, dataset: str
+                    ) -> tuple[dict[str, pd.DataFrame], dict[str, dict]]:
+    """By setting id: the rows of each setting on ``dataset`` (finite ``metric`` only, each
+    seed once), and its fields."""
     runs = with_settings(runs)
     missing = [column for column in ("variant", "seed", "dataset", metric)
                if column not in runs.columns]
@@ -90,7 +84,10 @@ def _setting_groups(runs: pd.DataFrame, metric: str, dataset: str) -> dict[str, 
         raise DataError(f"runs table lacks column(s) {missing}; use the table of "
                         "thesis_lib.analysis.results.collect_runs")
     rows = one_run_per_seed(runs[(runs["dataset"] == dataset) & runs[metric].notna()])
-    return {sid: group for sid, group in rows.groupby("setting_id", sort=False)}
+    groups = {sid: group for sid, group in rows.groupby("setting_id", sort=False)}
+    fields = {sid: settings.parse_fields(group["setting_fields"].iloc[0])
+              for sid, group in groups.items()}
+    return groups, fields
 
 
 def _paired_by_seed(variant_rows: pd.DataFrame, baseline_rows: pd.DataFrame, metric: str):
@@ -105,6 +102,18 @@ def _paired_by_seed(variant_rows: pd.DataFrame, baseline_rows: pd.DataFrame, met
 def _test_columns(prefix: str, result: ComparisonResult) -> dict:
     return {f"{prefix}_t": result.t, f"{prefix}_df": result.df, f"{prefix}_p": result.p_value,
             f"{prefix}_ci_low": result.ci_low, f"{prefix}_ci_high": result.ci_high}
+
+
+def _unpaired_columns(test, *args, alpha: float, power: float, **options) -> dict:
+    """The Welch and pooled columns of ``test(*args, ...)`` (``compare_samples`` or
+    ``compare_from_summary``), Hedges' g and the seeds for ``power``."""
+    columns = {}
+    for prefix, equal_var in (("welch", False), ("pooled", True)):
+        result = test(*args, equal_var=equal_var, alpha=alpha, **options)
+        columns.update(_test_columns(prefix, result))
+    columns["hedges_g"] = result.hedges_g
+    columns["seeds_for_power"] = seeds_for_power(result.hedges_g, alpha=alpha, power=power)
+    return columns
 
 
 def _design(rows: pd.DataFrame, reference_rows: pd.DataFrame) -> str:
@@ -147,12 +156,8 @@ def _network_record(rows: pd.DataFrame, reference_rows: pd.DataFrame | None, *, 
         notes.append("fewer than 2 runs: no test")
     else:
         try:
-            for prefix, equal_var in (("welch", False), ("pooled", True)):
-                result = compare_samples(values, base, equal_var=equal_var, alpha=alpha)
-                record.update(_test_columns(prefix, result))
-            record["hedges_g"] = result.hedges_g
-            record["seeds_for_power"] = seeds_for_power(result.hedges_g, alpha=alpha,
-                                                        power=power)
+            record.update(_unpaired_columns(compare_samples, values, base, alpha=alpha,
+                                            power=power))
         except DataError as error:  # e.g. every run scored the same
             notes.append(str(error))
     paired_a, paired_b = _paired_by_seed(rows, reference_rows, metric)
@@ -193,42 +198,29 @@ def compare_variants(
     power: float = 0.8,
     allow_different_data: bool = False,
 ) -> pd.DataFrame:
-    """Every setting against its reference on one metric.
+    """Every setting against its reference on one metric (columns :data:`COMPARISON_COLUMNS`).
 
-    The reference of a setting is the setting without its outermost step, trained the same way
-    (``rule="step"``, see ``config.settings.find_reference``): Gram-N against the baseline
-    of the same backbone, image size, data and training; Gram-N + contrastive-center loss
-    against Gram-N; a tap or activation variant against the default Gram-N. ``rule="baseline"``
-    compares every setting with the plain baseline; ``reference`` names one setting that every
-    other is compared with. The reference is named in the ``reference`` column and the step in
-    ``step``. A setting without its reference gets a row with a note and no test.
+    The reference is the setting without its outermost step, trained the same way
+    (``rule="step"``, ``config.settings.find_reference``): Gram-N against the baseline, Gram-N
+    + contrastive-center loss against Gram-N, a tap or activation variant against the default
+    Gram-N; ``rule="baseline"`` compares every setting with the plain baseline. A setting
+    without its reference gets a row with a note and no test.
 
-    Per setting: n, mean, sample SD, the reference's mean (``baseline_mean``), ``diff``
-    (setting - reference); the ``design`` of the two sets of runs (paired by seed when they ran
-    the same seeds, which means the same split and data order); Welch and pooled t-tests (t,
-    df, p, CI of the difference at ``1 - alpha``, the level in ``confidence``); the paired
-    t-test over the seeds both ran (``paired_n`` pairs; NaN when fewer than 2); Hedges' g; the
-    seeds per network needed for ``power`` at ``alpha``; p-values adjusted with Holm across
-    the ``holm_m`` tested settings of one dataset (``welch_p_holm``, ``pooled_p_holm``,
-    ``paired_p_holm``); ``significant_holm`` (a two-sided rejection by the Welch test) and
-    ``outcome``: ``"better"`` or ``"worse"`` (the sign of a significant difference, read with
-    the metric's direction: a lower ambiguous share is better, see
-    ``analysis.results.LOWER_IS_BETTER``), ``"not significant"`` or ``"no test"``. Each seed
-    counts once per setting (a repeated seed is warned about, see
-    ``thesis_lib.analysis.results.one_run_per_seed``).
+    Per setting: n, mean, SD, ``diff`` (setting - reference), the ``design`` (paired by seed
+    when both ran the same seeds: the same split and data order), Welch, pooled and paired
+    (over the ``paired_n`` shared seeds) t-tests with the CI at ``confidence`` = 1 - alpha,
+    Hedges' g, the seeds needed for ``power``, Holm-adjusted p-values over the ``holm_m``
+    tested settings of one dataset, and ``outcome``: "better"/"worse" (a significant Welch
+    difference, read with the metric's direction, ``results.LOWER_IS_BETTER``), "not
+    significant" or "no test". Each seed counts once per setting.
 
     Args:
-        runs: the table of :func:`analysis.results.collect_runs`; its settings form the Holm
-            family, so pass one study's runs (``collect_runs(..., study=...)``).
+        runs: the table of ``collect_runs``; its settings form the Holm family, so pass one
+            study's runs (``collect_runs(..., study=...)``).
         baseline: the variant name of the baseline.
-        reference: a setting (its readable name, e.g. ``"B2 + 4 Gram modules"``, or its
-            setting id) to compare every other setting with, instead of the rule.
-        rule: ``"step"`` or ``"baseline"`` (see above).
-        metric: the metric column.
-        dataset: evaluation dataset (``None``: each dataset the baseline was evaluated on,
-            Holm within each).
-        alpha: significance level and 1 - confidence of the intervals.
-        power: target power of the seed count.
+        reference: a setting (readable name, e.g. ``"B2 + 4 Gram modules"``, or setting id)
+            to compare every other setting with, instead of the rule.
+        dataset: evaluation dataset (``None``: each the baseline was evaluated on).
         allow_different_data: compare with a reference trained on other data or splits when
             none was trained on the same ones (noted in the row); refused otherwise.
 
@@ -246,9 +238,7 @@ def compare_variants(
                  for name in pd.unique(with_baseline)]
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
             columns=COMPARISON_COLUMNS)
-    groups = _setting_groups(runs, metric, dataset)
-    fields = {sid: settings.parse_fields(group["setting_fields"].iloc[0])
-              for sid, group in groups.items()}
+    groups, fields = _setting_groups(runs, metric, dataset)
     named = None
     if reference is not None:
         names = {sid: str(group["network"].iloc[0]) for sid, group in groups.items()}
@@ -328,21 +318,14 @@ def compare_summary_table(
     power: float = 0.8,
 ) -> pd.DataFrame:
     """Every row of a published results table against its baseline row, from the summary
-    statistics alone (:func:`compare_from_summary`).
-
-    The result has the columns of :func:`compare_variants` that summary statistics allow:
-    ``network``, ``n``, ``mean``, ``sd``, ``baseline_mean``, ``diff`` (row - baseline), Welch
-    and pooled ``t``/``df``/``p``/``ci_low``/``ci_high``, ``hedges_g``, ``seeds_for_power``,
-    Holm-adjusted p-values across the ``holm_m`` rows (``welch_p_holm``, ``pooled_p_holm``),
-    ``significant_holm`` and ``outcome`` (Welch; see :func:`compare_variants`), and the level
-    of the intervals (``confidence`` = 1 - alpha).
+    statistics alone (:func:`compare_from_summary`): the columns of :func:`compare_variants`
+    that summary statistics allow (no paired test).
 
     Args:
         summary: one row per network.
         baseline: the value of the ``network`` column of the baseline row.
         network, mean, sd, n: column names.
-        sd_ddof: 1 for sample SDs, 0 for population SDs (see :func:`compare_from_summary`).
-        alpha, power: significance level, and the power the seed count aims at.
+        sd_ddof: 1 for sample SDs, 0 for population SDs.
 
     Raises:
         DataError: no baseline row, or a missing column.
@@ -360,13 +343,9 @@ def compare_summary_table(
         record = {"network": row[network], "n": int(row[n]), "mean": row[mean], "sd": row[sd],
                   "baseline_mean": base[mean], "diff": row[mean] - base[mean],
                   "confidence": 1 - alpha}
-        for prefix, equal_var in (("welch", False), ("pooled", True)):
-            result = compare_from_summary(row[mean], row[sd], row[n], base[mean], base[sd],
-                                          base[n], sd_ddof=sd_ddof, equal_var=equal_var,
-                                          alpha=alpha)
-            record.update(_test_columns(prefix, result))
-        record["hedges_g"] = result.hedges_g
-        record["seeds_for_power"] = seeds_for_power(result.hedges_g, alpha=alpha, power=power)
+        record.update(_unpaired_columns(compare_from_summary, row[mean], row[sd], row[n],
+                                        base[mean], base[sd], base[n], sd_ddof=sd_ddof,
+                                        alpha=alpha, power=power))
         records.append(record)
     return _add_holm(pd.DataFrame(records), ("welch", "pooled"), alpha)
 
@@ -387,12 +366,9 @@ def published_interval_readings(
     interval is Welch's or the pooled-variance t. Each combination is recomputed here.
 
     Args:
-        summary: the published table (columns ``network``, ``mean``, ``sd``, ``n``; fractions).
-        baseline: the baseline row's name.
+        summary: the published table (``network``, ``mean``, ``sd``, ``n``; fractions).
         rows: the rows that could be "proposed".
         published_pp: the published interval, in percentage points.
-        network: the column of the names.
-        alpha: 1 - the interval's level.
 
     Returns:
         One row per (row, SDs, test): ``network``, ``sds`` (``"sample"``/``"population"``),
@@ -433,9 +409,7 @@ def module_count_family(
         DataError: no baseline, or settings of ``variant`` with baselines of several trainings or
             datasets (filter the table to one first).
     """
-    groups = _setting_groups(runs, metric, dataset)
-    fields = {sid: settings.parse_fields(group["setting_fields"].iloc[0])
-              for sid, group in groups.items()}
+    groups, fields = _setting_groups(runs, metric, dataset)
     baselines = {sid: fields[sid] for sid, group in groups.items()
                  if group["variant"].iloc[0] == baseline}
     if not baselines:
@@ -480,31 +454,25 @@ def compare_module_counts(
     if baseline is None:
         family = family[family["variant"] == variant]
     family = family[family[metric].notna()]
-    samples = {}
-    for modules, group in sorted(family.groupby("modules")[metric], key=lambda item: item[0]):
-        if group.size >= 2:
-            samples[int(modules)] = group.to_numpy(dtype=float)
+    samples = {int(modules): group.to_numpy(dtype=float)
+               for modules, group in family.groupby("modules", sort=True)[metric]
+               if group.size >= 2}
     return compare_groups(samples)
 
 
 def paired_run_test(runs: pd.DataFrame, comparison: pd.Series,
                     results_dir: str | os.PathLike, *, confidence: float = 0.95) -> dict | None:
     """The exact McNemar test of one network's run against its reference's run of the same
-    seed (the same split, so the same test images), and the Wilson interval of that run's
-    accuracy (a proportion of test images: never a single point, even at 0/n or n/n).
+    seed (the same test images), and the Wilson interval of that run's accuracy.
 
     Args:
-        runs: the table of ``collect_runs``.
-        comparison: one row of :func:`compare_variants` (its ``setting_id`` and
-            ``reference_setting_id`` name the two settings).
+        comparison: one row of :func:`compare_variants`.
         results_dir: the results folder holding ``runs/``.
-        confidence: level of the accuracy's interval.
 
     Returns:
         ``{"runs": (network run, reference run), "mcnemar": McNemarResult, "interval":
         ProportionInterval}``, or ``None`` when the two settings share no seed.
     """
-
     if not isinstance(comparison.get("reference_setting_id"), str):
         return None
     pair = same_seed_pair(runs, comparison["setting_id"], comparison["reference_setting_id"])

@@ -5,41 +5,23 @@ network's layer named "dropout" (``thesis_lib.models.embedding_output``: the poo
 features, concatenated with the Gram modules' vectors in the Gram networks; the FC-512 output
 in GramNet).
 
-    compute_embeddings(run_dir, dataset)   per image: embedding, label, prediction, probs
-    compute_run_embeddings(run_dir)        the same for the run's own test split (or record)
-    write_embeddings / read_embeddings     the Parquet file of ``thesis embed``
-    cluster_scores(X, labels)              silhouette, Davies-Bouldin, Calinski-Harabasz
-    neighbour_disagreement(X, labels, k)   share of each sample's k neighbours of another class
-    ambiguous_samples(X, labels, k)        samples whose neighbours are mostly of another class
-    chance_ambiguous_share(X, labels, k)   the ambiguous share with labels permuted (chance)
-    embedding_map(X, seed=0)               a seeded 2-D t-SNE map (figure: figures.embedding)
-    embedding_record(table)                a flat dict of the scores, for a run's record
-    run_embedding_record(run_dir)          that dict for the run's test split
+File format: Parquet (pyarrow): one typed, compressed file per set of images, with the metadata
+columns, the class probabilities and the embedding as float32 columns ``emb_0000``, ...; the
+run, its classes and the layer are in the table's ``attrs``. (``.npz`` + CSV would be two files
+that can drift apart, and CSV turns 32-bit floats into text three times the size.)
 
-File format: Parquet (via pyarrow). One file holds everything of a set of images, typed and
-compressed: the metadata columns, the class probabilities and the embedding as float32
-columns ``emb_0000``, ``emb_0001``, ...; ``pandas.read_parquet`` reads it in one call, the
-embedding matrix is ``table.filter(regex="^emb_")``, and any column can be read alone. The run,
-its classes and the layer are kept in the table's ``attrs``. ``.npz`` + CSV would need two
-files that can drift apart, and CSV turns 32-bit floats into text three times the size.
+Why t-SNE: scikit-learn's t-SNE (van der Maaten & Hinton 2008) is already a dependency and is
+seeded; UMAP would add a package. As those authors recommend, embeddings of more than 50
+dimensions are first reduced to 50 by a seeded PCA. A t-SNE map shows neighbourhoods, not
+distances between clusters: the cluster scores are computed on the embeddings, never on the map.
 
-Why t-SNE: scikit-learn's t-SNE (van der Maaten & Hinton 2008, JMLR) is already a dependency
-and is seeded (``random_state``); UMAP would add a package for a map of the same purpose. As
-those authors recommend, embeddings of more than 50 dimensions are first reduced to 50 by a
-(seeded) PCA. A t-SNE map shows neighbourhoods, not distances between clusters: the cluster
-scores are computed on the embeddings themselves, never on the map.
-
-The chance level of the ambiguous share. How many samples are ambiguous depends on the classes'
-number and sizes as much as on the embedding: on pure noise it is about 99 % for eight balanced
-classes, 38 % for two balanced classes and 5 % for a 5 % minority class (whose members are
-all ambiguous, the others none). So the share is reported beside the share of the same
-neighbourhoods with the labels randomly permuted (seeded, the mean over a few permutations, on
-the k-nearest-neighbour graph computed once): what an embedding that knows nothing of the
-classes would give on these labels. An embedding separates the classes as far as its share lies
-below that level. (Its expectation depends on k and the class sizes alone: a sample of class c
-has k of the other N - 1 samples as neighbours, of which a random permutation makes a
-hypergeometric number H_c of class c (n_c - 1 of N - 1, k drawn), so the level is
-sum_c n_c / N * P(H_c < k / 2); the permutations estimate it on the data as they are.)
+The chance level of the ambiguous share. The share depends on the classes' number and sizes as
+much as on the embedding: on pure noise it is about 99 % for eight balanced classes, 38 % for
+two and 5 % for a 5 % minority class. So it is reported beside the share with the labels
+randomly permuted on the same k-nearest-neighbour graph (seeded, the mean over a few
+permutations): an embedding separates the classes as far as its share lies below that level.
+(Its expectation is sum_c n_c / N * P(H_c < k / 2), H_c hypergeometric: n_c - 1 of N - 1, k
+drawn; the permutations estimate it on the data as they are.)
 """
 
 from __future__ import annotations
@@ -53,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from thesis_lib import files
-from thesis_lib.analysis.predict import TrainedRun, collect_images, load_run, run_network
+from thesis_lib.analysis.predict import TrainedRun, as_run, run_images, run_network
 from thesis_lib.data import adapters
 from thesis_lib.errors import ConfigError, DataError
 from thesis_lib.files import read_json, write_json
@@ -63,6 +45,12 @@ DEFAULT_NEIGHBOURS = 10
 DEFAULT_PERMUTATIONS = 20
 PCA_DIMENSIONS = 50
 RECORD_PREFIX = "embedding_"
+# The cluster scores as ``collect_runs`` names them -> their titles in tables.
+CLUSTER_SCORE_LABELS = {
+    "embedding_silhouette": "silhouette",
+    "embedding_davies_bouldin": "Davies-Bouldin",
+    "embedding_calinski_harabasz": "Calinski-Harabasz",
+}
 
 
 def embedding_network(model: Any) -> Any:
@@ -89,27 +77,18 @@ def compute_embeddings(
     cache: bool = True,
     progress: bool | None = None,
 ) -> pd.DataFrame:
-    """Per usable image of ``source``: the embedding, the label, the prediction, the probs.
-
-    Args:
-        run: A finished run folder or a loaded ``TrainedRun``.
-        source: A dataset (folder or manifest, labelled) or a plain folder of images.
-        labelled: None: labels where the source has them; False: read as plain images.
-        adapter: Force a dataset layout (default: detect).
-        batch_size: Default the run's batch size.
-        min_side: Skip smaller images (default: the run's ``min_side``).
-        cache, progress: As for the scan; ``progress`` also shows the batches.
+    """Per usable image of ``source`` (a dataset or a plain folder of images): the embedding,
+    the label, the prediction, the probs. Options as for ``predict.predict_images``.
 
     Returns:
         A table sorted by path: path, raw_label, label, label_index (nullable), predicted,
         predicted_index, confidence, prob_<class>..., emb_0000...; ``attrs`` hold run_dir,
         class_names, scheme, embedding_layer and skipped (the number of files left out).
     """
-    run = run if isinstance(run, TrainedRun) else load_run(run)
+    run = as_run(run)
     network = embedding_network(run.model)  # fails before the scan for a foreign model
-    images = collect_images([source], scheme=run.scheme, labelled=labelled, adapter=adapter,
-                            min_side=run.config.get("min_side", 32) if min_side is None
-                            else min_side, cache=cache, progress=progress)
+    images = run_images(run, [source], labelled=labelled, adapter=adapter, min_side=min_side,
+                        cache=cache, progress=progress)
     return _embed(run, network, images.frame, len(images.skipped), batch_size, progress)
 
 
@@ -120,21 +99,15 @@ def compute_run_embeddings(
     batch_size: int | None = None,
     progress: bool | None = None,
 ) -> pd.DataFrame:
-    """Embeddings of the images a run recorded: its test split, or an evaluated dataset.
-
-    The images and their labels are those of the run's ``predictions.csv`` under ``dataset``
-    ("test" for the run's own test split, or the name given to ``thesis evaluate``), so the
-    scores describe exactly the images the run's metrics were computed on. Every file is
-    checked again (a file moved or changed since is left out and counted in ``skipped``).
-
-    Returns:
-        The table of ``compute_embeddings``.
+    """:func:`compute_embeddings` of the images and labels of the run's ``predictions.csv``
+    under ``dataset`` ("test": its own test split, or a name given to ``thesis evaluate``),
+    the images its metrics were computed on. A file moved or changed since is left out and
+    counted in ``skipped``.
 
     Raises:
         DataError: no predictions under that name (the message lists the recorded ones).
     """
-
-    run = run if isinstance(run, TrainedRun) else load_run(run)
+    run = as_run(run)
     network = embedding_network(run.model)
     path = run.run_dir / "predictions.csv"
     if not path.is_file():
@@ -179,31 +152,20 @@ def _embed(run: TrainedRun, network: Any, frame: pd.DataFrame, skipped: int,
     return table
 
 
-def _require_pyarrow() -> None:
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        raise ConfigError("embedding files are Parquet, which needs pyarrow: "
-                          "pip install pyarrow") from None
-
-
 def write_embeddings(table: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write a ``compute_embeddings`` table as Parquet (atomically).
+    """Write a ``compute_embeddings`` table as Parquet (pyarrow, a dependency) atomically.
 
     Raises:
-        ConfigError: a file name that does not end in ``.parquet``, or no pyarrow.
+        ConfigError: a file name that does not end in ``.parquet``.
     """
-
     path = Path(path)
     if path.suffix.lower() != ".parquet":
         raise ConfigError(f"{path}: embeddings are written as Parquet; name the file *.parquet")
-    _require_pyarrow()
     return files.atomic_write(path, lambda tmp: table.to_parquet(tmp, index=False))
 
 
 def read_embeddings(path: str | os.PathLike) -> pd.DataFrame:
     """Read an embedding file written by ``write_embeddings`` (``attrs`` included)."""
-    _require_pyarrow()
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such embedding file")
@@ -218,33 +180,28 @@ def embedding_matrix(table: pd.DataFrame) -> np.ndarray:
     return table[columns].to_numpy(dtype=np.float64)
 
 
-def _labelled(embeddings, labels) -> tuple[np.ndarray, np.ndarray]:
-    """The rows with a label, as (X, integer labels)."""
+def _labelled(embeddings, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(known, X, codes)``: which rows have a label, those rows, their integer labels."""
     matrix = np.asarray(embeddings, dtype=np.float64)
     values = pd.Series(list(labels) if not isinstance(labels, pd.Series) else labels)
     if matrix.ndim != 2 or len(values) != len(matrix):
         raise DataError(f"{len(values)} labels for embeddings of shape {matrix.shape}")
     known = values.notna().to_numpy()
     codes = pd.factorize(values[known], sort=True)[0]
-    return matrix[known], codes
+    return known, matrix[known], codes
 
 
 def cluster_scores(embeddings: np.ndarray, labels: Sequence[Any]) -> dict[str, float]:
-    """How well the true classes form clusters in the embedding (scikit-learn).
-
-    Only samples with a label are used (None / NaN / pd.NA mark the others).
-
-    Returns:
-        ``silhouette`` (in [-1, 1], higher is better), ``davies_bouldin`` (>= 0, lower is
-        better) and ``calinski_harabasz`` (> 0, higher is better), all with Euclidean
-        distances.
+    """How well the labelled samples' classes form clusters in the embedding (scikit-learn,
+    Euclidean): ``silhouette`` (in [-1, 1]) and ``calinski_harabasz`` (> 0), higher is
+    better; ``davies_bouldin`` (>= 0), lower is better.
 
     Raises:
         DataError: fewer than two classes, or no more samples than classes.
     """
     from sklearn import metrics
 
-    matrix, codes = _labelled(embeddings, labels)
+    _, matrix, codes = _labelled(embeddings, labels)
     n_classes = len(np.unique(codes))
     if n_classes < 2 or len(codes) <= n_classes:
         raise DataError(f"cluster scores need at least two classes and more labelled samples "
@@ -263,9 +220,7 @@ def _neighbour_graph(embeddings: np.ndarray, labels: Sequence[Any], k: int
     labelled neighbours, itself excluded by index."""
     from sklearn.neighbors import NearestNeighbors
 
-    values = pd.Series(list(labels) if not isinstance(labels, pd.Series) else labels)
-    known = values.notna().to_numpy()
-    matrix, codes = _labelled(embeddings, values)
+    known, matrix, codes = _labelled(embeddings, labels)
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k < len(codes):
         raise ConfigError(f"k must be between 1 and the number of labelled samples minus one "
                           f"({len(codes) - 1}), got {k!r}")
@@ -309,19 +264,9 @@ def chance_ambiguous_share(embeddings: np.ndarray, labels: Sequence[Any], *,
                            k: int = DEFAULT_NEIGHBOURS,
                            permutations: int = DEFAULT_PERMUTATIONS,
                            seed: int = 0) -> float:
-    """The ambiguous share expected by chance: the share of ambiguous labelled samples when
-    the labels are randomly permuted among the labelled samples, on the same neighbours (the
-    k-nearest-neighbour graph is computed once), averaged over ``permutations`` seeded
-    permutations. It keeps the classes' number and sizes and removes any relation between
-    labels and positions (about 99 % for eight balanced classes at k = 10, 38 % for two).
-
-    Args:
-        embeddings: (N, D) array.
-        labels: Class per sample; None / NaN for unlabelled samples (left out).
-        k: Neighbours of the ambiguity rule.
-        permutations: Permutations averaged.
-        seed: Seed of the permutations: the same seed gives the same value.
-    """
+    """The ambiguous share expected by chance: the labels permuted among the labelled
+    samples on the same neighbour graph, averaged over ``permutations`` seeded permutations
+    (see the module's notes). Unlabelled samples (None / NaN) are left out."""
     _, codes, neighbours = _neighbour_graph(embeddings, labels, k)
     return _permuted_share(codes, neighbours, permutations, seed)
 
@@ -337,18 +282,13 @@ def ambiguous_samples(embeddings: np.ndarray, labels: Sequence[Any], *,
 
 def embedding_map(embeddings: np.ndarray, *, seed: int = 0, perplexity: float = 30.0,
                   pca_dimensions: int | None = PCA_DIMENSIONS) -> np.ndarray:
-    """A 2-D t-SNE map of the embeddings (scikit-learn, seeded).
+    """(N, 2) coordinates of a seeded 2-D t-SNE map of the embeddings (scikit-learn).
 
     Args:
-        embeddings: (N, D) array.
-        seed: Seed of the PCA and of t-SNE: the same seed gives the same map.
-        perplexity: t-SNE's perplexity; lowered to (N - 1) / 3 for small sets, which
-            t-SNE needs.
+        seed: Seed of the PCA and of t-SNE.
+        perplexity: Lowered to (N - 1) / 3 for small sets, which t-SNE needs.
         pca_dimensions: Reduce to this many dimensions by PCA first when D is larger
             (None: never).
-
-    Returns:
-        (N, 2) coordinates.
     """
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
@@ -372,22 +312,14 @@ def _error_rate(wrong: np.ndarray, chosen: np.ndarray) -> float:
 def embedding_record(table: pd.DataFrame, *, k: int = DEFAULT_NEIGHBOURS,
                      prefix: str = RECORD_PREFIX, permutations: int = DEFAULT_PERMUTATIONS,
                      seed: int = 0) -> dict[str, float | int]:
-    """The cluster scores of one run's embeddings, as a flat dict for its record.
-
-    Keys (with ``prefix``): n_images, n_labelled, dimensions, silhouette, davies_bouldin,
-    calinski_harabasz, ambiguous_share (share of the labelled images that are ambiguous),
-    ambiguous_share_chance (the same with the labels permuted on the same neighbours:
-    :func:`chance_ambiguous_share`), chance_permutations and chance_seed (how it was drawn),
-    neighbours (k), and the error rates of the ambiguous and of the other labelled images
-    (error_rate_ambiguous, error_rate_clear; NaN where a group is empty).
+    """The cluster scores of one run's embeddings, as a flat dict for its record (keys with
+    ``prefix``): the :func:`cluster_scores`, the ambiguous share of the labelled images and
+    its :func:`chance_ambiguous_share`, how that was drawn, and the error rates of the
+    ambiguous and of the other labelled images (NaN where a group is empty).
 
     Args:
-        table: A ``compute_embeddings`` table (or any table with ``emb_`` columns,
-            ``label_index`` and ``predicted_index``).
-        k: Neighbours of the ambiguity rule.
-        prefix: Prefix of every key.
-        permutations: Label permutations averaged for the chance level.
-        seed: Seed of the permutations.
+        table: A ``compute_embeddings`` table (or any with ``emb_`` columns, ``label_index``
+            and ``predicted_index``).
     """
     embeddings = embedding_matrix(table)
     labels = table["label_index"].astype("Int64")
@@ -423,15 +355,12 @@ def run_embedding_record(run: TrainedRun | str | os.PathLike, dataset: str = "te
 def record_embedding_scores(run: TrainedRun | str | os.PathLike, *, k: int = DEFAULT_NEIGHBOURS,
                             dataset: str = "test") -> dict[str, float | int]:
     """The cluster scores of a finished run's test embeddings, kept in its ``metrics.json``
-    under ``embedding`` (so ``thesis_lib.analysis.results.collect_runs`` reads them as columns
-    ``embedding_silhouette``, ``embedding_ambiguous_share``... and summaries and tests treat
-    them like any other metric).
+    under ``embedding`` (``collect_runs`` reads them as columns ``embedding_silhouette``...).
 
     A record already holding the scores of the same ``k`` is read, not computed again (one
     written before the chance level was recorded is computed again, to add it).
     """
-
-    run = run if isinstance(run, TrainedRun) else load_run(run)
+    run = as_run(run)
     path = run.run_dir / "metrics.json"
     metrics = read_json(path)
     section = metrics if dataset == "test" else metrics.get("datasets", {}).get(dataset, {})

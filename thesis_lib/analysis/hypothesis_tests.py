@@ -1,23 +1,9 @@
 """Hypothesis tests and intervals, on numbers: samples, or a published table's means and SDs.
 
-Sign convention: every difference is ``a - b`` (``mean_a - mean_b``).
-
-What is here, and which library computes it:
-
-- two-sample t-tests, pooled (Student) and Welch, with the CI of the difference of means -
-  from summary statistics (:func:`compare_from_summary`, scipy) and from samples
-  (:func:`compare_samples`, statsmodels ``CompareMeans``); the paired t-test when runs share
-  seeds (statsmodels ``DescrStatsW`` on the differences);
-- Hedges' g (statsmodels ``effectsize_smd``: Cohen's d with the small-sample correction);
-- Holm's correction across variants (statsmodels ``multipletests``);
-- one-way ANOVA and Kruskal-Wallis across groups (scipy), and the ANOVA from a published
-  table's means and SDs (statsmodels ``anova_generic``);
-- the exact McNemar test on paired per-image correctness (statsmodels ``mcnemar``);
-- the confidence interval of a proportion - one run's accuracy, a share of images - by
-  Wilson's score method (statsmodels ``proportion_confint``; :func:`proportion_interval`,
-  :func:`accuracy_interval`), and a bootstrap CI of one run's accuracy (scipy
-  ``bootstrap``, seeded; single-valued at 0/n and n/n, prefer the Wilson interval);
-- the number of seeds per network for 80 % power (statsmodels ``TTestIndPower``).
+Every difference is ``a - b``. The statistics come from scipy and statsmodels: pooled, Welch
+and paired t-tests with the CI of the difference, Hedges' g, Holm's correction, ANOVA and
+Kruskal-Wallis, the exact McNemar test, the Wilson (or Clopper-Pearson) interval of a
+proportion, a seeded bootstrap CI of an accuracy (prefer Wilson), and seeds for 80 % power.
 """
 
 from __future__ import annotations
@@ -48,18 +34,9 @@ MAX_SEEDS = 1_000_000
 
 @dataclass(frozen=True)
 class ComparisonResult:
-    """A two-sided t-test of ``mean_a - mean_b`` with its confidence interval.
-
-    Attributes:
-        test: which test (pooled, Welch or paired t-test).
-        diff: ``mean_a - mean_b``.
-        ci_low, ci_high: the ``1 - alpha`` confidence interval of the difference.
-        t, df, p_value: the t statistic, its degrees of freedom (Welch-Satterthwaite for
-            Welch) and the two-sided p-value.
-        se: the standard error of the difference.
-        hedges_g: the standardised difference (Hedges' g, pooled SD, bias-corrected).
-        mean_a, mean_b, n_a, n_b, alpha: the inputs, for the record.
-    """
+    """A two-sided t-test (``test``: pooled, Welch or paired) of ``diff`` = ``mean_a - mean_b``:
+    the ``1 - alpha`` CI of the difference, t, df (Welch-Satterthwaite for Welch), the p-value,
+    the SE of the difference, Hedges' g (pooled SD, bias-corrected), and the inputs."""
 
     test: str
     diff: float
@@ -80,13 +57,9 @@ class ComparisonResult:
         return asdict(self)
 
 
-
 def mean_half_width(sd, n, confidence: float = 0.95) -> np.ndarray:
     """Half-width of the Student-t interval of a mean, t_{(1+confidence)/2, n-1} * sd / sqrt(n),
-    elementwise (``sd`` the sample SD, ddof = 1); NaN where ``n`` < 2.
-
-    The one formula behind the summaries' ``ci95_low``/``ci95_high`` and the figures' bands.
-    """
+    elementwise (``sd`` with ddof = 1); NaN where ``n`` < 2. Used by summaries and figures."""
     sd = np.asarray(sd, dtype=float)
     n = np.asarray(n, dtype=float)
     degrees = np.where(n > 1, n - 1, np.nan)
@@ -130,18 +103,13 @@ def compare_from_summary(
 ) -> ComparisonResult:
     """Two-sample t-test of ``mean_a - mean_b`` from published means, SDs and sizes.
 
-    Use it to re-test a table from a paper (e.g. mean accuracy and SD of 5 trials per
-    network). ``t`` and ``p_value`` come from ``scipy.stats.ttest_ind_from_stats``; the CI is
+    ``t`` and ``p_value`` come from ``scipy.stats.ttest_ind_from_stats``; the CI is
     ``diff +- t_{1-alpha/2, df} * se`` with the same ``se`` and ``df``.
 
     Args:
-        mean_a, sd_a, n_a: mean, SD and number of observations of group a.
-        mean_b, sd_b, n_b: the same for group b.
-        sd_ddof: 1 when the SDs are sample SDs (divisor n - 1); 0 when they are population SDs
-            (divisor n, ``numpy.std``'s default): they are then converted with
-            ``sd * sqrt(n / (n - 1))``.
-        equal_var: True for the pooled (Student) test, False for Welch's test with the
-            Welch-Satterthwaite degrees of freedom.
+        sd_ddof: 1 for sample SDs (divisor n - 1); 0 for population SDs (divisor n,
+            ``numpy.std``'s default), converted with ``sd * sqrt(n / (n - 1))``.
+        equal_var: True for the pooled (Student) test, False for Welch's test.
         alpha: 1 - confidence level of the interval.
 
     Raises:
@@ -208,19 +176,17 @@ def compare_samples(
     paired: bool = False,
     alpha: float = 0.05,
 ) -> ComparisonResult:
-    """t-test of ``mean(a) - mean(b)`` from the observations (e.g. accuracies of 5 seeds).
+    """t-test of ``mean(a) - mean(b)`` from the observations (statsmodels).
 
     Args:
-        a, b: the observations of each group; with ``paired`` the i-th values belong together
-            (the same seed) and the test is a one-sample t-test of ``a - b``.
+        a, b: the observations; with ``paired`` the i-th values belong together (the same
+            seed) and the test is a one-sample t-test of ``a - b``.
         equal_var: pooled (True) or Welch (False) test; ignored when ``paired``.
-        paired: paired t-test.
         alpha: 1 - confidence level of the interval of the difference.
 
     Raises:
         DataError: fewer than 2 values, NaN values, paired samples of different lengths, or
-            no variation at all (both samples constant; all paired differences equal), where
-            t is undefined.
+            no variation at all, where t is undefined.
     """
     _check_alpha(alpha)
     a, b = _sample(a, "a"), _sample(b, "b")
@@ -273,12 +239,8 @@ def hedges_g(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 def holm(p_values: Sequence[float], alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
-    """Holm's step-down correction for several tests (one per variant).
-
-    Returns:
-        ``(reject, p_adjusted)`` in the order of ``p_values``. NaN p-values (tests that could
-        not be run) stay NaN and are not counted as tests.
-    """
+    """Holm's step-down correction: ``(reject, p_adjusted)`` in the order of ``p_values``.
+    NaN p-values (tests that could not be run) stay NaN and are not counted as tests."""
     _check_alpha(alpha)
     p_values = np.asarray(p_values, dtype=float)
     reject = np.zeros(p_values.shape, dtype=bool)
@@ -292,13 +254,10 @@ def holm(p_values: Sequence[float], alpha: float = 0.05) -> tuple[np.ndarray, np
 
 
 def seeds_for_power(effect_size: float, *, alpha: float = 0.05, power: float = 0.8) -> float:
-    """Runs (seeds) per network needed to detect a standardised difference ``effect_size``
-    (Cohen's d or Hedges' g) with a two-sided two-sample t-test at ``alpha`` with ``power``.
-
-    The smallest whole number of seeds (at least 2) whose power, by statsmodels
-    ``TTestIndPower.power``, reaches ``power``; ``inf`` for a zero or missing effect, or when
-    even a million seeds would not do.
-    """
+    """Seeds per network for a two-sided two-sample t-test at ``alpha`` to detect
+    ``effect_size`` (Cohen's d or Hedges' g) with ``power``: the smallest whole number (at
+    least 2) that reaches it by statsmodels ``TTestIndPower.power``; ``inf`` for a zero or
+    missing effect, or beyond :data:`MAX_SEEDS`."""
     _check_alpha(alpha)
     if not 0 < power < 1:
         raise ConfigError(f"power must be between 0 and 1, got {power}")
@@ -329,14 +288,8 @@ def seeds_for_power(effect_size: float, *, alpha: float = 0.05, power: float = 0
 
 @dataclass(frozen=True)
 class McNemarResult:
-    """Exact McNemar test of two classifiers on the same images.
-
-    Attributes:
-        n: number of images.
-        both_correct, only_a_correct, only_b_correct, both_wrong: the 2 x 2 table.
-        statistic: min(only_a_correct, only_b_correct), the binomial test's statistic.
-        p_value: two-sided exact p-value.
-    """
+    """Exact McNemar test of two classifiers on ``n`` images: the 2 x 2 table, the
+    statistic min(only_a_correct, only_b_correct) and the two-sided exact p-value."""
 
     n: int
     both_correct: int
@@ -348,12 +301,8 @@ class McNemarResult:
 
 
 def mcnemar_exact(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> McNemarResult:
-    """Exact McNemar test of paired per-image correctness of two classifiers.
-
-    Args:
-        correct_a, correct_b: per image, whether classifier a (b) got it right; same images in
-            the same order.
-    """
+    """Exact McNemar test of two classifiers' per-image correctness (same images, same
+    order)."""
     correct_a = np.asarray(correct_a, dtype=bool).ravel()
     correct_b = np.asarray(correct_b, dtype=bool).ravel()
     if correct_a.size != correct_b.size:
@@ -379,7 +328,7 @@ def mcnemar_exact(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> McNem
 
 @dataclass(frozen=True)
 class BootstrapResult:
-    """Bootstrap confidence interval of one run's accuracy."""
+    """Bootstrap confidence interval of one run's accuracy (:func:`bootstrap_accuracy`)."""
 
     accuracy: float
     ci_low: float
@@ -399,18 +348,14 @@ def bootstrap_accuracy(
     method: str = "percentile",
     seed: int = 0,
 ) -> BootstrapResult:
-    """Bootstrap CI of an accuracy from per-image correctness (resampling images).
+    """Bootstrap CI of an accuracy from per-image correctness (``scipy.stats.bootstrap``).
 
-    At 0/n and n/n every resample has the same accuracy, so the interval is that single value,
-    and for small n or accuracies near 0 or 1 the percentile interval covers the true accuracy
-    less often than its level says (75 % instead of 95 % at n = 30, p = 0.05). For the interval
-    of a proportion use :func:`accuracy_interval` (Wilson), which holds its level.
+    At 0/n and n/n the interval is a single value, and for small n or accuracies near 0 or 1
+    the percentile interval covers less often than its level says (75 % instead of 95 % at
+    n = 30, p = 0.05): prefer :func:`accuracy_interval` (Wilson), which holds its level.
 
     Args:
-        correct: per image, whether the prediction was right.
-        confidence: confidence level.
-        n_resamples: bootstrap resamples.
-        method: ``"percentile"``, ``"basic"`` or ``"BCa"`` (``scipy.stats.bootstrap``).
+        method: ``"percentile"``, ``"basic"`` or ``"BCa"``.
         seed: seed of the resampling; the same seed gives the same interval.
     """
     correct = np.asarray(correct, dtype=float).ravel()
@@ -442,35 +387,22 @@ DEFAULT_PROPORTION_METHOD = "wilson"
 
 
 def level_text(confidence: float) -> str:
-    """A confidence level as text: 0.95 -> ``"95 %"``, 0.975 -> ``"97.5 %"`` (a space before
-    the sign; never rounded to a level that was not used)."""
+    """A confidence level as text: 0.95 -> ``"95 %"``, 0.975 -> ``"97.5 %"``."""
     return f"{round(confidence * 100, 6):g} %"
 
 
 def ci_label(confidence: float, method: str | None = None) -> str:
-    """How an interval is named in text: ``"95 % CI"``, ``"90 % Wilson CI"``.
-
-    Args:
-        confidence: The level the interval was computed at (0.95 -> "95 %", 0.975 ->
-            "97.5 %").
-        method: A key of :data:`PROPORTION_METHODS` (or any name), or None.
-    """
+    """How an interval is named in text: ``"95 % CI"``, ``"90 % Wilson CI"``; ``method`` is a
+    key of :data:`PROPORTION_METHODS`, any name, or None."""
     name = PROPORTION_METHOD_NAMES.get(method, method) if method else None
     return f"{level_text(confidence)} {name + ' ' if name else ''}CI"
 
 
 @dataclass(frozen=True)
 class ProportionInterval:
-    """A proportion (successes / n) with its confidence interval.
-
-    Attributes:
-        proportion: ``successes / n``; NaN when ``n`` is 0.
-        successes, n: The counts.
-        ci_low, ci_high: The interval; NaN when ``n`` is 0. Never a single point: at 0/n the
-            interval is [0, upper] with upper > 0, at n/n [lower, 1] with lower < 1.
-        confidence: The level the interval was computed at.
-        method: ``"wilson"`` or ``"clopper-pearson"``.
-    """
+    """A proportion (successes / n) with its confidence interval; proportion and interval
+    are NaN when ``n`` is 0. The interval is never a single point: [0, upper > 0] at 0/n,
+    [lower < 1, 1] at n/n."""
 
     proportion: float
     successes: int
@@ -482,7 +414,7 @@ class ProportionInterval:
 
     @property
     def label(self) -> str:
-        """The interval's name with its level, e.g. ``"95 % Wilson CI"``."""
+        """E.g. ``"95 % Wilson CI"``."""
         return ci_label(self.confidence, self.method)
 
     def as_dict(self, prefix: str = "") -> dict[str, float | int | str]:
@@ -527,7 +459,6 @@ def proportion_interval(
     Args:
         successes: Number of successes (correct predictions, images counted as a share).
         n: Number of trials; 0 gives NaN for the proportion and the interval.
-        confidence: Level of the interval, recorded with it.
         method: ``"wilson"`` (default) or ``"clopper-pearson"``.
 
     Raises:
@@ -564,13 +495,8 @@ def accuracy_interval(
     confidence: float = 0.95,
     method: str = DEFAULT_PROPORTION_METHOD,
 ) -> ProportionInterval:
-    """One run's accuracy with its confidence interval, from per-image correctness
-    (:func:`proportion_interval`: Wilson by default, see there why).
-
-    Args:
-        correct: Per image, whether the prediction was right (booleans or 0/1).
-        confidence: Level of the interval, recorded with it.
-        method: ``"wilson"`` (default) or ``"clopper-pearson"``.
+    """One run's accuracy with its :func:`proportion_interval`, from per-image correctness
+    (booleans or 0/1).
 
     Raises:
         DataError: no predictions, or values other than true/false (0/1).
@@ -602,8 +528,8 @@ class GroupTestResult:
 
 
 def compare_groups(samples: dict) -> GroupTestResult:
-    """One-way ANOVA (``scipy.stats.f_oneway``) and Kruskal-Wallis (``scipy.stats.kruskal``)
-    of several groups of observations, e.g. ``{0: [...], 2: [...], 3: [...], 4: [...]}``.
+    """One-way ANOVA and Kruskal-Wallis (scipy) of groups of observations, e.g.
+    ``{0: [...], 2: [...], 3: [...], 4: [...]}``.
 
     Raises:
         DataError: fewer than 2 groups, or a group with fewer than 2 values.
@@ -648,14 +574,11 @@ def anova_from_summary(
     sd_ddof: int = 1,
     equal_var: bool = True,
 ) -> AnovaResult:
-    """One-way ANOVA of several groups from their means, SDs and sizes (a published table).
+    """One-way ANOVA of groups from their means, SDs and sizes (statsmodels ``anova_generic``).
 
     Args:
-        means, sds, ns: per group.
-        sd_ddof: 1 for sample SDs, 0 for population SDs (converted as in
-            :func:`compare_from_summary`).
-        equal_var: classic ANOVA (True) or Welch's ANOVA for unequal variances (False);
-            computed by statsmodels ``anova_generic``.
+        sd_ddof: 1 for sample SDs, 0 for population SDs (as in :func:`compare_from_summary`).
+        equal_var: classic ANOVA (True) or Welch's ANOVA (False).
 
     Raises:
         DataError: fewer than 2 groups, lengths that differ, or a group with n < 2.

@@ -4,10 +4,8 @@
 
 Anything can be given: image files, folders (every image at any depth), CSV lists of paths
 (``path[,label]``), or datasets in any layout the scanner reads. Every file is checked as a scan
-checks it (``discovery.inspect_file``: fully decoded, too small, empty, truncated, not an
-image); a file that fails is listed with its reason, never passed to the network. The usable
-images are resized as the run was trained (its ``image_size`` and ``resize``) and predicted
-in batches with a progress bar.
+checks it (``discovery.inspect_file``); a file that fails is listed with its reason, never
+passed to the network. The usable images are resized as the run was trained.
 
 Which sources carry labels ("auto"): a dataset layout (EmoSet, FI, the art datasets...), a
 folder of at least two class folders with no images of its own, or a CSV with a ``label``
@@ -48,14 +46,8 @@ MIN_IMAGES_FOR_PROGRESS = 500
 
 @dataclass
 class TrainedRun:
-    """A finished run, loaded: its configuration, classes and best model.
-
-    Args:
-        run_dir: The run folder.
-        config: The ``TrainConfig`` fields of ``config.json``.
-        class_names: The classes, in output order (``metrics.json``).
-        model: The Keras model of ``model.keras``.
-    """
+    """A finished run, loaded: the ``TrainConfig`` fields of ``config.json``, the classes in
+    output order (``metrics.json``) and the Keras model of ``model.keras``."""
 
     run_dir: Path
     config: dict[str, Any]
@@ -109,7 +101,8 @@ def load_run(run_dir: str | os.PathLike) -> TrainedRun:
     return TrainedRun(run_dir=run_dir, config=config, class_names=class_names, model=model)
 
 
-def _as_run(run: TrainedRun | str | os.PathLike) -> TrainedRun:
+def as_run(run: TrainedRun | str | os.PathLike) -> TrainedRun:
+    """``run`` itself when loaded already, else :func:`load_run` of the folder."""
     return run if isinstance(run, TrainedRun) else load_run(run)
 
 
@@ -118,21 +111,11 @@ def _as_run(run: TrainedRun | str | os.PathLike) -> TrainedRun:
 
 @dataclass
 class ImageSet:
-    """Checked images with their labels where known, and the files that cannot be used.
-
-    Args:
-        frame: One row per usable image: path, raw_label, label (class name or None),
-            label_index (nullable), decoder, layout, and the adapter's columns.
-        skipped: The files left out (path, reason, detail).
-    """
+    """Checked images: ``frame`` (per usable image: path, raw_label, label, label_index
+    (nullable), decoder, layout, the adapter's columns) and ``skipped`` (path, reason, detail)."""
 
     frame: pd.DataFrame
     skipped: pd.DataFrame
-
-    @property
-    def labelled(self) -> pd.Series:
-        """Whether each image has a label of the run's scheme."""
-        return self.frame["label_index"].notna()
 
 
 def is_labelled_source(source: str | os.PathLike, adapter: str = "auto") -> bool:
@@ -211,6 +194,14 @@ def collect_images(
                     skipped=pd.concat(skipped, ignore_index=True).reset_index(drop=True))
 
 
+def run_images(run: TrainedRun, sources: Sequence[str | os.PathLike], *, min_side: int | None,
+               **options: Any) -> ImageSet:
+    """:func:`collect_images` in the run's label scheme, ``min_side`` by default the run's."""
+    if min_side is None:
+        min_side = run.config.get("min_side", 32)
+    return collect_images(sources, scheme=run.scheme, min_side=min_side, **options)
+
+
 def _with_labels(frame: pd.DataFrame, scheme: LabelScheme | None) -> pd.DataFrame:
     frame = frame.copy()
     raw = [None if pd.isna(value) or not str(value).strip() else str(value)
@@ -241,14 +232,9 @@ def run_network(
     batch_size: int | None = None,
     progress: bool | None = None,
 ) -> list[np.ndarray]:
-    """The outputs of ``network`` (default the run's model) on the images of ``frame``.
-
-    Images are decoded (with the scanner's choice of decoder) and resized as in training, in
-    the order of the rows.
-
-    Returns:
-        One float32 array per output of the network, each with one row per image.
-    """
+    """The outputs of ``network`` (default the run's model) on the images of ``frame``, in
+    row order, decoded (with the scanner's decoder) and resized as in training: one float32
+    array per output, one row per image."""
     from tqdm.auto import tqdm
 
     from thesis_lib.data.pipeline import make_dataset
@@ -296,11 +282,9 @@ def prediction_table(
     probabilities.
 
     Args:
-        frame: The images (``ImageSet.frame``), in the order of ``probabilities``.
-        probabilities: (N, C) class probabilities.
-        class_names: The classes, in column order.
-        top_k: How many classes to list per image (``top_1`` ... ``top_<k>`` with their
-            ``_prob``); ties go to the lower class index (``sentiment.ranked_classes``).
+        frame: The images (``ImageSet.frame``), in the order of ``probabilities`` (N, C).
+        top_k: Classes listed per image (``top_1`` ... with their ``_prob``); ties go to the
+            lower class index.
         sentiment_map: Class -> sentiment; when given, ``sentiment`` is the predicted class's.
     """
     class_names = list(class_names)
@@ -363,21 +347,16 @@ def predict_images(
         run: A run folder or a ``TrainedRun``.
         sources: Image files, folders, CSV lists of paths or datasets.
         top_k: Classes listed per image (at most the number of classes).
-        labelled: None: labels where a source has them; False: none.
-        adapter: Force a dataset layout (default: detect per source).
-        batch_size: Default the run's batch size.
-        min_side: Skip smaller images (default: the run's ``min_side``).
-        cache, progress: As for the scan.
+        labelled, adapter, cache, progress: As for :func:`collect_images`.
+        batch_size, min_side: Default the run's.
 
     Returns:
-        The prediction table: the predicted images ("ok", in path order), then the skipped
-        files with their reasons.
+        The predicted images ("ok", in path order), then the skipped files with their reasons.
     """
-    run = _as_run(run)
+    run = as_run(run)
     ranked_classes(np.zeros((1, len(run.class_names))), top_k)  # check top_k before any work
-    images = collect_images(sources, scheme=run.scheme, labelled=labelled, adapter=adapter,
-                            min_side=run.config.get("min_side", 32) if min_side is None
-                            else min_side, cache=cache, progress=progress)
+    images = run_images(run, sources, labelled=labelled, adapter=adapter, min_side=min_side,
+                        cache=cache, progress=progress)
     frame = images.frame.sort_values("path", kind="stable").reset_index(drop=True)
     (probabilities,) = run_network(run, frame, batch_size=batch_size, progress=progress)
     table = prediction_table(frame, probabilities, run.class_names, top_k=top_k,

@@ -1,18 +1,11 @@
 """Collect training-run records into tidy tables and summaries.
 
 A finished training run leaves a folder ``<results_dir>/runs/<run_id>/`` with ``config.json``,
-``metrics.json``, ``history.csv``, ``predictions.csv`` and ``status.json``. This module reads
-those folders and turns them into pandas tables:
-
-- :func:`collect_runs` - one row per finished run and evaluation dataset (``"test"`` is the
-  run's own test split; extra datasets keep their names), with the run's *setting*
-  (``setting_id``: every result-affecting field but the seed, see :mod:`thesis_lib.config.settings`)
-  and ``network``, the setting's readable name, distinct for distinct settings;
-- :func:`summarize` - mean, sample SD (ddof = 1), n, SEM and a t-based 95 % CI per setting;
-- :func:`thesis_table` - the thesis' results table (network, overall accuracy (%), SD);
-- :func:`metrics_view`, :func:`cross_dataset_view` - metrics per network as text, each share
-  beside its chance level where asked (the majority rate beside accuracy, ...);
-- :func:`write_summary` - ``summary.csv`` of one study.
+``metrics.json``, ``history.csv``, ``predictions.csv`` and ``status.json``. :func:`collect_runs`
+reads them into one row per finished run and evaluation dataset, with the run's *setting*
+(``setting_id``: every result-affecting field but the seed, see :mod:`thesis_lib.config.settings`)
+and ``network``, the setting's readable name; :func:`summarize` gives mean, sample SD, n, SEM and
+a t-based 95 % CI per setting, and the views show them as text.
 
 Accuracies stay fractions (0.81368) in every table; only :func:`thesis_table` formats them as
 percentages with three decimals, the way the thesis reports them.
@@ -58,21 +51,19 @@ SETTING_COLUMNS = ("network", "variant", "modules", "backbone", "setting", "trai
 
 
 def runs_folder(results_dir: str | os.PathLike) -> Path:
-    """The folder holding the run folders: ``results_dir/runs`` (or ``results_dir`` itself
-    when it is named ``runs``)."""
+    """``results_dir/runs`` (or ``results_dir`` itself when it is named ``runs``)."""
     results_dir = Path(results_dir)
     return results_dir if results_dir.name == RUNS_FOLDER else results_dir / RUNS_FOLDER
 
 
 def study_dir(results_dir: str | os.PathLike, study: str | None = None) -> Path:
-    """Where the tables of a study go: ``results_dir/studies/<study>`` (``all`` when no study
-    is named)."""
+    """Where the tables of a study go: ``results_dir/studies/<study or "all">``."""
     return Path(results_dir) / "studies" / (study or "all")
 
 
 def run_state(run_dir: Path) -> str:
-    """The state recorded in ``status.json`` (``"finished"``, ``"running"``, ``"failed"``), or
-    ``"unknown"`` when the run has no readable status file."""
+    """The state in ``status.json`` (``"finished"``, ``"running"``, ``"failed"``), or
+    ``"unknown"`` without a readable status file."""
     status_path = run_dir / "status.json"
     if not status_path.is_file():
         return "unknown"
@@ -83,8 +74,7 @@ def run_state(run_dir: Path) -> str:
 
 
 def _flatten(mapping: dict, prefix: str = "") -> dict:
-    """Nested dicts as one level with dotted keys: {"model": {"variant": "gram"}} ->
-    {"model.variant": "gram"}."""
+    """Nested dicts as one level with dotted keys ("model.variant")."""
     flat = {}
     for key, value in mapping.items():
         name = f"{prefix}{key}"
@@ -96,8 +86,7 @@ def _flatten(mapping: dict, prefix: str = "") -> dict:
 
 
 def _config_value(flat_config: dict, name: str):
-    """A configuration field by its own name: at the top level, in the ``config`` section the
-    training code writes, or inside any other section."""
+    """A configuration field: at the top level, in the ``config`` section, or in any other."""
     for key in (name, f"config.{name}"):
         if key in flat_config:
             return flat_config[key]
@@ -108,21 +97,17 @@ def _config_value(flat_config: dict, name: str):
 
 
 def _cell_value(value):
-    """Lists (e.g. tapped layer names) become one comma-separated string so that they can be
-    grouped on."""
+    """Lists (e.g. tapped layers) as one comma-separated string, so they can be grouped on."""
     if isinstance(value, list | tuple):
         return ",".join(str(item) for item in value)
     return value
 
 
 def _metric_columns(metrics: dict) -> dict:
-    """Scalar metrics of one evaluation set as columns.
-
-    ``test_accuracy`` becomes ``accuracy``; per-class dicts become ``<metric>_<class>`` columns
-    (both ``{"precision": {"sadness": 0.8}}`` and ``{"per_class": {"sadness": {"precision":
-    0.8}}}`` are understood); lists such as the confusion matrix are left out. Records written
-    before ``majority_rate`` was recorded get it from their per-class supports (the share of
-    the most frequent class); without supports it stays missing.
+    """Scalar metrics of one evaluation set as columns: ``test_accuracy`` -> ``accuracy``,
+    ``{"precision": {"sadness": 0.8}}`` and ``{"per_class": {"sadness": {"precision": 0.8}}}``
+    -> ``precision_sadness``; lists (the confusion matrix) are left out. Older records without
+    ``majority_rate`` get it from their per-class supports where they have them.
     """
     columns = {}
     for key, value in metrics.items():
@@ -200,12 +185,8 @@ def read_run(run_dir: str | os.PathLike) -> list[dict]:
 
 
 def _setting_of(run_dir: Path, flat_config: dict) -> dict:
-    """``setting_id`` and ``setting_fields`` (JSON) of a run, from its ``config.json``.
-
-    Records written by the training code carry the configuration in a ``config`` section and
-    the data fingerprint; other records (written by hand or by older versions) are read from
-    whatever configuration fields they hold.
-    """
+    """``setting_id`` and ``setting_fields`` (JSON) of a run, from the ``config`` section and
+    data fingerprint of its ``config.json``, or from whatever fields older records hold."""
     config = {key.removeprefix("config."): value for key, value in flat_config.items()
               if key.startswith("config.")}
     if not config:
@@ -220,8 +201,7 @@ def _setting_of(run_dir: Path, flat_config: dict) -> dict:
 
 
 def run_folders(results_dir: str | os.PathLike) -> list[Path]:
-    """Every run folder under ``results_dir`` (in name order), whatever its state: the one
-    listing of runs that :func:`list_runs` and :func:`collect_runs` share."""
+    """Every run folder under ``results_dir``, in name order, whatever its state."""
     folder = runs_folder(results_dir)
     if not folder.is_dir():
         return []
@@ -233,9 +213,8 @@ LIST_COLUMNS = ["run_id", "state", "variant", "modules", "backbone", "dataset", 
 
 
 def list_runs(results_dir: str | os.PathLike) -> pd.DataFrame:
-    """One row per run folder, finished or not: run_id, state (finished, running, failed,
-    unknown), the main configuration fields, the test accuracy when there is one, the folder.
-    (:func:`collect_runs` reads the finished ones in full.)"""
+    """One row per run folder, finished or not: run_id, state, the main configuration fields,
+    the test accuracy when there is one, the folder."""
     rows = []
     for run_dir in run_folders(results_dir):
         config_path, metrics_path = run_dir / "config.json", run_dir / "metrics.json"
@@ -256,12 +235,8 @@ def list_runs(results_dir: str | os.PathLike) -> pd.DataFrame:
 
 
 def scan_runs(results_dir: str | os.PathLike) -> tuple[list[dict], pd.DataFrame]:
-    """Rows of every finished run under ``results_dir``, and the runs left out.
-
-    Returns:
-        ``(rows, skipped)``: ``skipped`` is a DataFrame with columns ``run_id``, ``state`` and
-        ``reason`` (unfinished, failed, or unreadable records).
-    """
+    """``(rows, skipped)``: the rows of every finished run under ``results_dir``, and a table
+    (``run_id``, ``state``, ``reason``) of the runs left out."""
     rows, skipped = [], []
     for run_dir in run_folders(results_dir):
         try:
@@ -278,23 +253,17 @@ def collect_runs(
     study: str | None = None,
     warn: bool = True,
 ) -> pd.DataFrame:
-    """One row per finished run and evaluation dataset.
+    """One row per finished run and evaluation dataset (``"test"``: the run's own split).
 
-    Columns: ``run_id``, the configuration fields of :data:`CONFIG_COLUMNS`, ``train_data``,
-    ``setting_id`` and ``setting_fields`` (the run's setting, see :mod:`config.settings`),
-    ``network`` (the setting's readable name: distinct settings get distinct names),
-    ``dataset`` (``"test"`` for the run's own test split), then the metrics (``accuracy``,
-    ``balanced_accuracy``, ``macro_f1``, ``roc_auc``, ``best_epoch``, ``n_images``,
-    per-class ``precision_<class>``...). Metrics are fractions.
+    Columns: ``run_id``, :data:`CONFIG_COLUMNS`, ``train_data``, ``setting_id``,
+    ``setting_fields``, ``network`` (distinct settings get distinct names), ``dataset``, then
+    the metrics as fractions (``accuracy``, ..., per-class ``precision_<class>``...).
 
     Args:
         results_dir: the results folder (holding ``runs/``) or the ``runs`` folder itself.
-        study: keep only the runs of this study (listed in
-            ``results_dir/studies/<study>/cells.csv`` by ``experiments.studies.run_study``);
-            adds the columns ``study`` and ``setting``. A run shared by several studies
-            (e.g. the default three-module network) belongs to each of them.
-        warn: warn (listing run ids and reasons) about runs that were left out; the same list
-            is in ``table.attrs["skipped"]``.
+        study: keep only the runs of this study (its ``cells.csv``), adding the columns
+            ``study`` and ``setting``; a run shared by several studies belongs to each.
+        warn: warn about runs that were left out; they are in ``table.attrs["skipped"]``.
     """
     rows, skipped = scan_runs(results_dir)
     table = pd.DataFrame(rows)
@@ -332,8 +301,8 @@ def _study_members(table: pd.DataFrame, results_dir: str | os.PathLike,
 
 
 def load_predictions(run_dir: str | os.PathLike) -> pd.DataFrame:
-    """A run's ``predictions.csv`` with two added columns: ``predicted_index`` (argmax of the
-    ``prob_<class>`` columns, in file order) and ``correct``.
+    """A run's ``predictions.csv`` with ``predicted_index`` (argmax of the ``prob_<class>``
+    columns) and ``correct``.
 
     Raises:
         DataError: the file is missing or has no ``label_index``/``prob_*`` columns.
@@ -358,8 +327,7 @@ def load_predictions(run_dir: str | os.PathLike) -> pd.DataFrame:
 
 
 def name_settings(table: pd.DataFrame) -> pd.DataFrame:
-    """``table`` with a ``network`` column: each setting's readable name, distinct for distinct
-    settings of the table (``settings.setting_names``)."""
+    """``table`` with a ``network`` column first: the settings' distinct readable names."""
     if table.empty:
         return table.assign(network=pd.Series(dtype=object))
     names = settings.setting_names(settings.describe_settings(table))
@@ -369,9 +337,8 @@ def name_settings(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def with_settings(runs: pd.DataFrame) -> pd.DataFrame:
-    """``runs`` with ``setting_id``, ``setting_fields`` and ``network``, for tables that were not
-    read by :func:`collect_runs` (built by hand, or loaded from a CSV): the setting is made of
-    the configuration columns the table has (:data:`CONFIG_COLUMNS` and ``train_data``)."""
+    """``runs`` with ``setting_id``, ``setting_fields`` and ``network``, for tables not read by
+    :func:`collect_runs`: the setting is made of the configuration columns the table has."""
     if "setting_id" in runs.columns and "setting_fields" in runs.columns:
         return runs if "network" in runs.columns else name_settings(runs)
     columns = [column for column in (*CONFIG_COLUMNS, "train_data")
@@ -385,9 +352,9 @@ def with_settings(runs: pd.DataFrame) -> pd.DataFrame:
 def one_run_per_seed(runs: pd.DataFrame) -> pd.DataFrame:
     """``runs`` with each seed counted once per setting and evaluation dataset.
 
-    A seed trained twice for one setting (e.g. a rerun that differs only in a field that does
-    not change results, such as the cache) would count as two independent trials in a mean or
-    a t-test. The run with the lowest run id is kept and a warning names the runs dropped.
+    A seed trained twice for one setting (e.g. a rerun with another cache) would count as two
+    independent trials in a mean or a t-test: the lowest run id is kept, the others named in
+    a warning.
     """
     keys = [column for column in ("setting_id", "dataset", "seed") if column in runs.columns]
     if len(keys) < 3 or runs.empty or "run_id" not in runs.columns:
@@ -444,21 +411,14 @@ def summarize(
     confidence: float = 0.95,
     allow_pooling: bool = False,
 ) -> pd.DataFrame:
-    """Per setting (and evaluation dataset): ``mean``, ``sd_ddof1`` (sample SD), ``n``, ``sem``,
-    ``ci95_low``, ``ci95_high`` (t-based: mean +- t_{(1+confidence)/2, n-1} * sem, cut at 0 and
-    1 for metrics that are shares, with ``ci_clipped`` saying where) of one metric, with the
-    columns that describe the setting (``network``, ``variant``, ``modules``, ``backbone``,
-    ``setting``...) and ``metric`` (the metric's name).
-
-    Groups with a single run have no SD and no CI (NaN). Rows are in table order (baseline,
-    Gram models by module count, ...).
+    """Per group of ``by``: ``mean``, ``sd_ddof1``, ``n``, ``sem``, ``ci95_low``, ``ci95_high``
+    (mean +- t_{(1+confidence)/2, n-1} * sem, cut at 0 and 1 for shares, ``ci_clipped`` saying
+    where) of ``metric``, with the columns that describe the setting and ``metric``. A single
+    run has no SD and no CI (NaN). Rows in table order (baseline, Gram by modules, ...).
 
     Args:
         runs: the table of :func:`collect_runs`.
-        by: columns that define a group; by default the setting and the evaluation dataset.
-        metric: the column to summarise.
-        confidence: level of the confidence interval (columns keep the ``ci95_`` names only
-            for 0.95; otherwise ``ci<level>_low``/``_high``).
+        confidence: level of the interval (columns ``ci<level>_low``/``_high``).
         allow_pooling: allow groups (``by`` without ``setting_id``) that pool runs of
             different settings; refused otherwise, since such a mean belongs to no network.
 
@@ -553,12 +513,8 @@ def summarize_metrics(
     metrics that no run reports are left out.
 
     Args:
-        runs: the table of :func:`collect_runs`.
-        by: columns that define a group.
-        metrics: the metrics to summarise, in order.
         chance_levels: also summarise, right after each metric, its chance level where the
-            runs report it (:data:`CHANCE_LEVELS`: the majority rate after accuracy, ...), which
-            :func:`metrics_view` then shows beside the metric.
+            runs report it (:data:`CHANCE_LEVELS`), which :func:`metrics_view` shows beside it.
     """
     metrics = list(metrics)
     if chance_levels:
@@ -580,16 +536,12 @@ def thesis_table(
     decimals: int = 3,
     with_n: bool = False,
 ) -> pd.DataFrame:
-    """The thesis' results table: ``network``, ``overall accuracy (%)``, ``SD`` as text.
-
-    Mean and sample SD (ddof = 1) are shown in percent with ``decimals`` decimals
-    (0.813680 -> "81.368").
+    """The thesis' results table: ``network``, ``overall accuracy (%)``, ``SD`` as text in
+    percent (0.813680 -> "81.368"), and the number of runs ``n`` when ``with_n``.
 
     Args:
-        summary: a :func:`summarize` table of the accuracy, grouped by variant (and modules).
+        summary: a :func:`summarize` table of the accuracy.
         dataset: the evaluation dataset to show (``None``: the summary has one already).
-        decimals: decimals of the percentages.
-        with_n: add the number of runs as a column ``n``.
     """
     table = summary
     if "metric" in table.columns:
@@ -621,20 +573,17 @@ METRIC_LABELS = {
 def metrics_view(summary: pd.DataFrame, *, dataset: str | None = OWN_TEST_SPLIT,
                  decimals: int = 2, labels: dict[str, str] | None = None,
                  percent: bool = True) -> pd.DataFrame:
-    """Metrics per network as "mean ± SD" (in percent by default), with n: by default every
-    headline metric: accuracy beside balanced accuracy and macro F1 (what an imbalanced dataset
-    such as FI or EmoSet needs), and for K classes the top-2 accuracy, macro ROC AUC and the
-    top-2 cross-sentiment share.
+    """Metrics per network as "mean ± SD" (in percent by default), with n: by default the
+    headline metrics, accuracy beside balanced accuracy and macro F1 (what an imbalanced
+    dataset such as FI or EmoSet needs).
 
-    When the summary holds a metric's chance level (``summarize_metrics(...,
-    chance_levels=True)``, :data:`CHANCE_LEVELS`), a column right after the metric shows its
-    mean over the runs ("majority rate (%)" after accuracy, "ambiguous by chance (%)" after
-    the ambiguous share); "-" where a run's record does not have it (older records).
+    Where the summary holds a metric's chance level (``summarize_metrics(...,
+    chance_levels=True)``), a column right after the metric shows its mean ("majority rate
+    (%)" after accuracy); "-" where a record lacks it.
 
     Args:
-        summary: a :func:`summarize_metrics` table (long format, column ``metric``).
+        summary: a :func:`summarize_metrics` table.
         dataset: the evaluation dataset to show (``None``: the summary has one already).
-        decimals: decimals of the values.
         labels: metric -> column title, in column order (default :data:`METRIC_LABELS`).
         percent: show fractions as percentages (off for scores such as a silhouette).
     """
@@ -685,23 +634,13 @@ CROSS_DATASET_LABELS = {"accuracy": "accuracy", "balanced_accuracy": "balanced a
 
 def cross_dataset_view(runs: pd.DataFrame, *, decimals: int = 2,
                        dataset_order: Sequence[str] | None = None) -> pd.DataFrame:
-    """Each network on each evaluation dataset: accuracy, the dataset's majority rate (the
-    accuracy of always answering its most frequent class) and balanced accuracy, in percent
-    (mean ± SD over seeds; the majority rate as a mean).
+    """Each network on each evaluation dataset: ``accuracy (%)``, the dataset's ``majority
+    rate (%)`` and ``balanced accuracy (%)`` (mean ± SD over seeds; "-" where a record lacks a
+    value). Datasets in ``dataset_order``, default the own test split first.
 
     An accuracy means something only above the majority rate: Emotion-6 as sad vs not sad is
     83.3 % "not sad", so a network that never says "sad" scores 83.3 % accuracy but 50 %
     balanced accuracy.
-
-    Args:
-        runs: the table of :func:`collect_runs` (every evaluation dataset).
-        decimals: decimals of the percentages.
-        dataset_order: order of the datasets; default the run's own test split first, then
-            as they appear.
-
-    Returns:
-        Columns ``dataset``, ``network``, ``n``, ``accuracy (%)``, ``majority rate (%)``,
-        ``balanced accuracy (%)`` ("-" where a record lacks a value).
     """
     columns = ["dataset", "network", "n", "accuracy (%)", "majority rate (%)",
                "balanced accuracy (%)"]
@@ -732,10 +671,7 @@ def _percent(fraction: float, decimals: int) -> str:
 
 def best_run(runs: pd.DataFrame, metric: str = "accuracy") -> pd.Series:
     """The run a figure shows as "the best": of the network with the highest mean ``metric``,
-    its run with the highest ``metric`` (ties: the smallest run id).
-
-    Args:
-        runs: rows of ``collect_runs`` on one dataset (e.g. the own test split).
+    its run with the highest ``metric`` (ties: the smallest run id), from rows of one dataset.
 
     Raises:
         DataError: no runs, or none with the metric.
@@ -756,13 +692,8 @@ def write_summary(
     by: Sequence[str] = BY_SETTING,
     metrics: Iterable[str] = METRIC_COLUMNS,
 ) -> Path:
-    """Write ``summary.csv`` (all metrics, long format; SD column ``sd_ddof1``) into
-    ``out_dir`` and return its path.
-
-    The summary is derived from the run records, so re-writing it replaces the previous
-    summary; the file is written to a temporary name first and then moved into place, so a
-    reader never sees half a file.
-    """
+    """Write ``summary.csv`` (:func:`summarize_metrics`) into ``out_dir`` atomically, replacing
+    the previous one; returns its path."""
     return write_table(summarize_metrics(runs, by, metrics), Path(out_dir) / SUMMARY_FILE)
 
 
@@ -779,10 +710,7 @@ def same_seed_pair(
     dataset: str = OWN_TEST_SPLIT,
 ) -> tuple[str, str] | None:
     """Run ids ``(network run, baseline run)`` of the lowest seed both settings ran, or
-    ``None``.
-
-    Runs with the same seed share the data split (unless a split seed was fixed apart), so
-    their test predictions are on the same images - what a McNemar test needs.
+    ``None``: runs of one seed share the split, so the same test images (what McNemar needs).
     """
     rows = runs[runs["dataset"] == dataset]
     candidates = rows[rows["setting_id"] == setting_id]

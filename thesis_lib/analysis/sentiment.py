@@ -6,13 +6,6 @@ when both share a sentiment (sadness and fear), its doubt stays within one valen
 images of the first kind is a label-free measure of how well a multi-class network has learned
 valence, usable on any folder of images, labelled or not.
 
-    cross_sentiment_share(probs, class_names, threshold=...)   share, coverage, Wilson CIs,
-                                                                chance level
-    cross_sentiment_flags(probs, class_names, sentiment_map)    per image: opposite or not
-    chance_share(class_names, sentiment_map)                    the share of random top-2 pairs
-    default_sentiment_map(class_names, scheme=...)              the documented defaults
-    ranked_classes(probs, k)                                    top-k class indices per image
-
 Sentiment maps. For ``mikels8`` the default is Mikels et al. (2005): amusement, awe,
 contentment and excitement positive; anger, disgust, fear and sadness negative
 (``labels.MIKELS8_SENTIMENT``). Any scheme whose classes are all Mikels categories (e.g. the
@@ -20,30 +13,22 @@ contentment and excitement positive; anger, disgust, fear and sadness negative
 has surprise and confusion, which are neither). Binary schemes such as ``sadness`` cannot be
 measured at all: their two classes are always the top two.
 
-Ties. Classes are ranked by probability, and equal probabilities by class index (the lower
-index first), as ``numpy.argmax`` does for the top-1 class: the result never depends on the
-order of evaluation, and the top-1 class is always the predicted class of ``predictions.csv``.
+Ties. Equal probabilities are ranked by class index (the lower first), as ``numpy.argmax``
+does, so the top-1 class is always the predicted class of ``predictions.csv``.
 
 Threshold. With ``threshold=t`` only images whose top-1 probability is at least ``t`` are
-counted; the result says how many (``n_counted``) and what fraction (``coverage``) that is. A
-threshold that leaves no image gives ``share = nan`` and ``n_counted = 0``, not an error.
+counted (``n_counted``, ``coverage``); if none is, ``share`` is nan, not an error.
 
-Intervals. The share and the coverage are proportions of images, so their confidence intervals
-are Wilson score intervals (``thesis_lib.analysis.proportion_interval``: they hold their level at
-small n and never shrink to a point at 0/n or n/n), at the level given (``confidence``,
-recorded as ``confidence_level``). Records written by earlier versions hold a bootstrap
+Intervals. Share and coverage are proportions of images, so their intervals are Wilson score
+intervals (``proportion_interval``). Records written by earlier versions hold a bootstrap
 interval under the same keys, without ``ci_method``.
 
-Chance level. A share means little without the value it takes when the network's ranking
-knows nothing of sentiment: if the two most probable classes were a uniformly random pair of
-distinct classes, the share would be that of the opposite pairs among all pairs,
-``n_pos * n_neg / (K (K - 1) / 2)``: 16/28 = 0.571 for the eight Mikels classes (4 positive,
-4 negative). It is what probabilities drawn from any exchangeable distribution give (e.g.
-uniform on the simplex, Dirichlet(1)), and it is the same under a threshold on the top-1
-probability: for such probabilities, which classes come first and second is independent of how
-large the top-1 probability is, so keeping the confident images does not change the chance
-level. A filtered share below it therefore says that the confident images' rankings separate
-the sentiments, not merely that confident images were kept.
+Chance level. If the two most probable classes were a uniformly random pair of distinct
+classes, the share would be ``n_pos * n_neg / (K (K - 1) / 2)``: 16/28 = 0.571 for Mikels-8.
+Any exchangeable distribution of probabilities (e.g. Dirichlet(1)) gives it, also under a
+threshold on the top-1 probability (which classes come first and second is independent of how
+large the top-1 probability is), so a filtered share below it says that the confident images'
+rankings separate the sentiments, not merely that confident images were kept.
 """
 
 from __future__ import annotations
@@ -57,6 +42,7 @@ import pandas as pd
 
 from thesis_lib.analysis.hypothesis_tests import (
     DEFAULT_PROPORTION_METHOD,
+    _check_confidence,
     ci_label,
     proportion_interval,
 )
@@ -72,25 +58,9 @@ SUM_TOLERANCE = 1e-3
 
 @dataclass(frozen=True)
 class CrossSentimentResult:
-    """The top-2 cross-sentiment share of a set of predictions.
-
-    Attributes:
-        share: Fraction of the counted images whose top-2 classes have opposite sentiments;
-            ``nan`` when no image is counted.
-        n_cross: Number of those images.
-        n_counted: Images counted (top-1 probability at least ``threshold``).
-        n_images: All images given.
-        coverage: ``n_counted / n_images``.
-        ci_low, ci_high: Confidence interval of ``share`` (Wilson score interval of
-            ``n_cross`` of ``n_counted``; of positive width also at 0/n and n/n); ``nan``
-            when no image is counted.
-        coverage_ci_low, coverage_ci_high: The same interval of ``coverage``.
-        confidence_level: Level of both intervals.
-        ci_method: How the intervals were computed (``"wilson"``).
-        chance_share: The share if the top-2 classes were a uniformly random pair
-            (:func:`chance_share`; 16/28 for Mikels-8), with or without a threshold.
-        threshold: The top-1 probability an image needs to be counted (None: all).
-    """
+    """The top-2 cross-sentiment share: ``n_cross`` of ``n_counted`` images (of
+    ``n_images``; ``coverage`` = n_counted / n_images), the Wilson intervals of share and
+    coverage at ``confidence_level``, and :func:`chance_share`; nan when no image counts."""
 
     share: float
     n_cross: int
@@ -133,11 +103,7 @@ def _is_binary(class_names: Sequence[str], scheme: str | None) -> bool:
 
 def default_sentiment_map(class_names: Sequence[str], *, scheme: str | None = None
                           ) -> dict[str, str]:
-    """The documented sentiment of each class of a scheme.
-
-    Args:
-        class_names: The classes of the network, in index order.
-        scheme: The run's label scheme name ("mikels8", "sadness", ...), if known.
+    """The documented sentiment of each class of a scheme (``scheme``: its name, if known).
 
     Raises:
         ConfigError: a binary scheme (not applicable), or classes without a default sentiment
@@ -164,9 +130,13 @@ def default_sentiment_map(class_names: Sequence[str], *, scheme: str | None = No
     return sentiments
 
 
-def _check_sentiment_map(sentiment_map: Mapping[str, str], class_names: Sequence[str]
-                         ) -> np.ndarray:
-    """Per class index: True for positive, False for negative."""
+def _positive_classes(class_names: Sequence[str], sentiment_map: Mapping[str, str] | None,
+                      scheme: str | None) -> np.ndarray:
+    """Per class index: True for positive, False for negative (default map of ``scheme``)."""
+    if sentiment_map is None:
+        sentiment_map = default_sentiment_map(class_names, scheme=scheme)
+    elif _is_binary(class_names, scheme):
+        default_sentiment_map(class_names, scheme=scheme)  # raises: not applicable
     missing = [name for name in class_names if name not in sentiment_map]
     if missing:
         raise ConfigError(f"class(es) {', '.join(map(repr, missing))} missing from the "
@@ -183,13 +153,9 @@ def _check_sentiment_map(sentiment_map: Mapping[str, str], class_names: Sequence
 def probability_matrix(
     probabilities: np.ndarray | pd.DataFrame, class_names: Sequence[str] | None = None
 ) -> tuple[np.ndarray, list[str]]:
-    """The (N, C) probabilities and the class names, from an array or a table.
-
-    Args:
-        probabilities: An array (N, C), or a DataFrame with ``prob_<class>`` columns (as in a
-            run's ``predictions.csv``, ``thesis predict`` or ``thesis embed`` output).
-        class_names: The classes, in column order; for a table, default its ``prob_``
-            columns in their order.
+    """The (N, C) probabilities and the class names, from an array or from a table with
+    ``prob_<class>`` columns (``predictions.csv``, ``thesis predict``/``embed`` output; class
+    names default to those columns).
 
     Raises:
         DataError: missing columns, a wrong shape, missing values, or rows that are not
@@ -225,12 +191,7 @@ def probability_matrix(
 
 
 def ranked_classes(probabilities: np.ndarray, k: int | None = None) -> np.ndarray:
-    """Class indices per image, most probable first; equal probabilities by lower index.
-
-    Args:
-        probabilities: (N, C) array.
-        k: Keep the first ``k`` (default: all C).
-    """
+    """Class indices per image, most probable first, ties by lower index; the first ``k``."""
     probabilities = np.asarray(probabilities, dtype=float)
     # A stable sort of the negated values keeps equal probabilities in index order.
     order = np.argsort(-probabilities, axis=1, kind="stable")
@@ -258,11 +219,7 @@ def cross_sentiment_flags(
         scheme: The label scheme, for the default map and the binary check.
     """
     matrix, class_names = probability_matrix(probabilities, class_names)
-    if sentiment_map is None:
-        sentiment_map = default_sentiment_map(class_names, scheme=scheme)
-    elif _is_binary(class_names, scheme):
-        default_sentiment_map(class_names, scheme=scheme)  # raises: not applicable
-    positive = _check_sentiment_map(sentiment_map, class_names)
+    positive = _positive_classes(class_names, sentiment_map, scheme)
     top = ranked_classes(matrix, 2)
     return positive[top[:, 0]] != positive[top[:, 1]]
 
@@ -273,24 +230,15 @@ def chance_share(
     *,
     scheme: str | None = None,
 ) -> float:
-    """The top-2 cross-sentiment share if the two most probable classes were a uniformly random
-    pair of distinct classes: ``n_pos * n_neg / (K (K - 1) / 2)`` (16/28 for the eight Mikels
-    classes). See the module's notes for what it means under a threshold.
-
-    Args:
-        class_names: The classes of the network.
-        sentiment_map: Class -> "positive" or "negative"; default ``default_sentiment_map``.
-        scheme: The label scheme, for the default map and the binary check.
+    """The share if the top-2 classes were a uniformly random pair of distinct classes:
+    ``n_pos * n_neg / (K (K - 1) / 2)`` (16/28 for Mikels-8; see the module's notes).
+    ``sentiment_map`` and ``scheme`` as for :func:`cross_sentiment_flags`.
 
     Raises:
         ConfigError: a binary scheme, or a class missing from the map.
     """
     class_names = list(class_names)
-    if sentiment_map is None:
-        sentiment_map = default_sentiment_map(class_names, scheme=scheme)
-    elif _is_binary(class_names, scheme):
-        default_sentiment_map(class_names, scheme=scheme)  # raises: not applicable
-    positive = int(_check_sentiment_map(sentiment_map, class_names).sum())
+    positive = int(_positive_classes(class_names, sentiment_map, scheme).sum())
     negative = len(class_names) - positive
     return positive * negative / math.comb(len(class_names), 2)
 
@@ -304,19 +252,14 @@ def cross_sentiment_share(
     threshold: float | None = None,
     confidence: float = 0.95,
 ) -> CrossSentimentResult:
-    """The share of images whose top-2 classes have opposite sentiments, with its Wilson CI and
-    its chance level.
-
-    Label-free: only the predicted probabilities are used.
+    """The share of images whose top-2 classes have opposite sentiments (label-free), with
+    its Wilson CI and its chance level.
 
     Args:
-        probabilities: (N, C) array, or a table with ``prob_<class>`` columns.
-        class_names: Classes in column order (default for a table: its ``prob_`` columns).
-        sentiment_map: Class -> "positive" or "negative"; default ``default_sentiment_map``.
-        scheme: The run's label scheme, for the default map and the binary check.
+        probabilities, class_names, sentiment_map, scheme: As for
+            :func:`cross_sentiment_flags`.
         threshold: Count only images whose top-1 probability is at least this (0..1).
-        confidence: Level of the intervals of the share and of the coverage (recorded as
-            ``confidence_level``).
+        confidence: Level of the intervals of the share and of the coverage.
 
     Raises:
         ConfigError: a binary scheme, a class missing from the map, a bad threshold or level.
@@ -324,9 +267,7 @@ def cross_sentiment_share(
     """
     if threshold is not None and not 0 <= threshold <= 1:
         raise ConfigError(f"threshold must be a probability in [0, 1], got {threshold!r}")
-    if isinstance(confidence, bool) or not isinstance(confidence, int | float) or \
-            not 0 < confidence < 1:
-        raise ConfigError(f"confidence must be a level in (0, 1), e.g. 0.95, got {confidence!r}")
+    _check_confidence(confidence)
     matrix, class_names = probability_matrix(probabilities, class_names)
     flags = cross_sentiment_flags(matrix, class_names, sentiment_map, scheme=scheme)
     counted = np.ones(len(matrix), dtype=bool) if threshold is None else \

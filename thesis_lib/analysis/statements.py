@@ -13,6 +13,12 @@ def _p_text(value: float) -> str:
     return f"{value:.4g}" if np.isfinite(value) else "-"
 
 
+def _family_sizes(comparisons: pd.DataFrame) -> list[int]:
+    """The Holm family sizes of a comparison table (column ``holm_m``), sorted."""
+    sizes = comparisons.get("holm_m", pd.Series(dtype=float)).dropna()
+    return sorted({int(m) for m in sizes})
+
+
 def table_confidence(comparisons: pd.DataFrame, confidence: float | None = None) -> float:
     """The confidence level of a comparison table's intervals: its ``confidence`` column (set
     by the functions that computed them), or ``confidence`` for tables without one.
@@ -35,9 +41,9 @@ def table_confidence(comparisons: pd.DataFrame, confidence: float | None = None)
 
 def holm_family_text(comparisons: pd.DataFrame) -> str:
     """``"Holm's correction over 4 comparisons"`` (per evaluation dataset when several)."""
-    if "holm_m" not in comparisons.columns or comparisons["holm_m"].isna().all():
+    sizes = _family_sizes(comparisons)
+    if not sizes:
         return "Holm's correction"
-    sizes = sorted({int(m) for m in comparisons["holm_m"].dropna()})
     counts = " or ".join(str(m) for m in sizes)
     plural = "" if sizes == [1] else "s"
     per = " per dataset" if "dataset" in comparisons.columns and \
@@ -88,8 +94,7 @@ def significance_view(
     view["t"] = comparisons[f"{test}_t"].astype(float).round(3)
     view["df"] = comparisons[f"{test}_df"].astype(float).round(2)
     view["p"] = [_p_text(value) for value in comparisons[f"{test}_p"].astype(float)]
-    family = (sorted({int(m) for m in comparisons["holm_m"].dropna()})
-              if "holm_m" in comparisons.columns else [])
+    family = _family_sizes(comparisons)
     holm = f"Holm p (m={family[0]})" if len(family) == 1 else "Holm p"
     view[holm] = [_p_text(value) for value in comparisons[f"{test}_p_holm"].astype(float)]
     if test == "welch" and "outcome" in comparisons.columns:

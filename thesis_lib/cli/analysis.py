@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 
 from thesis_lib import files
-from thesis_lib.errors import ConfigError, ThesisError
+from thesis_lib.errors import ConfigError, DataError, ThesisError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -81,7 +81,6 @@ def _output_path(value: str, force: bool, suffixes: tuple[str, ...]) -> Path:
 
 def embed_command(args: argparse.Namespace) -> int:
     from thesis_lib.analysis import embedding
-    from thesis_lib.errors import DataError
 
     if (args.dataset is None) == (args.recorded is None):
         raise ConfigError("give either a DATASET or --recorded NAME (e.g. --recorded test)")

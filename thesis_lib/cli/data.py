@@ -115,6 +115,13 @@ def _output_path(value: str | None, force: bool) -> Path | None:
     return path
 
 
+def _write_csv(table, path: Path | None, what: str) -> None:
+    """Write ``table`` to ``path`` (when given) and say so."""
+    if path is not None:
+        table.to_csv(path, index=False)
+        print(f"{what}: {path}")
+
+
 def _read(args: argparse.Namespace):
     from thesis_lib.data.adapters import read_dataset
 
@@ -128,12 +135,8 @@ def run_scan(args: argparse.Namespace) -> int:
     scan, adapter = _read(args)
     print(f"layout: {adapter}")
     print(scan.summary())
-    if out is not None:
-        scan.manifest.to_csv(out, index=False)
-        print(f"manifest: {out}")
-    if report is not None:
-        scan.skipped.to_csv(report, index=False)
-        print(f"skipped files: {report}")
+    _write_csv(scan.manifest, out, "manifest")
+    _write_csv(scan.skipped, report, "skipped files")
     return 0
 
 
@@ -165,28 +168,14 @@ def run_split(args: argparse.Namespace) -> int:
     if out is not None:
         prepared.save_split(out)
         print(f"split: {out}")
-    if report is not None:
-        prepared.skipped.to_csv(report, index=False)
-        print(f"skipped files: {report}")
-    if duplicates is not None:
-        prepared.duplicates.to_csv(duplicates, index=False)
-        print(f"duplicate groups: {duplicates}")
+    _write_csv(prepared.skipped, report, "skipped files")
+    _write_csv(prepared.duplicates, duplicates, "duplicate groups")
     return 0
-
-
-def _audit_splits(manifest, args: argparse.Namespace):
-    from thesis_lib.data import splits
-
-    if args.split_file:
-        return splits.apply_split_file(manifest, splits.load_split(args.split_file),
-                                       args.split_file)
-    if "split" in manifest.columns and manifest["split"].notna().all():
-        return splits.complete_predefined_split(manifest, ratios=args.ratios, seed=args.seed)
-    return splits.assign_splits(manifest, ratios=args.ratios, seed=args.seed)
 
 
 def run_audit(args: argparse.Namespace) -> int:
     from thesis_lib.data import audit
+    from thesis_lib.data.prepare import choose_splits
 
     if args.drop and not args.out:
         raise ConfigError("--drop writes a new manifest: give its file with --out")
@@ -194,7 +183,7 @@ def run_audit(args: argparse.Namespace) -> int:
     report = _output_path(args.report, args.force)
     scan, _ = _read(args)
     manifest = scan.manifest.copy()
-    manifest["split"] = _audit_splits(manifest, args)
+    manifest["split"] = choose_splits(manifest, args.ratios, args.seed, args.split_file or None)
     duplicates = audit.find_duplicates(manifest, near=not args.exact_only,
                                        max_distance=args.max_distance, workers=args.workers,
                                        progress=len(manifest) >= 500)
@@ -205,9 +194,7 @@ def run_audit(args: argparse.Namespace) -> int:
           f"({int(exact.sum())} byte-identical, {groups - int(exact.sum())} with near copies), "
           f"{len(duplicates) - groups} redundant files")
     print(f"{leaking['group'].nunique() if len(leaking) else 0} groups span more than one split")
-    if report is not None:
-        duplicates.to_csv(report, index=False)
-        print(f"duplicates: {report}")
+    _write_csv(duplicates, report, "duplicates")
     if args.drop:
         kept = audit.drop_duplicates(manifest, duplicates)
         _write_manifest(kept, out, keep_split="split" in scan.manifest.columns)

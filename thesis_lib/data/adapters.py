@@ -101,10 +101,6 @@ def _entries_under(root: Path, subdir: str) -> tuple[list[Entry], list[dict]]:
 # --- CSV and plain folders ---------------------------------------------------------------
 
 
-def _is_csv(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() == ".csv"
-
-
 def _list_csv(path: Path) -> Listing:
     root, entries, skipped = discovery.read_csv_manifest(path)
     return entries, skipped, root
@@ -230,8 +226,8 @@ def _list_unbiasedemo(root: Path) -> Listing:
 # --- FI and WEBEmo-style folders ---------------------------------------------------------
 
 
-def _fi_folder(root: Path) -> Path:
-    return root / "emotion_dataset" if (root / "emotion_dataset").is_dir() else root
+def _fi_folder(root: Path) -> str:
+    return "emotion_dataset" if (root / "emotion_dataset").is_dir() else ""
 
 
 def _all_named(folders: list[str], names: set[str]) -> bool:
@@ -239,12 +235,11 @@ def _all_named(folders: list[str], names: set[str]) -> bool:
 
 
 def _is_fi(root: Path) -> bool:
-    return _all_named(_subfolders(_fi_folder(root)), set(labels.MIKELS8))
+    return _all_named(_subfolders(root / _fi_folder(root)), set(labels.MIKELS8))
 
 
 def _list_fi(root: Path) -> Listing:
-    folder = _fi_folder(root)
-    entries, skipped = _entries_under(root, folder.relative_to(root).as_posix())
+    entries, skipped = _entries_under(root, _fi_folder(root))
     return entries, skipped, root
 
 
@@ -482,7 +477,7 @@ def _list_artemis(source: Path) -> Listing:
     return entries, skipped, root
 
 def _is_manifest_csv(path: Path) -> bool:
-    return _is_csv(path) and not _has_artemis_columns(path)
+    return path.is_file() and path.suffix.lower() == ".csv" and not _has_artemis_columns(path)
 
 
 # Detection order: the most specific layouts first.
@@ -573,11 +568,8 @@ def read_dataset(
 
 
 def has_loose_images(folder: str | os.PathLike) -> bool:
-    """Whether ``folder`` holds image files itself (not only in subfolders).
-
-    A class-folder dataset keeps its images in the class folders (the scanner ignores files
-    beside them), so a folder with images of its own is read as a plain folder of images.
-    """
+    """Whether ``folder`` holds image files itself (not only in subfolders): then it is read
+    as a plain folder of images, since the scanner ignores files beside class folders."""
     folder = Path(folder)
     return folder.is_dir() and any(
         entry.is_file() and not discovery.is_hidden(entry.name)
@@ -668,9 +660,6 @@ def read_images(
     progress: bool | None = None,
 ) -> ScanResult:
     """Check the images named by ``sources`` (see ``list_images``) like a scan does.
-
-    Labels are not needed: the manifest's ``label`` is "" except where a CSV gives one.
-    Broken, empty, truncated and non-image files are in ``skipped`` with their reasons.
 
     Args:
         sources: Image files, folders of images and CSV lists of paths.

@@ -23,7 +23,6 @@ import hashlib
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import imagehash
 import numpy as np
@@ -32,7 +31,7 @@ from PIL import Image
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from thesis_lib.data.images import decode_grey
+from thesis_lib.data.images import decode_grey, read_bytes
 from thesis_lib.errors import ConfigError, DataError
 
 DUPLICATE_COLUMNS = ["group", "path", "kind", "split", "distance"]
@@ -131,9 +130,7 @@ def drop_duplicates(
     if keep not in KEEP_CHOICES:
         raise ConfigError(f"keep must be one of {list(KEEP_CHOICES)}, got {keep!r}")
     frame = _validated_manifest(manifest)
-    missing = set(DUPLICATE_COLUMNS) - set(duplicates.columns)
-    if missing:
-        raise DataError(f"not a find_duplicates table: it lacks the columns {sorted(missing)}")
+    _check_duplicates_table(duplicates)
     if duplicates.empty:
         return manifest.copy()
     members = duplicates.assign(not_train=duplicates["split"].ne("train"))
@@ -156,9 +153,7 @@ def leakage_report(duplicates: pd.DataFrame) -> pd.DataFrame:
         The rows of those groups (same columns), sorted by group, split and path; empty when
         nothing leaks or the manifest had no splits.
     """
-    missing = set(DUPLICATE_COLUMNS) - set(duplicates.columns)
-    if missing:
-        raise DataError(f"not a find_duplicates table: it lacks the columns {sorted(missing)}")
+    _check_duplicates_table(duplicates)
     splits_per_group = duplicates.groupby("group")["split"].nunique(dropna=True)
     leaking = splits_per_group.index[splits_per_group > 1]
     report = duplicates[duplicates["group"].isin(leaking)]
@@ -187,6 +182,12 @@ def pack_bits(bits: np.ndarray) -> np.ndarray:
     padding = -packed.shape[1] % 8
     packed = np.pad(packed, ((0, 0), (0, padding)))
     return np.ascontiguousarray(packed).view(np.uint64)
+
+
+def _check_duplicates_table(duplicates: pd.DataFrame) -> None:
+    missing = set(DUPLICATE_COLUMNS) - set(duplicates.columns)
+    if missing:
+        raise DataError(f"not a find_duplicates table: it lacks the columns {sorted(missing)}")
 
 
 def _validated_manifest(manifest: pd.DataFrame) -> pd.DataFrame:
@@ -224,12 +225,9 @@ def perceptual_hashes(image: Image.Image, hash_size: int = SCAN_HASH_SIZE
 
 
 def hash_to_hex(bits: np.ndarray) -> str:
-    """Hash bits as a hex string, most significant bit first, as ``str(imagehash.ImageHash)``
-    writes them (16 digits for 64 bits)."""
-    bits = np.asarray(bits, dtype=bool).ravel()
-    padded = np.concatenate([np.zeros(-len(bits) % 8, dtype=bool), bits])
-    text = np.packbits(padded).tobytes().hex()
-    return text[len(text) - (len(bits) + 3) // 4:]
+    """Hash bits as ``str(imagehash.ImageHash)`` writes them: hex, most significant bit
+    first (16 digits for 64 bits)."""
+    return str(imagehash.ImageHash(np.asarray(bits, dtype=bool).reshape(1, -1)))
 
 
 def hex_to_hashes(values: Sequence[str], bits: int) -> np.ndarray:
@@ -300,11 +298,7 @@ def _fingerprints(paths, near, hash_size, workers, progress):
     """(sha256, pHash bits, dHash bits) of every file, in order; hashes None when near=False."""
 
     def fingerprint(path):
-        try:
-            data = Path(path).read_bytes()
-        except OSError as error:
-            raise DataError(f"{path}: cannot read file ({error.strerror or error})") from error
-        return fingerprint_bytes(data, name=path, near=near, hash_size=hash_size)
+        return fingerprint_bytes(read_bytes(path), name=path, near=near, hash_size=hash_size)
 
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count()) as executor:
         results = executor.map(fingerprint, paths)

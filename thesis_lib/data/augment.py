@@ -107,11 +107,8 @@ def _image_operations(magnitude: float) -> list[Callable[[tf.Tensor, tf.Tensor],
     strength = operation_strengths(magnitude)
     ops = augment_ops
 
-    def width(image: tf.Tensor) -> tf.Tensor:
-        return tf.cast(tf.shape(image)[2], tf.float32)
-
-    def height(image: tf.Tensor) -> tf.Tensor:
-        return tf.cast(tf.shape(image)[1], tf.float32)
+    def side(image: tf.Tensor, axis: int) -> tf.Tensor:
+        return tf.cast(tf.shape(image)[axis], tf.float32)
 
     table = {
         "identity": lambda image, sign: image,
@@ -127,10 +124,10 @@ def _image_operations(magnitude: float) -> list[Callable[[tf.Tensor, tf.Tensor],
         "shear_x": lambda image, sign: ops.shear_x(image, sign * strength["shear"]),
         "shear_y": lambda image, sign: ops.shear_y(image, sign * strength["shear"]),
         "translate_x": lambda image, sign: ops.translate_x(
-            image, sign * strength["translate"] * width(image)
+            image, sign * strength["translate"] * side(image, 2)
         ),
         "translate_y": lambda image, sign: ops.translate_y(
-            image, sign * strength["translate"] * height(image)
+            image, sign * strength["translate"] * side(image, 1)
         ),
     }
     return [

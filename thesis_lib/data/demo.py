@@ -178,12 +178,8 @@ def read_marker(out_dir: str | os.PathLike) -> dict | None:
 
 
 def draw_style(class_name: str, rng: np.random.Generator) -> Style:
-    """One image's style around the prototype of ``class_name`` ("other": a random non-sad one).
-
-    Args:
-        class_name: a Mikels category or "other".
-        rng: the image's random generator.
-    """
+    """One image's style, drawn by ``rng`` around the prototype of ``class_name`` (a Mikels
+    category, or "other": a random non-sad one)."""
     if class_name == "other":
         class_name = MIKELS_CLASSES[rng.integers(len(MIKELS_CLASSES) - 1)]
     prototype = PROTOTYPES[class_name]
@@ -196,13 +192,8 @@ def draw_style(class_name: str, rng: np.random.Generator) -> Style:
 
 
 def render_image(style: Style, size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """Draw one image in ``style``: background, random shapes and texture. Returns uint8 RGB.
-
-    Args:
-        style: the colour/texture statistics to draw.
-        size: (width, height) in pixels.
-        rng: the image's random generator (draws the content and the small variations).
-    """
+    """Draw one uint8 RGB image of ``size`` (width, height) in ``style``: background, random
+    shapes and texture, the content and small variations drawn by ``rng``."""
     width, height = size
     # Coordinates in units of the image width (so texture frequency is per image width), as a
     # row and a column that broadcast to the full grid only where needed.

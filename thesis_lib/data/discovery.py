@@ -1,21 +1,13 @@
 """Find the images of a dataset, check every one of them, and report what cannot be used.
 
 A dataset is either a folder of class folders (``root/<class>/**/<image>``) or a CSV manifest
-(``path,label[,split]``, paths relative to the CSV). Each file is checked in one pass: read
-once, fully decoded once in grey (``images.decode_grey``: a colour JPEG only in its luma
-channel; truncated, corrupt and unusable files fail as in the reference decoder
-``images.decode_image``) and hashed for the duplicate audit (SHA-256 of the bytes, pHash and
-dHash of the grey pixels). Unusable files are listed in ``ScanResult.skipped`` with a short
-reason.
+(``path,label[,split]``, paths relative to the CSV). Each file is read once, decoded once in
+grey (``inspect_file``) and hashed for the duplicate audit; unusable files are listed in
+``ScanResult.skipped`` with a short reason.
 
-Whether the pipeline may decode a file with TensorFlow ("tf") instead of PIL is decided per
-encoding kind (``images.encoding_kind``: format, mode, JPEG coding process and chroma
-sampling, ...): the first ``TF_COMPARISONS_PER_KIND`` files of each kind are decoded by
-TensorFlow too and compared pixel for pixel; once that many agree, the rest of the kind is
-trusted without a second decode. A single difference or TensorFlow error in a kind sends every
-file of that kind through the comparison (those that skipped it are compared after the
-checking pass), so no file that breaks ``tf.io`` or that TensorFlow reads differently reaches
-training as "tf".
+Whether the pipeline may decode a file with TensorFlow ("tf") instead of PIL is learnt per
+encoding kind (``TensorFlowAgreement``), so no file that breaks ``tf.io`` or that TensorFlow
+reads differently reaches training as "tf".
 
 Checking is parallel (threads) and the results are cached per file (keyed by path, size and
 modification time), so a second scan of an unchanged dataset only lists the folder. The cache
@@ -39,7 +31,7 @@ import pandas as pd
 
 from thesis_lib.data import audit, images
 from thesis_lib.errors import DataError, ThesisError
-from thesis_lib.files import write_text
+from thesis_lib.files import read_json, write_text
 
 MANIFEST_COLUMNS = [
     "path", "relpath", "label", "width", "height", "format", "mode", "orientation", "frames",
@@ -111,7 +103,7 @@ class ScanResult:
         return self.skipped["reason"].value_counts().sort_index()
 
     def summary(self) -> str:
-        """A short human-readable report: images per class, skipped files per reason."""
+        """Images per class and skipped files per reason, as text."""
         lines = [f"{len(self.manifest)} usable images in {self.root}"]
         for label, count in self.class_counts().items():
             lines.append(f"  {label}: {count}")
@@ -351,11 +343,14 @@ def _inspect_all(
     paths: list[str], workers: int | None, progress: bool | None,
     agreement: TensorFlowAgreement,
 ) -> list[dict]:
+    from tqdm.auto import tqdm
+
     if not paths:
         return []
     workers = workers or os.cpu_count() or 1
     show = progress if progress is not None else len(paths) >= MIN_FILES_FOR_PROGRESS
-    bar = _progress_bar(len(paths), "checking images", show)
+    bar = tqdm(total=len(paths), desc="checking images", unit="file", disable=not show,
+               file=sys.stderr)
     results: list[dict] = []
     if workers == 1 or len(paths) < MIN_FILES_FOR_POOL:
         for path in paths:
@@ -371,12 +366,6 @@ def _inspect_all(
                 bar.update(1)
     bar.close()
     return results
-
-
-def _progress_bar(total: int, description: str, show: bool):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=description, unit="file", disable=not show, file=sys.stderr)
 
 
 # --- the cache -------------------------------------------------------------------------------
@@ -405,18 +394,16 @@ def cache_path_for(root: str | os.PathLike) -> Path:
 
 def _load_cache(path: Path, root: Path) -> dict:
     try:
-        content = json.loads(path.read_text())
-    except (OSError, ValueError):
+        content = read_json(path, kind=dict)
+    except DataError:
         return {}  # no cache yet, or a damaged one: scan again
-    if not isinstance(content, dict) or content.get("version") != CACHE_VERSION \
-            or content.get("root") != str(root):
+    if content.get("version") != CACHE_VERSION or content.get("root") != str(root):
         return {}
     files = content.get("files")
     return files if isinstance(files, dict) else {}
 
 
 def _save_cache(path: Path, root: Path, files: dict) -> None:
-
     try:
         write_text(path, json.dumps({"version": CACHE_VERSION, "root": str(root),
                                      "files": files}))
@@ -452,15 +439,8 @@ def scan_entries(
         root: The dataset root; ``Entry.relpath`` is relative to it.
         entries: The files to check.
         skipped: Files already rejected while listing (path, reason, detail).
-        min_side: Skip images whose shorter side is below this many pixels (None: no limit).
-        workers: Threads for checking (default: all cores).
-        cache: Reuse and update the per-file cache (in ``scan_cache_dir()``, never in the
-            dataset).
-        progress: Show progress bars (default: only for many files).
+        min_side, workers, cache, progress: As for ``scan_dataset``.
         require_classes: Raise ``DataError`` when fewer distinct labels remain.
-
-    Returns:
-        The ``ScanResult``.
     """
     root = Path(root).resolve()
     entries = list(entries)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,7 +16,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 from scipy.stats import circmean, circstd
 
-from thesis_lib.data.images import decode_bytes
+from thesis_lib.data.images import decode_bytes, load_image, read_bytes
 from thesis_lib.errors import DataError
 
 STATISTICS = ["brightness", "saturation", "hue", "colourfulness"]
@@ -41,10 +40,10 @@ def colour_statistics(pixels: np.ndarray) -> dict[str, float]:
     # Channel-first copies: reductions across a trailing axis of 3 are slow in numpy.
     red, green, blue = pixels.reshape(-1, 3).T.astype(np.float64)
     value, saturation, hue_turns = _hsv(red / 255.0, green / 255.0, blue / 255.0)
+    # Hue weighted by saturation: grey pixels have no hue.
     angle = 2.0 * np.pi * hue_turns
-    weight = saturation
-    sine, cosine = np.sum(weight * np.sin(angle)), np.sum(weight * np.cos(angle))
-    if np.hypot(sine, cosine) < 1e-9 * max(len(weight), 1):
+    sine, cosine = np.sum(saturation * np.sin(angle)), np.sum(saturation * np.cos(angle))
+    if np.hypot(sine, cosine) < 1e-9 * max(len(saturation), 1):
         hue = float("nan")
     else:
         hue = float(np.degrees(np.arctan2(sine, cosine)) % 360.0)
@@ -105,11 +104,7 @@ def image_statistics(
 
 
 def _one_image(path: str, max_side: int | None) -> dict:
-    try:
-        data = Path(path).read_bytes()
-    except OSError as error:
-        raise DataError(f"{path}: cannot read file ({error.strerror or error})") from error
-    pixels, info = decode_bytes(data, name=path)
+    pixels, info = decode_bytes(read_bytes(path), name=path)
     if max_side is not None and max(pixels.shape[:2]) > max_side:
         image = Image.fromarray(pixels)
         image.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
@@ -248,13 +243,12 @@ def plot_statistics_by_class(
 
 
 def _squashed(path: str, size: int) -> np.ndarray:
-    pixels, _ = decode_bytes(Path(path).read_bytes(), name=path)
-    return np.asarray(Image.fromarray(pixels).resize((size, size), Image.Resampling.BILINEAR))
+    image = Image.fromarray(load_image(path))
+    return np.asarray(image.resize((size, size), Image.Resampling.BILINEAR))
 
 
 def _thumbnail(path: str, size: int) -> np.ndarray:
-    pixels, _ = decode_bytes(Path(path).read_bytes(), name=path)
-    image = Image.fromarray(pixels)
+    image = Image.fromarray(load_image(path))
     image.thumbnail((size, size), Image.Resampling.BILINEAR)
     return np.asarray(image)
 

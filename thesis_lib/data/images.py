@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import os
 import warnings
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -96,7 +96,7 @@ class ImageInfo:
     encoding: str = ""
 
     def as_dict(self) -> dict:
-        return {field.name: getattr(self, field.name) for field in fields(self)}
+        return asdict(self)
 
 
 def is_image_path(path: str | os.PathLike) -> bool:
@@ -104,25 +104,25 @@ def is_image_path(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
-def _open(source: str | os.PathLike | bytes, name: str) -> Image.Image:
-    """Open an image from a path or from bytes already read, with a clear error."""
-    if isinstance(source, bytes):
-        if not source:
-            raise ImageFileError(name, REASON_EMPTY, "empty file (0 bytes)")
-        stream = io.BytesIO(source)
-    else:
-        try:
-            if os.path.getsize(source) == 0:
-                raise ImageFileError(name, REASON_EMPTY, "empty file (0 bytes)")
-        except OSError as error:
-            detail = f"cannot read file ({error.strerror or error})"
-            raise ImageFileError(name, REASON_UNREADABLE, detail) from error
-        stream = source
+def read_bytes(path: str | os.PathLike) -> bytes:
+    """The contents of a file; ``ImageFileError`` ("unreadable") naming it when it cannot be
+    read."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as error:
+        detail = f"cannot read file ({error.strerror or error})"
+        raise ImageFileError(str(path), REASON_UNREADABLE, detail) from error
+
+
+def _open(data: bytes, name: str) -> Image.Image:
+    """Open an image from the bytes of its file, with a clear error."""
+    if not data:
+        raise ImageFileError(name, REASON_EMPTY, "empty file (0 bytes)")
     try:
         with warnings.catch_warnings():
             # Huge or odd files warn; they are either read or rejected below.
             warnings.simplefilter("ignore")
-            return Image.open(stream)
+            return Image.open(io.BytesIO(data))
     except UnidentifiedImageError as error:
         detail = "not an image (PIL cannot identify the file)"
         raise ImageFileError(name, REASON_NOT_IMAGE, detail) from error
@@ -169,14 +169,12 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 
 
 def _to_grey(image: Image.Image) -> Image.Image:
-    """Any PIL mode as 8-bit grey, through the same RGB conversion as ``_to_rgb``."""
     return image if image.mode == "L" else _to_rgb(image).convert("L")
 
 
 def _decode(image: Image.Image, name: str, *, grey: bool = False
             ) -> tuple[Image.Image, ImageInfo]:
-    """The fully decoded, upright image (possibly ``image`` itself) and its info: RGB, or
-    with ``grey`` mode L."""
+    """The fully decoded, upright RGB (with ``grey``: L) image and its info."""
     frames = getattr(image, "n_frames", 1)
     orientation = _orientation(image)
     has_alpha = _has_alpha(image)
@@ -225,56 +223,32 @@ def _check_size(info: ImageInfo, min_side: int | None, name: str) -> None:
 
 
 def decode_image(
-    data: bytes, *, name: str = "<bytes>", min_side: int | None = None
+    data: bytes, *, name: str = "<bytes>", min_side: int | None = None, grey: bool = False
 ) -> tuple[Image.Image, ImageInfo]:
-    """Decode image file contents already in memory to an upright RGB PIL image.
-
-    The same decoding as ``load_image``, stopping before the copy into a numpy array, for
-    callers that go on working with PIL (hashing, resizing).
+    """``decode_bytes`` as an upright mode "RGB" PIL image, for callers that go on working
+    with PIL (hashing, resizing); returns it and the file's ``ImageInfo``.
 
     Args:
-        data: The raw file contents.
-        name: How the file is named in error messages.
-        min_side: Reject images whose shorter side is below this many pixels.
-
-    Returns:
-        The mode "RGB" image and the file's ``ImageInfo``.
-
-    Raises:
-        DataError: as ``load_image``.
+        grey: Decode as ``decode_grey`` does.
     """
-    return _decode_contents(data, name, min_side, grey=False)
-
-
-def decode_grey(data: bytes, *, name: str = "<bytes>", min_side: int | None = None
-                ) -> tuple[Image.Image, ImageInfo]:
-    """Decode image file contents to an upright grey (mode L) PIL image, with the checks of
-    ``decode_image``; what the scan hashes.
-
-    A colour JPEG decodes only its luma channel (Y of YCbCr, which the encoder computed
-    from RGB with the weights PIL's L conversion uses), every other file is fully decoded
-    and converted: truncated, corrupt and unusable files fail exactly as in ``decode_image``.
-
-    Args:
-        data: The raw file contents.
-        name: How the file is named in error messages.
-        min_side: Reject images whose shorter side is below this many pixels.
-
-    Returns:
-        The mode "L" image and the file's ``ImageInfo`` (with the stored mode, e.g. "RGB").
-    """
-    return _decode_contents(data, name, min_side, grey=True)
-
-
-def _decode_contents(data: bytes, name: str, min_side: int | None, *, grey: bool
-                     ) -> tuple[Image.Image, ImageInfo]:
-    """``decode_image`` (RGB) or ``decode_grey`` (L): open, decode, describe, check the size."""
     with _open(data, name) as image:
         encoding = encoding_kind(image, data)  # before decoding: draft() changes the mode
         decoded, info = _decode(image, name, grey=grey)
         info = replace(info, encoding=encoding)
     _check_size(info, min_side, name)
     return decoded, info
+
+
+def decode_grey(data: bytes, *, name: str = "<bytes>", min_side: int | None = None
+                ) -> tuple[Image.Image, ImageInfo]:
+    """``decode_image`` as an upright grey (mode L) PIL image: what the scan hashes.
+
+    A colour JPEG decodes only its luma channel (Y of YCbCr, which the encoder computed
+    from RGB with the weights PIL's L conversion uses), every other file is fully decoded
+    and converted: truncated, corrupt and unusable files fail exactly as in ``decode_image``.
+    The ``ImageInfo`` keeps the stored mode (e.g. "RGB").
+    """
+    return decode_image(data, name=name, min_side=min_side, grey=True)
 
 
 def encoding_kind(image: Image.Image, data: bytes) -> str:
@@ -321,15 +295,12 @@ def _jpeg_frame_marker(data: bytes) -> int | None:
 def decode_bytes(
     data: bytes, *, name: str = "<bytes>", min_side: int | None = None
 ) -> tuple[np.ndarray, ImageInfo]:
-    """Decode image file contents already in memory; see ``load_image``.
+    """``load_image`` of file contents already in memory, with the file's ``ImageInfo``.
 
     Args:
         data: The raw file contents.
         name: How the file is named in error messages.
         min_side: Reject images whose shorter side is below this many pixels.
-
-    Returns:
-        The uint8 (H, W, 3) RGB pixels and the file's ``ImageInfo``.
     """
     rgb, info = decode_image(data, name=name, min_side=min_side)
     return np.asarray(rgb, dtype=np.uint8), info
@@ -353,11 +324,7 @@ def load_image(path: str | os.PathLike, *, min_side: int | None = None) -> np.nd
         DataError: "<path>: <reason>" for an empty, truncated or corrupt file, a file that is
             not an image, or an image that is too small.
     """
-    name = str(path)
-    with _open(path, name) as image:
-        rgb, info = _decode(image, name)
-        _check_size(info, min_side, name)
-        return np.asarray(rgb, dtype=np.uint8)
+    return decode_bytes(read_bytes(path), name=str(path), min_side=min_side)[0]
 
 
 def probe(path: str | os.PathLike) -> ImageInfo:
@@ -367,7 +334,7 @@ def probe(path: str | os.PathLike) -> ImageInfo:
         DataError: as ``load_image``.
     """
     name = str(path)
-    with _open(path, name) as image:
+    with _open(read_bytes(path), name) as image:
         return _decode(image, name)[1]
 
 
@@ -411,15 +378,10 @@ def tf_decode(contents):
 
 
 def tf_decode_bytes(data: bytes) -> np.ndarray:
-    """``tf_decode`` of file contents in memory, run eagerly: the same TensorFlow decoding op
-    for the same file, chosen in Python by the test ``tf.io.is_jpeg`` makes (the first three
-    bytes), since an eager ``tf.cond`` costs a third of the decoding of a 500 x 375 JPEG.
+    """``tf_decode`` of file contents in memory, run eagerly, as uint8 (H, W, 3) pixels.
 
-    Args:
-        data: The raw file contents.
-
-    Returns:
-        The uint8 (H, W, 3) pixels.
+    The op is chosen in Python by the test ``tf.io.is_jpeg`` makes (the first three bytes),
+    since an eager ``tf.cond`` costs a third of the decoding of a 500 x 375 JPEG.
 
     Raises:
         tensorflow.errors.OpError: TensorFlow cannot decode the file.

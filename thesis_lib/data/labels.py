@@ -135,10 +135,6 @@ def canonical_emotion(raw: object) -> str:
     return SYNONYMS.get(name, name)
 
 
-def _to_thesis7(emotion: str) -> str:
-    return WEBEMO_TO_THESIS7.get(emotion, emotion)
-
-
 @dataclass(frozen=True)
 class LabelScheme:
     """A set of classes and the rule mapping raw labels onto them.

@@ -22,11 +22,6 @@ stop)`` one after the other (``steps_per_epoch`` batches each). Because every ep
 augmentation depend only on the seed and the epoch number, a run resumed at epoch k sees
 exactly the batches an uninterrupted run would have seen from epoch k on.
 
-The cache (``cache="memory"`` or a folder) holds the decoded, resized uint8 images of a set of
-files in a numpy array (in memory, or a ``.npy`` file read as a memory map), filled in one pass
-when the dataset is made; every epoch then reads from it in its own order, without touching the
-image files.
-
 Broken files: the data scan (``thesis data scan`` / ``prepare_dataset``) decodes every file
 once and drops the ones that fail, so a prepared dataset holds only readable images. Here,
 missing files are reported before anything starts, and a file that is not an image at all
@@ -50,14 +45,14 @@ import tensorflow as tf
 from sklearn.utils.class_weight import compute_class_weight
 
 from thesis_lib.data.augment import RandAugment
-from thesis_lib.data.images import RESIZE_MODES, load_image, tf_decode
+from thesis_lib.data.images import JPEG_SIGNATURE, RESIZE_MODES, load_image, tf_decode
 from thesis_lib.errors import ConfigError, DataError
 
 DECODERS = ("tf", "pil")
 # Extensions TensorFlow's decoders read; anything else goes through PIL by default.
 TF_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif"})
 # Image file signatures TensorFlow can decode: JPEG, PNG, GIF, BMP.
-_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM")
+_SIGNATURES = (JPEG_SIGNATURE, b"\x89PNG", b"GIF8", b"BM")
 
 
 def class_weights(label_indices: Sequence[int], num_classes: int) -> dict[int, float]:
@@ -69,10 +64,8 @@ def class_weights(label_indices: Sequence[int], num_classes: int) -> dict[int, f
     _check_labels(labels, num_classes)
     present = np.unique(labels)
     weights = compute_class_weight("balanced", classes=present, y=labels)
-    result = {index: 1.0 for index in range(num_classes)}
-    result.update(
-        {int(index): float(weight) for index, weight in zip(present, weights, strict=True)}
-    )
+    result = dict.fromkeys(range(num_classes), 1.0)
+    result.update(zip(present.tolist(), weights.tolist(), strict=True))
     return result
 
 
@@ -266,7 +259,8 @@ def _image_source(paths, labels, decoders, image_size, resize, cache, ordered):
 
 
 def _filled_cache(cache, key: str, count: int, image_size: int, decode_all) -> np.ndarray:
-    """The decoded images of the dataset in file order, from the cache or decoded now.
+    """The decoded, resized uint8 images of the dataset in file order, from the cache or
+    decoded now (in one pass); every epoch then reads them without touching the files.
 
     A folder cache is ``<folder>/<key>.npy``, written under a temporary name and renamed when
     complete, so an interrupted fill is never taken for a cache.

@@ -13,6 +13,7 @@ sees the same cleaned dataset, and no copy of a training image can land in val o
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from collections.abc import Sequence
@@ -115,7 +116,6 @@ def _drop_duplicates(
     manifest: pd.DataFrame, workers: int | None
 ) -> tuple[pd.DataFrame, list[dict], pd.DataFrame]:
     """The manifest without the redundant copies, their skip records, and the group table."""
-
     duplicates = audit.find_duplicates(manifest, workers=workers)
     by_path = manifest.set_index("path")
     groups = duplicates.assign(relpath=duplicates["path"].map(by_path["relpath"]).astype(object),
@@ -155,13 +155,15 @@ def _check_predefined_split(manifest: pd.DataFrame) -> pd.DataFrame:
     return manifest
 
 
-def _choose_splits(
+def choose_splits(
     manifest: pd.DataFrame, ratios: Sequence[float], seed: int, split_file: str | None
 ) -> pd.Series:
+    """The split of every row: from ``split_file`` when given, else the manifest's own split
+    (``split`` set on every row) completed with a validation set, else a new split."""
     if split_file is not None:
         table = splits.load_split(split_file)
         return splits.apply_split_file(manifest, table, str(split_file))
-    if "split" in manifest.columns:
+    if "split" in manifest.columns and manifest["split"].notna().all():
         return splits.complete_predefined_split(manifest, ratios=ratios, seed=seed)
     return splits.assign_splits(manifest, ratios=ratios, seed=seed)
 
@@ -223,7 +225,7 @@ def prepare_dataset(
         manifest, removed, duplicates = _drop_duplicates(manifest, workers)
         dropped += removed
     manifest = manifest.copy()
-    manifest["split"] = _choose_splits(manifest, ratios, seed,
+    manifest["split"] = choose_splits(manifest, ratios, seed,
                                        None if split_file is None else str(split_file))
     unlisted = manifest[manifest["split"].isna()]
     dropped += [discovery.skip_record(path, REASON_NOT_IN_SPLIT_FILE,
@@ -254,7 +256,6 @@ def leakage_without_deduplication(source: str | os.PathLike, **options) -> pd.Da
         source: the dataset.
         **options: ``prepare_dataset`` options (scheme, ratios, seed, adapter, min_side...).
     """
-
     plain = prepare_dataset(source, **{**options, "deduplicate": False})
     return audit.leakage_report(audit.find_duplicates(plain.manifest))
 
@@ -273,9 +274,6 @@ def write_prepared(prepared: PreparedDataset, out: str | os.PathLike, *,
         DataError: ``out`` holds a different ``split.csv`` and ``overwrite`` is off: earlier
             training runs may have used it.
     """
-    import json
-
-
     out = Path(out)
     split_path = out / "split.csv"
     new_split = prepared.manifest[splits.SPLIT_COLUMNS].sort_values("relpath")

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from thesis_lib.errors import ConfigError, DataError
+from thesis_lib.files import write_csv
 
 SPLITS = ("train", "val", "test")
 SPLIT_COLUMNS = ["relpath", "label", "split"]
@@ -134,14 +135,10 @@ def complete_predefined_split(
 
 def save_split(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
     """Write ``relpath,label,split`` (sorted by relpath) to ``path`` and return it."""
-    path = Path(path)
     missing = set(SPLIT_COLUMNS) - set(frame.columns)
     if missing:
         raise DataError(f"cannot save a split without the columns {', '.join(sorted(missing))}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table = frame[SPLIT_COLUMNS].sort_values("relpath", kind="stable")
-    table.to_csv(path, index=False)
-    return path
+    return write_csv(path, frame[SPLIT_COLUMNS].sort_values("relpath", kind="stable"))
 
 
 def load_split(path: str | os.PathLike) -> pd.DataFrame:

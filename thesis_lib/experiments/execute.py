@@ -38,7 +38,7 @@ def execute_notebook(name: str, parameters: dict[str, Any], folder: Path, *,
     output = folder / f"{name}.ipynb"
     log_path = folder / f"{name}.log"
     started = time.monotonic()
-    with open(log_path, "w", encoding="utf-8") as log, _stderr_to(log):
+    with open(log_path, "w", encoding="utf-8") as log, stderr_to(log):
         try:
             papermill.execute_notebook(
                 str(paths.notebook_path(name)), str(output),
@@ -78,7 +78,7 @@ class _ProgressLines:
 
 
 @contextlib.contextmanager
-def _stderr_to(log: TextIO) -> Iterator[None]:
+def stderr_to(log: TextIO) -> Iterator[None]:
     """Point this process's file descriptor 2 (inherited by the kernels it starts) at ``log``."""
     sys.stderr.flush()
     try:

@@ -40,7 +40,7 @@ import yaml
 from thesis_lib import files, paths
 from thesis_lib.config.training import config_fields, make_config
 from thesis_lib.errors import ConfigError, ThesisError
-from thesis_lib.experiments.execute import PROGRESS_PREFIX
+from thesis_lib.experiments.execute import PROGRESS_PREFIX, stderr_to
 from thesis_lib.training import records
 from thesis_lib.training.run import check_config, plan_run
 
@@ -154,10 +154,13 @@ def run_cell(cell: dict[str, Any], notebook: str = DEFAULT_NOTEBOOK, name: str =
     # Fields that the notebook's parameters cell does not list are expected: no warnings.
     logging.getLogger("papermill").setLevel(logging.ERROR)
     try:
-        papermill.execute_notebook(
-            str(paths.resolve(notebook)), str(output), parameters=parameters,
-            cwd=str(paths.project_root()), progress_bar=False, log_output=False,
-        )
+        # The kernel's own start-up lines go to a log beside the executed notebook, not into
+        # the cell of the notebook (or the terminal) that runs the grid.
+        with open(output.with_suffix(".log"), "w", encoding="utf-8") as log, stderr_to(log):
+            papermill.execute_notebook(
+                str(paths.resolve(notebook)), str(output), parameters=parameters,
+                cwd=str(paths.project_root()), progress_bar=False, log_output=False,
+            )
     except papermill.PapermillExecutionError as error:
         row["error"] = f"{error.ename}: {error.evalue}".splitlines()[0]
         _record_failure(plan.run_dir, row["error"])

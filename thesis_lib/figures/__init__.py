@@ -1,29 +1,9 @@
-"""Publication figures and LaTeX tables of the thesis.
+"""Publication figures and LaTeX tables of the thesis (``docs/figures.md`` lists them).
 
-Every function takes tidy pandas tables or arrays (from ``thesis_lib.analysis.results`` and the run
-records), draws in one publication style (``style.py``) and returns a matplotlib Figure;
-``save_figure`` writes it as PDF and 300 dpi PNG under ``<results_dir>/figures/``.
-
-    plot_accuracy_by_variant    each run as a point, mean with 95 % CI, per network
-    plot_accuracy_vs_modules    accuracy against the number of Gram modules
-    plot_cross_dataset          baseline vs proposed per evaluation dataset (bars, CIs)
-    plot_learning_curves        training/validation curves, mean and band across seeds
-    plot_confusion_matrix       row-normalised (and counts), K x K
-    plot_per_class_metric       per-class F1 (precision, recall) per network (bars)
-    plot_roc_pr_curves          ROC and precision-recall curves per network (sklearn);
-                                K > 2: macro/micro average of the one-vs-rest curves
-    plot_roc_pr_by_class        one network's one-vs-rest ROC/PR curve of each class
-    plot_gram_heatmaps          Gram matrices of sample images (gram_matrices, feature_maps)
-    plot_grad_cam               Grad-CAM overlays (grad_cam)
-    results_table               LaTeX: network, accuracy (%), sample SD, n
-    metrics_table               LaTeX: accuracy, balanced accuracy, macro F1 (...), mean ± SD
-    plot_embedding_map          2-D map of a run's embeddings (``figures.embedding``)
-    significance_table          LaTeX: diff, 95 % CI, t, df, p, Holm p
-    save_figure / save_table    atomic writes with stable names under results_dir
-
-Intervals are Student-t 95 % intervals of the mean over seeds, drawn only for networks with at
-least three runs and clipped to the metric's range; with fewer runs the figures show each seed
-and say that no interval is drawn (``intervals.py``).
+Every function takes tidy pandas tables or arrays (from ``thesis_lib.analysis.results``,
+``run_tables`` and the run records), draws in one publication style (``style.py``) and returns
+a matplotlib Figure or LaTeX text; ``save_figure`` and ``save_table`` write them under
+``<results_dir>/figures/`` and ``<results_dir>/tables/``. Intervals follow ``intervals.py``.
 
 Grad-CAM and the Gram heatmaps import Keras; import them from ``thesis_lib.figures.saliency``
 (they are loaded on first use here too).

@@ -1,14 +1,9 @@
 """Accuracy figures: per network, against the number of Gram modules, across datasets.
 
-All take a tidy table with one row per finished run (``analysis.results.collect_runs``) and
-accuracies as fractions; the axes show percent. Error bars are Student-t 95 % confidence
-intervals of the mean across seeds, the same as in the summary tables, drawn only for networks
-with at least three runs and clipped to 0-100 % (``intervals.py``); with fewer runs each seed is
-shown and the figure says that no interval is drawn.
-
-The cross-dataset figure puts balanced accuracy under accuracy and marks each dataset's
-majority rate (the accuracy of always answering its most frequent class) on the accuracy
-bars: an accuracy below it says the network does worse than a constant answer.
+All take one row per finished run (``analysis.results.collect_runs``), accuracies as
+fractions, and show percent. Error bars are the t intervals of ``intervals.py``, as in the
+summary tables. The cross-dataset figure marks each dataset's majority rate (the accuracy of
+always answering its most frequent class): an accuracy below it is worse than a constant answer.
 """
 
 from __future__ import annotations
@@ -33,8 +28,8 @@ from thesis_lib.figures.intervals import (
     MIN_RUNS_FOR_INTERVAL,
     PERCENT,
     MeanInterval,
-    clipped_note,
-    interval_label,
+    draw_grouped_bars,
+    interval_text,
     mean_interval,
     seed_offsets,
 )
@@ -43,7 +38,8 @@ from thesis_lib.figures.style import figure_size, palette, publication_style
 ACCURACY_LABEL = "Test accuracy (%)"
 BALANCED_LABEL = "Balanced accuracy (%)"
 MAJORITY_LABEL = "majority rate"
-# Where the cross-dataset bars carry their values (percent).
+# Where the cross-dataset bars carry their values (percent): at their foot, clear of the error
+# bars at their tops and of the majority rate's line (at least 100 / K %, 12.5 % for 8 classes).
 BAR_VALUE_HEIGHT = 2.0
 # Legend entries up to this many characters stand side by side in the cross-dataset figure.
 LEGEND_SHORT_NAME = 16
@@ -53,19 +49,10 @@ MEAN_COLOR = "black"
 
 
 def _clip_to_percent(ax, axis: str) -> None:
-    """Keep an accuracy axis within 0-100 %: margins around points at 0 % or 100 % would
-    otherwise show impossible accuracies."""
+    """Keep an accuracy axis within 0-100 % (margins would show impossible accuracies)."""
     low, high = ax.get_xlim() if axis == "x" else ax.get_ylim()
     limits = (max(low, 0.0), min(high, 100.0))
     (ax.set_xlim if axis == "x" else ax.set_ylim)(*limits)
-
-
-def _interval_text(summaries: list[MeanInterval], confidence: float) -> str:
-    """What the drawn error bars are, and whether one of them was clipped."""
-    text = interval_label(confidence)
-    if any(summary.clipped for summary in summaries):
-        text += f"; {clipped_note(PERCENT, ' %')}"
-    return text
 
 
 def _legend_proxies(summaries: list[MeanInterval], confidence: float, color: str):
@@ -74,7 +61,7 @@ def _legend_proxies(summaries: list[MeanInterval], confidence: float, color: str
     if any(summary.has_interval for summary in summaries):
         handles.append(
             Line2D([], [], color=color, marker="D", markersize=4, linewidth=1,
-                   label=_interval_text(summaries, confidence))
+                   label=interval_text(summaries, confidence, PERCENT, " %"))
         )
     if any(not summary.has_interval for summary in summaries):
         handles.append(
@@ -84,8 +71,15 @@ def _legend_proxies(summaries: list[MeanInterval], confidence: float, color: str
     return handles
 
 
-def _draw_mean(ax, summary: MeanInterval, position: float, *, vertical: bool, color) -> None:
-    """The mean as a diamond, with its error bar when there is an interval, hollow otherwise."""
+def _draw_seeds_and_mean(ax, values: np.ndarray, position: float, *, vertical: bool,
+                         spread: float, size: float, alpha: float, point_color, color,
+                         confidence: float) -> MeanInterval:
+    """Each seed as a point, side by side, and the mean as a diamond: with its error bar when
+    there is an interval, hollow otherwise."""
+    offsets = position + seed_offsets(len(values), spread)
+    ax.scatter(*((offsets, values) if vertical else (values, offsets)), s=size,
+               color=point_color, alpha=alpha, linewidths=0, zorder=2)
+    summary = mean_interval(values, confidence, PERCENT)
     x, y = (position, summary.mean) if vertical else (summary.mean, position)
     if summary.has_interval:
         error = [[summary.mean - summary.low], [summary.high - summary.mean]]
@@ -96,6 +90,7 @@ def _draw_mean(ax, summary: MeanInterval, position: float, *, vertical: bool, co
     else:
         ax.plot(x, y, marker="D", markersize=4, color=color, markerfacecolor="white",
                 linewidth=0, zorder=3)
+    return summary
 
 
 def plot_accuracy_by_variant(
@@ -109,9 +104,8 @@ def plot_accuracy_by_variant(
 ) -> Figure:
     """Each run's accuracy as a point and the mean with its CI, one row per network.
 
-    Networks are listed down the y axis so long names ("EfficientNetV2B2 + 4 Gram modules")
-    stay readable at column width. A network with fewer than three runs gets a hollow mean
-    marker and no error bar.
+    Networks run down the y axis, so that long names stay readable at column width. A network
+    with fewer than three runs gets a hollow mean marker and no error bar.
 
     Args:
         runs: one row per run, with columns ``network`` and ``accuracy`` (fraction), of one
@@ -134,16 +128,13 @@ def plot_accuracy_by_variant(
         point_color = palette()[0]
         for row, name in enumerate(names):
             values = runs.loc[runs[network] == name, accuracy].to_numpy(dtype=float) * 100
-            ax.scatter(values, row + seed_offsets(len(values), 0.15), s=14, color=point_color,
-                       alpha=0.7, linewidths=0, zorder=2)
-            summary = mean_interval(values, confidence, PERCENT)
-            _draw_mean(ax, summary, row, vertical=False, color=MEAN_COLOR)
-            summaries.append(summary)
+            summaries.append(_draw_seeds_and_mean(
+                ax, values, row, vertical=False, spread=0.15, size=14, alpha=0.7,
+                point_color=point_color, color=MEAN_COLOR, confidence=confidence))
         _clip_to_percent(ax, "x")
         ax.set_yticks(range(len(names)), names)
         ax.set_ylim(len(names) - 0.5, -0.5)
         ax.set_xlabel(ACCURACY_LABEL)
-        ax.set_ylabel("")
         ax.grid(axis="x", linewidth=0.4, alpha=0.5)
         seed = Line2D([], [], color=point_color, marker="o", markersize=3.5, linewidth=0,
                       alpha=0.7, label=SEED_LABEL)
@@ -167,13 +158,11 @@ def plot_accuracy_vs_modules(
     Module counts with fewer than three runs get a hollow mean marker and no error bar.
 
     Args:
-        runs: one row per run with the number of modules (0 = baseline) and the accuracy, of
-            one evaluation dataset.
-        modules: column with the number of Gram modules.
+        runs: one row per run of one evaluation dataset.
+        modules: column with the number of Gram modules (0 = baseline).
         accuracy: column with the test accuracy in [0, 1].
         hue: optional column separating series (e.g. tap selection), one colour each.
-        confidence: level of the t interval around the mean.
-        width: ``"single"``, ``"double"`` or inches.
+        confidence, width: as in :func:`plot_accuracy_by_variant`.
     """
     what = "accuracy against modules"
     columns = [modules, accuracy] + ([hue] if hue else [])
@@ -191,12 +180,10 @@ def plot_accuracy_vs_modules(
             means = []
             for count in counts:
                 values = frame.loc[frame[modules] == count, accuracy].to_numpy(float) * 100
-                ax.scatter(count + seed_offsets(len(values), 0.08), values, s=12, color=color,
-                           alpha=0.45, linewidths=0, zorder=2)
-                summary = mean_interval(values, confidence, PERCENT)
-                _draw_mean(ax, summary, count, vertical=True, color=color)
-                summaries.append(summary)
-                means.append(summary.mean)
+                summaries.append(_draw_seeds_and_mean(
+                    ax, values, count, vertical=True, spread=0.08, size=12, alpha=0.45,
+                    point_color=color, color=color, confidence=confidence))
+                means.append(summaries[-1].mean)
             label = "mean" if group_name is None else str(group_name)
             ax.plot(counts, means, color=color, linewidth=1, zorder=3)
             series.append(Line2D([], [], color=color, linewidth=1, label=label))
@@ -230,12 +217,10 @@ def plot_cross_dataset(
     """Grouped bars: mean accuracy of each network on each evaluation dataset, with t CIs; below
     them the same for balanced accuracy, and on the accuracy bars each dataset's majority rate.
 
-    A bar of at least three runs gets its t interval (clipped to 0-100 %); a bar of two runs
-    shows both runs as points; a bar of one value (e.g. a published mean) shows the value
-    alone. The majority rate (mean over the dataset's rows; it differs between runs only where
-    their test splits differ) is a dashed line across the dataset's bars, with its value. A
-    note under the axes says which of these the figure holds, and what the table lacks
-    (balanced accuracy, a majority rate).
+    A bar of two runs shows both runs as points, a bar of one value (e.g. a published mean)
+    the value alone. The majority rate (mean over the dataset's rows; runs differ only where
+    their test splits do) is a dashed line across the dataset's bars. A note under the axes
+    says which of these the figure holds, and what the table lacks.
 
     Args:
         runs: one row per (run, evaluation dataset) with the accuracy on that dataset.
@@ -247,8 +232,7 @@ def plot_cross_dataset(
         majority_rate: column with the share of the dataset's most frequent class in [0, 1]
             (None: never drawn).
         dataset_order, network_order: order of the groups and of the bars within a group.
-        confidence: level of the t interval drawn as error bars.
-        width: ``"single"``, ``"double"`` or inches.
+        confidence, width: as in :func:`plot_accuracy_by_variant`.
     """
     what = "cross-dataset accuracy"
     require_columns(runs, [dataset, network, accuracy], what)
@@ -270,13 +254,19 @@ def plot_cross_dataset(
                                  figsize=figure_size(width, aspect=0.75 * len(panels)))
         axes = axes[:, 0]
         for ax, (column, label) in zip(axes, panels, strict=True):
-            summaries.extend(_draw_bars(ax, runs, column, dataset, network, datasets,
-                                        networks, confidence))
+
+            def values_of(name, group: int, column: str = column) -> np.ndarray:
+                rows = (runs[network] == name) & (runs[dataset] == datasets[group])
+                return runs.loc[rows, column].dropna().to_numpy(float) * 100
+
+            summaries.extend(draw_grouped_bars(
+                ax, networks, len(datasets), values_of, confidence=confidence, bounds=PERCENT,
+                capsize=2, linewidth=1, size=8, single_point=False,
+                value_height=BAR_VALUE_HEIGHT))
             ax.set_ylabel(label)
             ax.set_ylim(0, 100)
         _draw_majority(axes[0], majorities)
         axes[-1].set_xticks(range(len(datasets)), datasets)
-        axes[-1].set_xlabel("")
         handles, labels = axes[0].get_legend_handles_labels()
         # The networks first, in their order; the majority rate's line last.
         handles = [handle for handle, text in sorted(
@@ -298,32 +288,6 @@ def plot_cross_dataset(
         axes[-1].text(1.0, -0.12, "\n".join(note for note in notes if note),
                       transform=axes[-1].transAxes, ha="right", va="top", fontsize=6)
     return fig
-
-
-def _draw_bars(ax, runs: pd.DataFrame, column: str, dataset: str, network: str,
-               datasets: list, networks: list, confidence: float) -> list[MeanInterval]:
-    """One panel of grouped bars (networks within datasets) of one metric, in percent."""
-    bar_width = 0.8 / len(networks)
-    summaries = []
-    for index, (name, color) in enumerate(zip(networks, palette(len(networks)), strict=False)):
-        positions, bars = [], []
-        for group, data_name in enumerate(datasets):
-            selected = (runs[network] == name) & (runs[dataset] == data_name)
-            values = runs.loc[selected, column].dropna().to_numpy(float) * 100
-            if values.size == 0:
-                continue
-            positions.append(group + (index - (len(networks) - 1) / 2) * bar_width)
-            bars.append(mean_interval(values, confidence, PERCENT))
-            _draw_bar_spread(ax, positions[-1], values, bars[-1], bar_width)
-        ax.bar(positions, [bar.mean for bar in bars], width=bar_width, color=color,
-               label=str(name), zorder=1)
-        # Values at the foot of the bars: clear of the error bars at their tops and of the
-        # majority rate's line, which is at least 100 / K % (12.5 % for eight classes).
-        for position, bar in zip(positions, bars, strict=True):
-            ax.text(position, BAR_VALUE_HEIGHT, f"{bar.mean:.2f}", ha="center", va="bottom",
-                    fontsize=6, color="white", zorder=2)
-        summaries.extend(bars)
-    return summaries
 
 
 def _majority_rates(runs: pd.DataFrame, dataset: str, column: str | None,
@@ -354,22 +318,10 @@ def _draw_majority(ax, majorities: dict) -> None:
         drawn = True
 
 
-def _draw_bar_spread(ax, position: float, values: np.ndarray, summary: MeanInterval,
-                     bar_width: float) -> None:
-    """On one bar: its clipped t interval, or each run as a point when there are two."""
-    if summary.has_interval:
-        ax.errorbar(position, summary.mean,
-                    yerr=[[summary.mean - summary.low], [summary.high - summary.mean]],
-                    fmt="none", color=MEAN_COLOR, capsize=2, linewidth=1, zorder=3)
-    elif values.size > 1:
-        ax.scatter(position + seed_offsets(values.size, bar_width * 0.2), values, s=8,
-                   color=MEAN_COLOR, linewidths=0, zorder=3)
-
-
 def _bars_note(summaries: list[MeanInterval], confidence: float) -> str:
     parts = []
     if any(summary.has_interval for summary in summaries):
-        parts.append(f"error bars: {_interval_text(summaries, confidence)}")
+        parts.append(f"error bars: {interval_text(summaries, confidence, PERCENT, ' %')}")
     if any(1 < summary.n < MIN_RUNS_FOR_INTERVAL for summary in summaries):
         parts.append(f"points: each seed (n < {MIN_RUNS_FOR_INTERVAL} seeds), no interval")
     if any(summary.n == 1 for summary in summaries):

@@ -78,11 +78,7 @@ def class_names_of(frame: pd.DataFrame) -> list[str]:
 
 
 def class_indices(classes: Sequence[str | int] | None, names: Sequence[str]) -> list[int]:
-    """Indices of ``classes`` (names or indices) among ``names``; all when ``None``.
-
-    Raises:
-        DataError: a class that is not among ``names``.
-    """
+    """Indices of ``classes`` (names or indices) among ``names``; all when ``None``."""
     if classes is None:
         return list(range(len(names)))
     indices = []

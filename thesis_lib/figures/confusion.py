@@ -1,9 +1,9 @@
 """Confusion matrices as heatmaps: row-normalised (recall per true class) and counts.
 
-Up to four classes both panels are drawn side by side at column width. From five classes on
-(the 8 Mikels emotions) the default is the row-normalised matrix alone, with whole percents in
-the cells, the number of images of each true class beside its name, rotated class names on the
-x axis, and a figure that grows with the number of classes, so that every cell stays legible.
+Up to four classes both panels stand side by side at column width. From five classes on (the 8
+Mikels emotions) the default is the row-normalised matrix alone, with whole percents, each true
+class's image count beside its name and a figure that grows with the classes, so that every
+cell stays legible.
 """
 
 from __future__ import annotations
@@ -64,11 +64,8 @@ def _panels(panels: Sequence[str] | None, classes: int) -> tuple[str, ...]:
 
 
 def _figure_size(width, classes: int, panels: int, title: bool) -> tuple[float, float]:
-    """(width, height) in inches, and the side of one cell.
-
-    Up to four classes: one column, as wide as tall as the panels need. More classes: room
-    for cells of ``_CELL`` inches beside the class names, the height following the width.
-    """
+    """((width, height) in inches, side of one cell): one column up to four classes, else
+    room for cells of ``_CELL`` inches beside the class names."""
     if classes <= FEW_CLASSES:
         inches = figure_size(width if width is not None else "single")[0]
         return (inches, inches * (0.55 if panels == 2 else 0.75)), inches / panels / classes
@@ -90,9 +87,8 @@ def plot_confusion_matrix(
 ) -> Figure:
     """Confusion matrix heatmaps: the counts and/or each row divided by its total (in %).
 
-    Rows are true classes and columns predicted classes, as in ``sklearn.metrics.
-    confusion_matrix`` and ``metrics.json``; the diagonal of the row-normalised panel is each
-    class's recall. A class without test images has an empty row.
+    Rows are true classes, columns predicted classes (as in sklearn and ``metrics.json``); a
+    class without test images has an empty row.
 
     Args:
         matrix: square array of counts, shape (n_classes, n_classes).
@@ -151,7 +147,6 @@ def plot_confusion_matrix(
             if rotate:
                 plt.setp(ax.get_xticklabels(), rotation=45, ha="right", rotation_mode="anchor")
             ax.tick_params(axis="y", labelrotation=0)
-            ax.set_ylabel("")
         axes[0][0].set_ylabel("True class")
         if title:
             fig.suptitle(title)

@@ -1,9 +1,6 @@
-"""Learning curves across seeds, and the drawing of several runs' curves that the ROC and
-precision-recall figures share.
-
-A network with at least three runs is drawn as its mean curve with the pointwise t band
-(clipped to the metric's range: accuracies 0-100 %, losses >= 0); with fewer runs, or at the
-epochs that fewer than three runs reached (early stopping), each run is drawn as a thin line.
+"""Learning curves across seeds, and the drawing of several runs' curves (shared with the
+ROC and precision-recall figures): the mean curve and its pointwise t band, clipped to the
+metric's range, where at least three runs have a value, else each run as a thin line.
 """
 
 from __future__ import annotations
@@ -19,7 +16,6 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from thesis_lib.analysis.hypothesis_tests import level_text
 from thesis_lib.errors import DataError
 from thesis_lib.figures.checks import ordered, require_columns
 from thesis_lib.figures.intervals import (
@@ -31,6 +27,7 @@ from thesis_lib.figures.intervals import (
     UNBOUNDED,
     clipped_note,
     curve_band,
+    interval_label,
 )
 from thesis_lib.figures.style import figure_size, palette, publication_style
 
@@ -56,10 +53,6 @@ def metric_range(name: str) -> tuple[tuple[float, float], float]:
     return UNBOUNDED, 1.0
 
 
-def band_label(confidence: float) -> str:
-    return f"band: mean ± {level_text(confidence)} t CI (n ≥ {MIN_RUNS_FOR_INTERVAL} seeds)"
-
-
 def draw_runs(
     ax,
     x: np.ndarray,
@@ -72,10 +65,8 @@ def draw_runs(
     label: str | None = None,
     band_alpha: float | None = None,
 ) -> dict[str, bool]:
-    """Draw the curves of one network's runs (runs x points, NaN = no value).
-
-    Where at least three runs have a value: the mean curve and its clipped t band. Elsewhere
-    (fewer runs overall, or the points only some runs reached): each run as a thin line.
+    """Draw the curves of one network's runs (runs x points, NaN = no value): the mean and
+    its clipped t band where at least three runs have a value, elsewhere each run thin.
 
     Returns:
         ``{"band": drawn a band, "thin": drawn thin per-run lines, "clipped": a band was
@@ -111,7 +102,7 @@ def interval_handles(drawn: Sequence[dict[str, bool]], confidence: float,
     most ``wrap`` characters when given)."""
     handles = []
     if any(item["band"] for item in drawn):
-        text = band_label(confidence)
+        text = f"band: {interval_label(confidence)}"
         if any(item["clipped"] for item in drawn):
             text += "; " + (clipped_note(bounds, unit) if bounds
                             else "clipped to each metric's range")
@@ -123,12 +114,6 @@ def interval_handles(drawn: Sequence[dict[str, bool]], confidence: float,
         for handle in handles:
             handle.set_label("\n".join(textwrap.wrap(handle.get_label(), wrap)))
     return handles
-
-
-def _runs_by_epoch(frame: pd.DataFrame, run: str, column: str, epochs: np.ndarray):
-    """Runs x epochs array of ``column`` (NaN where a run has no such epoch)."""
-    table = frame.pivot(index=run, columns="epoch", values=column)
-    return table.reindex(columns=epochs).to_numpy(dtype=float)
 
 
 def plot_learning_curves(
@@ -147,10 +132,9 @@ def plot_learning_curves(
         history: one row per (run, epoch) with ``epoch``, ``network``, ``run`` and the metric
             columns of ``history.csv`` (``loss``, ``val_loss``, ``accuracy``, ``val_accuracy``).
         metrics_to_plot: one panel per metric; accuracies are shown in percent.
-        network: column naming the network of each run (one colour each).
-        run: column identifying the run (seed) the row belongs to.
+        network, run: columns naming the network (one colour each) and the run (seed).
         order: networks in legend order.
-        confidence: level of the t interval drawn as a band across runs at each epoch.
+        confidence: level of the t band across runs at each epoch.
         width: ``"single"``, ``"double"`` or inches.
     """
     needed = ["epoch", network, run]
@@ -176,7 +160,9 @@ def plot_learning_curves(
                 frame = history[history[network] == network_name]
                 epochs = np.sort(frame["epoch"].unique())
                 for split, column in (("training", name), ("validation", f"val_{name}")):
-                    curves = _runs_by_epoch(frame, run, column, epochs) * scale
+                    # Runs x epochs; NaN where a run has no such epoch.
+                    curves = frame.pivot(index=run, columns="epoch", values=column).reindex(
+                        columns=epochs).to_numpy(dtype=float) * scale
                     drawn.append(draw_runs(ax, epochs, curves, color=colors[network_name],
                                            confidence=confidence, bounds=bounds,
                                            linestyle=SPLIT_STYLES[split]))

@@ -1,7 +1,5 @@
-"""The 2-D map of a network's embeddings: one point per image, coloured by its true class,
-misclassified images marked.
-
-The coordinates come from ``thesis_lib.analysis.embedding.embedding_map`` (t-SNE). A t-SNE map keeps
+"""The 2-D map (``analysis.embedding.embedding_map``, t-SNE) of a network's embeddings: one
+point per image, coloured by its true class, misclassified images marked. A t-SNE map keeps
 neighbourhoods, not distances or densities, so its axes carry no units and no ticks.
 """
 
@@ -32,11 +30,6 @@ def class_colours(n_classes: int) -> list[tuple[float, float, float]]:
     return colours[:n_classes] if n_classes <= len(colours) else palette(n_classes)
 
 
-def _point_size(n_points: int) -> float:
-    """Marker area in pt^2: large for a few hundred points, small for tens of thousands."""
-    return float(np.clip(600 / np.sqrt(max(n_points, 1)), 1.0, 16.0))
-
-
 def plot_embedding_map(
     coordinates: np.ndarray,
     labels: Sequence[object],
@@ -52,11 +45,9 @@ def plot_embedding_map(
     Args:
         coordinates: (N, 2) map coordinates.
         labels: True class name per point; None / NaN for unlabelled images (grey).
-        predicted: Predicted class name per point; labelled points whose prediction differs
-            are marked with a black cross.
+        predicted: Predicted class name per point; wrong predictions get a black cross.
         class_names: Classes in legend (and colour) order; default the sorted labels.
-        title: Optional title (e.g. the network).
-        method: Name of the map on the axis labels.
+        title: Optional title (e.g. the network); method: the map's name on the axes.
         width: ``"single"``, ``"double"`` or inches.
     """
     points = np.asarray(coordinates, dtype=float)
@@ -76,7 +67,8 @@ def plot_embedding_map(
         if len(guesses) != len(true):
             raise DataError(f"{len(guesses)} predictions for {len(true)} points")
         wrong = known & (guesses.astype(str).to_numpy() != true.astype(str).to_numpy())
-    size = _point_size(len(points))
+    # Marker area in pt^2: large for a few hundred points, small for tens of thousands.
+    size = float(np.clip(600 / np.sqrt(max(len(points), 1)), 1.0, 16.0))
     raster = len(points) > 5000  # tens of thousands of vector dots make a slow PDF
     with publication_style():
         fig, ax = plt.subplots(figsize=figure_size(width, aspect=0.8))
@@ -85,7 +77,8 @@ def plot_embedding_map(
             chosen = known & (true.astype(str).to_numpy() == name)
             ax.scatter(*points[chosen].T, s=size, color=colour, linewidths=0, alpha=0.8,
                        rasterized=raster)
-            handles.append(_legend_dot(colour, name.replace("_", " ")))
+            handles.append(Line2D([], [], marker="o", linestyle="", color=colour, markersize=4,
+                                  markeredgewidth=0, label=name.replace("_", " ")))
         if (~known).any():
             # Hollow grey rings on top: visible inside the coloured clusters too.
             ax.scatter(*points[~known].T, s=size, facecolors="none",
@@ -109,8 +102,3 @@ def plot_embedding_map(
         if title:
             ax.set_title(title)
     return fig
-
-
-def _legend_dot(colour, label: str) -> Line2D:
-    return Line2D([], [], marker="o", linestyle="", color=colour, markersize=4,
-                  markeredgewidth=0, label=label)

@@ -10,12 +10,14 @@ on. The labels here are the words every figure uses to say which of the two it s
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
 from thesis_lib.analysis.hypothesis_tests import level_text, mean_half_width
+from thesis_lib.figures.style import palette
 
 # Fewest runs (seeds) of a network from which a t interval of the mean is drawn.
 MIN_RUNS_FOR_INTERVAL = 3
@@ -42,14 +44,8 @@ def clipped_note(bounds: tuple[float, float], unit: str = "") -> str:
 
 @dataclass(frozen=True)
 class MeanInterval:
-    """Mean of a network's runs and, from three runs on, its clipped t interval.
-
-    Attributes:
-        mean: mean over the runs.
-        n: number of runs.
-        low, high: the interval clipped to the metric's range; NaN when ``n`` < 3.
-        clipped: whether the unclipped interval reached past the range.
-    """
+    """Mean of ``n`` runs and, from three runs on, its t interval ``low``-``high`` clipped to
+    the metric's range (else NaN); ``clipped``: the unclipped interval reached past it."""
 
     mean: float
     n: int
@@ -62,24 +58,6 @@ class MeanInterval:
         return self.n >= MIN_RUNS_FOR_INTERVAL
 
 
-def _column_stats(values: np.ndarray, confidence: float):
-    """Per column (point) of runs x points: number of runs, mean and t half-width.
-
-    NaN marks a run without a value at that point (a run that stopped earlier). The half-width
-    is NaN where fewer than three runs have a value.
-    """
-    present = ~np.isnan(values)
-    counts = present.sum(axis=0)
-    filled = np.where(present, values, 0.0)
-    divisor = np.maximum(counts, 1)
-    mean = np.where(counts > 0, filled.sum(axis=0) / divisor, np.nan)
-    squares = np.where(present, (values - mean) ** 2, 0.0).sum(axis=0)
-    sd = np.sqrt(squares / np.maximum(counts - 1, 1))
-    half = np.where(counts >= MIN_RUNS_FOR_INTERVAL,
-                    mean_half_width(sd, np.maximum(counts, 2), confidence), np.nan)
-    return counts, mean, half
-
-
 def mean_interval(
     values: Iterable[float], confidence: float = 0.95, bounds: tuple[float, float] = UNBOUNDED
 ) -> MeanInterval:
@@ -87,31 +65,22 @@ def mean_interval(
 
     Args:
         values: one value per run (seed).
-        confidence: level of the interval.
         bounds: the metric's range, e.g. :data:`PERCENT` for accuracies in percent.
     """
     array = np.asarray(list(values), dtype=float)
     mean = float(array.mean())
     if array.size < MIN_RUNS_FOR_INTERVAL:
         return MeanInterval(mean, int(array.size), np.nan, np.nan, False)
-    _, _, half = _column_stats(array[:, None], confidence)
-    low, high = mean - float(half[0]), mean + float(half[0])
-    clipped = low < bounds[0] or high > bounds[1]
-    return MeanInterval(
-        mean, int(array.size), max(low, bounds[0]), min(high, bounds[1]), bool(clipped)
-    )
+    band = curve_band(array[:, None], confidence, bounds)
+    return MeanInterval(mean, int(array.size), float(band.low[0]), float(band.high[0]),
+                        band.clipped)
 
 
 @dataclass(frozen=True)
 class CurveBand:
-    """Mean curve of several runs and its pointwise clipped t band.
-
-    Attributes:
-        mean: mean over the runs at each point (NaN where no run has a value).
-        counts: runs with a value at each point.
-        low, high: the band, NaN where fewer than three runs have a value.
-        clipped: whether the unclipped band reached past the range anywhere.
-    """
+    """Mean curve of several runs, the runs with a value at each point (``counts``), the
+    clipped t band ``low``-``high`` (NaN where fewer than three runs have a value), and whether
+    the unclipped band reached past the range anywhere."""
 
     mean: np.ndarray
     counts: np.ndarray
@@ -123,15 +92,16 @@ class CurveBand:
 def curve_band(
     curves, confidence: float = 0.95, bounds: tuple[float, float] = UNBOUNDED
 ) -> CurveBand:
-    """Pointwise mean and clipped t band of ``curves`` (runs x points; NaN = no value).
-
-    Args:
-        curves: one row per run; a run that ended early has NaN at the later points.
-        confidence: level of the band.
-        bounds: the metric's range.
-    """
+    """Pointwise mean and clipped t band (sd with ddof = 1) of ``curves`` (runs x points;
+    NaN = no value, e.g. after a run ended early)."""
     array = np.atleast_2d(np.asarray(curves, dtype=float))
-    counts, mean, half = _column_stats(array, confidence)
+    counts = (~np.isnan(array)).sum(axis=0)
+    # Points without values (or with one) are NaN by design; numpy would warn about them.
+    with warnings.catch_warnings(action="ignore", category=RuntimeWarning):
+        mean = np.nanmean(array, axis=0)
+        sd = np.nanstd(array, axis=0, ddof=1)
+    half = np.where(counts >= MIN_RUNS_FOR_INTERVAL,
+                    mean_half_width(sd, np.maximum(counts, 2), confidence), np.nan)
     low, high = mean - half, mean + half
     drawn = ~np.isnan(half)
     clipped = bool((low[drawn] < bounds[0]).any() or (high[drawn] > bounds[1]).any())
@@ -139,8 +109,61 @@ def curve_band(
 
 
 def seed_offsets(count: int, half_width: float) -> np.ndarray:
-    """Evenly spaced offsets that set ``count`` seeds' points side by side: a deterministic
-    jitter, so that a figure is the same each time it is drawn."""
+    """Evenly spaced offsets that set ``count`` seeds' points side by side.
+
+    A deterministic jitter, so that a figure is the same each time it is drawn (seaborn's
+    ``stripplot`` jitters with the global random state).
+    """
     if count < 2:
         return np.zeros(count)
     return np.linspace(-half_width, half_width, count)
+
+
+def interval_text(summaries: Iterable[MeanInterval], confidence: float,
+                  bounds: tuple[float, float], unit: str = "") -> str:
+    """What the drawn error bars are, and whether one of them was clipped."""
+    text = interval_label(confidence)
+    if any(summary.clipped for summary in summaries):
+        text += f"; {clipped_note(bounds, unit)}"
+    return text
+
+
+def draw_grouped_bars(ax, networks: list, groups: int, values_of, *, confidence: float,
+                      bounds: tuple[float, float], capsize: float, linewidth: float,
+                      size: float, single_point: bool = True,
+                      value_height: float | None = None) -> list[MeanInterval]:
+    """Each network's mean bar in each group (networks side by side), with its clipped t
+    interval, or without one each run as a black point.
+
+    Args:
+        values_of: ``values_of(network, group)`` gives the runs' values (none: no bar).
+        capsize, linewidth, size: of the error bars and the runs' points.
+        single_point: whether a bar of one value gets its point too.
+        value_height: where the bars carry their means as text (None: no text).
+    """
+    bar_width = 0.8 / len(networks)
+    summaries = []
+    for index, (name, color) in enumerate(zip(networks, palette(len(networks)), strict=False)):
+        positions, bars = [], []
+        for group in range(groups):
+            values = values_of(name, group)
+            if values.size == 0:
+                continue
+            positions.append(group + (index - (len(networks) - 1) / 2) * bar_width)
+            bar = mean_interval(values, confidence, bounds)
+            bars.append(bar)
+            if bar.has_interval:
+                ax.errorbar(positions[-1], bar.mean,
+                            yerr=[[bar.mean - bar.low], [bar.high - bar.mean]], fmt="none",
+                            color="black", capsize=capsize, linewidth=linewidth, zorder=3)
+            elif values.size > 1 or single_point:
+                ax.scatter(positions[-1] + seed_offsets(values.size, bar_width * 0.2), values,
+                           s=size, color="black", linewidths=0, zorder=3)
+        ax.bar(positions, [bar.mean for bar in bars], width=bar_width, color=color,
+               label=str(name), zorder=1)
+        if value_height is not None:
+            for position, bar in zip(positions, bars, strict=True):
+                ax.text(position, value_height, f"{bar.mean:.2f}", ha="center", va="bottom",
+                        fontsize=6, color="white", zorder=2)
+        summaries.extend(bars)
+    return summaries

@@ -1,10 +1,8 @@
 """Per-class scores across networks: grouped bars of F1 (or precision, recall) per class.
 
-The runs table of ``thesis_lib.analysis.results.collect_runs`` has one column per class and metric
-(``f1_<class>``, ``precision_<class>``, ``recall_<class>``, from ``metrics.json``'s
-``per_class``). Each bar is the mean over a network's runs; its error bar is the t interval of
-the mean, clipped to 0-1, from three runs on, and with fewer runs each run is a point
-(``intervals.py``).
+Reads the ``f1_<class>``, ``precision_<class>``, ``recall_<class>`` columns of
+``analysis.results.collect_runs`` (``metrics.json``'s ``per_class``). Each bar is the mean over
+a network's runs, with the t interval or each run's point of ``intervals.py``.
 """
 
 from __future__ import annotations
@@ -12,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -29,12 +26,10 @@ from thesis_lib.figures.intervals import (
     FEW_RUNS_LABEL,
     FRACTION,
     MeanInterval,
-    clipped_note,
-    interval_label,
-    mean_interval,
-    seed_offsets,
+    draw_grouped_bars,
+    interval_text,
 )
-from thesis_lib.figures.style import DOUBLE_COLUMN, figure_size, palette, publication_style
+from thesis_lib.figures.style import DOUBLE_COLUMN, figure_size, publication_style
 
 METRIC_NAMES = {"f1": "F1", "precision": "Precision", "recall": "Recall"}
 _CLASS_ROOM = 0.75  # inches per class group of bars (about five networks)
@@ -65,8 +60,7 @@ def plot_per_class_metric(
         metric: ``"f1"``, ``"precision"`` or ``"recall"``.
         class_names: the classes in axis order (e.g. the ``class_names`` of ``metrics.json``,
             Mikels' order); default every ``<metric>_<class>`` column, in table order.
-        network: column naming the network.
-        order: networks in legend and bar order.
+        network: column naming the network; ``order``: networks in legend and bar order.
         confidence: level of the t interval drawn from three runs on.
         width: ``"single"``, ``"double"`` or inches; default grows with the classes (double
             column for 8 classes).
@@ -87,33 +81,16 @@ def plot_per_class_metric(
     require_one_dataset(runs, what)
     require_unique_runs(runs, [network, "run_id"], what)
     networks = ordered(runs[network], order)
-    bar_width = 0.8 / len(networks)
     label = METRIC_NAMES.get(metric, metric)
-    summaries: list[MeanInterval] = []
     if width is None:
         width = min(DOUBLE_COLUMN, max(3.5, 0.8 + _CLASS_ROOM * len(names)))
     with publication_style():
         fig, ax = plt.subplots(figsize=figure_size(width, aspect=0.42 if len(names) > 4
                                                    else 0.75))
-        for index, (name, color) in enumerate(zip(networks, palette(len(networks)),
-                                                  strict=False)):
-            rows = runs[runs[network] == name]
-            offset = (index - (len(networks) - 1) / 2) * bar_width
-            means = []
-            for group, column in enumerate(columns):
-                values = rows[column].to_numpy(dtype=float)
-                summary = mean_interval(values, confidence, FRACTION)
-                summaries.append(summary)
-                means.append(summary.mean)
-                if summary.has_interval:
-                    ax.errorbar(group + offset, summary.mean,
-                                yerr=[[summary.mean - summary.low], [summary.high - summary.mean]],
-                                fmt="none", color="black", capsize=1.5, linewidth=0.8, zorder=3)
-                else:
-                    ax.scatter(group + offset + seed_offsets(values.size, bar_width * 0.2), values,
-                               s=5, color="black", linewidths=0, zorder=3)
-            ax.bar(np.arange(len(columns)) + offset, means, width=bar_width, color=color,
-                   label=str(name), zorder=1)
+        summaries = draw_grouped_bars(
+            ax, networks, len(columns),
+            lambda name, group: runs.loc[runs[network] == name, columns[group]].to_numpy(float),
+            confidence=confidence, bounds=FRACTION, capsize=1.5, linewidth=0.8, size=5)
         ax.set_xticks(range(len(names)), [str(name).replace("_", " ") for name in names])
         if len(names) > 4:
             plt.setp(ax.get_xticklabels(), rotation=30, ha="right", rotation_mode="anchor")
@@ -132,11 +109,8 @@ def plot_per_class_metric(
 def _spread_handles(summaries: list[MeanInterval], confidence: float) -> list:
     handles = []
     if any(summary.has_interval for summary in summaries):
-        text = interval_label(confidence)
-        if any(summary.clipped for summary in summaries):
-            text += f"; {clipped_note(FRACTION)}"
         handles.append(Line2D([], [], color="black", marker="_", markersize=6, linewidth=0.8,
-                              label=text))
+                              label=interval_text(summaries, confidence, FRACTION)))
     if any(not summary.has_interval for summary in summaries):
         handles.append(Line2D([], [], color="black", marker="o", markersize=2, linewidth=0,
                               label=f"points: {FEW_RUNS_LABEL}"))

@@ -1,17 +1,13 @@
 """ROC and precision-recall curves per network, binary and K-class (one-vs-rest).
 
 Points and areas come from ``sklearn.metrics``. Each run's curve is interpolated onto a common
-grid; a network with at least three runs is drawn as the mean curve with its pointwise t band
-(clipped to 0-1), a network with fewer runs as each run's curve (``curves.draw_runs``). The
-legend gives each network's area: one value per run below three runs, else mean ± SD.
+grid and drawn by ``curves.draw_runs`` (mean and t band from three runs on). The legend gives
+each network's area: one value per run below three runs, else mean ± SD.
 
-Binary tasks (``score`` = probability of the positive class) keep one ROC and one PR curve per
-network. For K > 2 classes (``prob_<class>`` columns, as ``run_tables.load_scores`` gives them)
-:func:`plot_roc_pr_curves` draws per network the macro average of the one-vs-rest curves
-(the mean over classes of each class's curve, on the grid) or the micro average (all
-class-image pairs pooled), and :func:`plot_roc_pr_by_class` draws one network's one-vs-rest
-curve of each class. Areas are sklearn's macro/micro ``roc_auc_score`` and
-``average_precision_score`` on the one-hot labels.
+For K > 2 classes (``prob_<class>`` columns of ``run_tables.load_scores``) a network's curve is
+the macro average of the one-vs-rest curves (the mean of the classes' curves on the grid) or
+the micro average (all class-image pairs pooled); areas are sklearn's macro/micro
+``roc_auc_score`` and ``average_precision_score`` on the one-hot labels.
 """
 
 from __future__ import annotations
@@ -40,20 +36,11 @@ _GRID = np.linspace(0.0, 1.0, 201)
 AVERAGES = ("macro", "micro")
 
 
-# ---------------------------------------------------------------------------------------------
-# Labels and scores of one run
-
-
 def _split_runs(frame: pd.DataFrame, run: str | None) -> list[pd.DataFrame]:
     """The rows of each run; all rows as one run when there is no run column."""
     if run is None or run not in frame.columns:
         return [frame]
     return [run_frame for _, run_frame in frame.groupby(run, sort=False)]
-
-
-def _is_binary(predictions: pd.DataFrame, score: str) -> bool:
-    """Binary when a score column is given, or when the table has two probability columns."""
-    return score in predictions.columns or len(probability_columns(predictions)) == 2
 
 
 def _binary_scores(frame: pd.DataFrame, label: str, score: str) -> tuple[np.ndarray, np.ndarray]:
@@ -87,22 +74,19 @@ def _one_hot_scores(frame: pd.DataFrame, label: str) -> tuple[np.ndarray, np.nda
     return one_hot, frame[columns].to_numpy(dtype=float)
 
 
-def _check_predictions(predictions: pd.DataFrame, columns: list[str], score: str) -> None:
+def _check_predictions(predictions: pd.DataFrame, columns: list[str], score: str,
+                       average: str) -> bool:
+    """Check the table and the average; whether the task is binary (a score column, or two
+    probability columns)."""
     require_columns(predictions, columns, "ROC/PR curves")
     if score not in predictions.columns and len(probability_columns(predictions)) < 2:
         raise DataError(
             f"ROC/PR curves: need a {score!r} column (binary) or prob_<class> columns; the "
             f"table has {list(predictions.columns)}"
         )
-
-
-def _check_average(average: str) -> None:
     if average not in AVERAGES:
         raise ConfigError(f"average {average!r} is not one of {list(AVERAGES)}")
-
-
-# ---------------------------------------------------------------------------------------------
-# Curves of one run on the common grid
+    return score in predictions.columns or len(probability_columns(predictions)) == 2
 
 
 def _roc_on_grid(y_true: np.ndarray, y_score: np.ndarray) -> np.ndarray:
@@ -116,13 +100,17 @@ def _pr_on_grid(y_true: np.ndarray, y_score: np.ndarray) -> np.ndarray:
     return np.interp(_GRID, recall[::-1], precision[::-1])
 
 
+def _curves(y_true: np.ndarray, y_score: np.ndarray):
+    """(ROC on the grid, PR on the grid, ROC AUC, AP) of one two-class problem."""
+    return (_roc_on_grid(y_true, y_score), _pr_on_grid(y_true, y_score),
+            metrics.roc_auc_score(y_true, y_score),
+            metrics.average_precision_score(y_true, y_score))
+
+
 def _run_curves(run_frame: pd.DataFrame, label: str, score: str, average: str, binary: bool):
     """(ROC on the grid, PR on the grid, ROC AUC, AP) of one run."""
     if binary:
-        y_true, y_score = _binary_scores(run_frame, label, score)
-        return (_roc_on_grid(y_true, y_score), _pr_on_grid(y_true, y_score),
-                metrics.roc_auc_score(y_true, y_score),
-                metrics.average_precision_score(y_true, y_score))
+        return _curves(*_binary_scores(run_frame, label, score))
     one_hot, probabilities = _one_hot_scores(run_frame, label)
     if average == "micro":
         roc = _roc_on_grid(one_hot.ravel(), probabilities.ravel())
@@ -137,14 +125,7 @@ def _run_curves(run_frame: pd.DataFrame, label: str, score: str, average: str, b
 
 def _class_curves(run_frame: pd.DataFrame, label: str, index: int):
     one_hot, probabilities = _one_hot_scores(run_frame, label)
-    y_true, y_score = one_hot[:, index], probabilities[:, index]
-    return (_roc_on_grid(y_true, y_score), _pr_on_grid(y_true, y_score),
-            metrics.roc_auc_score(y_true, y_score),
-            metrics.average_precision_score(y_true, y_score))
-
-
-# ---------------------------------------------------------------------------------------------
-# Areas
+    return _curves(one_hot[:, index], probabilities[:, index])
 
 
 def _sd(values: Sequence[float]) -> float:
@@ -163,16 +144,13 @@ def curve_summary(
     """Per network: mean and SD across runs of ROC AUC and average precision (sklearn).
 
     Binary predictions (a ``score`` column, or two ``prob_<class>`` columns) give the areas of
-    the positive class; K-class predictions the ``average`` ("macro" or "micro") of the
-    one-vs-rest areas.
+    the positive class; K-class predictions the ``average`` of the one-vs-rest areas.
 
     Returns:
         Columns ``network``, ``runs``, ``roc_auc``, ``roc_auc_sd``, ``average_precision``,
         ``average_precision_sd`` (SD with ddof = 1; NaN for one run).
     """
-    _check_predictions(predictions, [network, label], score)
-    _check_average(average)
-    binary = _is_binary(predictions, score)
+    binary = _check_predictions(predictions, [network, label], score, average)
     rows = []
     for name, frame in predictions.groupby(network, sort=False):
         areas = [_run_curves(run_frame, label, score, average, binary)[2:]
@@ -198,11 +176,6 @@ def _areas_text(kind: str, areas: Sequence[float]) -> str:
     return f"{kind} {np.mean(areas):.3f} ± {np.std(areas, ddof=1):.3f}"
 
 
-def _line_label(name: str, aucs: Sequence[float], aps: Sequence[float]) -> str:
-    """"gram (AUC 0.910 ± 0.004; AP 0.902 ± 0.006)": both panels' areas in one entry."""
-    return f"{name} ({_areas_text('AUC', aucs)}; {_areas_text('AP', aps)})"
-
-
 def _legend_title(areas_per_line: Sequence[Sequence[float]], what: str) -> str:
     counts = [len(areas) for areas in areas_per_line]
     if max(counts) == 1:
@@ -215,15 +188,11 @@ def _legend_title(areas_per_line: Sequence[Sequence[float]], what: str) -> str:
     return f"{what}; {', '.join(parts)}"
 
 
-# ---------------------------------------------------------------------------------------------
-# Figures
-
-
 def _draw_panels(lines, *, confidence: float, width, roc_title: str, pr_title: str,
                  pr_axis_name: str, chance_precision: float | None, what: str) -> Figure:
-    """ROC (left) and PR (right) panels for ``lines``: (name, color, runs' ROC, runs' PR,
-    runs' AUC, runs' AP), with one legend under both. ``chance_precision`` None: the classes
-    differ in chance level, and the legend says so instead of a line."""
+    """ROC (left) and PR (right) panels of ``lines`` (name, color, runs' ROC, PR, AUC, AP),
+    with one legend under both. ``chance_precision`` None: the classes differ in chance
+    level, and the legend says so instead of a line."""
     many = len(lines) > 4
     with publication_style():
         fig, (roc_ax, pr_ax) = plt.subplots(
@@ -233,8 +202,9 @@ def _draw_panels(lines, *, confidence: float, width, roc_title: str, pr_title: s
             # Many classes overlap: their bands are lighter, so that the means stay visible.
             options = dict(color=color, confidence=confidence, bounds=FRACTION,
                            band_alpha=0.1 if many else None)
-            drawn.append(draw_runs(roc_ax, _GRID, np.asarray(rocs),
-                                   label=_line_label(name, aucs, aps), **options))
+            # Both panels' areas in one entry: "gram (AUC 0.910 ± 0.004; AP 0.902 ± 0.006)".
+            label = f"{name} ({_areas_text('AUC', aucs)}; {_areas_text('AP', aps)})"
+            drawn.append(draw_runs(roc_ax, _GRID, np.asarray(rocs), label=label, **options))
             drawn.append(draw_runs(pr_ax, _GRID, np.asarray(prs), **options))
         roc_ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=0.8, label="chance")
         if chance_precision is not None:
@@ -274,28 +244,25 @@ def plot_roc_pr_curves(
     """ROC curve (left) and precision-recall curve (right) of each network.
 
     Binary predictions (a ``score`` column, or two ``prob_<class>`` columns): the curves of
-    the positive class. K-class predictions (``prob_<class>`` columns, no ``score``): the
-    ``average`` of the one-vs-rest curves; :func:`plot_roc_pr_by_class` shows each class.
+    the positive class. K-class predictions: the ``average`` of the one-vs-rest curves;
+    :func:`plot_roc_pr_by_class` shows each class.
 
     Args:
         predictions: one row per (run, image) with the true class index, the network, the run
-            and either ``score`` (binary) or ``prob_<class>`` columns
-            (``run_tables.load_scores``).
+            and ``score`` or ``prob_<class>`` columns (``run_tables.load_scores``).
         network: column naming the network (one colour each).
-        run: column identifying the run; several runs of a network are averaged. ``None``
-            treats each network's rows as one run.
+        run: column identifying the run; a network's runs are averaged. ``None`` treats each
+            network's rows as one run.
         label: column with the true class index (binary: 1 = positive class).
         score: column with the predicted probability of the positive class (binary tasks).
         order: networks in legend order.
-        positive_name: name of the positive class for the axis labels of a binary task;
-            default the class of ``prob_<class>`` column 1, else "positive class".
+        positive_name: the positive class on a binary task's axis labels; default the class
+            of ``prob_<class>`` column 1, else "positive class".
         average: "macro" or "micro" averaging of the one-vs-rest curves (K > 2).
         confidence: level of the t band of networks with at least three runs.
         width: ``"single"``, ``"double"`` or inches.
     """
-    _check_predictions(predictions, [network, label], score)
-    _check_average(average)
-    binary = _is_binary(predictions, score)
+    binary = _check_predictions(predictions, [network, label], score, average)
     lines = []
     networks = ordered(predictions[network], order)
     for name, color in zip(networks, palette(len(networks)), strict=False):
@@ -338,12 +305,8 @@ def plot_roc_pr_by_class(
         predictions: one row per (run, image) with ``label_index`` and ``prob_<class>``
             columns (``run_tables.load_scores``), of one network or of several.
         network_name: the network to show; needed when the table holds several.
-        network: column naming the network.
-        run: column identifying the run; several runs are averaged (t band from three).
-        label: column with the true class index.
         classes: the classes to draw (names or indices), in legend order; default all.
-        confidence: level of the t band when the network has at least three runs.
-        width: ``"single"``, ``"double"`` or inches.
+        network, run, label, confidence, width: as in :func:`plot_roc_pr_curves`.
     """
     require_columns(predictions, [label], "ROC/PR curves by class")
     names = class_names_of(predictions)
@@ -357,12 +320,10 @@ def plot_roc_pr_by_class(
                 f"ROC/PR curves by class: the table holds networks {present}; choose one with "
                 "network_name="
             )
-        if network_name is not None:
-            if network_name not in present:
-                raise DataError(f"ROC/PR curves by class: no network {network_name!r} in "
-                                f"{present}")
-            frame = predictions[predictions[network] == network_name]
+        if network_name is not None and network_name not in present:
+            raise DataError(f"ROC/PR curves by class: no network {network_name!r} in {present}")
         network_name = network_name or present[0]
+        frame = predictions[predictions[network] == network_name]
     indices = class_indices(classes, names)
     run_frames = _split_runs(frame, run)
     colors = palette(max(len(indices), 1))

@@ -1,9 +1,6 @@
-"""From run records to the tidy tables the figure functions take.
-
-``analysis.results.collect_runs`` gives one row per finished run and evaluation dataset; the
-functions here add what the figures need beyond it: the network's display name, the epochs of
-``history.csv``, per-image scores of ``predictions.csv``, the confusion matrix of
-``metrics.json``, and example images for Grad-CAM.
+"""From run records to the tidy tables the figure functions take, beyond the runs table of
+``analysis.results.collect_runs``: network names, ``history.csv`` epochs, per-image scores of
+``predictions.csv``, the confusion matrix of ``metrics.json`` and example images for Grad-CAM.
 """
 
 from __future__ import annotations
@@ -25,8 +22,8 @@ from thesis_lib.figures.checks import require_columns
 
 
 def with_network_names(runs: pd.DataFrame) -> pd.DataFrame:
-    """``runs`` with a ``network`` column: the readable name of each run's setting, distinct
-    for distinct settings (``collect_runs`` adds it already; hand-made tables get it here)."""
+    """``runs`` with a ``network`` column, the readable name of each run's setting
+    (``collect_runs`` adds it already; hand-made tables get it here)."""
     require_columns(runs, ["variant"], "runs table")
     if "network" in runs:
         return runs
@@ -59,10 +56,8 @@ def load_histories(runs: pd.DataFrame, results_dir: str | os.PathLike) -> pd.Dat
         path = folder / run.run_id / "history.csv"
         if not path.is_file():
             raise DataError(f"{path}: finished run has no history.csv")
-        history = pd.read_csv(path)
-        frames.append(
-            history.assign(run_id=run.run_id, network=run.network, seed=getattr(run, "seed", None))
-        )
+        frames.append(pd.read_csv(path).assign(run_id=run.run_id, network=run.network,
+                                               seed=getattr(run, "seed", None)))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -73,12 +68,9 @@ def load_scores(
     dataset: str = results.OWN_TEST_SPLIT,
     positive_index: int | None = None,
 ) -> pd.DataFrame:
-    """Per run and image: the true and predicted class and every class probability.
-
-    Columns: ``run_id``, ``network``, ``path``, ``label_index``, ``predicted_index``, the
-    ``prob_<class>`` columns of ``predictions.csv`` (class-index order) and, for a binary task
-    or when ``positive_index`` is given, ``score``: the probability of that class (for ROC/PR
-    curves of one class against the rest).
+    """Per run and image: ``run_id``, ``network``, ``path``, ``label_index``,
+    ``predicted_index``, the ``prob_<class>`` columns of ``predictions.csv`` and, for a binary
+    task or a ``positive_index``, ``score``: that class's probability (for ROC/PR curves).
 
     Args:
         runs: the table of ``collect_runs``.
@@ -104,17 +96,10 @@ def load_scores(
                 f"{path}: classes {probability_columns} differ from the other runs' "
                 f"{classes_seen}; load the scores of runs of one label scheme"
             )
-        frame = pd.DataFrame(
-            {
-                "run_id": run.run_id,
-                "network": run.network,
-                "path": predictions["path"].to_numpy(),
-                "label_index": predictions["label_index"].to_numpy(),
-                "predicted_index": predictions["predicted_index"].to_numpy(),
-            }
-        )
-        for column in probability_columns:
-            frame[column] = predictions[column].to_numpy(dtype=float)
+        frame = (predictions[["path", "label_index", "predicted_index", *probability_columns]]
+                 .astype(dict.fromkeys(probability_columns, float)).reset_index(drop=True))
+        frame.insert(0, "network", run.network)
+        frame.insert(0, "run_id", run.run_id)
         index = positive_index if positive_index is not None else (
             1 if len(probability_columns) == 2 else None)
         if index is not None:
@@ -170,10 +155,9 @@ def pick_examples(
 ) -> pd.DataFrame:
     """The images of each class that one run gives the highest probability of their true class.
 
-    Correctly classified images come first by construction; a class the run never gets right
-    still gets its ``per_class`` images (then misclassified ones), so the figures always show
-    every chosen class. Ties are broken by path, so the same images are picked on every
-    machine.
+    A class the run never gets right still gets its ``per_class`` (misclassified) images, so
+    that the figures show every chosen class. Ties are broken by path, for the same picks on
+    every machine.
 
     Args:
         scores: one run's rows of :func:`load_scores` (``path``, ``label_index`` and the
@@ -212,10 +196,8 @@ def pick_examples(
 
 
 def example_titles(examples: pd.DataFrame, class_names: Sequence[str]) -> list[str]:
-    """Panel titles of picked examples: the true class and its probability, and the predicted
-    class when the run got the image wrong (Grad-CAM explains the predicted class).
-
-    ``"sadness, p = 0.91"``, or ``"fear, p = 0.20\n(predicted: sadness)"``.
+    """Panel titles of picked examples: ``"sadness, p = 0.91"``, or with the predicted class
+    (which Grad-CAM explains) when the run got it wrong: ``"fear, p = 0.20\n(predicted: sadness)"``.
     """
     require_columns(examples, ["label_index", "confidence"], "examples")
     readable = [str(name).replace("_", " ") for name in class_names]
@@ -233,7 +215,6 @@ def example_titles(examples: pd.DataFrame, class_names: Sequence[str]) -> list[s
 
 def load_examples(paths, image_size: int) -> np.ndarray:
     """Images as the networks see them: RGB, squashed to ``image_size`` square, float32 0..255."""
-
     resized = [
         np.asarray(
             Image.fromarray(load_image(path)).resize((image_size, image_size), Image.BILINEAR)

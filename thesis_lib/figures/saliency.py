@@ -1,27 +1,19 @@
 """What the networks look at: Gram-matrix heatmaps and Grad-CAM overlays.
 
-Gram matrices come from ``thesis_lib.layers.GramMatrix``, applied either to a feature map of a
-model's layer (e.g. a tapped layer of a Gram model) or directly to an image (its 3 x 3 colour
-correlations).
+Gram matrices come from ``thesis_lib.layers.GramMatrix``, applied to a layer's feature map or
+to an image itself (its 3 x 3 colour correlations).
 
-Grad-CAM (Selvaraju et al., ICCV 2017): for a class score y and the feature map A of a
-convolutional layer, each channel k is weighted by the spatial mean of dy/dA_k; the map is
-ReLU(sum_k w_k A_k), upsampled to the image and scaled to [0, 1]. The networks end in a softmax
-and do not expose their logits, so y is the class probability p_c. Its gradient is p_c times
-that of log p_c = z_c - logsumexp(z), and the positive factor p_c cancels in the scaling, so the
-map shows the evidence for class c against the other classes (weighted by their
-probabilities); with two classes that is the logit difference z_c - z_other. By default each
-image is explained for its predicted class, for any number of classes.
+Grad-CAM (Selvaraju et al., ICCV 2017) weights each channel k of a layer's feature map A by the
+spatial mean of dy/dA_k and shows ReLU(sum_k w_k A_k), upsampled and scaled to [0, 1]. The
+networks end in a softmax without exposing logits, so y is the probability p_c; its gradient is
+p_c times that of log p_c = z_c - logsumexp(z), and p_c cancels in the scaling: the map shows
+the evidence for class c against the others (with two classes, the logit difference). By
+default each image is explained for its predicted class.
 
-The gradient is taken with ``tf.GradientTape`` on the TensorFlow backend and with
-``jax.grad`` on JAX; on JAX the model is split at the layer (the part after it is a model of
-its own), which needs a layer that every path to the prediction passes through, such as the
-default layer.
-
-Layers are found by name in the model and one level down, because ``build_model`` wraps the
-EfficientNetV2 backbone as a nested model named ``backbone`` (its layers, e.g. ``top_conv``,
-are not layers of the outer model). A nested model must be fed the outer model's input directly,
-as ``build_model`` does.
+The gradient comes from ``tf.GradientTape`` on TensorFlow and ``jax.grad`` on JAX; JAX needs
+the model split at the layer, so the layer must cut the model in two (the default does).
+Layers are also searched one level down, because ``build_model`` nests the EfficientNetV2
+backbone as a model named ``backbone``, fed the outer model's input directly.
 """
 
 from __future__ import annotations
@@ -50,10 +42,6 @@ _COLORBAR_ROOM = 0.8
 _TITLE_ROOM = 0.35
 
 
-# ---------------------------------------------------------------------------------------------
-# Finding layers, also inside the nested backbone
-
-
 def _layers_last_first(model: keras.Model):
     """(container, layer) pairs from the output backwards, descending into nested models."""
     for layer in reversed(model.layers):
@@ -71,9 +59,8 @@ def _output_rank(layer) -> int | None:
 
 
 def find_layer(model: keras.Model, layer_name: str | None = None):
-    """``(container, layer)``: the layer called ``layer_name`` (default: the last layer with a
-    4-D output, i.e. the last convolutional feature map) and the nested model holding it, or
-    ``None`` when it is a layer of ``model`` itself.
+    """``(container, layer)``: the layer called ``layer_name`` (default: the last one with a
+    4-D output) and the nested model holding it (``None``: a layer of ``model`` itself).
 
     Raises:
         ConfigError: no such layer; the message lists the 4-D layers near the output.
@@ -97,14 +84,23 @@ def find_layer(model: keras.Model, layer_name: str | None = None):
     )
 
 
-def _grid_size(count: int, width: str | float) -> tuple[float, float]:
-    """Size of a figure with two rows of ``count`` square panels and a colour bar.
+def _image_grid(images: np.ndarray, titles: Sequence[str], width: str | float):
+    """A figure of two rows of square panels, the titled images on top: (fig, axes, images
+    as uint8).
 
-    Panels shrink to fit ``width`` ("double" = the text width) but do not grow beyond
-    ``_MAX_PANEL``, so two images do not fill a page.
+    Panels shrink to fit ``width`` but do not grow beyond ``_MAX_PANEL``, so that two images
+    do not fill a page.
     """
+    count = len(images)
     panel = min(_MAX_PANEL, (figure_size(width)[0] - _COLORBAR_ROOM) / max(count, 1))
-    return panel * count + _COLORBAR_ROOM, 2 * (panel + _TITLE_ROOM)
+    size = (panel * count + _COLORBAR_ROOM, 2 * (panel + _TITLE_ROOM))
+    fig, axes = plt.subplots(2, count, figsize=size, squeeze=False)
+    pictures = np.clip(images, 0, 255).astype("uint8")
+    for ax, picture, title in zip(axes[0], pictures, titles, strict=True):
+        ax.imshow(picture)
+        ax.set_title(title, fontsize=BASE_FONT_SIZE)
+        ax.axis("off")
+    return fig, axes, pictures
 
 
 def _check_images(model: keras.Model, images) -> np.ndarray:
@@ -136,18 +132,9 @@ def _container_call(model: keras.Model, container: keras.Model):
     return nodes[0]
 
 
-# ---------------------------------------------------------------------------------------------
-# Gram matrices
-
-
 def feature_maps(model: keras.Model, images, layer_name: str) -> np.ndarray:
-    """The output of layer ``layer_name`` for ``images``: (B, H, W, C) float32 numpy.
-
-    Args:
-        model: a Keras model (a ``build_model`` network or a backbone).
-        images: (B, S, S, 3) RGB in 0..255, as the model takes them.
-        layer_name: the layer, e.g. one of the model's Gram taps.
-    """
+    """The output (B, H, W, C) of layer ``layer_name`` (e.g. a Gram tap) for ``images``
+    ((B, S, S, 3) RGB in 0..255), as float32 numpy."""
     images = _check_images(model, images)
     container, layer = find_layer(model, layer_name)
     source = model if container is None else container
@@ -161,10 +148,8 @@ def feature_maps(model: keras.Model, images, layer_name: str) -> np.ndarray:
 
 
 def gram_matrices(features, *, normalization: str | None = "chw") -> np.ndarray:
-    """Gram matrices (B, C, C) of feature maps (B, H, W, C) through ``GramMatrix``.
-
-    Pass ``images / 255`` to get the 3 x 3 colour correlations of the images themselves.
-    """
+    """Gram matrices (B, C, C) of feature maps (B, H, W, C) through ``GramMatrix``; pass
+    ``images / 255`` for the 3 x 3 colour correlations of the images themselves."""
     from thesis_lib.layers import GramMatrix
 
     array = np.asarray(features, dtype="float32")
@@ -203,15 +188,10 @@ def plot_gram_heatmaps(
             f"got {len(images)} images, {len(grams)} Gram matrices and {len(titles)} titles; "
             "need one of each per image"
         )
-    count = len(images)
     vmin, vmax = float(grams.min()), float(grams.max())
     with publication_style():
-        fig, axes = plt.subplots(2, count, figsize=_grid_size(count, width), squeeze=False)
-        for column in range(count):
-            image_ax, gram_ax = axes[0, column], axes[1, column]
-            image_ax.imshow(np.clip(images[column], 0, 255).astype("uint8"))
-            image_ax.set_title(titles[column], fontsize=BASE_FONT_SIZE)
-            image_ax.axis("off")
+        fig, axes, _ = _image_grid(images, titles, width)
+        for column, gram_ax in enumerate(axes[1]):
             shown = gram_ax.imshow(grams[column], cmap=HEATMAP_CMAP, vmin=vmin, vmax=vmax)
             if channel_names is not None:
                 ticks = range(len(channel_names))
@@ -224,10 +204,6 @@ def plot_gram_heatmaps(
                 gram_ax.tick_params(axis="y", labelleft=False)
         fig.colorbar(shown, ax=axes[1, :].tolist(), label=value_label, shrink=0.9)
     return fig
-
-
-# ---------------------------------------------------------------------------------------------
-# Grad-CAM
 
 
 def _activation_and_prediction_fn(model: keras.Model, container, layer):
@@ -261,14 +237,12 @@ def _rest_of_model(model: keras.Model, container, call) -> keras.Model:
 
 def _split_at_layer(model: keras.Model, container, layer):
     """``(head, tail)``: ``head(images)`` gives the feature map of ``layer`` and the values
-    the rest of the model needs besides it; ``tail(feature_map, values)`` gives the
-    prediction, depending on the images only through ``feature_map``.
+    the rest of the model needs besides it; ``tail(feature_map, values)`` the prediction.
 
-    This is how the gradient of the prediction with respect to the feature map is taken on
-    backends without a gradient tape (JAX). It needs a layer through which every path to the
-    prediction passes: a layer of the outer model that cuts it in two, or an output of the
-    nested backbone (``top_activation``, the default; the tapped layers are outputs too, but
-    paths from them also run through later layers, so their maps need TensorFlow).
+    For backends without a gradient tape (JAX). Every path to the prediction must pass
+    through the layer: a layer that cuts the outer model in two, or an output of the nested
+    backbone that feeds no later layer (``top_activation``, the default; the tapped layers
+    feed later ones, so their maps need TensorFlow).
     """
     explain = (f"on the {keras.backend.backend()!r} backend Grad-CAM needs a layer that every "
                f"path to the prediction passes through (the default, the backbone's last "
@@ -320,8 +294,7 @@ def _gradients_tensorflow(model, container, layer, images, class_index):
         activation, probabilities = forward(batch)
         targets = _targets(probabilities, class_index, len(images))
         scores = tf.gather(probabilities, targets, axis=1, batch_dims=1)
-    gradients = tape.gradient(scores, activation)
-    return activation, gradients
+    return activation, tape.gradient(scores, activation)
 
 
 def _gradients_jax(model, container, layer, images, class_index):
@@ -359,11 +332,7 @@ def grad_cam(
     layer_name: str | None = None,
     class_index: int | Sequence[int] | None = None,
 ) -> np.ndarray:
-    """Grad-CAM heatmaps (N, S, S) in [0, 1] at the images' size.
-
-    Runs on the TensorFlow backend (``tf.GradientTape``, any layer) and on JAX (``jax.grad``
-    on the part of the model after the layer; the layer must cut the model in two, as the
-    default does).
+    """Grad-CAM heatmaps (N, S, S) in [0, 1] at the images' size (TensorFlow or JAX backend).
 
     Args:
         model: a Keras classifier with softmax output (e.g. from ``build_model``).
@@ -440,17 +409,12 @@ def plot_grad_cam(
             f"images {images.shape}, heatmaps {heatmaps.shape} and {len(titles)} titles do not "
             "match: need (N, H, W, 3), (N, H, W) and N titles"
         )
-    count = len(images)
     with publication_style():
-        fig, axes = plt.subplots(2, count, figsize=_grid_size(count, width), squeeze=False)
-        for column in range(count):
-            picture = np.clip(images[column], 0, 255).astype("uint8")
-            axes[0, column].imshow(picture)
-            axes[0, column].set_title(titles[column], fontsize=BASE_FONT_SIZE)
-            axes[1, column].imshow(picture)
-            axes[1, column].imshow(heatmaps[column], cmap=OVERLAY_CMAP, alpha=alpha, vmin=0, vmax=1)
-            for ax in axes[:, column]:
-                ax.axis("off")
+        fig, axes, pictures = _image_grid(images, titles, width)
+        for ax, picture, heatmap in zip(axes[1], pictures, heatmaps, strict=True):
+            ax.imshow(picture)
+            ax.imshow(heatmap, cmap=OVERLAY_CMAP, alpha=alpha, vmin=0, vmax=1)
+            ax.axis("off")
         # The colour bar shows the map's own colours, not the faded blend with the image.
         scale = ScalarMappable(norm=Normalize(0, 1), cmap=OVERLAY_CMAP)
         fig.colorbar(scale, ax=axes[1, :].tolist(), label="Grad-CAM (0-1)", shrink=0.9)

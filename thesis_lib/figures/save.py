@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from functools import partial
 from pathlib import Path
 
 from matplotlib.figure import Figure
@@ -47,29 +48,21 @@ def write_stream(path: Path, write) -> Path:
 def save_figure(
     fig: Figure, name: str, results_dir: str | os.PathLike | None = None
 ) -> dict[str, Path]:
-    """Save ``fig`` as ``<results_dir>/figures/<name>.pdf`` (vector) and ``.png`` (300 dpi).
+    """Save ``fig`` as ``<results_dir>/figures/<name>.pdf`` (vector) and ``.png`` (300 dpi);
+    returns ``{"pdf": Path, "png": Path}``.
 
     The PDF carries no creation date, so the same figure gives the same bytes on every run.
 
     Args:
-        fig: the matplotlib figure.
         name: the file stem, e.g. ``"accuracy_by_variant"``.
         results_dir: the results folder; default ``thesis_lib.paths.results_dir()``.
-
-    Returns:
-        ``{"pdf": Path, "png": Path}``.
     """
     _check_name(name)
     folder = output_dir(results_dir, "figures")
     written = {}
     for fmt, metadata in (("pdf", {"CreationDate": None}), ("png", {"Software": None})):
-        target = folder / f"{name}.{fmt}"
-        written[fmt] = write_stream(
-            target,
-            lambda stream, fmt=fmt, metadata=metadata: fig.savefig(
-                stream, format=fmt, dpi=PNG_DPI, metadata=metadata
-            ),
-        )
+        save = partial(fig.savefig, format=fmt, dpi=PNG_DPI, metadata=metadata)
+        written[fmt] = write_stream(folder / f"{name}.{fmt}", save)
     return written
 
 

@@ -41,7 +41,6 @@ def figure_size(width: str | float = "single", aspect: float = 0.75) -> tuple[fl
     """
     if isinstance(width, str):
         if width not in _WIDTHS:
-
             raise ConfigError(f"figure width {width!r} is not one of {sorted(_WIDTHS)} or inches")
         inches = _WIDTHS[width]
     else:
@@ -51,9 +50,7 @@ def figure_size(width: str | float = "single", aspect: float = 0.75) -> tuple[fl
 
 def style_rc() -> dict:
     """Matplotlib settings of the publication style (seaborn "paper" context, ticks style)."""
-    rc = {}
-    rc.update(sns.axes_style("ticks"))
-    rc.update(sns.plotting_context("paper"))
+    rc = {**sns.axes_style("ticks"), **sns.plotting_context("paper")}
     rc.update(
         {
             "font.size": BASE_FONT_SIZE,

@@ -1,18 +1,13 @@
-"""LaTeX (booktabs) tables for the thesis: the results table and the significance table.
+"""LaTeX (booktabs) tables of the thesis, made by pandas' ``Styler.to_latex``.
 
-Both functions take the tables that ``thesis_lib.analysis.results.summarize`` and
-``thesis_lib.analysis.compare_variants`` return and give LaTeX text made by pandas'
-``Styler.to_latex``: a ``tabular`` with ``\\toprule``/``\\midrule``/``\\bottomrule``
-(``\\usepackage{booktabs}``), or a floating ``table`` when a caption is given. Free text
-(network names) is escaped, so "not_sadness" or "5 %" cannot break the document, and the
-symbols that names and captions use (λ, ±, ≤...) are written as LaTeX math, so that the tables
-compile with pdflatex. Accuracies are fractions in the inputs and percentages in the tables;
-differences are in percentage points.
+The functions take the tables of ``analysis.results.summarize``/``summarize_metrics`` and
+``analysis.compare_variants`` and give a ``tabular`` with booktabs rules, or a floating
+``table`` when a caption is given. Free text is escaped (so "not_sadness" or "5 %" cannot break
+the document) and symbols such as λ, ±, ≤ are written as LaTeX math, so that the tables compile
+with pdflatex. Accuracies are fractions in the inputs, percentages (points) in the tables.
 """
 
 from __future__ import annotations
-
-import math
 
 import pandas as pd
 
@@ -39,8 +34,8 @@ _LATEX_SYMBOLS = {
 
 
 def latex_symbols(text: str) -> str:
-    """``text`` with the symbols pdflatex cannot set from UTF-8 (λ, ±, ≤...) written as
-    LaTeX; LaTeX already in ``text`` is left as it is (for captions)."""
+    """``text`` with the symbols pdflatex cannot set from UTF-8 written as LaTeX; LaTeX
+    already in ``text`` is left as it is (for captions)."""
     return "".join(_LATEX_SYMBOLS.get(char, char) for char in str(text))
 
 
@@ -53,7 +48,7 @@ def latex_text(text: str) -> str:
 
 def _number(value, decimals: int, scale: float = 1.0, signed: bool = False) -> str:
     """A number as LaTeX text: NaN -> '--', a true minus sign in math mode."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if pd.isna(value):
         return MISSING
     text = f"{abs(value) * scale:.{decimals}f}"
     if value < 0 and float(text) != 0:
@@ -62,7 +57,7 @@ def _number(value, decimals: int, scale: float = 1.0, signed: bool = False) -> s
 
 
 def _p_value(value, decimals: int = 3) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if pd.isna(value):
         return MISSING
     smallest = 10.0**-decimals
     return f"$<${smallest:.{decimals}f}" if value < smallest else f"{value:.{decimals}f}"
@@ -115,9 +110,6 @@ def results_table(
         network, mean, sd, n: the columns holding name, mean, sample SD and number of runs.
         decimals: decimals of mean and SD (the thesis reports 3).
         caption, label: when a caption is given, a ``table`` float with this caption/label.
-
-    Returns:
-        LaTeX text for ``\\input``.
     """
     require_columns(summary, [network, mean, sd, n], "results table")
     table = pd.DataFrame(
@@ -147,9 +139,8 @@ def metrics_table(
         summary: the long summary (one row per setting and metric).
         dataset: the evaluation dataset to show.
         decimals: decimals of means and SDs.
-        caption, label: when a caption is given, a ``table`` float with this caption/label.
+        caption, label: as in :func:`results_table`.
     """
-
     require_columns(summary, ["network", "metric", "mean", "sd_ddof1", "n"], "metrics table")
     view = metrics_view(summary, dataset=dataset, decimals=decimals)
     view = view.rename(columns={"network": "Network"})
@@ -174,12 +165,10 @@ def significance_table(
 ) -> str:
     """The significance table: each network against its reference.
 
-    Columns: the reference (when some row's differs from the first row's), the difference of
-    mean accuracy (percentage points), its confidence interval, t, df, p, the Holm-adjusted p
-    (the caption, or without one the header, names the number of comparisons corrected for),
-    the paired t-test's p and the
-    design when runs pair by seed, and the outcome: "better" or "worse" only for a significant
-    difference, by its sign.
+    Columns: the reference (when the rows' references differ), the difference of mean accuracy
+    (percentage points), its confidence interval, t, df, p, the Holm-adjusted p (the caption,
+    else the header, names the number of comparisons), the paired t-test's p and the design
+    when runs pair by seed, and the outcome ("better"/"worse" only for a significant difference).
 
     Args:
         comparisons: ``thesis_lib.analysis.compare_variants(...)``: columns ``network``, ``diff``
@@ -191,9 +180,8 @@ def significance_table(
         decimals: decimals of the difference, CI bounds and t.
         confidence: level of the interval, for the column header; by default the level the
             comparisons were computed at (their ``confidence`` column), checked when given.
-        caption, label: when a caption is given, a ``table`` float with this caption/label.
+        caption, label: as in :func:`results_table`.
     """
-
     p_holm = p_holm or f"{test}_p_holm"
     columns = [f"{test}_{name}" for name in ("ci_low", "ci_high", "t", "df", "p")]
     require_columns(comparisons, [network, diff, *columns, p_holm], "significance table")
@@ -207,7 +195,7 @@ def significance_table(
     table["Diff. (pp)"] = [_number(value, decimals, 100, signed=True) for value in rows[diff]]
     table[f"{ci_label(confidence)} (pp)"] = [
         MISSING
-        if math.isnan(low)
+        if pd.isna(low)
         else f"[{_number(low, decimals, 100)}, {_number(high, decimals, 100)}]"
         for low, high in zip(
             rows[f"{test}_ci_low"].astype(float),

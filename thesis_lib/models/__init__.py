@@ -1,6 +1,7 @@
 """The networks of the thesis: EfficientNetV2 baselines, Gram-module models and GramNet.
 
     build_model(variant, ...)    "baseline", "gram", "gramnet" or "pairwise" on an EfficientNetV2
+    load_model(path)             a saved network (a run's model.keras), uncompiled
     VARIANTS, DEFAULT_DROPOUT    the variant names and their dropouts (``models.variants``)
     BACKBONES, DEFAULT_TAPS      the backbones and their default Gram tap tables
     embedding_model(model)       images -> the fused embedding (the classifier's input vector)
@@ -27,6 +28,7 @@ _EXPORTS = {
     "check_variant": "thesis_lib.models.variants",
     "consecutive_pairs": "thesis_lib.models.variants",
     "build_model": "thesis_lib.models.builders",
+    "load_model": "thesis_lib.models.builders",
     "embedding_model": "thesis_lib.models.embeddings",
     "embedding_output": "thesis_lib.models.embeddings",
     "ContrastiveCenterTraining": "thesis_lib.models.contrastive",

@@ -74,7 +74,7 @@ from thesis_lib.models.variants import (
     consecutive_pairs,
 )
 
-__all__ = ["DEFAULT_DROPOUT", "VARIANTS", "build_model", "check_variant"]
+__all__ = ["DEFAULT_DROPOUT", "VARIANTS", "build_model", "check_variant", "load_model"]
 
 GRAMNET_FC_UNITS = 512
 # Stages of a Gram module whose activation the ``activation`` argument sets.
@@ -302,3 +302,11 @@ def _as_list(outputs) -> list:
 def _model_name(variant: str, backbone: str, modules: int) -> str:
     """E.g. ``baseline_efficientnetv2b2``, ``gram4_efficientnetv2b2``, ``pairwise3_...``."""
     return f"{variant}{modules or ''}_{backbone.lower()}"
+
+
+def load_model(path: str | os.PathLike) -> keras.Model:
+    """A saved network (a run's ``model.keras``), uncompiled: for prediction and analysis.
+
+    Importing this module registered the thesis' layers, which loading the file needs.
+    """
+    return keras.saving.load_model(path, compile=False)

@@ -216,9 +216,7 @@ def evaluate_run(
     Returns:
         The dataset's metrics.
     """
-    import keras
-
-    import thesis_lib.layers  # noqa: F401  (registers the custom layers for loading)
+    from thesis_lib.models import load_model
 
     run_dir = paths.resolve(run_dir)
     status = records.read_status(run_dir) or {}
@@ -226,7 +224,7 @@ def evaluate_run(
         raise ThesisError(f"{run_dir} is not a finished run (no model.keras / status finished)")
     config = files.read_json(run_dir / "config.json")["config"]
     class_names = files.read_json(run_dir / "metrics.json")["class_names"]
-    model = keras.models.load_model(run_dir / "model.keras", compile=False)
+    model = load_model(run_dir / "model.keras")
     return evaluate_dataset(run_dir, model, config, class_names, name, source, adapter=adapter,
                             scheme=scheme, batch_size=batch_size)
 
