@@ -5,16 +5,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 # `pytest --nbval` runs the tests and regression-tests the notebooks (settings in
-# notebooks/conftest.py). Tests are spread over PYTEST_WORKERS processes a file at a time
-# (a notebook's cells share one kernel).
+# notebooks/conftest.py). Tests are spread over PYTEST_WORKERS processes a file at a time; the
+# notebooks run in order on one worker (conftest.py schedules them).
 PYTEST_WORKERS ?= 2
 
-.PHONY: help install demo test test-fast lint lab clean-venv
+.PHONY: help install demo test test-fast notebooks lint lab clean-venv
 
 help:
 	@echo "make demo   - install into .venv and run the main job on the embedded demo data"
 	@echo "make test   - install into .venv and run the test suite (pytest + nbval)"
 	@echo "make test-fast - the fast tier a developer runs after each change (no slow tests, no notebooks)"
+	@echo "make notebooks - re-execute the committed notebooks 01-07 as the regression test runs them"
 	@echo "make lab    - register a Jupyter kernel for .venv and start JupyterLab"
 	@echo "make lint   - ruff"
 
@@ -34,6 +35,9 @@ test: $(INSTALLED)
 
 test-fast: $(INSTALLED)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not slow" tests
+
+notebooks: $(INSTALLED)
+	$(BIN)/python notebooks/rerun.py
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check thesis_lib tests benchmarks

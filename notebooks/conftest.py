@@ -8,12 +8,18 @@
 - stderr is not compared: TensorFlow and Keras write start-up logs and warnings there whose text
   depends on the machine (CPU features, CUDA presence). What the notebooks show on stdout and in
   their results is compared.
+- The kernels run in a scratch copy of the project (``rerun.py``): a results folder without
+  runs, as when the committed outputs were made, and nothing written into the project's own
+  ``results/``. The notebooks run 01-07 in order on one worker (``conftest.py`` at the root
+  schedules them), since 05-07 analyse the runs that 03 and 04 train.
 """
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
+from rerun import scratch_environment, scratch_project
 
 # Inherited by the notebook kernels that nbval starts.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -40,3 +46,31 @@ def pytest_collection_modifyitems(items):
 def pytest_collectstart(collector):
     if collector.fspath and collector.fspath.ext == ".ipynb":
         collector.skip_compare += ("stderr", "text/html", "application/javascript")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item):
+    """Start a notebook's kernel (in its first cell's setup) with the scratch project in its
+    environment; the tests in this process keep the real project."""
+    if item.path.suffix != ".ipynb":
+        yield
+        return
+    config = item.config
+    if not hasattr(config, "scratch_project"):
+        config.scratch_project = scratch_project()
+    variables = scratch_environment(config.scratch_project)
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def pytest_unconfigure(config):
+    if hasattr(config, "scratch_project"):
+        shutil.rmtree(config.scratch_project, ignore_errors=True)

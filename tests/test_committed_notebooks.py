@@ -2,6 +2,7 @@
 figures in place, no machine's folders, no start-up noise, a size a web page shows."""
 
 import re
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -51,3 +52,34 @@ def test_a_committed_notebook_is_clean_and_small(path):
              for output in cell.outputs if output.get("name") == "stderr"]
     assert not noise, f"{path.name}: start-up logs or warnings in cells {noise}"
     assert path.stat().st_size < 1_000_000, f"{path.name}: {path.stat().st_size} bytes"
+
+
+def test_at_most_a_quarter_of_the_cells_are_left_out_of_the_regression():
+    cells = [cell for path in NOTEBOOKS for cell in nbformat.read(path, as_version=4).cells
+             if cell.cell_type == "code"]
+    ignored = [cell for cell in cells if "nbval-ignore-output" in cell.metadata.get("tags", [])]
+    assert len(ignored) <= len(cells) / 4, f"{len(ignored)} of {len(cells)} code cells ignored"
+
+
+@pytest.mark.slow
+def test_an_analysis_notebook_without_runs_stops_with_one_line(tmp_path, monkeypatch):
+    papermill = pytest.importorskip("papermill")
+    # A project with the notebook and no runs at all.
+    monkeypatch.setenv("THESIS_PROJECT_ROOT", str(tmp_path))
+    (tmp_path / "notebooks").mkdir()
+    notebook = next(path for path in NOTEBOOKS if path.stem == "05_significance")
+    shutil.copy2(notebook, tmp_path / "notebooks")
+    out = tmp_path / "out.ipynb"
+    with pytest.raises(papermill.PapermillExecutionError):
+        papermill.execute_notebook(str(notebook), str(out), cwd=str(tmp_path / "notebooks"),
+                                   progress_bar=False)
+    cells = [cell for cell in nbformat.read(out, as_version=4).cells if cell.cell_type == "code"]
+    errors = [(index, output) for index, cell in enumerate(cells) for output in cell.outputs
+              if output.output_type == "error"]
+    [(index, error)] = errors
+    assert "require_runs" in cells[index].source  # part 1 ran; part 2 stops at its first cell
+    assert any("published.thesis_table()" in cell.source and cell.outputs
+               for cell in cells[:index])
+    assert error.ename == "DataError"
+    assert len(error.traceback) == 1 and "the study 'comparison' has not been run" in (
+        error.traceback[0])

@@ -60,6 +60,35 @@ def test_collect_runs_of_a_results_folder_without_runs(tmp_path):
     assert {"run_id", "variant", "modules", "dataset", "accuracy"} <= set(runs.columns)
 
 
+
+def test_an_analysis_without_runs_gets_one_sentence_naming_the_folder_and_what_to_run(tmp_path):
+    with pytest.raises(DataError) as empty:
+        results.require_runs(tmp_path)
+    message = str(empty.value)
+    assert "no finished runs in" in message and "runs" in message and "03_train" in message
+    assert "\n" not in message
+    write_run(tmp_path, "unfinished", state="running")
+    with pytest.raises(DataError, match="no finished runs"):  # an unfinished run is not a result
+        results.require_runs(tmp_path)
+    write_run(tmp_path, "done")
+    with pytest.raises(DataError, match="'comparison' has not been run"):
+        results.require_runs(tmp_path, study="comparison")
+    runs = results.require_runs(tmp_path)
+    assert list(runs["run_id"]) == ["done"]
+    assert results.describe_runs(runs) == ("1 finished run(s) of every study, 1 setting(s), "
+                                           "evaluated on: test; left out: unfinished (running)")
+
+
+def test_numbers_of_the_demo_data_are_labelled_as_demo_numbers(tmp_path):
+    write_run(tmp_path, "thesis-s0", dataset="webemo_sad")
+    assert results.scale_note(results.collect_runs(tmp_path)) == ""
+    write_run(tmp_path, "demo-s0", dataset="demo", seed=1)
+    runs = results.collect_runs(tmp_path)
+    note = results.scale_note(runs)
+    assert note == "Demo numbers (generated data, 200 test images per run), not thesis results."
+    assert results.describe_runs(runs).endswith("\n" + note)
+
+
 def _write_study(tmp_path, table):
     """Five seeds per network with the given (mean, sd) of accuracy as fractions."""
     for (variant, modules), (mean, sd) in table.items():

@@ -10,6 +10,11 @@ traceback from TensorFlow.
 class ThesisError(Exception):
     """A problem in the user's input, reported as a single clear line."""
 
+    def _render_traceback_(self) -> list[str]:
+        # IPython's hook for how an exception shows in a notebook: the one line, no traceback
+        # (other exceptions are bugs and keep theirs).
+        return [f"{type(self).__name__}: {self}"]
+
 
 class ConfigError(ThesisError, ValueError):
     """An invalid option: unknown variant, layer name, backbone, image size..."""
@@ -17,22 +22,3 @@ class ConfigError(ThesisError, ValueError):
 
 class DataError(ThesisError):
     """An unusable dataset, manifest or image file."""
-
-
-def show_thesis_errors_briefly() -> None:
-    """In IPython, show a ``ThesisError`` as its one-line message instead of a traceback.
-
-    Other exceptions keep their full traceback (they are bugs, and the traceback helps).
-    """
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return
-    shell = get_ipython()
-    if shell is None:
-        return
-
-    def one_line(shell, etype, value, tb, tb_offset=None):
-        shell.showtraceback((etype, value, tb), exception_only=True)
-
-    shell.set_custom_exc((ThesisError,), one_line)

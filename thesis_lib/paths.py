@@ -13,6 +13,8 @@ from pathlib import Path
 
 # Overrides the search, e.g. on a cluster where the code and the results live apart.
 ROOT_ENV = "THESIS_PROJECT_ROOT"
+# The name run records give the generated demo dataset (its numbers are never results).
+DEMO_DATASET = "demo"
 
 
 def project_root(start: str | os.PathLike | None = None) -> Path:
@@ -56,7 +58,7 @@ def notebook_path(name: str) -> Path:
 
 def demo_data_dir() -> Path:
     """Default folder of the generated demo dataset (not committed; made on demand)."""
-    return project_root() / "data" / "demo"
+    return project_root() / "data" / DEMO_DATASET
 
 
 def results_dir() -> Path:

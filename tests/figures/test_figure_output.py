@@ -9,7 +9,13 @@ import pytest
 from PIL import Image
 
 from thesis_lib.errors import ConfigError
-from thesis_lib.figures import SINGLE_COLUMN, figure_size, publication_style, save_figure
+from thesis_lib.figures import (
+    SINGLE_COLUMN,
+    add_note,
+    figure_size,
+    publication_style,
+    save_figure,
+)
 from thesis_lib.figures.save import save_table
 
 
@@ -66,3 +72,28 @@ def test_figure_sizes_are_journal_column_widths():
     assert figure_size("double")[0] == pytest.approx(7.16)
     with pytest.raises(ConfigError, match="single"):
         figure_size("triple")
+
+
+def test_a_note_goes_in_a_band_under_the_figure_and_the_width_stays_a_column(tmp_path):
+    note = "Demo numbers (generated data, 30 test images per run), not thesis results."
+    plain = small_figure()
+    assert add_note(plain, "") is plain and not plain.texts
+    noted = small_figure()
+    with publication_style():
+        noted.legend(handles=noted.axes[0].lines, loc="outside lower center")  # as ROC/PR do
+    add_note(noted, note)
+    [text] = noted.texts
+    assert text.get_text() == note  # one line at a column's width
+    noted.canvas.draw()
+    renderer = noted.canvas.get_renderer()
+    note_box = text.get_window_extent(renderer)
+    axes_box = noted.axes[0].get_tightbbox(renderer)
+    legend_box = noted.legends[0].get_window_extent(renderer)
+    assert note_box.y1 <= legend_box.y0 + 1  # the note under the legend
+    assert legend_box.y1 <= axes_box.y0 + 1  # the legend under the panel and its labels
+    written = save_figure(noted, "noted", tmp_path)
+    with Image.open(written["png"]) as png:
+        assert png.size[0] == round(SINGLE_COLUMN * 300)
+        assert png.size[1] > round(SINGLE_COLUMN * 0.5 * 300)  # the band is added below
+    long_note = add_note(small_figure(), " ".join(["word"] * 60))
+    assert long_note.texts[0].get_text().count("\n") >= 2  # wrapped, not cut at the edge

@@ -57,6 +57,19 @@ def test_names_are_escaped_and_a_caption_makes_a_table_float():
                             "\\label{tab:results}\n")
 
 
+
+def test_a_note_opens_the_caption_of_every_table(runs, comparisons):
+    note = "Demo numbers (generated data), not thesis results."
+    summary = summarize(runs)
+    latexes = [results_table(summary, caption="Accuracy.", note=note),
+               significance_table(comparisons, caption="Tests.", note=note)]
+    for latex in latexes:
+        assert f"\\caption{{{note} " in latex
+    assert note not in results_table(summary, note=note)  # no caption: a bare tabular
+    assert results_table(summary, caption="Accuracy.", note="") == results_table(
+        summary, caption="Accuracy.")
+
+
 def test_single_run_has_no_sd_and_shows_a_dash():
     summary = pd.DataFrame({"network": ["baseline"], "mean": [0.8], "sd_ddof1": [np.nan],
                             "n": [1]})

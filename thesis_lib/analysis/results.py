@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from thesis_lib import files
+from thesis_lib import files, paths
 from thesis_lib.analysis.hypothesis_tests import mean_half_width
 from thesis_lib.config import settings
 from thesis_lib.config.settings import network_name, short_backbone  # noqa: F401  (public here too)
@@ -286,14 +286,58 @@ def collect_runs(
     return table
 
 
+def require_runs(results_dir: str | os.PathLike, *, study: str | None = None) -> pd.DataFrame:
+    """:func:`collect_runs` for an analysis that needs runs: with none, the one sentence that
+    says so (a notebook shows a :class:`DataError` as that line and stops there).
+
+    Raises:
+        DataError: the study has not been run, or no run is finished yet.
+    """
+    runs = collect_runs(results_dir, study=study, warn=False)
+    if runs.empty:
+        of_study = f" of the study {study!r}" if study else ""
+        raise DataError(f"no finished runs{of_study} in {paths.shown(runs_folder(results_dir))} "
+                        f"yet: run notebooks/03_train.ipynb or 04_ablations.ipynb (or `make demo`) "
+                        f"first")
+    return runs
+
+
+def describe_runs(runs: pd.DataFrame, *, study: str | None = None) -> str:
+    """One line on what :func:`collect_runs` found: finished runs and settings, what was left
+    out (unfinished or unreadable folders) and the evaluation datasets; then, for runs on the
+    demo data, :func:`scale_note`."""
+    skipped = runs.attrs.get("skipped", [])
+    of_study = f"of the study {study!r}" if study else "of every study"
+    datasets = ", ".join(dict.fromkeys(runs["dataset"]))
+    line = (f"{runs['run_id'].nunique()} finished run(s) {of_study}, "
+            f"{runs['setting_id'].nunique()} setting(s), evaluated on: {datasets}")
+    if skipped:
+        line += "; left out: " + ", ".join(f"{row['run_id']} ({row['state']})" for row in skipped)
+    note = scale_note(runs)
+    return f"{line}\n{note}" if note else line
+
+
+def scale_note(runs: pd.DataFrame) -> str:
+    """The sentence that labels numbers of runs on the generated demo data as such ("" when no
+    run used it): figure notes, table captions and notebook text carry it, so that a demo
+    number is never mistaken for a result."""
+    demo = runs[runs["train_data"] == paths.DEMO_DATASET]
+    if demo.empty:
+        return ""
+    own = demo[demo["dataset"] == OWN_TEST_SPLIT]
+    sizes = sorted({int(n) for n in own.get("n_images", pd.Series(dtype=float)).dropna()})
+    tested = f", {'/'.join(map(str, sizes))} test images per run" if sizes else ""
+    return f"Demo numbers (generated data{tested}), not thesis results."
+
+
 def _study_members(table: pd.DataFrame, results_dir: str | os.PathLike,
                    study: str) -> pd.DataFrame:
     """The rows of ``table`` whose run is listed in the study's cell file, with its setting."""
     root = runs_folder(results_dir).parent
     cells_path = study_dir(root, study) / STUDY_CELLS_FILE
     if not cells_path.is_file():
-        raise DataError(f"{cells_path}: no such file; the study {study!r} has not been run "
-                        f"(notebooks/04_ablations.ipynb runs it)")
+        raise DataError(f"{paths.shown(cells_path)}: no such file; the study {study!r} has not "
+                        f"been run (notebooks/04_ablations.ipynb runs it)")
     cells = pd.read_csv(cells_path, usecols=["setting", "run_id"]).dropna()
     members = cells.merge(table, on="run_id", how="inner")
     members.insert(0, "study", study)

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 from thesis_lib import paths
 from thesis_lib.config.conversion import convert, resolve_type
 from thesis_lib.config.training import config_fields
-from thesis_lib.errors import ConfigError, show_thesis_errors_briefly
+from thesis_lib.errors import ConfigError
 
 
 class Parameter(NamedTuple):
@@ -121,7 +121,6 @@ def typed(namespace: MutableMapping[str, Any],
     Raises:
         ConfigError: one line naming the parameter, its value and what it should be.
     """
-    show_thesis_errors_briefly()
     if isinstance(parameters, NotebookParameters):
         parameters = parameters.notebook
     converted = {name: convert(name, namespace.get(name, declared.default), declared.type)

@@ -260,7 +260,7 @@ class TrainConfig:
     def name_of_dataset(self) -> str:
         if self.dataset_name:
             return self.dataset_name
-        return "demo" if self.data_dir is None else self.data_path.name
+        return paths.DEMO_DATASET if self.data_dir is None else self.data_path.name
 
     @property
     def runs_dir(self) -> Path:

@@ -193,8 +193,9 @@ class RandAugment:
         self._operations = _image_operations(self.magnitude)
         self._generator: tf.random.Generator | None = None
         # One graph per batch shape: called eagerly (a preview) it is traced once per shape,
-        # instead of retracing the per-image operations for every group size.
-        self._augment_graph = tf.function(self._augment, autograph=False)
+        # instead of retracing the per-image operations for every group size. Shared by the
+        # instances of the same settings (the seed is an argument).
+        self._augment_graph = _augment_graph(num_ops, self.magnitude)
 
     def __repr__(self) -> str:
         return (
@@ -225,31 +226,6 @@ class RandAugment:
         augmented = self._augment_graph(pixels, tf.cast(seed, tf.int64))
         return tf.cast(augmented, images.dtype)
 
-    def _augment(self, images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-        batch_size = tf.shape(images)[0]
-        choice_seed, sign_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-        # Operation and direction of every step for every image, drawn independently.
-        choices = tf.random.stateless_uniform(
-            [self.num_ops, batch_size], choice_seed, 0, len(self._operations), dtype=tf.int32
-        )
-        signs = tf.where(
-            tf.random.stateless_uniform([self.num_ops, batch_size], sign_seed) < 0.5, -1.0, 1.0
-        )
-        positions = tf.range(batch_size)
-        for step in range(self.num_ops):
-            groups = tf.dynamic_partition(images, choices[step], len(self._operations))
-            group_signs = tf.dynamic_partition(signs[step], choices[step], len(self._operations))
-            group_positions = tf.dynamic_partition(positions, choices[step], len(self._operations))
-            # Each operation sees only the images that chose it (often none: an empty batch).
-            outputs = [
-                operation(group, group_sign)
-                for operation, group, group_sign in zip(
-                    self._operations, groups, group_signs, strict=True
-                )
-            ]
-            images = tf.ensure_shape(tf.dynamic_stitch(group_positions, outputs), images.shape)
-        return images
-
     def _random_generator(self) -> tf.random.Generator:
         # Created on first use so that constructing the object costs nothing.
         if self._generator is None:
@@ -258,3 +234,40 @@ class RandAugment:
             else:
                 self._generator = tf.random.Generator.from_seed(self.seed)
         return self._generator
+
+
+@functools.cache
+def _augment_graph(num_ops: int, magnitude: float) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
+    """RandAugment's graph for these settings, shared by every instance with them: a new
+    instance (each training pipeline makes one) does not trace the operations again."""
+    operations = _image_operations(magnitude)
+    return tf.function(lambda images, seed: _augment(images, seed, num_ops, operations),
+                       autograph=False)
+
+
+def _augment(images: tf.Tensor, seed: tf.Tensor, num_ops: int, operations: list) -> tf.Tensor:
+    """``num_ops`` steps of ``operations``, each image drawing its own, from the stateless
+    ``seed``."""
+    batch_size = tf.shape(images)[0]
+    choice_seed, sign_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    # Operation and direction of every step for every image, drawn independently.
+    choices = tf.random.stateless_uniform(
+        [num_ops, batch_size], choice_seed, 0, len(operations), dtype=tf.int32
+    )
+    signs = tf.where(
+        tf.random.stateless_uniform([num_ops, batch_size], sign_seed) < 0.5, -1.0, 1.0
+    )
+    positions = tf.range(batch_size)
+    for step in range(num_ops):
+        groups = tf.dynamic_partition(images, choices[step], len(operations))
+        group_signs = tf.dynamic_partition(signs[step], choices[step], len(operations))
+        group_positions = tf.dynamic_partition(positions, choices[step], len(operations))
+        # Each operation sees only the images that chose it (often none: an empty batch).
+        outputs = [
+            operation(group, group_sign)
+            for operation, group, group_sign in zip(
+                operations, groups, group_signs, strict=True
+            )
+        ]
+        images = tf.ensure_shape(tf.dynamic_stitch(group_positions, outputs), images.shape)
+    return images

@@ -58,13 +58,16 @@ def pipeline_parameters(name: str, *, profile: str, data_dir: str | None, result
     data_fields = {key: values[key] for key in DATA_FIELDS if key in values}
     if "split_ratios" in data_fields:
         data_fields["split_ratios"] = list(data_fields["split_ratios"])
+    # Folders inside the project as relative paths (the notebooks resolve them against the
+    # project root), so that an executed notebook a user sends names no machine's folder.
     data = {"data_dir": data_dir} if data_dir else {}
-    split = {"split_file": split_file} if split_file else {}
-    results = {"results_dir": str(results_dir)}
+    split = {"split_file": str(paths.shown(split_file))} if split_file else {}
+    results = {"results_dir": str(paths.shown(results_dir))}
+    prepared = str(paths.shown(prepared_data_dir(results_dir, data_dir)))
     by_notebook = {
         "01_data_exploration": {**data, **_without(data_fields, "min_side")},
         "02_prepare_data": {**data, **data_fields, **results,
-                            "output_dir": str(prepared_data_dir(results_dir, data_dir))},
+                            "output_dir": prepared},
         "03_train": {"profile": profile, **data, **results, **split},
         "04_ablations": {"profile": profile, **data, **results, **split, "jobs": jobs},
         "05_significance": {**results, "study": reported_study(profile)},

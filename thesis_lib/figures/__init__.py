@@ -23,6 +23,7 @@ from thesis_lib.figures.save import save_figure, save_table
 from thesis_lib.figures.style import (
     DOUBLE_COLUMN,
     SINGLE_COLUMN,
+    add_note,
     figure_size,
     palette,
     publication_style,
@@ -45,6 +46,7 @@ def __getattr__(name: str):
 __all__ = [
     "DOUBLE_COLUMN",
     "SINGLE_COLUMN",
+    "add_note",
     "curve_summary",
     "figure_size",
     "palette",

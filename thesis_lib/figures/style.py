@@ -10,10 +10,14 @@ uniform, readable in grey print).
 from __future__ import annotations
 
 import contextlib
+import textwrap
 from collections.abc import Iterator
 
 import matplotlib as mpl
 import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
+from matplotlib.transforms import Bbox
 
 from thesis_lib.errors import ConfigError
 
@@ -23,6 +27,10 @@ DOUBLE_COLUMN = 7.16
 PALETTE_NAME = "colorblind"
 HEATMAP_CMAP = "viridis"
 BASE_FONT_SIZE = 8
+# Notes under a figure (add_note): their font size and the height of one line, in inches.
+NOTE_FONT_SIZE = 6
+NOTE_LINE_INCHES = 0.1
+LEGEND_GAP = 0.01  # figure fraction between a legend under the panels and the panels
 
 _WIDTHS = {"single": SINGLE_COLUMN, "double": DOUBLE_COLUMN}
 
@@ -83,3 +91,36 @@ def publication_style() -> Iterator[None]:
     """Context in which figures are drawn in the publication style; restores settings after."""
     with mpl.rc_context(style_rc()):
         yield
+
+
+def add_note(fig: Figure, note: str) -> Figure:
+    """Write ``note`` (e.g. :func:`thesis_lib.analysis.results.scale_note`) in small grey
+    italics in a band added under the whole figure: the width stays a column, the layout (and
+    any legend under the panels) stays above the band. "" leaves the figure as it is."""
+    if not note:
+        return fig
+    width, height = fig.get_size_inches()
+    # About 0.55 em per character: wrap so that each line fits the printed width.
+    lines = textwrap.wrap(note, width=max(20, int(width * 72 / (NOTE_FONT_SIZE * 0.55))))
+    band = NOTE_LINE_INCHES * (len(lines) + 0.5)
+    fig.set_size_inches(width, height + band)
+    share = band / (height + band)
+    engine = fig.get_layout_engine()
+    if isinstance(engine, ConstrainedLayoutEngine):
+        bottom = share
+        for legend in fig.legends:
+            # A legend "outside lower" the panels stands on the band instead of the figure's
+            # edge, and the panels keep their room above it.
+            if getattr(legend, "_outside_loc", None) == "lower":
+                legend.set_bbox_to_anchor(Bbox.from_bounds(0, share, 1, 0),
+                                          transform=fig.transFigure)
+                extent = legend.get_window_extent(fig.canvas.get_renderer())
+                bottom += extent.height / fig.bbox.height + LEGEND_GAP
+        engine.set(rect=(0, bottom, 1, 1 - bottom))
+    else:  # a figure placed by hand: move its axes up into the old height
+        for ax in fig.axes:
+            x0, y0, w, h = ax.get_position().bounds
+            ax.set_position([x0, share + y0 * (1 - share), w, h * (1 - share)])
+    fig.text(0.5, share / 2, "\n".join(lines), ha="center", va="center",
+             fontsize=NOTE_FONT_SIZE, fontstyle="italic", color="0.35")
+    return fig

@@ -69,7 +69,10 @@ def _to_latex(
     text_columns: list[str],
     caption: str | None,
     label: str | None,
+    note: str = "",
 ) -> str:
+    if caption is not None and note:
+        caption = f"{note} {caption}"
     column_format = "".join("l" if column in text_columns else "r" for column in table.columns)
     styler = (
         table.style.hide(axis="index")
@@ -101,6 +104,7 @@ def results_table(
     decimals: int = 3,
     caption: str | None = None,
     label: str | None = None,
+    note: str = "",
 ) -> str:
     """The results table: network, mean accuracy (%), sample SD (ddof = 1, in %), n.
 
@@ -110,6 +114,7 @@ def results_table(
         network, mean, sd, n: the columns holding name, mean, sample SD and number of runs.
         decimals: decimals of mean and SD (the thesis reports 3).
         caption, label: when a caption is given, a ``table`` float with this caption/label.
+        note: a sentence put before the caption, e.g. ``analysis.results.scale_note(runs)``.
     """
     require_columns(summary, [network, mean, sd, n], "results table")
     table = pd.DataFrame(
@@ -120,7 +125,7 @@ def results_table(
             "n": summary[n].astype(int).astype(str).to_numpy(),
         }
     )
-    return _to_latex(table, text_columns=["Network"], caption=caption, label=label)
+    return _to_latex(table, text_columns=["Network"], caption=caption, label=label, note=note)
 
 
 def metrics_table(
@@ -130,6 +135,7 @@ def metrics_table(
     decimals: int = 2,
     caption: str | None = None,
     label: str | None = None,
+    note: str = "",
 ) -> str:
     """The headline metrics per network, mean ± sample SD in percent, and n: accuracy,
     balanced accuracy and macro F1 (and, for K classes, top-2 accuracy, macro ROC AUC and the
@@ -139,7 +145,7 @@ def metrics_table(
         summary: the long summary (one row per setting and metric).
         dataset: the evaluation dataset to show.
         decimals: decimals of means and SDs.
-        caption, label: as in :func:`results_table`.
+        caption, label, note: as in :func:`results_table`.
     """
     require_columns(summary, ["network", "metric", "mean", "sd_ddof1", "n"], "metrics table")
     view = metrics_view(summary, dataset=dataset, decimals=decimals)
@@ -148,7 +154,7 @@ def metrics_table(
     view = view.map(lambda text: text.replace(" ± ", " $\\pm$ ") if isinstance(text, str)
                     else text)
     view["n"] = view["n"].astype(int).astype(str)
-    return _to_latex(view, text_columns=["Network"], caption=caption, label=label)
+    return _to_latex(view, text_columns=["Network"], caption=caption, label=label, note=note)
 
 
 def significance_table(
@@ -162,6 +168,7 @@ def significance_table(
     confidence: float | None = None,
     caption: str | None = None,
     label: str | None = None,
+    note: str = "",
 ) -> str:
     """The significance table: each network against its reference.
 
@@ -180,7 +187,7 @@ def significance_table(
         decimals: decimals of the difference, CI bounds and t.
         confidence: level of the interval, for the column header; by default the level the
             comparisons were computed at (their ``confidence`` column), checked when given.
-        caption, label: as in :func:`results_table`.
+        caption, label, note: as in :func:`results_table`.
     """
     p_holm = p_holm or f"{test}_p_holm"
     columns = [f"{test}_{name}" for name in ("ci_low", "ci_high", "t", "df", "p")]
@@ -225,7 +232,7 @@ def significance_table(
     if test == "welch" and "outcome" in rows.columns:
         table["Outcome"] = rows["outcome"].fillna(MISSING).astype(str).to_numpy()
         text_columns.append("Outcome")
-    return _to_latex(table, text_columns=text_columns, caption=caption, label=label)
+    return _to_latex(table, text_columns=text_columns, caption=caption, label=label, note=note)
 
 
 def _short_design(design) -> str:

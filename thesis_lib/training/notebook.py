@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from thesis_lib import paths
 from thesis_lib.config.training import TrainConfig, make_config
-from thesis_lib.errors import show_thesis_errors_briefly
 from thesis_lib.training.run import check_config, plan_run
 
 
@@ -28,8 +28,6 @@ def notebook_config(profile: str | os.PathLike | None, **parameters: Any) -> Tra
     Raises:
         ThesisError: invalid or inconsistent parameters, a missing dataset.
     """
-    show_thesis_errors_briefly()
-
     config = make_config(profile, **parameters)
     check_config(config)
     return config
@@ -55,4 +53,7 @@ def describe_run(config: TrainConfig, *, force: bool = False,
     ]
     if config.split_file:
         lines.insert(2, f"split       {config.split_file} (used as it is)")
+    if config.name_of_dataset == paths.DEMO_DATASET:
+        lines.append("scale       demo: generated images; the numbers show that the pipeline "
+                     "works, they are not thesis results")
     return "\n".join(lines)
