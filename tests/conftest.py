@@ -1,5 +1,6 @@
 """Settings shared by the whole test suite."""
 
+import gc
 import os
 
 import pytest
@@ -9,6 +10,83 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+
+# --- sharing the cores and the long fixtures between pytest-xdist workers ---------------------
+
+# Files that share an expensive session-scoped fixture (smoke_run, a training): with
+# ``--dist loadfile`` they go to one worker as one unit, so that it is made once, not once per
+# worker.
+SAME_WORKER = {
+    "tests/test_predict.py": "tests/test_embedding.py",
+    "tests/train/test_resume.py": "tests/test_embedding.py",
+    "tests/train/test_run.py": "tests/test_embedding.py",
+}
+# The longest units (4 s or more on 2 cores), longest first: they start first, so that no
+# worker is left with one of them while the other has nothing more to do.
+START_FIRST = (
+    "tests/test_embedding.py",  # with test_predict, test_resume and test_run
+    "tests/train/test_experiments.py",
+    "tests/data/test_pipeline.py",
+    "tests/models/test_model_builders.py",
+    "tests/train/test_failures.py",
+    "tests/data/test_augment.py",
+    "tests/models/test_contrastive_training.py",
+    "tests/models/test_pairwise_network.py",
+    "tests/models/test_model_backbones.py",
+    "tests/layers/test_jax_backend.py",
+    "tests/test_quiet_tensorflow.py",
+    "tests/models/test_model_summary.py",
+)
+
+
+def _runs_notebooks(config) -> bool:
+    return bool(config.getoption("nbval", False) or config.getoption("nbval_lax", False))
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """The tests alone with ``--dist loadfile`` (``make test-fast``): pytest-xdist's
+    scheduling with ``SAME_WORKER`` and ``START_FIRST``. With the notebooks (``--nbval``,
+    ``make test``) the scheduler of the root conftest.py decides."""
+    if config.getvalue("dist") != "loadfile" or _runs_notebooks(config):
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class LongestFirst(LoadFileScheduling):
+        def _split_scope(self, nodeid):
+            scope = super()._split_scope(nodeid)
+            return SAME_WORKER.get(scope, scope)
+
+        def _assign_work_unit(self, node):
+            first = next((scope for scope in START_FIRST if scope in self.workqueue), None)
+            if first is not None:
+                self.workqueue.move_to_end(first, last=False)
+            super()._assign_work_unit(node)
+
+    return LongestFirst(config, log)
+
+
+def pytest_configure(config):
+    """Each of N workers gets its share of the cores for TensorFlow's thread pools, as the
+    cells of a parallel grid do (``experiments.grids.share_cores``), and for OpenMP
+    (scikit-learn's t-SNE): N pools as large as the machine oversubscribe it, and OpenMP's
+    waiting threads spin. Not with ``--nbval``: the notebooks' kernels would inherit it."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers and not _runs_notebooks(config):
+        from thesis_lib.experiments.grids import share_cores
+
+        share_cores(int(workers))
+        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // int(workers))))
+
+
+def pytest_collection_finish(session):
+    """What collecting imported (TensorFlow, Keras, pandas...: most objects of a test process)
+    lives to the end of the session: it is frozen out of the garbage collector, whose full
+    passes would otherwise walk it all again and again (a sixth of the time of the model
+    tests)."""
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture(autouse=True)
@@ -27,15 +105,43 @@ def tiny_dataset(tmp_path_factory):
                              size=(48, 40), seed=0)
 
 
-@pytest.fixture(scope="session")
-def finished_tiny_run(tiny_dataset, tmp_path_factory):
-    """The folder of a finished one-epoch run on ``tiny_dataset`` (the Tiny backbone, one Gram
-    module, 32 px), shared by the tests that only read a run (prediction, embeddings)."""
-    from thesis_lib.training import make_config, run_training
+def _tiny_values(data_dir, results_dir, **overrides):
+    """Configuration values of a seconds-long run; plain types (they also go to subprocesses)."""
+    values = {
+        "data_dir": str(data_dir), "results_dir": str(results_dir), "image_size": 32,
+        "backbone": "Tiny",
+        "max_images": None, "split_ratios": [0.5, 0.25, 0.25], "epochs": 2, "batch_size": 4,
+        "modules": 1, "deterministic": True, "verbose": 0, "cache": None,
+        "augment": False,  # RandAugment only where a test is about the whole thesis pipeline
+    }
+    return {**values, **overrides}
 
-    config = make_config("smoke", data_dir=str(tiny_dataset),
-                         results_dir=str(tmp_path_factory.mktemp("tiny-results")),
-                         backbone="Tiny", image_size=32, epochs=1, batch_size=4, modules=1,
-                         max_images=None, verbose=0, cache=None, augment=False,
-                         split_ratios=[0.5, 0.25, 0.25])
-    return run_training(config)
+
+@pytest.fixture(scope="session")
+def tiny_values():
+    """``tiny_values(data_dir, results_dir, **overrides)``: the values of a seconds-long run on
+    the Tiny backbone (32 px, 2 epochs, deterministic ops, no RandAugment)."""
+    return _tiny_values
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tiny_dataset, tmp_path_factory):
+    """``(config, run folder)`` of a finished two-epoch run of the smoke profile on
+    ``tiny_dataset`` (the Tiny backbone, one Gram module, 32 px), RandAugment and dropout on,
+    with the profile's own setting of deterministic ops. Trained once per session (per worker;
+    ``SAME_WORKER`` puts its users on one): the record tests and the tests that only read a run
+    (prediction, embeddings) read it, and the resume test compares a killed and resumed run with
+    it. Nothing may change it."""
+    from thesis_lib.config.training import make_config
+    from thesis_lib.training import run_training
+
+    values = _tiny_values(tiny_dataset, tmp_path_factory.mktemp("smoke-results"), augment=True)
+    del values["deterministic"]
+    config = make_config("smoke", **values)
+    return config, run_training(config)
+
+
+@pytest.fixture(scope="session")
+def finished_tiny_run(smoke_run):
+    """The folder of ``smoke_run``, for the tests that only read a finished run."""
+    return smoke_run[1]

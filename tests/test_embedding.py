@@ -25,7 +25,7 @@ from thesis_lib.figures.save import save_figure
 
 @pytest.fixture(scope="session")
 def tiny_run(finished_tiny_run):
-    """The shared finished one-epoch run (Tiny backbone, one Gram module, 32 px), loaded."""
+    """The shared finished smoke run (Tiny backbone, one Gram module, 32 px), loaded."""
     return load_run(finished_tiny_run)
 
 

@@ -23,7 +23,7 @@ from thesis_lib.errors import ConfigError, ThesisError
 
 @pytest.fixture(scope="session")
 def tiny_run(finished_tiny_run):
-    """The shared finished one-epoch run (Tiny backbone, one Gram module, 32 px)."""
+    """The shared finished smoke run (Tiny backbone, one Gram module, 32 px)."""
     return finished_tiny_run
 
 

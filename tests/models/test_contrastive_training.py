@@ -91,10 +91,13 @@ def test_zero_weight_is_exactly_the_cross_entropy_training():
     assert any(not np.array_equal(a, b) for a, b in zip(with_weight, expected, strict=True))
 
 
-@pytest.fixture(scope="module")
-def trained_gram(tmp_path_factory):
-    """A gram network (B0, 32 px) fitted 2 epochs with weight 0.5 on 8 images."""
-    model = build_model("gram", backbone="B0", image_size=32, modules=1, weights=None)
+# The wrapper's plumbing is the same on every backbone: the fast tier fits the Tiny one, the
+# full tier EfficientNetV2B0 too.
+@pytest.fixture(scope="module",
+                params=["Tiny", pytest.param("EfficientNetV2B0", marks=pytest.mark.slow)])
+def trained_gram(request):
+    """A gram network (32 px) fitted 2 epochs with weight 0.5 on 8 images."""
+    model = build_model("gram", backbone=request.param, image_size=32, modules=1, weights=None)
     training = with_contrastive_center(model, 2, weight=0.5, delta=1.0, inter_weight=1.0,
                                        center_lr=5.0)
     # Eager: tracing the train and test steps would take longer than the four steps themselves.

@@ -111,21 +111,28 @@ def test_missing_weights_file(tmp_path):
         load_backbone("B0", image_size=64, weights=missing)
 
 
-def test_local_weights_file_is_loaded(tmp_path):
+@pytest.fixture(scope="module")
+def b0_weights_file(tmp_path_factory):
+    """A B0 backbone (64 px) with every weight moved off its initial value, saved: (its
+    weights, the file)."""
     source = load_backbone("B0", image_size=64, weights=None)
     rng = np.random.default_rng(0)
     source.set_weights([w + rng.normal(0, 0.01, w.shape) for w in source.get_weights()])
-    path = tmp_path / "b0_notop.weights.h5"
+    path = tmp_path_factory.mktemp("weights") / "b0_notop.weights.h5"
     source.save_weights(path)
+    return source.get_weights(), path
+
+
+def test_local_weights_file_is_loaded(b0_weights_file):
+    weights, path = b0_weights_file
     # A different input size shares the weights: convolutions do not depend on the grid.
     loaded = load_backbone("B0", image_size=96, weights=str(path))
-    for expected, actual in zip(source.get_weights(), loaded.get_weights(), strict=True):
+    for expected, actual in zip(weights, loaded.get_weights(), strict=True):
         np.testing.assert_array_equal(actual, expected)
 
 
-def test_weights_of_another_backbone_are_rejected(tmp_path):
-    path = tmp_path / "b0_notop.weights.h5"
-    load_backbone("B0", image_size=64, weights=None).save_weights(path)
+def test_weights_of_another_backbone_are_rejected(b0_weights_file):
+    _, path = b0_weights_file
     with pytest.raises(ConfigError, match=f"cannot load weights file {path} into EfficientNetV2B1"):
         load_backbone("B1", image_size=64, weights=path)
 

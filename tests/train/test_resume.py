@@ -63,16 +63,19 @@ def weights_of(run_dir):
     return model.get_weights()
 
 
-def test_killed_run_resumes_into_the_run_it_would_have_been(tiny_dataset, tiny_values, tmp_path):
-    # RandAugment and dropout on, so that the data stream and the dropout masks must continue.
+def test_killed_run_resumes_into_the_run_it_would_have_been(smoke_run, tiny_dataset,
+                                                             tiny_values, tmp_path):
+    # The smoke profile with RandAugment and dropout on, so that the data stream and the
+    # dropout masks must continue; the uninterrupted reference is the session's smoke run of
+    # the same setting.
+    reference_config, uninterrupted = smoke_run
     values = tiny_values(tiny_dataset, tmp_path / "killed", epochs=2, augment=True,
                          epoch_delay_s=1.0)
+    del values["deterministic"]  # the profile's own setting, as in the reference
     config = make_config("smoke", **values)
     run_dir = plan_run(config).run_dir
-    # The uninterrupted reference trains in its own results folder meanwhile.
-    reference_values = tiny_values(tiny_dataset, tmp_path / "uninterrupted", epochs=2,
-                                   augment=True)
-    reference = start_training(reference_values)
+    assert run_dir.name == uninterrupted.name  # the same setting: the run it would have been
+    assert config.deterministic and reference_config.epochs == config.epochs == 2
 
     kill_after_epoch(values, run_dir, epoch=0)
     state = files.read_json(run_dir / "checkpoint" / "state.json")
@@ -81,8 +84,6 @@ def test_killed_run_resumes_into_the_run_it_would_have_been(tiny_dataset, tiny_v
     assert (run_dir / "RUNNING").exists()
 
     wait_for(start_training({**values, "epoch_delay_s": 0.0}))
-    wait_for(reference)
-    uninterrupted = plan_run(make_config("smoke", **reference_values)).run_dir
 
     history = pd.read_csv(run_dir / "history.csv")
     assert history["epoch"].tolist() == [0, 1]

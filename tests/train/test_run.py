@@ -21,16 +21,10 @@ def planned_id(config):
 
 
 @pytest.fixture(scope="module")
-def finished_runs(tiny_dataset, tiny_values, tmp_path_factory):
+def finished_runs(smoke_run):
     """The same tiny configuration trained twice (the second time forced), with the smoke
-    profile's own setting of deterministic ops."""
-    from thesis_lib.config.training import make_config
-
-    results = tmp_path_factory.mktemp("results")
-    values = tiny_values(tiny_dataset, results, augment=True)
-    del values["deterministic"]
-    config = make_config("smoke", **values)
-    first = run_training(config)
+    profile's own setting of deterministic ops; the first run is the session's ``smoke_run``."""
+    config, first = smoke_run
     again = run_training(config)
     forced = run_training(config, force=True)
     return config, first, again, forced
