@@ -12,59 +12,11 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 
-# --- sharing the cores and the long fixtures between pytest-xdist workers ---------------------
-
-# Files that share an expensive session-scoped fixture (smoke_run, a training): with
-# ``--dist loadfile`` they go to one worker as one unit, so that it is made once, not once per
-# worker.
-SAME_WORKER = {
-    "tests/test_predict.py": "tests/test_embedding.py",
-    "tests/train/test_resume.py": "tests/test_embedding.py",
-    "tests/train/test_run.py": "tests/test_embedding.py",
-}
-# The longest units (4 s or more on 2 cores), longest first: they start first, so that no
-# worker is left with one of them while the other has nothing more to do.
-START_FIRST = (
-    "tests/test_embedding.py",  # with test_predict, test_resume and test_run
-    "tests/train/test_experiments.py",
-    "tests/data/test_pipeline.py",
-    "tests/models/test_model_builders.py",
-    "tests/train/test_failures.py",
-    "tests/data/test_augment.py",
-    "tests/models/test_contrastive_training.py",
-    "tests/models/test_pairwise_network.py",
-    "tests/models/test_model_backbones.py",
-    "tests/layers/test_jax_backend.py",
-    "tests/test_quiet_tensorflow.py",
-    "tests/models/test_model_summary.py",
-)
+# --- sharing the cores between pytest-xdist workers (scheduling: conftest.py at the root) ---
 
 
 def _runs_notebooks(config) -> bool:
     return bool(config.getoption("nbval", False) or config.getoption("nbval_lax", False))
-
-
-@pytest.hookimpl(tryfirst=True, optionalhook=True)
-def pytest_xdist_make_scheduler(config, log):
-    """The tests alone with ``--dist loadfile`` (``make test-fast``): pytest-xdist's
-    scheduling with ``SAME_WORKER`` and ``START_FIRST``. With the notebooks (``--nbval``,
-    ``make test``) the scheduler of the root conftest.py decides."""
-    if config.getvalue("dist") != "loadfile" or _runs_notebooks(config):
-        return None
-    from xdist.scheduler import LoadFileScheduling
-
-    class LongestFirst(LoadFileScheduling):
-        def _split_scope(self, nodeid):
-            scope = super()._split_scope(nodeid)
-            return SAME_WORKER.get(scope, scope)
-
-        def _assign_work_unit(self, node):
-            first = next((scope for scope in START_FIRST if scope in self.workqueue), None)
-            if first is not None:
-                self.workqueue.move_to_end(first, last=False)
-            super()._assign_work_unit(node)
-
-    return LongestFirst(config, log)
 
 
 def pytest_configure(config):
@@ -129,9 +81,9 @@ def smoke_run(tiny_dataset, tmp_path_factory):
     """``(config, run folder)`` of a finished two-epoch run of the smoke profile on
     ``tiny_dataset`` (the Tiny backbone, one Gram module, 32 px), RandAugment and dropout on,
     with the profile's own setting of deterministic ops. Trained once per session (per worker;
-    ``SAME_WORKER`` puts its users on one): the record tests and the tests that only read a run
-    (prediction, embeddings) read it, and the resume test compares a killed and resumed run with
-    it. Nothing may change it."""
+    ``SAME_WORKER`` of the root conftest.py puts its users on one): the record tests and the
+    tests that only read a run (prediction, embeddings) read it, and the resume test compares a
+    killed and resumed run with it. Nothing may change it."""
     from thesis_lib.config.training import make_config
     from thesis_lib.training import run_training
 

@@ -97,3 +97,14 @@ def test_a_note_goes_in_a_band_under_the_figure_and_the_width_stays_a_column(tmp
         assert png.size[1] > round(SINGLE_COLUMN * 0.5 * 300)  # the band is added below
     long_note = add_note(small_figure(), " ".join(["word"] * 60))
     assert long_note.texts[0].get_text().count("\n") >= 2  # wrapped, not cut at the edge
+
+
+def test_a_note_under_a_figure_placed_by_hand_keeps_clear_of_its_axes():
+    fig, ax = plt.subplots(figsize=(3.5, 2))  # no layout engine: positions set by hand
+    ax.set_xlabel("x")
+    add_note(fig, "Demo numbers (generated data), not thesis results.")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    note_box = fig.texts[0].get_window_extent(renderer)
+    assert note_box.y1 <= ax.get_window_extent(renderer).y0
+    assert fig.get_size_inches()[0] == 3.5
