@@ -104,11 +104,6 @@ def _read_table(path: Path, sep: str) -> pd.DataFrame:
     return table
 
 
-def _list_csv(path: Path) -> Listing:
-    root, entries, skipped = discovery.read_csv_manifest(path)
-    return entries, skipped, root
-
-
 # --- EmoSet-118K -----------------------------------------------------------------------------
 
 
@@ -156,7 +151,6 @@ def _list_emoset(root: Path) -> Listing:
                 continue
             extra = {"annotation": annotation} if annotation else {}
             entries.append(Entry(relpath=relpath, label=emotion, split=split, extra=extra))
-    entries.sort(key=lambda entry: entry.relpath)
     return entries, skipped, root
 
 
@@ -359,7 +353,6 @@ def _list_wikiart(source: Path, scenario: str = "image") -> Listing:
         extra.update(wikiart_id=image_id, emotions=";".join(emotions),
                      sentiment=decision.sentiment, scenario=scenario)
         entries.append(Entry(relpath=found[0], label=decision.label, extra=extra))
-    entries.sort(key=lambda entry: entry.relpath)
     return entries, skipped, root
 
 
@@ -446,7 +439,6 @@ def _list_artemis(source: Path) -> Listing:
         extra.update({f"votes_{emotion}": int(counts[emotion])
                       for emotion in labels.ARTEMIS_EMOTIONS})
         entries.append(Entry(relpath=relpath, label=decision.label, extra=extra))
-    entries.sort(key=lambda entry: entry.relpath)
     return entries, skipped, root
 
 
@@ -458,7 +450,7 @@ def _is_manifest_csv(path: Path) -> bool:
 ADAPTERS = {
     adapter.name: adapter
     for adapter in (
-        Adapter("csv", _is_manifest_csv, _list_csv),
+        Adapter("csv", _is_manifest_csv, discovery.read_csv_manifest),
         Adapter("artemis", lambda source: _artemis_csv(source) is not None, _list_artemis),
         Adapter("wikiart", _is_wikiart, partial(_list_wikiart, scenario="image"),
                 options={name: partial(_list_wikiart, scenario=name)
@@ -572,17 +564,28 @@ def _paths_of_csv(csv_path: Path) -> tuple[list[tuple[str, str]], list[dict]]:
     return rows, skipped
 
 
-def list_images(sources: Sequence[str | os.PathLike]) -> tuple[list[Entry], list[dict]]:
-    """The image files named by ``sources`` as entries (relpath: the absolute path, label: ""
-    or a CSV's ``label``) and the skipped files.
+def read_images(
+    sources: Sequence[str | os.PathLike],
+    *,
+    min_side: int | None = 32,
+    workers: int | None = None,
+    cache: bool = True,
+    progress: bool | None = None,
+) -> ScanResult:
+    """Check the images named by ``sources`` like a scan does; each entry's relpath is the
+    absolute path, its label "" (or a CSV's ``label``).
 
     Args:
         sources: Image files (always checked, whatever their name), folders (every image file
             at any depth) and CSV files with a ``path`` column.
+        min_side, workers, cache, progress: As for ``discovery.scan_dataset``; the cache is
+            used only when ``sources`` is a single folder.
 
     Raises:
-        DataError: a source that does not exist.
+        DataError: a source that does not exist, or no readable image at all.
     """
+    if not sources:
+        raise ConfigError("no image files or folders given")
     entries: list[Entry] = []
     skipped: list[dict] = []
     seen: set[str] = set()
@@ -602,30 +605,6 @@ def list_images(sources: Sequence[str | os.PathLike]) -> tuple[list[Entry], list
                 continue  # a file named twice (in a folder and a list) is checked once
             seen.add(path)
             entries.append(Entry(relpath=Path(path).as_posix(), label=label))
-    return entries, skipped
-
-
-def read_images(
-    sources: Sequence[str | os.PathLike],
-    *,
-    min_side: int | None = 32,
-    workers: int | None = None,
-    cache: bool = True,
-    progress: bool | None = None,
-) -> ScanResult:
-    """Check the images named by ``sources`` (see ``list_images``) like a scan does.
-
-    Args:
-        sources: Image files, folders of images and CSV lists of paths.
-        min_side, workers, cache, progress: As for ``discovery.scan_dataset``; the cache is
-            used only when ``sources`` is a single folder.
-
-    Raises:
-        DataError: a source that does not exist, or no readable image at all.
-    """
-    if not sources:
-        raise ConfigError("no image files or folders given")
-    entries, skipped = list_images(sources)
     single_folder = len(sources) == 1 and Path(sources[0]).is_dir()
     root = Path(sources[0]) if single_folder else Path.cwd()
     return discovery.scan_entries(root, entries, skipped=skipped, min_side=min_side,

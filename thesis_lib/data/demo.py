@@ -131,18 +131,14 @@ def make_demo_dataset(
     if _is_complete(out_dir, params):
         return out_dir
     if out_dir.exists() and any(out_dir.iterdir()):
-        if (out_dir / MARKER_NAME).is_file():
-            _refuse_foreign_files(out_dir)
-            if not overwrite:
-                raise DataError(
-                    f"{out_dir} holds a demo dataset made with other parameters "
-                    f"({_differences(read_marker(out_dir), params)}); choose another folder "
-                    "or allow overwriting it"
-                )
-        else:
-            raise DataError(
-                f"{out_dir} exists and is not a demo dataset; refusing to write into it"
-            )
+        if not (out_dir / MARKER_NAME).is_file():
+            raise DataError(f"{out_dir} exists and is not a demo dataset; refusing to write "
+                            "into it")
+        _refuse_foreign_files(out_dir)
+        if not overwrite:
+            raise DataError(f"{out_dir} holds a demo dataset made with other parameters "
+                            f"({_differences(read_marker(out_dir), params)}); choose another "
+                            "folder or allow overwriting it")
     _generate_into(out_dir, params)
     return out_dir
 

@@ -7,7 +7,7 @@ grey (``inspect_file``) and hashed for the duplicate audit; unusable files are l
 ("tf") is learnt per encoding kind (``TensorFlowAgreement``).
 
 Checking runs in threads and the results are cached per file (keyed by path, size and
-modification time) outside the dataset (``scan_cache_dir``): a dataset folder is never written.
+modification time) outside the dataset (``cache_path_for``): a dataset folder is never written.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ REASON_LISTED_TWICE = "listed twice"
 # Folders that zip tools and operating systems leave next to the data.
 IGNORED_FOLDERS = frozenset({"__MACOSX", "__pycache__"})
 
-# The folder of the scan caches, when set (else the user's cache folder, see scan_cache_dir).
+# The folder of the scan caches, when set (else the user's cache folder, see cache_path_for).
 CACHE_DIR_ENV = "THESIS_CACHE_DIR"
 # Version 2: one pass with the duplicate hashes (sha256, phash, dhash) instead of sha1.
 # Version 3: hashes of the grey decode (a JPEG's luma), TensorFlow compared per encoding kind.
@@ -147,8 +147,8 @@ def walk_images(root: Path, skipped: list[dict] | None = None) -> Iterator[tuple
 
 
 def list_class_folders(root: str | os.PathLike) -> tuple[list[Entry], list[dict]]:
-    """The image files under ``root/<class>/`` (any depth) as entries, sorted by relpath, and
-    the skipped files. Files directly in ``root`` are ignored; links leaving it are skipped."""
+    """The image files under ``root/<class>/`` (any depth) as entries, and the skipped files.
+    Files directly in ``root`` are ignored; links leaving it are skipped."""
     root = Path(root).absolute()
     real_root = os.path.realpath(root)
     entries: list[Entry] = []
@@ -164,12 +164,11 @@ def list_class_folders(root: str | os.PathLike) -> tuple[list[Entry], list[dict]
                                        f"link to {real} leaves the dataset root"))
             continue
         entries.append(Entry(relpath=(relfolder / name).as_posix(), label=relfolder.parts[0]))
-    entries.sort(key=lambda entry: entry.relpath)
     return entries, skipped
 
 
-def read_csv_manifest(csv_path: str | os.PathLike) -> tuple[Path, list[Entry], list[dict]]:
-    """The root (the CSV's folder), entries and skipped files of a ``path,label[,split]`` CSV.
+def read_csv_manifest(csv_path: str | os.PathLike) -> tuple[list[Entry], list[dict], Path]:
+    """The entries, skipped files and root (the CSV's folder) of a ``path,label[,split]`` CSV.
 
     Relative paths start at the CSV's folder; one that leaves it is skipped with a reason.
     Absolute paths are taken as written.
@@ -212,8 +211,7 @@ def read_csv_manifest(csv_path: str | os.PathLike) -> tuple[Path, list[Entry], l
             continue
         split = (row.split.strip() or None) if has_split else None
         entries.append(Entry(relpath=relpath, label=label, split=split))
-    entries.sort(key=lambda entry: entry.relpath)
-    return root, entries, skipped
+    return entries, skipped, root
 
 
 # --- checking one file (runs in worker threads) ---------------------------------------------
@@ -352,25 +350,20 @@ def _inspect_all(
 # --- the cache -------------------------------------------------------------------------------
 
 
-def scan_cache_dir() -> Path:
-    """``$THESIS_CACHE_DIR`` when set, else ``$XDG_CACHE_HOME/thesis-workbench/scans``
-    (``XDG_CACHE_HOME`` defaults to ``~/.cache``)."""
-    configured = os.environ.get(CACHE_DIR_ENV)
-    if configured:
-        return Path(configured).expanduser().absolute()
-    cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache_home).expanduser().absolute() / "thesis-workbench" / "scans"
-
-
 def cache_path_for(root: str | os.PathLike) -> Path:
-    """The scan cache of the dataset at ``root``: ``scan_cache_dir()/<key>.json``, the key
-    being the first 16 hex digits of the SHA-256 of the resolved root.
+    """The scan cache of the dataset at ``root``: ``<folder>/<key>.json``, the key being the
+    first 16 hex digits of the SHA-256 of the resolved root, the folder ``$THESIS_CACHE_DIR``
+    when set, else ``$XDG_CACHE_HOME/thesis-workbench/scans`` (default ``~/.cache/...``).
 
     Never a file in the dataset. (Caches that older versions left in dataset folders,
     ``.thesis_scan_cache.json``, are ignored and left where they are.)
     """
     digest = hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:16]
-    return scan_cache_dir() / f"{digest}.json"
+    if os.environ.get(CACHE_DIR_ENV):
+        return Path(os.environ[CACHE_DIR_ENV]).expanduser().absolute() / f"{digest}.json"
+    cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    folder = Path(cache_home).expanduser().absolute() / "thesis-workbench" / "scans"
+    return folder / f"{digest}.json"
 
 
 def _load_cache(path: Path, root: Path) -> dict:
@@ -424,7 +417,7 @@ def scan_entries(
         require_classes: Raise ``DataError`` when fewer distinct labels remain.
     """
     root = Path(root).resolve()
-    entries = list(entries)
+    entries = sorted(entries, key=lambda entry: entry.relpath)
     skipped = list(skipped)
     paths = [str(Path(entry.relpath) if Path(entry.relpath).is_absolute()
                  else root / entry.relpath) for entry in entries]
@@ -512,7 +505,7 @@ def scan_dataset(
         source: A folder ``<root>/<class>/**/<image>`` or a CSV file ``path,label[,split]``.
         min_side: Skip images whose shorter side is below this many pixels (None: no limit).
         workers: Threads for checking (default: all cores).
-        cache: Reuse and update the per-file cache of earlier scans (in ``scan_cache_dir()``).
+        cache: Reuse and update the per-file cache of earlier scans (``cache_path_for``).
         progress: Show progress bars (default: only for many files).
 
     Raises:
@@ -520,7 +513,7 @@ def scan_dataset(
     """
     source = Path(source)
     if source.is_file() and source.suffix.lower() == ".csv":
-        root, entries, skipped = read_csv_manifest(source)
+        entries, skipped, root = read_csv_manifest(source)
     elif source.is_dir():
         root = source
         entries, skipped = list_class_folders(source)

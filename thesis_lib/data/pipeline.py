@@ -52,11 +52,6 @@ def class_weights(label_indices: Sequence[int], num_classes: int) -> dict[int, f
     return result
 
 
-def default_decoder(path: str | os.PathLike) -> str:
-    """ "tf" for the extensions TensorFlow decodes (.jpg .jpeg .png .bmp .gif), else "pil"."""
-    return "tf" if Path(path).suffix.lower() in TF_EXTENSIONS else "pil"
-
-
 def make_dataset(
     paths: Sequence[str | os.PathLike],
     label_indices: Sequence[int],
@@ -99,7 +94,7 @@ def make_dataset(
         balanced: every epoch, each class present contributes as many examples as the largest
             one (its images in a fresh order, repeated as needed). Only with ``training``.
         decoders: "tf" or "pil" per path (a scanned manifest's ``decoder`` column); ``None``
-            picks by file extension (``default_decoder``).
+            picks "tf" for the extensions in ``TF_EXTENSIONS``.
         epochs: ``(first, stop)``: the training epochs the dataset yields; ``steps_per_epoch``
             tells how many batches each has. Ignored without ``training``.
 
@@ -355,7 +350,7 @@ def _check_options(paths, labels, num_classes, image_size, batch_size, resize, s
 
 def _check_decoders(paths: list[str], decoders) -> list[str]:
     if decoders is None:
-        return [default_decoder(path) for path in paths]
+        return ["tf" if Path(path).suffix.lower() in TF_EXTENSIONS else "pil" for path in paths]
     decoders = [str(decoder) for decoder in decoders]
     if len(decoders) != len(paths):
         raise ConfigError(f"{len(paths)} paths but {len(decoders)} decoders")
