@@ -1,38 +1,13 @@
-"""Readers for the layouts in which public emotion datasets are distributed.
+"""Readers for the layouts in which public emotion datasets are distributed (docs/data.md).
 
 Each adapter lists a dataset's files with their raw labels (and predefined split or extra
 annotations where the dataset has them); ``discovery.scan_entries`` then checks every file, so
 all adapters give the manifest columns of a plain scan. ``read_dataset(source, adapter="auto")``
-recognises the layout.
+recognises the layout (``ADAPTERS``, most specific first). Art-dataset rows that cannot be given
+one label are listed in the skipped files with their reason, beside missing or broken images.
 
-Layouts:
-    csv          a CSV manifest path,label[,split]
-    wikiart      WikiArt Emotions (Mohammad & Kiritchenko, LREC 2018): WikiArt-Emotions-Ag4.tsv
-                 (or -Ag3, -Ag5, -All) with one 0/1 column per scenario and emotion
-                 ("ImageOnly: sadness", ...); the images, downloaded by the user, anywhere under
-                 the TSV's folder as <ID>.<ext>. Multi-label rows become one Mikels-8 label by
-                 ``labels.wikiart_to_mikels``; "wikiart:art" and "wikiart:title" read the
-                 image+title and title-only annotations instead of the image-only ones
-    artemis      ArtEmis (Achlioptas et al., CVPR 2021): artemis_dataset_release_v0.csv (one
-                 row per utterance: art_style, painting, emotion, utterance) with the images at
-                 <root>/<art_style>/<painting>.jpg (or <root>/wikiart/<art_style>/...); one
-                 label per painting, its majority emotion (``labels.majority_emotion``)
-    emoset       EmoSet-118K: image/<emotion>/*.jpg, annotation/<emotion>/*.json and the split
-                 files train.json, val.json, test.json, each a JSON list of
-                 [emotion, image relpath, annotation relpath]
-    emotion6     Emotion6: images/<emotion>/<image> and ground_truth.txt (per image: name,
-                 valence, arousal, then the probabilities of anger, disgust, fear, joy,
-                 sadness, surprise, neutral), attached as columns
-    unbiasedemo  UnbiasedEmo: images/<emotion>/<object>/<image>; the object becomes a column
-    fi           FI: emotion_dataset/<emotion>/ or <root>/<emotion>/ with Mikels emotions
-    webemo       class folders named after WEBEmo's fine-grained categories (column category)
-    folders      any folder of class folders
-
-Art-dataset rows that cannot be given one label are listed in the skipped files with their
-reason, beside missing or broken images, so ``thesis data scan`` reports them all.
-
-``read_images`` reads what has no labels (image files, folders of images at any depth, a CSV
-with a ``path`` column), checked like a scan, for prediction and label-free metrics.
+``read_images`` reads what has no labels (image files, folders of images, a CSV with a ``path``
+column), checked like a scan, for prediction and label-free metrics.
 """
 
 from __future__ import annotations
@@ -128,6 +103,8 @@ def _emoset_item(item: object, source: Path) -> tuple[str, str, str | None]:
 
 
 def _list_emoset(root: Path) -> Listing:
+    """EmoSet-118K: image/<emotion>/*.jpg, annotation/<emotion>/*.json and the split files,
+    JSON lists of [emotion, image relpath, annotation relpath]."""
     split_files = {split: root / name for split, name in EMOSET_SPLIT_FILES.items()
                    if (root / name).is_file()}
     if not split_files:  # no split files: the class folders under image/
@@ -189,6 +166,7 @@ def read_emotion6_ground_truth(path: Path) -> dict[str, dict[str, float]]:
 
 
 def _list_emotion6(root: Path) -> Listing:
+    """Emotion6: images/<emotion>/<image>, with ground_truth.txt attached as columns."""
     entries, skipped, root = _entries_under(root, "images")
     truth = read_emotion6_ground_truth(root / "ground_truth.txt")
     empty = dict.fromkeys(EMOTION6_COLUMNS, math.nan)
@@ -204,6 +182,7 @@ def _is_unbiasedemo(root: Path) -> bool:
 
 
 def _list_unbiasedemo(root: Path) -> Listing:
+    """UnbiasedEmo: images/<emotion>/<object>/<image>; the object becomes a column."""
     entries, skipped, root = _entries_under(root, "images")
     for entry in entries:
         parts = entry.relpath.split("/")
@@ -212,6 +191,7 @@ def _list_unbiasedemo(root: Path) -> Listing:
 
 
 def _fi_folder(root: Path) -> str:
+    """FI: class folders of Mikels emotions in emotion_dataset/ or in the root."""
     return "emotion_dataset" if (root / "emotion_dataset").is_dir() else ""
 
 
@@ -233,6 +213,7 @@ def _is_webemo(root: Path) -> bool:
 
 
 def _list_webemo(root: Path) -> Listing:
+    """Class folders named after WEBEmo's fine-grained categories (kept in column category)."""
     entries, skipped, root = _entries_under(root, "")
     for entry in entries:
         entry.extra = {"category": entry.label}
@@ -310,6 +291,9 @@ def _present_emotions(row: pd.Series, columns: dict[str, str], min_value: float,
 
 
 def _list_wikiart(source: Path, scenario: str = "image") -> Listing:
+    """WikiArt Emotions (Mohammad & Kiritchenko, LREC 2018): one 0/1 column per scenario and
+    emotion; the images anywhere under the TSV's folder as <ID>.<ext>; multi-label rows become
+    one Mikels-8 label by ``labels.wikiart_to_mikels``."""
     tsv = _wikiart_tsv(source)
     root = tsv.parent
     table = _read_table(tsv, sep="\t")
@@ -410,6 +394,8 @@ def artemis_votes(table: pd.DataFrame, source: str | os.PathLike = "ArtEmis") ->
 
 
 def _list_artemis(source: Path) -> Listing:
+    """ArtEmis (Achlioptas et al., CVPR 2021): one row per utterance, the images at
+    <root>[/wikiart]/<art_style>/<painting>.jpg; a painting's label is its majority emotion."""
     csv = _artemis_csv(source)
     if csv is None:
         raise DataError(f"{source}: not an ArtEmis file (needs the columns "

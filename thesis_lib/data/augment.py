@@ -1,13 +1,11 @@
-"""RandAugment (Cubuk, Zoph, Shlens, Le 2020) that keeps up with a GPU.
+"""RandAugment (Cubuk, Zoph, Shlens, Le 2020) that keeps up with a GPU (see docs/data.md).
 
-Every image draws its own ``num_ops`` operations, uniformly and with replacement, from the 14 of
-the paper, each at the fixed magnitude ``M`` (0..10) with a random sign where it has a
-direction. At each step the batch is split (``tf.dynamic_partition``) into the groups of images
-that drew the same operation, each operation runs once on its group and the groups are stitched
-back: one image costs three operations, not fourteen (``keras.layers.RandAugment`` evaluates
-every operation and applies one choice to a whole batch). ``COMPILED_OPERATIONS`` run through
-XLA, image by image (one compilation per image size serves any group size): 2-4x faster on a
-CPU; equalize, sharpness and posterize are as fast without.
+Every image draws its own ``num_ops`` operations from the 14 of the paper, each at magnitude M
+with a random sign where it has a direction. At each step the batch is split into the groups
+of images that drew the same operation, each operation runs once on its group (vectorised) and
+the groups are stitched back: an image costs three operations, not fourteen.
+``COMPILED_OPERATIONS`` run through XLA image by image (one compilation per image size serves
+any group size), 2-4x faster on a CPU; the others are as fast without.
 
 Magnitude M -> strength (``level = M / 10``), after timm's "increasing" variants of the
 AutoAugment / RandAugment ranges; at the thesis' M = 7:

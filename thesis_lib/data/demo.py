@@ -1,16 +1,10 @@
-"""The embedded demo dataset: procedural JPEG images whose class lives in colour and texture.
+"""The embedded demo dataset: procedural JPEGs whose class lives in colour and texture only.
 
-Real emotion datasets cannot be downloaded on every machine, so the project generates a small
-stand-in. Each image is a smooth background with a few random shapes; the class decides only
-the low-level *style* a Gram matrix captures: brightness, saturation, hue (warm versus cool)
-and texture frequency. Sad images are darker, desaturated, cooler and smoother; each image's
-style is drawn around its class prototype with a wide spread, so classes overlap. The shapes are
-drawn independently of the class (content is a nuisance to look past), and a fixed fraction of
-each class (``label_noise``) is drawn in another class's style, so no model reaches 100 %.
-
-Everything is drawn from ``numpy.random.default_rng((seed, class, image))``: the pixels are the
-same on any machine (for the same library versions), and the first ``n`` images of a class do
-not depend on ``images_per_class``.
+Each image is a smooth background with random shapes (drawn independently of the class); the
+class decides the style a Gram matrix captures, drawn around a prototype with a wide spread,
+and ``label_noise`` of each class is drawn in another class's style (see docs/data.md).
+Everything is drawn from ``numpy.random.default_rng((seed, class, image))``: the same pixels on
+any machine, and the first ``n`` images of a class do not depend on ``images_per_class``.
 """
 
 from __future__ import annotations

@@ -1,21 +1,13 @@
 """The tf.data input pipeline: files -> batches of 0..255 RGB images and one-hot labels.
 
-1. order: evaluation keeps the file order; training draws each epoch a full permutation (or a
-   class-balanced sample) of the indices from ``(seed, epoch)``, so memory does not grow with
-   the dataset and every epoch is a fresh order of all images;
-2. decode in parallel: "tf" rows with ``images.tf_decode`` (pixel-identical to PIL), "pil" rows
-   (CMYK, alpha, 16-bit, EXIF-rotated... as marked by the scan) with ``images.load_image``; or
-   take the decoded image from a cache;
-3. resize to ``image_size`` ("squash", "crop" or "pad"), kept ``uint8``;
-4. batch; training: RandAugment per image with a stateless seed from ``(seed, epoch, batch)``;
-   then ``float32`` images and one-hot labels; prefetch.
-
-A training dataset yields the epochs ``(first, stop)`` one after the other; since each epoch
-depends only on the seed and its number, a run resumed at epoch k sees the batches an
-uninterrupted run would have seen. With ``deterministic=True`` and a seed, two pipelines give
-identical batches. Missing files are reported before anything starts and a file that is not an
-image stops the pipeline naming it: errors are never skipped (a silently shrinking dataset is
-worse).
+Evaluation keeps the file order; training draws each epoch a permutation (or a class-balanced
+sample) of the indices from ``(seed, epoch)``. Files are decoded in parallel ("tf" rows by
+``images.tf_decode``, pixel-identical to PIL, "pil" rows by ``images.load_image``) or read from
+a cache, resized as uint8, batched, augmented per image with a stateless seed from
+``(seed, epoch, batch)`` and converted to float32. Because every epoch depends only on the seed
+and its number, a resumed run sees the batches an uninterrupted one would have seen. Missing
+files are reported before anything starts and a file that is not an image stops the pipeline
+naming it: errors are never skipped (a silently shrinking dataset is worse). See docs/data.md.
 """
 
 from __future__ import annotations
