@@ -359,11 +359,11 @@ def cache_path_for(root: str | os.PathLike) -> Path:
     ``.thesis_scan_cache.json``, are ignored and left where they are.)
     """
     digest = hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:16]
-    if os.environ.get(CACHE_DIR_ENV):
-        return Path(os.environ[CACHE_DIR_ENV]).expanduser().absolute() / f"{digest}.json"
-    cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    folder = Path(cache_home).expanduser().absolute() / "thesis-workbench" / "scans"
-    return folder / f"{digest}.json"
+    folder = os.environ.get(CACHE_DIR_ENV)
+    if not folder:
+        cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        folder = Path(cache_home) / "thesis-workbench" / "scans"
+    return Path(folder).expanduser().absolute() / f"{digest}.json"
 
 
 def _load_cache(path: Path, root: Path) -> dict:

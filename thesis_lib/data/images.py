@@ -150,9 +150,10 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 def _decode(image: Image.Image, name: str, *, grey: bool = False
             ) -> tuple[Image.Image, ImageInfo]:
     """The fully decoded, upright RGB (with ``grey``: L) image and its info."""
-    info = ImageInfo(format=image.format or "unknown", mode=image.mode, width=0, height=0,
-                     orientation=_orientation(image), frames=int(getattr(image, "n_frames", 1)),
-                     has_alpha=_has_alpha(image))
+    # What the stored file says, read before decoding changes the image.
+    stored = {"format": image.format or "unknown", "mode": image.mode,
+              "orientation": _orientation(image), "frames": int(getattr(image, "n_frames", 1)),
+              "has_alpha": _has_alpha(image)}
     if ImageFile.LOAD_TRUNCATED_IMAGES:
         raise DataError(
             f"{name}: PIL.ImageFile.LOAD_TRUNCATED_IMAGES is on, so broken files would pass; "
@@ -165,7 +166,7 @@ def _decode(image: Image.Image, name: str, *, grey: bool = False
             # fails as in a full decode) but skips most of the chroma work.
             image.draft("L", image.size)
         image.load()  # a full decode: truncated data fails here, not at open
-        upright = ImageOps.exif_transpose(image) if info.orientation != 1 else image
+        upright = ImageOps.exif_transpose(image) if stored["orientation"] != 1 else image
         if not grey:
             decoded = _to_rgb(upright)
         else:
@@ -177,7 +178,7 @@ def _decode(image: Image.Image, name: str, *, grey: bool = False
     if decoded.mode != ("L" if grey else "RGB") or width == 0 or height == 0:
         detail = f"decoded to an unusable shape {(height, width, len(decoded.getbands()))}"
         raise ImageFileError(name, REASON_CORRUPT, detail)
-    return decoded, replace(info, width=int(width), height=int(height))
+    return decoded, ImageInfo(width=int(width), height=int(height), **stored)
 
 
 def decode_image(

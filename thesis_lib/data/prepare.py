@@ -81,9 +81,7 @@ class PreparedDataset:
         return splits.save_split(self.manifest, path)
 
 
-def _apply_scheme(
-    manifest: pd.DataFrame, scheme: LabelScheme
-) -> tuple[pd.DataFrame, list[dict]]:
+def _apply_scheme(manifest: pd.DataFrame, scheme: LabelScheme) -> tuple[pd.DataFrame, list[dict]]:
     indices = manifest["label"].map(scheme.map_label)
     outside = manifest[indices.isna()]
     dropped = [discovery.skip_record(row.path, REASON_OUTSIDE_SCHEME,
@@ -108,9 +106,8 @@ def _apply_scheme(
     return kept, dropped
 
 
-def _drop_duplicates(
-    manifest: pd.DataFrame, workers: int | None
-) -> tuple[pd.DataFrame, list[dict], pd.DataFrame]:
+def _drop_duplicates(manifest: pd.DataFrame, workers: int | None
+                     ) -> tuple[pd.DataFrame, list[dict], pd.DataFrame]:
     """The manifest without the redundant copies, their skip records, and the group table."""
     duplicates = audit.find_duplicates(manifest, workers=workers)
     by_path = manifest.set_index("path")
