@@ -128,7 +128,7 @@ def test_rejected_files_name_the_file_and_the_reason(tmp_path):
         assert caught.value.reason == reason
         # The scan's grey decoding rejects the same files for the same reasons.
         with pytest.raises(DataError, match=str(path)) as caught:
-            images.decode_grey(path.read_bytes(), name=str(path), min_side=32)
+            images.decode_image(path.read_bytes(), name=str(path), min_side=32, grey=True)
         assert caught.value.reason == reason
     with pytest.raises(DataError, match="cannot read"):
         load_image(tmp_path / "missing.jpg")
@@ -185,7 +185,7 @@ def test_grey_decoding_is_the_luma_of_the_reference_decoding(tmp_path):
     files = [write_image(tmp_path / "a.jpg", size=(63, 41), quality=90), rotated, rgba,
              write_image(tmp_path / "b.png"), write_image(tmp_path / "c.jpg", subsampling=0)]
     for path in files:
-        grey, info = images.decode_grey(path.read_bytes(), name=str(path))
+        grey, info = images.decode_image(path.read_bytes(), name=str(path), grey=True)
         reference = Image.fromarray(load_image(path)).convert("L")
         assert grey.mode == "L" and grey.size == reference.size, path
         assert (info.width, info.height) == reference.size

@@ -1,41 +1,13 @@
-"""Readers for the layouts in which public emotion datasets are distributed.
+"""Readers for the layouts in which public emotion datasets are distributed (docs/data.md).
 
 Each adapter lists a dataset's files with their raw labels (and predefined split or extra
-annotations where the dataset has them); ``discovery.scan_entries`` then checks every file,
-so all adapters give the same manifest columns as a plain scan. ``read_dataset(source,
-adapter="auto")`` recognises the layout.
+annotations where the dataset has them); ``discovery.scan_entries`` then checks every file, so
+all adapters give the manifest columns of a plain scan. ``read_dataset(source, adapter="auto")``
+recognises the layout (``ADAPTERS``, most specific first). Art-dataset rows that cannot be given
+one label are listed in the skipped files with their reason, beside missing or broken images.
 
-Layouts:
-    csv          a CSV manifest path,label[,split]
-    wikiart      WikiArt Emotions (Mohammad & Kiritchenko, LREC 2018): WikiArt-Emotions-Ag4.tsv
-                 (or -Ag3, -Ag5, -All) with one 0/1 column per scenario and emotion
-                 ("ImageOnly: sadness", ...); the images, downloaded by the user from the
-                 TSV's URLs, anywhere under the TSV's folder as <ID>.<ext>. Multi-label rows
-                 become one Mikels-8 label by ``labels.wikiart_to_mikels``; "wikiart:art" and
-                 "wikiart:title" read the image+title and title-only annotations instead of
-                 the default image-only ones
-    artemis      ArtEmis (Achlioptas et al., CVPR 2021): artemis_dataset_release_v0.csv (one
-                 row per utterance: art_style, painting, emotion, utterance) with the images at
-                 <root>/<art_style>/<painting>.jpg (or <root>/wikiart/<art_style>/...), root
-                 being the CSV's folder; one label per painting, its majority emotion
-                 (``labels.majority_emotion``: ties and "something else" get none)
-    emoset       EmoSet-118K: image/<emotion>/*.jpg, annotation/<emotion>/*.json and the
-                 split files train.json, val.json, test.json, each a JSON list of
-                 [emotion, image relpath, annotation relpath] (as read by EmoSet's own loader)
-    emotion6     Emotion6: images/<emotion>/<image> and ground_truth.txt (per image: name,
-                 valence, arousal, then the probabilities of anger, disgust, fear, joy,
-                 sadness, surprise, neutral), attached as columns
-    unbiasedemo  UnbiasedEmo: images/<emotion>/<object>/<image>; the object becomes a column
-    fi           FI: emotion_dataset/<emotion>/ or <root>/<emotion>/ with Mikels emotions
-    webemo       class folders named after WEBEmo's fine-grained categories (column category)
-    folders      any folder of class folders
-
-Rows of the art datasets that cannot be given one label (no Mikels emotion, emotions of both
-sentiments, a tie) are listed in the skipped files with their reason, beside the images that
-are missing or broken, so ``thesis data scan`` reports them all.
-
-``read_images`` reads what has no labels at all (image files, folders of images at any depth, a
-CSV with a ``path`` column), checked like a scan, for prediction and label-free metrics.
+``read_images`` reads what has no labels (image files, folders of images, a CSV with a ``path``
+column), checked like a scan, for prediction and label-free metrics.
 """
 
 from __future__ import annotations
@@ -51,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from thesis_lib.data import discovery, images, labels
-from thesis_lib.data.discovery import Entry, ScanResult
+from thesis_lib.data.discovery import Entry, ScanResult, skip_record
 from thesis_lib.errors import ConfigError, DataError
 
 EMOSET_SPLIT_FILES = {"train": "train.json", "val": "val.json", "test": "test.json"}
@@ -89,26 +61,22 @@ def _subfolders(folder: Path) -> list[str]:
                   if entry.is_dir() and not discovery.is_hidden(entry.name))
 
 
-def _entries_under(root: Path, subdir: str) -> tuple[list[Entry], list[dict]]:
+def _entries_under(root: Path, subdir: str) -> Listing:
     """Class-folder entries of ``root/subdir`` with relpaths relative to ``root``."""
     entries, skipped = discovery.list_class_folders(root / subdir)
-    prefix = Path(subdir)
     for entry in entries:
-        entry.relpath = (prefix / entry.relpath).as_posix()
-    return entries, skipped
-
-
-# --- CSV and plain folders ---------------------------------------------------------------
-
-
-def _list_csv(path: Path) -> Listing:
-    root, entries, skipped = discovery.read_csv_manifest(path)
+        entry.relpath = (Path(subdir) / entry.relpath).as_posix()
     return entries, skipped, root
 
 
-def _list_folders(root: Path) -> Listing:
-    entries, skipped = discovery.list_class_folders(root)
-    return entries, skipped, root
+def _read_table(path: Path, sep: str) -> pd.DataFrame:
+    try:
+        table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False,
+                            encoding="utf-8-sig", encoding_errors="replace")
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise DataError(f"{path}: cannot read the file ({error})") from error
+    table.columns = [str(column).strip() for column in table.columns]
+    return table
 
 
 # --- EmoSet-118K -----------------------------------------------------------------------------
@@ -135,11 +103,12 @@ def _emoset_item(item: object, source: Path) -> tuple[str, str, str | None]:
 
 
 def _list_emoset(root: Path) -> Listing:
+    """EmoSet-118K: image/<emotion>/*.jpg, annotation/<emotion>/*.json and the split files,
+    JSON lists of [emotion, image relpath, annotation relpath]."""
     split_files = {split: root / name for split, name in EMOSET_SPLIT_FILES.items()
                    if (root / name).is_file()}
     if not split_files:  # no split files: the class folders under image/
-        entries, skipped = _entries_under(root, "image")
-        return entries, skipped, root
+        return _entries_under(root, "image")
     entries: list[Entry] = []
     skipped: list[dict] = []
     for split, path in split_files.items():
@@ -154,16 +123,15 @@ def _list_emoset(root: Path) -> Listing:
             relpath = Path(os.path.normpath(image)).as_posix()
             full = root / relpath
             if not discovery.is_inside(os.path.realpath(full), os.path.realpath(root)):
-                skipped.append(discovery.skip_record(full, discovery.REASON_OUTSIDE_ROOT,
-                                               f"'{image}' leaves the dataset root"))
+                skipped.append(skip_record(full, discovery.REASON_OUTSIDE_ROOT,
+                                           f"'{image}' leaves the dataset root"))
                 continue
             extra = {"annotation": annotation} if annotation else {}
             entries.append(Entry(relpath=relpath, label=emotion, split=split, extra=extra))
-    entries.sort(key=lambda entry: entry.relpath)
     return entries, skipped, root
 
 
-# --- Emotion6 --------------------------------------------------------------------------------
+# --- Emotion6, UnbiasedEmo, FI and WEBEmo ------------------------------------------------------
 
 
 def _is_emotion6(root: Path) -> bool:
@@ -198,7 +166,8 @@ def read_emotion6_ground_truth(path: Path) -> dict[str, dict[str, float]]:
 
 
 def _list_emotion6(root: Path) -> Listing:
-    entries, skipped = _entries_under(root, "images")
+    """Emotion6: images/<emotion>/<image>, with ground_truth.txt attached as columns."""
+    entries, skipped, root = _entries_under(root, "images")
     truth = read_emotion6_ground_truth(root / "ground_truth.txt")
     empty = dict.fromkeys(EMOTION6_COLUMNS, math.nan)
     for entry in entries:
@@ -207,48 +176,45 @@ def _list_emotion6(root: Path) -> Listing:
     return entries, skipped, root
 
 
-# --- UnbiasedEmo -----------------------------------------------------------------------------
-
-
 def _is_unbiasedemo(root: Path) -> bool:
     emotions = _subfolders(root / "images")
     return bool(emotions) and any(_subfolders(root / "images" / name) for name in emotions)
 
 
 def _list_unbiasedemo(root: Path) -> Listing:
-    entries, skipped = _entries_under(root, "images")
+    """UnbiasedEmo: images/<emotion>/<object>/<image>; the object becomes a column."""
+    entries, skipped, root = _entries_under(root, "images")
     for entry in entries:
         parts = entry.relpath.split("/")
         entry.extra = {"object": parts[2] if len(parts) > 3 else None}
     return entries, skipped, root
 
 
-# --- FI and WEBEmo-style folders ---------------------------------------------------------
-
-
 def _fi_folder(root: Path) -> str:
+    """FI: class folders of Mikels emotions in emotion_dataset/ or in the root."""
     return "emotion_dataset" if (root / "emotion_dataset").is_dir() else ""
 
 
-def _all_named(folders: list[str], names: set[str]) -> bool:
+def _all_named(folders: list[str], names: Iterable[str]) -> bool:
+    names = set(names)
     return len(folders) >= 2 and all(labels.canonical_emotion(f) in names for f in folders)
 
 
 def _is_fi(root: Path) -> bool:
-    return _all_named(_subfolders(root / _fi_folder(root)), set(labels.MIKELS8))
+    return _all_named(_subfolders(root / _fi_folder(root)), labels.MIKELS8)
 
 
 def _list_fi(root: Path) -> Listing:
-    entries, skipped = _entries_under(root, _fi_folder(root))
-    return entries, skipped, root
+    return _entries_under(root, _fi_folder(root))
 
 
 def _is_webemo(root: Path) -> bool:
-    return _all_named(_subfolders(root), set(labels.WEBEMO_TO_THESIS7))
+    return _all_named(_subfolders(root), labels.WEBEMO_TO_THESIS7)
 
 
 def _list_webemo(root: Path) -> Listing:
-    entries, skipped = discovery.list_class_folders(root)
+    """Class folders named after WEBEmo's fine-grained categories (kept in column category)."""
+    entries, skipped, root = _entries_under(root, "")
     for entry in entries:
         entry.extra = {"category": entry.label}
     return entries, skipped, root
@@ -297,18 +263,8 @@ def _wikiart_tsv(source: Path) -> Path:
                     f"({', '.join(path.name for path in candidates)}); give the one to use")
 
 
-def _read_table(path: Path, sep: str) -> pd.DataFrame:
-    try:
-        table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False,
-                            encoding="utf-8-sig", encoding_errors="replace")
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise DataError(f"{path}: cannot read the file ({error})") from error
-    table.columns = [str(column).strip() for column in table.columns]
-    return table
-
-
 def _images_by_stem(root: Path) -> dict[str, list[str]]:
-    """Image files anywhere under ``root`` (hidden ones left out), by file stem; relpaths."""
+    """Relpaths of the image files anywhere under ``root`` (hidden ones left out), by stem."""
     found: dict[str, list[str]] = {}
     for folder, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(name for name in dirnames if not discovery.is_hidden(name))
@@ -335,6 +291,9 @@ def _present_emotions(row: pd.Series, columns: dict[str, str], min_value: float,
 
 
 def _list_wikiart(source: Path, scenario: str = "image") -> Listing:
+    """WikiArt Emotions (Mohammad & Kiritchenko, LREC 2018): one 0/1 column per scenario and
+    emotion; the images anywhere under the TSV's folder as <ID>.<ext>; multi-label rows become
+    one Mikels-8 label by ``labels.wikiart_to_mikels``."""
     tsv = _wikiart_tsv(source)
     root = tsv.parent
     table = _read_table(tsv, sep="\t")
@@ -357,31 +316,27 @@ def _list_wikiart(source: Path, scenario: str = "image") -> Listing:
         found = files.get(image_id, [])
         where = root / found[0] if found else root / image_id
         if image_id in seen:
-            skipped.append(discovery.skip_record(where, discovery.REASON_LISTED_TWICE,
-                                                 f"ID {image_id} is listed twice in {tsv.name}"))
+            skipped.append(skip_record(where, discovery.REASON_LISTED_TWICE,
+                                       f"ID {image_id} is listed twice in {tsv.name}"))
             continue
         seen.add(image_id)
         emotions = _present_emotions(row, columns, min_value, tsv, line)
         decision = labels.wikiart_to_mikels(emotions)
         if decision.label is None:
-            skipped.append(discovery.skip_record(where, decision.reason,
-                                                 f"ID {image_id}: {decision.detail}"))
+            skipped.append(skip_record(where, decision.reason, f"ID {image_id}: {decision.detail}"))
             continue
         if not found:
-            skipped.append(discovery.skip_record(
-                where, discovery.REASON_MISSING,
-                f"no image file named {image_id}.<ext> under {root}"))
+            skipped.append(skip_record(where, discovery.REASON_MISSING,
+                                       f"no image file named {image_id}.<ext> under {root}"))
             continue
         for extra_copy in found[1:]:
-            skipped.append(discovery.skip_record(
-                root / extra_copy, discovery.REASON_LISTED_TWICE,
-                f"another file of ID {image_id}; {found[0]} is used"))
+            skipped.append(skip_record(root / extra_copy, discovery.REASON_LISTED_TWICE,
+                                       f"another file of ID {image_id}; {found[0]} is used"))
         extra = {name: str(row[column]) for column, name in WIKIART_METADATA.items()
                  if column in table.columns}
         extra.update(wikiart_id=image_id, emotions=";".join(emotions),
                      sentiment=decision.sentiment, scenario=scenario)
         entries.append(Entry(relpath=found[0], label=decision.label, extra=extra))
-    entries.sort(key=lambda entry: entry.relpath)
     return entries, skipped, root
 
 
@@ -407,10 +362,6 @@ def _artemis_csv(source: Path) -> Path | None:
     if source.is_dir() and _has_artemis_columns(source / ARTEMIS_FILE):
         return source / ARTEMIS_FILE
     return None
-
-
-def _is_artemis(source: Path) -> bool:
-    return _artemis_csv(source) is not None
 
 
 def _artemis_image_folder(root: Path, styles: Iterable[str]) -> str:
@@ -443,13 +394,14 @@ def artemis_votes(table: pd.DataFrame, source: str | os.PathLike = "ArtEmis") ->
 
 
 def _list_artemis(source: Path) -> Listing:
+    """ArtEmis (Achlioptas et al., CVPR 2021): one row per utterance, the images at
+    <root>[/wikiart]/<art_style>/<painting>.jpg; a painting's label is its majority emotion."""
     csv = _artemis_csv(source)
     if csv is None:
         raise DataError(f"{source}: not an ArtEmis file (needs the columns "
                         f"{', '.join(ARTEMIS_COLUMNS)})")
     root = csv.resolve().parent
-    table = _read_table(csv, sep=",")
-    votes = artemis_votes(table, csv)
+    votes = artemis_votes(_read_table(csv, sep=","), csv)
     folder = _artemis_image_folder(root, votes.index.get_level_values("art_style").unique())
     entries: list[Entry] = []
     skipped: list[dict] = []
@@ -458,13 +410,13 @@ def _list_artemis(source: Path) -> Listing:
         relpath = Path(os.path.normpath(Path(folder, style, f"{painting}.jpg"))).as_posix()
         full = root / relpath
         if relpath.startswith("../") or Path(relpath).is_absolute():
-            skipped.append(discovery.skip_record(full, discovery.REASON_OUTSIDE_ROOT,
-                                                 f"'{style}/{painting}' leaves the dataset root"))
+            skipped.append(skip_record(full, discovery.REASON_OUTSIDE_ROOT,
+                                       f"'{style}/{painting}' leaves the dataset root"))
             continue
         decision = labels.majority_emotion(counts)
         if decision.label is None:
-            skipped.append(discovery.skip_record(full, decision.reason,
-                                                 f"{style}/{painting}: {decision.detail}"))
+            skipped.append(skip_record(full, decision.reason,
+                                       f"{style}/{painting}: {decision.detail}"))
             continue
         total = sum(counts.values())
         extra = {"art_style": style, "painting": painting, "votes": total,
@@ -473,8 +425,8 @@ def _list_artemis(source: Path) -> Listing:
         extra.update({f"votes_{emotion}": int(counts[emotion])
                       for emotion in labels.ARTEMIS_EMOTIONS})
         entries.append(Entry(relpath=relpath, label=decision.label, extra=extra))
-    entries.sort(key=lambda entry: entry.relpath)
     return entries, skipped, root
+
 
 def _is_manifest_csv(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() == ".csv" and not _has_artemis_columns(path)
@@ -484,8 +436,8 @@ def _is_manifest_csv(path: Path) -> bool:
 ADAPTERS = {
     adapter.name: adapter
     for adapter in (
-        Adapter("csv", _is_manifest_csv, _list_csv),
-        Adapter("artemis", _is_artemis, _list_artemis),
+        Adapter("csv", _is_manifest_csv, discovery.read_csv_manifest),
+        Adapter("artemis", lambda source: _artemis_csv(source) is not None, _list_artemis),
         Adapter("wikiart", _is_wikiart, partial(_list_wikiart, scenario="image"),
                 options={name: partial(_list_wikiart, scenario=name)
                          for name in WIKIART_SCENARIOS}),
@@ -494,7 +446,7 @@ ADAPTERS = {
         Adapter("unbiasedemo", _is_unbiasedemo, _list_unbiasedemo),
         Adapter("fi", _is_fi, _list_fi),
         Adapter("webemo", _is_webemo, _list_webemo),
-        Adapter("folders", Path.is_dir, _list_folders),
+        Adapter("folders", Path.is_dir, partial(_entries_under, subdir="")),
     )
 }
 
@@ -544,15 +496,12 @@ def read_dataset(
     cache: bool = True,
     progress: bool | None = None,
 ) -> tuple[ScanResult, str]:
-    """List a dataset with its adapter and check every file.
+    """List a dataset with its adapter and check every file; the scan and the adapter's name.
 
     Args:
         source: The dataset folder or CSV manifest.
         adapter: A name from ``ADAPTERS`` or "auto" (detect the layout).
-        min_side, workers, cache, progress: As for ``discovery.scan_entries``.
-
-    Returns:
-        The ``ScanResult`` and the name of the adapter used.
+        min_side, workers, cache, progress: As for ``discovery.scan_dataset``.
     """
     source = Path(source)
     chosen = get_adapter(detect_adapter(source) if adapter == "auto" else adapter)
@@ -576,26 +525,9 @@ def has_loose_images(folder: str | os.PathLike) -> bool:
         and images.is_image_path(entry.name) for entry in folder.iterdir())
 
 
-def _walk_images(folder: Path) -> list[str]:
-    """Image files under ``folder`` at any depth (hidden ones left out; links followed once)."""
-    found = []
-    visited = {os.path.realpath(folder)}
-    for current, dirnames, filenames in os.walk(folder, followlinks=True):
-        kept = []
-        for name in sorted(dirnames):
-            real = os.path.realpath(os.path.join(current, name))
-            if not discovery.is_hidden(name) and real not in visited:
-                visited.add(real)
-                kept.append(name)
-        dirnames[:] = kept
-        found += [os.path.join(current, name) for name in sorted(filenames)
-                  if not discovery.is_hidden(name) and images.is_image_path(name)]
-    return found
-
-
 def _paths_of_csv(csv_path: Path) -> tuple[list[tuple[str, str]], list[dict]]:
-    """(path, label or "") of each row of a CSV with a ``path`` column; relative paths start at
-    the CSV's folder and must stay inside it, as in ``discovery.read_csv_manifest``."""
+    """(path, label or "") of each row of a CSV with a ``path`` column, and the skipped rows;
+    relative paths start at the CSV's folder and must stay inside it."""
     table = _read_table(csv_path, sep=",")
     table.columns = [column.lower() for column in table.columns]
     if "path" not in table.columns:
@@ -611,44 +543,11 @@ def _paths_of_csv(csv_path: Path) -> tuple[list[tuple[str, str]], list[dict]]:
         full = Path(raw_path) if Path(raw_path).is_absolute() else folder / raw_path
         if not Path(raw_path).is_absolute() and not discovery.is_inside(
                 os.path.realpath(full), os.path.realpath(folder)):
-            skipped.append(discovery.skip_record(full, discovery.REASON_OUTSIDE_ROOT,
-                                                 f"'{raw_path}' leaves the CSV's folder {folder}"))
+            skipped.append(skip_record(full, discovery.REASON_OUTSIDE_ROOT,
+                                       f"'{raw_path}' leaves the CSV's folder {folder}"))
             continue
         rows.append((os.path.normpath(full), str(label).strip()))
     return rows, skipped
-
-
-def list_images(sources: Sequence[str | os.PathLike]) -> tuple[list[Entry], list[dict]]:
-    """The image files named by ``sources``, without class folders: each entry's relpath is
-    the file's absolute path and its label "" (or a CSV's ``label`` where it has one).
-
-    Args:
-        sources: Image files (always checked, whatever their name), folders (every image
-            file at any depth, as the scanner recognises them by name) and CSV files with a
-            ``path`` column.
-
-    Raises:
-        DataError: a source that does not exist.
-    """
-    entries: list[Entry] = []
-    skipped: list[dict] = []
-    seen: set[str] = set()
-    for source in map(Path, sources):
-        if not source.exists():
-            raise DataError(f"{source}: no such file or folder")
-        if source.is_dir():
-            rows = [(path, "") for path in _walk_images(source.absolute())]
-        elif source.suffix.lower() == ".csv":
-            rows, rejected = _paths_of_csv(source)
-            skipped += rejected
-        else:
-            rows = [(str(source.absolute()), "")]
-        for path, label in rows:
-            if path in seen:
-                continue  # a file named twice (in a folder and a list) is checked once
-            seen.add(path)
-            entries.append(Entry(relpath=Path(path).as_posix(), label=label))
-    return entries, skipped
 
 
 def read_images(
@@ -659,19 +558,39 @@ def read_images(
     cache: bool = True,
     progress: bool | None = None,
 ) -> ScanResult:
-    """Check the images named by ``sources`` (see ``list_images``) like a scan does.
+    """Check the images named by ``sources`` like a scan does; each entry's relpath is the
+    absolute path, its label "" (or a CSV's ``label``).
 
     Args:
-        sources: Image files, folders of images and CSV lists of paths.
-        min_side, workers, cache, progress: As for ``discovery.scan_entries``; the cache is
-            kept in the folder when ``sources`` is a single folder.
+        sources: Image files (always checked, whatever their name), folders (every image file
+            at any depth) and CSV files with a ``path`` column.
+        min_side, workers, cache, progress: As for ``discovery.scan_dataset``; the cache is
+            used only when ``sources`` is a single folder.
 
     Raises:
         DataError: a source that does not exist, or no readable image at all.
     """
     if not sources:
         raise ConfigError("no image files or folders given")
-    entries, skipped = list_images(sources)
+    entries: list[Entry] = []
+    skipped: list[dict] = []
+    seen: set[str] = set()
+    for source in map(Path, sources):
+        if not source.exists():
+            raise DataError(f"{source}: no such file or folder")
+        if source.is_dir():
+            walked = discovery.walk_images(source.absolute())
+            rows = [(os.path.join(folder, name), "") for folder, name in walked]
+        elif source.suffix.lower() == ".csv":
+            rows, rejected = _paths_of_csv(source)
+            skipped += rejected
+        else:
+            rows = [(str(source.absolute()), "")]
+        for path, label in rows:
+            if path in seen:
+                continue  # a file named twice (in a folder and a list) is checked once
+            seen.add(path)
+            entries.append(Entry(relpath=Path(path).as_posix(), label=label))
     single_folder = len(sources) == 1 and Path(sources[0]).is_dir()
     root = Path(sources[0]) if single_folder else Path.cwd()
     return discovery.scan_entries(root, entries, skipped=skipped, min_side=min_side,

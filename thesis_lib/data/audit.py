@@ -1,20 +1,14 @@
 """Duplicate and near-duplicate images, and the leakage they cause between splits.
 
-Web-scraped datasets hold the same picture many times: byte-identical copies, re-encoded JPEGs
-and resized versions. A copy in the training split and another in the test split inflate the
-test accuracy. This module finds them:
+Web-scraped datasets hold byte-identical copies, re-encoded JPEGs and resized versions of the
+same picture; a copy in train and another in test inflates the test accuracy. Exact duplicates
+share the SHA-256 of their bytes; near duplicates have perceptual hashes (``imagehash``'s pHash
+and dHash of the grey decode) that differ in at most ``max_distance`` bits, for *both* hashes:
+pHash alone survives re-encoding and resizing, also requiring dHash keeps smooth, similar but
+different images apart. Pairs are joined into groups (connected components).
 
-- exact duplicates: the same SHA-256 of the file bytes;
-- near duplicates: perceptual hashes (``imagehash``'s pHash and dHash) of the decoded grey
-  pixels (``images.decode_grey``; a colour JPEG's luma channel) that differ in at most
-  ``max_distance`` bits, for *both* hashes. pHash alone survives re-encoding and resizing;
-  also requiring dHash keeps smooth, similar-looking but different images apart.
-
-Pairs are joined into groups (connected components), so a chain of copies forms one group.
-Comparing all pairs is done on packed hash bits with numpy in blocks, which takes seconds for
-60,000 images. The hashes themselves come with the manifest: the data scan computes them while
-it validates each file (columns ``sha256``, ``phash``, ``dhash``), so auditing a scanned
-dataset decodes nothing. Tables without those columns are hashed here, in parallel threads.
+The data scan stores the hashes in the manifest (``sha256``, ``phash``, ``dhash``), so auditing
+a scanned dataset decodes nothing; other tables are hashed here, in threads.
 """
 
 from __future__ import annotations
@@ -31,7 +25,7 @@ from PIL import Image
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from thesis_lib.data.images import decode_grey, read_bytes
+from thesis_lib.data.images import decode_image, read_bytes
 from thesis_lib.errors import ConfigError, DataError
 
 DUPLICATE_COLUMNS = ["group", "path", "kind", "split", "distance"]
@@ -59,31 +53,27 @@ def find_duplicates(
     """Groups of files with the same bytes or (near=True) the same picture.
 
     Args:
-        manifest: one row per image with a ``path`` column and optionally ``split``, and the
-            scan's hash columns ``sha256``, ``phash``, ``dhash``: rows that have them are not
-            read again (with hash_size 8, the size the scan stores); the others are read,
-            and with near=True decoded, here.
+        manifest: one row per image with a ``path`` column, optionally ``split`` and the scan's
+            hash columns ``sha256``, ``phash``, ``dhash``: rows that have them are not read
+            again (with hash_size 8, the size the scan stores).
         near: also find re-encoded, resized or slightly edited copies; False compares the
             file bytes only.
         hash_size: side of the perceptual hashes; each has ``hash_size**2`` bits.
         max_distance: the most bits in which both hashes of two copies may differ; default
-            15 % of the bits (10 of 64 for hash_size=8). Re-encoded (JPEG quality 30-50) and
-            resized (1/4 to 2/3) copies of demo images differ in at most 9 bits; distinct demo
-            images in at least 14.
+            15 % of the bits (10 of 64). Re-encoded (JPEG quality 30-50) and resized (1/4 to
+            2/3) copies of demo images differ in at most 9 bits; distinct demo images in 14+.
         workers: threads reading and hashing files (default: the number of CPUs).
         progress: show a progress bar while hashing (for the command line).
 
     Returns:
-        DataFrame with columns group (0, 1, ... in order of each group's first path), path,
-        kind ("exact" when another file in the group has the same bytes, else "near"), split
-        (None without a split column) and distance (pHash bits differing from the group's
-        first path: 0 for that file and its byte-identical copies, and always 0 when
-        near=False). Only files that have a duplicate appear; rows are sorted by group, path.
+        Columns group (0, 1, ... in order of each group's first path), path, kind ("exact"
+        when another file in the group has the same bytes, else "near"), split (None without
+        a split column) and distance (pHash bits differing from the group's first path; 0 when
+        near=False). Only files that have a duplicate appear, sorted by group and path.
 
     Raises:
-        DataError: for a missing ``path`` column, a path listed twice, a hash column holding
-            something else than hashes, or a file to hash that cannot be read (or, with
-            near=True, decoded).
+        DataError: a missing ``path`` column, a path listed twice, a hash column holding
+            something else than hashes, or a file that cannot be read (or decoded).
     """
     frame = _validated_manifest(manifest)
     if max_distance is None:
@@ -106,26 +96,20 @@ def find_duplicates(
     edges = [_exact_edges(digests)]
     if near:
         edges.append(_near_edges(phashes, dhashes, digests, max_distance, workers))
-        distance_to = phashes
-    else:
-        distance_to = None
-    return _groups_table(frame, digests, np.concatenate(edges), distance_to)
+    return _groups_table(frame, digests, np.concatenate(edges), phashes)
 
 
 def drop_duplicates(
     manifest: pd.DataFrame, duplicates: pd.DataFrame, *, keep: str = "first"
 ) -> pd.DataFrame:
-    """The manifest without the redundant copies found by ``find_duplicates``.
+    """The manifest rows (original order and index) left after dropping redundant copies.
 
     Args:
         manifest: the manifest that was audited (column ``path``).
         duplicates: the table returned by ``find_duplicates``.
         keep: which file of each group stays: "first" (first by sorted path), "train" (a file
-            of the train split if the group has one, then first by path; use it to remove
-            leakage from val/test), or "none" (drop every file of every group).
-
-    Returns:
-        The manifest rows that remain, in their original order and with their original index.
+            of the train split if the group has one, then first by path: removes leakage from
+            val/test), or "none" (drop every file of every group).
     """
     if keep not in KEEP_CHOICES:
         raise ConfigError(f"keep must be one of {list(KEEP_CHOICES)}, got {keep!r}")
@@ -144,14 +128,11 @@ def drop_duplicates(
 
 
 def leakage_report(duplicates: pd.DataFrame) -> pd.DataFrame:
-    """The duplicate groups whose files lie in more than one split (train/val/test leakage).
+    """The rows of the duplicate groups whose files lie in more than one split, sorted by
+    group, split and path.
 
     Args:
         duplicates: the table returned by ``find_duplicates`` on a manifest with ``split``.
-
-    Returns:
-        The rows of those groups (same columns), sorted by group, split and path; empty when
-        nothing leaks or the manifest had no splits.
     """
     _check_duplicates_table(duplicates)
     splits_per_group = duplicates.groupby("group")["split"].nunique(dropna=True)
@@ -161,15 +142,8 @@ def leakage_report(duplicates: pd.DataFrame) -> pd.DataFrame:
 
 
 def hamming_distances(rows: np.ndarray, others: np.ndarray) -> np.ndarray:
-    """Number of differing bits between every packed hash in ``rows`` and in ``others``.
-
-    Args:
-        rows: uint64 array (N, W): N hashes packed into W 64-bit words.
-        others: uint64 array (M, W).
-
-    Returns:
-        int32 array (N, M).
-    """
+    """Differing bits (int32, N x M) between the packed hashes ``rows`` (uint64, N x W words)
+    and ``others`` (M x W)."""
     distances = np.zeros((rows.shape[0], others.shape[0]), dtype=np.int32)
     for word in range(rows.shape[1]):  # one 64-bit word at a time keeps the temporaries 2-D
         distances += np.bitwise_count(np.bitwise_xor.outer(rows[:, word], others[:, word]))
@@ -203,15 +177,8 @@ def _validated_manifest(manifest: pd.DataFrame) -> pd.DataFrame:
 
 def perceptual_hashes(image: Image.Image, hash_size: int = SCAN_HASH_SIZE
                       ) -> tuple[np.ndarray, np.ndarray]:
-    """The pHash and dHash bits of a decoded image, as the audit compares them.
-
-    Args:
-        image: The upright grey image (``images.decode_grey``; an RGB image is converted).
-        hash_size: Side of the hashes; each has ``hash_size**2`` bits.
-
-    Returns:
-        Two boolean arrays of ``hash_size**2`` bits (row-major, as ``imagehash`` orders them).
-    """
+    """The pHash and dHash bits (two boolean arrays of ``hash_size**2`` bits, in imagehash's
+    order) of an upright grey image (``decode_image(grey=True)``; RGB is converted)."""
     grey = image.convert("L")
     # Shrink once to pHash's working size (4 x hash_size, as imagehash does), first by a fast
     # integer box reduction (reducing_gap), then Lanczos: several times faster than letting
@@ -225,17 +192,13 @@ def perceptual_hashes(image: Image.Image, hash_size: int = SCAN_HASH_SIZE
 
 
 def hash_to_hex(bits: np.ndarray) -> str:
-    """Hash bits as ``str(imagehash.ImageHash)`` writes them: hex, most significant bit
-    first (16 digits for 64 bits)."""
+    """Hash bits as ``str(imagehash.ImageHash)`` writes them (hex, most significant first)."""
     return str(imagehash.ImageHash(np.asarray(bits, dtype=bool).reshape(1, -1)))
 
 
 def hex_to_hashes(values: Sequence[str], bits: int) -> np.ndarray:
-    """Hex strings written by ``hash_to_hex`` back to their bits, shape (len(values), bits).
-
-    Raises:
-        ValueError: a value that is not a hex string.
-    """
+    """Hex strings written by ``hash_to_hex`` back to their bits, shape (len(values), bits);
+    ValueError for a value that is not hex."""
     width = 2 * ((bits + 7) // 8)  # whole bytes
     data = bytes.fromhex("".join(value.rjust(width, "0") for value in values))
     packed = np.frombuffer(data, dtype=np.uint8).reshape(len(values), width // 2)
@@ -246,28 +209,17 @@ def fingerprint_bytes(
     data: bytes, *, name: str, near: bool = True, hash_size: int = SCAN_HASH_SIZE
 ) -> tuple[str, np.ndarray | None, np.ndarray | None]:
     """(SHA-256 hex digest, pHash bits, dHash bits) of file contents; hashes None when not
-    near.
-
-    Raises:
-        DataError: with near=True, a file that cannot be decoded.
-    """
+    near. DataError when near and the file cannot be decoded."""
     digest = hashlib.sha256(data).hexdigest()
     if not near:
         return digest, None, None
-    phash, dhash = perceptual_hashes(decode_grey(data, name=name)[0], hash_size)
+    phash, dhash = perceptual_hashes(decode_image(data, name=name, grey=True)[0], hash_size)
     return digest, phash, dhash
 
 
 def _manifest_hashes(manifest: pd.DataFrame, frame: pd.DataFrame, near: bool, hash_size: int):
-    """The hashes the manifest carries (columns ``HASH_COLUMNS``).
-
-    Returns:
-        SHA-256 digests ("" for rows without usable hash columns), and with near=True the pHash
-        and dHash bits (all False in those rows), else None twice.
-
-    Raises:
-        DataError: a hash column holding something else than a hash.
-    """
+    """The SHA-256 digests ("" where the manifest has none) and, with near, the pHash and
+    dHash bits (False there) that the manifest carries; DataError for a malformed hash."""
     count = len(frame)
     bits = hash_size**2
     digests = np.full(count, "", dtype=object)

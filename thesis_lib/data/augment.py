@@ -1,22 +1,14 @@
-"""RandAugment (Cubuk, Zoph, Shlens, Le 2020) that keeps up with a GPU.
+"""RandAugment (Cubuk, Zoph, Shlens, Le 2020) that keeps up with a GPU (see docs/data.md).
 
-Every image draws its own ``num_ops`` operations, uniformly and with replacement, from the 14 of
-the paper; each is applied at the fixed magnitude ``M`` (0..10) with a random sign where the
-operation has a direction. Only the drawn operations are computed: at each step the batch is
-split (``tf.dynamic_partition``) into the groups of images that drew the same operation, each
-operation runs once on its own group, vectorised, and the groups are stitched back in order.
-One image therefore costs three operations, not all fourteen (``keras.layers.RandAugment``
-evaluates every operation and selects with ``where``, and applies one choice to a whole batch).
-Working on batches rather than single images keeps the per-call overhead of TensorFlow small.
+Every image draws its own ``num_ops`` operations from the 14 of the paper, each at magnitude M
+with a random sign where it has a direction. At each step the batch is split into the groups
+of images that drew the same operation, each operation runs once on its group (vectorised) and
+the groups are stitched back: an image costs three operations, not fourteen.
+``COMPILED_OPERATIONS`` run through XLA image by image (one compilation per image size serves
+any group size), 2-4x faster on a CPU; the others are as fast without.
 
-Speed: most operations are chains of element-wise steps that TensorFlow runs one pass at a
-time; compiled with XLA (image by image, so that one compilation per image size serves any
-group size) they run 2-4x faster on a CPU. ``COMPILED_OPERATIONS`` names those; equalize,
-sharpness and posterize are as fast or faster without XLA (the first call of each compiled
-operation at a new image size takes about a second to compile).
-
-Magnitude M -> strength (``level = M / 10``), after timm's "increasing" variants, which follow
-the ranges of the AutoAugment / RandAugment papers; at the thesis' M = 7:
+Magnitude M -> strength (``level = M / 10``), after timm's "increasing" variants of the
+AutoAugment / RandAugment ranges; at the thesis' M = 7:
 
 ==============================  ==================================  ===========
 operation                       strength                            M = 7
@@ -48,40 +40,16 @@ from thesis_lib.errors import ConfigError
 
 MAX_MAGNITUDE = 10.0
 
-# The operations in the order of the paper; the index is what ``tf.switch_case`` selects on.
+# The operations in the order of the paper; the index is what an image's draw selects.
 OPERATION_NAMES: tuple[str, ...] = (
-    "identity",
-    "autocontrast",
-    "equalize",
-    "rotate",
-    "solarize",
-    "color",
-    "posterize",
-    "contrast",
-    "brightness",
-    "sharpness",
-    "shear_x",
-    "shear_y",
-    "translate_x",
-    "translate_y",
-)
-
-
+    "identity", "autocontrast", "equalize", "rotate", "solarize", "color", "posterize",
+    "contrast", "brightness", "sharpness", "shear_x", "shear_y", "translate_x", "translate_y",
+)  # fmt: skip
 # Operations run through XLA (see the module docstring); the others are plain TensorFlow.
-COMPILED_OPERATIONS = frozenset(
-    {
-        "autocontrast",
-        "rotate",
-        "solarize",
-        "color",
-        "contrast",
-        "brightness",
-        "shear_x",
-        "shear_y",
-        "translate_x",
-        "translate_y",
-    }
-)
+COMPILED_OPERATIONS = frozenset({
+    "autocontrast", "rotate", "solarize", "color", "contrast", "brightness", "shear_x",
+    "shear_y", "translate_x", "translate_y",
+})  # fmt: skip
 
 
 def operation_strengths(magnitude: float) -> dict[str, float | int]:
@@ -99,12 +67,11 @@ def operation_strengths(magnitude: float) -> dict[str, float | int]:
 
 @functools.cache
 def _image_operations(magnitude: float) -> list[Callable[[tf.Tensor, tf.Tensor], tf.Tensor]]:
-    """One ``f(images, signs) -> images`` per entry of ``OPERATION_NAMES``, at ``magnitude``.
-
-    ``images`` is a (B, H, W, 3) uint8 batch and ``signs`` holds -1 or +1 per image, shape (B,).
-    Cached, so that every RandAugment with the same magnitude shares the XLA compilations.
-    """
+    """One ``f(images, signs) -> images`` per entry of ``OPERATION_NAMES``, at ``magnitude``;
+    ``signs`` holds -1 or +1 per image. Cached, so RandAugments of one magnitude share the XLA
+    compilations."""
     strength = operation_strengths(magnitude)
+    enhance, shift = strength["enhance"], strength["translate"]
     ops = augment_ops
 
     def side(image: tf.Tensor, axis: int) -> tf.Tensor:
@@ -116,44 +83,29 @@ def _image_operations(magnitude: float) -> list[Callable[[tf.Tensor, tf.Tensor],
         "equalize": lambda image, sign: ops.equalize(image),
         "rotate": lambda image, sign: ops.rotate(image, sign * strength["rotate"]),
         "solarize": lambda image, sign: ops.solarize(image, strength["solarize"]),
-        "color": lambda image, sign: ops.color(image, 1.0 + sign * strength["enhance"]),
+        "color": lambda image, sign: ops.color(image, 1.0 + sign * enhance),
         "posterize": lambda image, sign: ops.posterize(image, strength["posterize"]),
-        "contrast": lambda image, sign: ops.contrast(image, 1.0 + sign * strength["enhance"]),
-        "brightness": lambda image, sign: ops.brightness(image, 1.0 + sign * strength["enhance"]),
-        "sharpness": lambda image, sign: ops.sharpness(image, 1.0 + sign * strength["enhance"]),
+        "contrast": lambda image, sign: ops.contrast(image, 1.0 + sign * enhance),
+        "brightness": lambda image, sign: ops.brightness(image, 1.0 + sign * enhance),
+        "sharpness": lambda image, sign: ops.sharpness(image, 1.0 + sign * enhance),
         "shear_x": lambda image, sign: ops.shear_x(image, sign * strength["shear"]),
         "shear_y": lambda image, sign: ops.shear_y(image, sign * strength["shear"]),
-        "translate_x": lambda image, sign: ops.translate_x(
-            image, sign * strength["translate"] * side(image, 2)
-        ),
-        "translate_y": lambda image, sign: ops.translate_y(
-            image, sign * strength["translate"] * side(image, 1)
-        ),
+        "translate_x": lambda image, sign: ops.translate_x(image, sign * shift * side(image, 2)),
+        "translate_y": lambda image, sign: ops.translate_y(image, sign * shift * side(image, 1)),
     }
-    return [
-        _compiled_per_image(table[name]) if name in COMPILED_OPERATIONS else table[name]
-        for name in OPERATION_NAMES
-    ]
+    return [_compiled_per_image(table[name]) if name in COMPILED_OPERATIONS else table[name]
+            for name in OPERATION_NAMES]
 
 
 def _compiled_per_image(operation):
-    """``operation`` XLA-compiled for ONE image and mapped over the batch.
-
-    XLA compiles for fixed shapes: per image, one compilation per image size serves every
-    group size that ``tf.dynamic_partition`` hands over, including empty groups.
-    """
-    compiled = tf.function(
-        lambda image, sign: operation(image[None], sign[None])[0],
-        jit_compile=True,
-        autograph=False,
-    )
+    """``operation`` XLA-compiled for ONE image and mapped over the batch: XLA compiles for
+    fixed shapes, and per image one compilation serves every group size, empty ones too."""
+    compiled = tf.function(lambda image, sign: operation(image[None], sign[None])[0],
+                           jit_compile=True, autograph=False)
 
     def batched(images: tf.Tensor, signs: tf.Tensor) -> tf.Tensor:
-        augmented = tf.map_fn(
-            lambda item: compiled(item[0], item[1]),
-            (images, signs),
-            fn_output_signature=tf.TensorSpec(images.shape[1:], tf.uint8),
-        )
+        augmented = tf.map_fn(lambda item: compiled(item[0], item[1]), (images, signs),
+                              fn_output_signature=tf.TensorSpec(images.shape[1:], tf.uint8))
         # An empty group must keep its image shape, (0, H, W, 3), to be stitched back.
         return tf.reshape(augmented, tf.shape(images))
 
@@ -163,27 +115,22 @@ def _compiled_per_image(operation):
 class RandAugment:
     """RandAugment with an independent choice of operations for every image.
 
-    Call it on a batch, (B, H, W, 3) ``uint8`` or ``float32`` with values 0..255, to get a batch
-    of the same shape and dtype. It is plain TensorFlow, so it runs inside ``tf.data`` maps
-    (``data.pipeline.make_dataset`` calls it on every training batch with a stateless seed of
-    its own, so that a seeded pipeline is reproducible).
+    Call it on a batch (B, H, W, 3) of ``uint8`` or ``float32`` 0..255 images to get a batch of
+    the same shape and dtype. Plain TensorFlow, so it runs inside ``tf.data`` maps
+    (``data.pipeline.make_dataset`` gives every training batch a stateless seed of its own).
 
     Args:
         num_ops: operations applied to each image, one after the other (the paper's N).
         magnitude: strength of every operation on the 0..10 scale (the paper's M).
-        seed: seed of the random choices made by calls without an explicit ``seed``; a new
-            instance with the same seed gives the same sequence of batches. ``None`` draws
-            fresh randomness.
+        seed: seed of the random choices of calls without an explicit ``seed``; a new instance
+            with the same seed gives the same sequence of batches. ``None``: fresh randomness.
     """
 
     def __init__(self, num_ops: int = 3, magnitude: float = 7, seed: int | None = None):
         if isinstance(num_ops, bool) or not isinstance(num_ops, int) or num_ops < 0:
             raise ConfigError(f"RandAugment num_ops must be an integer >= 0, got {num_ops!r}")
-        if (
-            isinstance(magnitude, bool)
-            or not isinstance(magnitude, int | float)
-            or not (0 <= magnitude <= MAX_MAGNITUDE)
-        ):
+        if isinstance(magnitude, bool) or not isinstance(magnitude, int | float) \
+                or not 0 <= magnitude <= MAX_MAGNITUDE:
             raise ConfigError(
                 f"RandAugment magnitude must be a number in 0..{MAX_MAGNITUDE:g}, got {magnitude!r}"
             )
@@ -192,9 +139,8 @@ class RandAugment:
         self.seed = seed
         self._operations = _image_operations(self.magnitude)
         self._generator: tf.random.Generator | None = None
-        # One graph per batch shape: called eagerly (a preview) it is traced once per shape,
-        # instead of retracing the per-image operations for every group size. Shared by the
-        # instances of the same settings (the seed is an argument).
+        # Shared by the instances of the same settings (the seed is an argument), and traced
+        # once per batch shape when called eagerly (a preview).
         self._augment_graph = _augment_graph(num_ops, self.magnitude)
 
     def __repr__(self) -> str:
@@ -219,35 +165,28 @@ class RandAugment:
         if images.dtype not in (tf.uint8, tf.float32):
             raise ConfigError(f"RandAugment expects uint8 or float32 images, got {images.dtype}")
         if seed is None:
-            seed = self._random_generator().make_seeds(1)[:, 0]
+            if self._generator is None:  # created on first use: constructing costs nothing
+                self._generator = tf.random.Generator.from_non_deterministic_state() \
+                    if self.seed is None else tf.random.Generator.from_seed(self.seed)
+            seed = self._generator.make_seeds(1)[:, 0]
         pixels = images
         if images.dtype != tf.uint8:
             pixels = tf.cast(tf.round(tf.clip_by_value(images, 0.0, 255.0)), tf.uint8)
         augmented = self._augment_graph(pixels, tf.cast(seed, tf.int64))
         return tf.cast(augmented, images.dtype)
 
-    def _random_generator(self) -> tf.random.Generator:
-        # Created on first use so that constructing the object costs nothing.
-        if self._generator is None:
-            if self.seed is None:
-                self._generator = tf.random.Generator.from_non_deterministic_state()
-            else:
-                self._generator = tf.random.Generator.from_seed(self.seed)
-        return self._generator
-
 
 @functools.cache
 def _augment_graph(num_ops: int, magnitude: float) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
-    """RandAugment's graph for these settings, shared by every instance with them: a new
-    instance (each training pipeline makes one) does not trace the operations again."""
+    """RandAugment's graph for these settings: a new instance (each training pipeline makes
+    one) does not trace the operations again."""
     operations = _image_operations(magnitude)
     return tf.function(lambda images, seed: _augment(images, seed, num_ops, operations),
                        autograph=False)
 
 
 def _augment(images: tf.Tensor, seed: tf.Tensor, num_ops: int, operations: list) -> tf.Tensor:
-    """``num_ops`` steps of ``operations``, each image drawing its own, from the stateless
-    ``seed``."""
+    """``num_ops`` steps of ``operations``, each image drawing its own, from ``seed``."""
     batch_size = tf.shape(images)[0]
     choice_seed, sign_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     # Operation and direction of every step for every image, drawn independently.
@@ -263,11 +202,7 @@ def _augment(images: tf.Tensor, seed: tf.Tensor, num_ops: int, operations: list)
         group_signs = tf.dynamic_partition(signs[step], choices[step], len(operations))
         group_positions = tf.dynamic_partition(positions, choices[step], len(operations))
         # Each operation sees only the images that chose it (often none: an empty batch).
-        outputs = [
-            operation(group, group_sign)
-            for operation, group, group_sign in zip(
-                operations, groups, group_signs, strict=True
-            )
-        ]
+        outputs = [operation(group, group_sign) for operation, group, group_sign
+                   in zip(operations, groups, group_signs, strict=True)]
         images = tf.ensure_shape(tf.dynamic_stitch(group_positions, outputs), images.shape)
     return images

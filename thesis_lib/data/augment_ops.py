@@ -1,22 +1,14 @@
 """The image operations of RandAugment, one function per operation.
 
-Every function takes a BATCH of images, a ``uint8`` tensor of shape (B, H, W, 3) with values
-0..255, plus the operation's strength per image (shape (B,), where the operation has one), and
-returns a ``uint8`` batch of the same shape. An empty batch (B = 0) is fine and costs almost
-nothing, which is what lets RandAugment run each operation only on the images that chose it.
+Every function takes a batch of ``uint8`` images (B, H, W, 3), plus a strength per image (shape
+(B,)) where the operation has one, and returns a ``uint8`` batch of the same shape; an empty
+batch costs almost nothing, which lets RandAugment run each operation only on the images that
+chose it. Only TensorFlow ops, so they run inside ``tf.data`` maps and ``tf.function``.
 
-They follow Pillow's ``ImageOps`` / ``ImageEnhance`` / ``Image.transform`` definitions (the
-library the RandAugment paper and timm use), so the tests compare each one with Pillow pixel by
-pixel:
-
-- the colour operations (autocontrast, equalize, solarize, posterize, color, contrast,
-  brightness, sharpness) reproduce Pillow's integer arithmetic up to +-1 grey level
-  (float rounding at exact halves);
-- the geometric ones (rotate, shear, translate) use Pillow's pixel-centre convention,
-  nearest-pixel sampling and a grey fill (128) for the area that enters the frame; they match
-  Pillow's ``Image.NEAREST`` up to float rounding of the source coordinates.
-
-Only TensorFlow ops are used, so the functions run inside ``tf.data`` maps and ``tf.function``.
+They follow Pillow's ``ImageOps`` / ``ImageEnhance`` / ``Image.transform`` (the library of the
+RandAugment paper and timm), and the tests compare each with Pillow: the colour operations up to
++-1 grey level (float rounding at exact halves), the geometric ones (pixel-centre convention,
+nearest-pixel sampling, grey fill) up to float rounding of the source coordinates.
 """
 
 from __future__ import annotations
@@ -33,16 +25,8 @@ FILL_VALUE = 128
 _LUMA_WEIGHTS = (19595, 38470, 7471)
 
 
-def identity(image: tf.Tensor) -> tf.Tensor:
-    """The image unchanged (RandAugment's "do nothing" choice)."""
-    return image
-
-
 def autocontrast(image: tf.Tensor) -> tf.Tensor:
-    """Stretch each channel so that its darkest pixel becomes 0 and its brightest 255.
-
-    Same as ``PIL.ImageOps.autocontrast(image)`` (cutoff 0). A flat channel is left as it is.
-    """
+    """Stretch each channel to 0..255, as ``PIL.ImageOps.autocontrast`` (a flat one is kept)."""
     pixels = tf.cast(image, tf.float32)
     low = tf.reduce_min(pixels, axis=[1, 2], keepdims=True)
     high = tf.reduce_max(pixels, axis=[1, 2], keepdims=True)
@@ -54,12 +38,9 @@ def autocontrast(image: tf.Tensor) -> tf.Tensor:
 
 
 def equalize(image: tf.Tensor) -> tf.Tensor:
-    """Histogram equalisation of each channel, as ``PIL.ImageOps.equalize``.
-
-    One histogram over the three channels (offset by 256 each) gives the three histograms;
-    Pillow's lookup table is then ``lut[i] = (step // 2 + sum(hist[:i])) // step`` with
-    ``step = (n_pixels - count_of_the_brightest_used_value) // 255``.
-    """
+    """Histogram equalisation of each channel, as ``PIL.ImageOps.equalize``: the lookup table
+    ``lut[i] = (step // 2 + sum(hist[:i])) // step`` with
+    ``step = (n_pixels - count_of_the_brightest_used_value) // 255``."""
     batch_size = tf.shape(image)[0]
     # Bin of every value: 768 bins per image, 256 per channel.
     bins = tf.cast(image, tf.int32) + tf.constant([0, 256, 512])
@@ -80,10 +61,8 @@ def equalize(image: tf.Tensor) -> tf.Tensor:
 
 
 def solarize(image: tf.Tensor, threshold: int) -> tf.Tensor:
-    """Invert every pixel value at or above ``threshold`` (``PIL.ImageOps.solarize``).
-
-    ``threshold`` is a Python int in 0..256; 256 leaves the image unchanged.
-    """
+    """Invert every value at or above ``threshold`` (an int in 0..256), as
+    ``PIL.ImageOps.solarize``."""
     if threshold > 255:
         return image
     return tf.where(image >= tf.constant(threshold, tf.uint8), 255 - image, image)
@@ -96,10 +75,7 @@ def posterize(image: tf.Tensor, bits: int) -> tf.Tensor:
 
 
 def _blend(degenerate: tf.Tensor, image: tf.Tensor, factor: tf.Tensor) -> tf.Tensor:
-    """``PIL.Image.blend(degenerate, image, factor)``: extrapolates for factor > 1, truncates.
-
-    ``factor`` has one value per image, shape (B,).
-    """
+    """``PIL.Image.blend(degenerate, image, factor)`` (factor per image; > 1 extrapolates)."""
     degenerate = tf.cast(degenerate, tf.float32)
     factor = tf.reshape(tf.cast(factor, tf.float32), [-1, 1, 1, 1])
     blended = degenerate + factor * (tf.cast(image, tf.float32) - degenerate)
@@ -130,11 +106,8 @@ def brightness(image: tf.Tensor, factor: tf.Tensor) -> tf.Tensor:
 
 
 def sharpness(image: tf.Tensor, factor: tf.Tensor) -> tf.Tensor:
-    """Blend with Pillow's SMOOTH-filtered image: < 1 blurs, > 1 sharpens.
-
-    ``ImageFilter.SMOOTH`` is the 3x3 kernel [[1, 1, 1], [1, 5, 1], [1, 1, 1]] / 13, rounded,
-    and leaves the one-pixel border unfiltered; ``ImageEnhance.Sharpness`` blends with it.
-    """
+    """``ImageEnhance.Sharpness``: blend with the SMOOTH-filtered image (the 3x3 kernel
+    [[1, 1, 1], [1, 5, 1], [1, 1, 1]] / 13, rounded, one-pixel border unfiltered)."""
     pixels = tf.cast(image, tf.float32)
     centre = pixels[:, 1:-1, 1:-1]
     # Sum of the 3x3 neighbourhood (an average pool is cheaper than a convolution), plus
@@ -149,12 +122,10 @@ def sharpness(image: tf.Tensor, factor: tf.Tensor) -> tf.Tensor:
 def _affine(image: tf.Tensor, matrix: list) -> tf.Tensor:
     """Resample with Pillow's ``Image.AFFINE`` ``matrix`` (a, b, c, d, e, f), nearest pixel.
 
-    As in Pillow, the matrix maps each OUTPUT point (x, y) to the INPUT point
-    (a x + b y + c, d x + e y + f) in continuous coordinates where pixel centres sit at
-    i + 0.5, and the output takes the input pixel that contains that point; every entry is a
-    scalar or has one value per image, shape (B,). Written with a plain gather (rather than
-    ``ImageProjectiveTransformV3``) so that XLA can compile it. Nearest-pixel sampling is the
-    choice of tensorflow/models' RandAugment; bilinear would cost twice as much on a CPU.
+    As in Pillow, each OUTPUT point (x, y) takes the INPUT pixel containing
+    (a x + b y + c, d x + e y + f), pixel centres at i + 0.5; every entry is a scalar or one
+    value per image. A plain gather (not ``ImageProjectiveTransformV3``) so that XLA can
+    compile it; nearest-pixel as tensorflow/models' RandAugment (bilinear costs twice as much).
     """
     shape = tf.shape(image)
     batch_size, height, width = shape[0], shape[1], shape[2]
@@ -162,19 +133,12 @@ def _affine(image: tf.Tensor, matrix: list) -> tf.Tensor:
         tf.reshape(tf.broadcast_to(tf.cast(value, tf.float32), [batch_size]), [-1, 1, 1])
         for value in matrix
     )
-    rows, cols = tf.meshgrid(
-        tf.range(height, dtype=tf.float32) + 0.5,
-        tf.range(width, dtype=tf.float32) + 0.5,
-        indexing="ij",
-    )
+    rows, cols = tf.meshgrid(tf.range(height, dtype=tf.float32) + 0.5,
+                             tf.range(width, dtype=tf.float32) + 0.5, indexing="ij")
     source_x = tf.floor(a * cols + b * rows + c)
     source_y = tf.floor(d * cols + e * rows + f)
-    inside = (
-        (source_x >= 0)
-        & (source_x < tf.cast(width, tf.float32))
-        & (source_y >= 0)
-        & (source_y < tf.cast(height, tf.float32))
-    )
+    inside = (source_x >= 0) & (source_x < tf.cast(width, tf.float32)) \
+        & (source_y >= 0) & (source_y < tf.cast(height, tf.float32))
     # Clamped indices keep the gather in bounds; the fill replaces what they read outside.
     source_x = tf.clip_by_value(source_x, 0.0, tf.cast(width - 1, tf.float32))
     source_y = tf.clip_by_value(source_y, 0.0, tf.cast(height - 1, tf.float32))

@@ -1,22 +1,10 @@
-"""The embedded demo dataset: procedural JPEG images whose class lives in colour and texture.
+"""The embedded demo dataset: procedural JPEGs whose class lives in colour and texture only.
 
-Real emotion datasets cannot be downloaded on every machine, so the project generates a small
-stand-in on demand. Each image is a smooth background with a few random shapes (ellipses and
-rectangles). The class decides only the low-level *style* of the image, the statistics a Gram
-matrix captures:
-
-- brightness (HSV value), saturation, hue (warm reds/oranges versus cool blues),
-- texture frequency (how fine the stripes modulating the brightness are).
-
-Sad images are darker, desaturated, cooler and smoother; the style of each image is drawn around
-its class prototype with a wide spread, so classes overlap. The shapes (their number, kind,
-position and size) are drawn independently of the class: content is a nuisance a model has to
-look past. A fixed fraction of each class (``label_noise``) is drawn in the style of another
-class, so that no model can reach 100 %.
-
-Everything is drawn from ``numpy.random.default_rng`` seeded by ``(seed, class, image)``; the
-pixels are the same on any machine for the same parameters (and library versions), and the
-first ``n`` images of a class do not depend on ``images_per_class``.
+Each image is a smooth background with random shapes (drawn independently of the class); the
+class decides the style a Gram matrix captures, drawn around a prototype with a wide spread,
+and ``label_noise`` of each class is drawn in another class's style (see docs/data.md).
+Everything is drawn from ``numpy.random.default_rng((seed, class, image))``: the same pixels on
+any machine, and the first ``n`` images of a class do not depend on ``images_per_class``.
 """
 
 from __future__ import annotations
@@ -33,11 +21,9 @@ import numpy as np
 from PIL import Image
 
 from thesis_lib import paths
+from thesis_lib.data.labels import MIKELS8
 from thesis_lib.errors import ConfigError, DataError
 
-MIKELS_CLASSES = [
-    "amusement", "awe", "contentment", "excitement", "anger", "disgust", "fear", "sadness",
-]
 BINARY_CLASSES = ["other", "sadness"]
 
 # Marker written last: a folder holding it with the same parameters is a complete demo set.
@@ -99,7 +85,7 @@ class DemoParameters:
 
     @property
     def class_names(self) -> list[str]:
-        return BINARY_CLASSES if self.num_classes == 2 else MIKELS_CLASSES[: self.num_classes]
+        return BINARY_CLASSES if self.num_classes == 2 else MIKELS8[: self.num_classes]
 
     def as_json(self) -> dict:
         return {**asdict(self), "size": list(self.size), "version": GENERATOR_VERSION}
@@ -116,24 +102,22 @@ def make_demo_dataset(
     quality: int = 90,
     overwrite: bool = False,
 ) -> Path:
-    """Write the demo dataset as ``out_dir/<class>/<class>_<i>.jpg`` and return ``out_dir``.
+    """Write the demo dataset as ``out_dir/<class>/<class>_<i>.jpg``; the absolute folder.
+
+    Nothing is written when the folder already holds a complete demo dataset of the same
+    parameters.
 
     Args:
         out_dir: the dataset folder (relative paths are taken from the project root).
-        num_classes: 2 gives the folders "sadness" and "other"; K in 3..8 gives the first K
-            Mikels categories (amusement, awe, contentment, excitement, anger, disgust, fear,
-            sadness).
+        num_classes: 2 gives the folders "sadness" and "other"; K in 3..8 the first K Mikels
+            categories (``labels.MIKELS8``).
         images_per_class: number of images in each class folder.
         size: (width, height) of every image in pixels.
         seed: seed of every random choice.
         label_noise: fraction of each class drawn in the style of another class.
         quality: JPEG quality (1-95).
-        overwrite: replace an existing demo dataset made with other parameters. A folder that
-            is not a demo dataset, or one holding files a user added, is never deleted.
-
-    Returns:
-        The absolute dataset folder. If it already holds a complete demo dataset made with the
-        same parameters, nothing is written.
+        overwrite: replace a demo dataset made with other parameters. A folder that is not a
+            demo dataset, or one holding files a user added, is never deleted.
     """
     params = _validated_parameters(num_classes, images_per_class, size, seed, label_noise,
                                    quality)
@@ -141,29 +125,23 @@ def make_demo_dataset(
     if _is_complete(out_dir, params):
         return out_dir
     if out_dir.exists() and any(out_dir.iterdir()):
-        if (out_dir / MARKER_NAME).is_file():
-            _refuse_foreign_files(out_dir)
-            if not overwrite:
-                raise DataError(
-                    f"{out_dir} holds a demo dataset made with other parameters "
-                    f"({_differences(read_marker(out_dir), params)}); choose another folder "
-                    "or allow overwriting it"
-                )
-        else:
-            raise DataError(
-                f"{out_dir} exists and is not a demo dataset; refusing to write into it"
-            )
+        if not (out_dir / MARKER_NAME).is_file():
+            raise DataError(f"{out_dir} exists and is not a demo dataset; refusing to write "
+                            "into it")
+        _refuse_foreign_files(out_dir)
+        if not overwrite:
+            raise DataError(f"{out_dir} holds a demo dataset made with other parameters "
+                            f"({_differences(read_marker(out_dir), params)}); choose another "
+                            "folder or allow overwriting it")
     _generate_into(out_dir, params)
     return out_dir
 
 
 def ensure_demo_dataset(out_dir: str | os.PathLike | None = None) -> Path:
-    """The default demo dataset, generated only when it is missing or incomplete.
-
-    Args:
-        out_dir: dataset folder; default ``thesis_lib.paths.demo_data_dir()``.
-    """
+    """The default demo dataset in ``out_dir`` (default ``paths.demo_data_dir()``), generated
+    only when it is missing or incomplete."""
     out_dir = paths.demo_data_dir() if out_dir is None else paths.resolve(out_dir)
+    # The defaults are read here, at call time (tests shrink them).
     return make_demo_dataset(out_dir, images_per_class=DEFAULT_IMAGES_PER_CLASS,
                              size=DEFAULT_SIZE, overwrite=True)
 
@@ -181,7 +159,7 @@ def draw_style(class_name: str, rng: np.random.Generator) -> Style:
     """One image's style, drawn by ``rng`` around the prototype of ``class_name`` (a Mikels
     category, or "other": a random non-sad one)."""
     if class_name == "other":
-        class_name = MIKELS_CLASSES[rng.integers(len(MIKELS_CLASSES) - 1)]
+        class_name = MIKELS8[rng.integers(len(MIKELS8) - 1)]
     prototype = PROTOTYPES[class_name]
     return Style(
         value=float(np.clip(rng.normal(prototype.value, VALUE_SD), 0.08, 0.95)),
@@ -192,8 +170,8 @@ def draw_style(class_name: str, rng: np.random.Generator) -> Style:
 
 
 def render_image(style: Style, size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """Draw one uint8 RGB image of ``size`` (width, height) in ``style``: background, random
-    shapes and texture, the content and small variations drawn by ``rng``."""
+    """One uint8 RGB image of ``size`` (width, height) in ``style``: background, random shapes
+    and texture, drawn by ``rng``."""
     width, height = size
     # Coordinates in units of the image width (so texture frequency is per image width), as a
     # row and a column that broadcast to the full grid only where needed.
@@ -226,12 +204,8 @@ def _background(style: Style, x: np.ndarray, y: np.ndarray, rng: np.random.Gener
 
 
 def _random_shape(x: np.ndarray, y: np.ndarray, rng: np.random.Generator):
-    """A rotated ellipse or rectangle at a random place and size.
-
-    Returns:
-        (box, mask): the slices of the image holding the shape's bounding square, and the
-        boolean mask of the shape inside that box.
-    """
+    """A rotated ellipse or rectangle at a random place and size: the slices of the image
+    holding its bounding square, and its boolean mask inside them."""
     centre_x = rng.uniform(0.0, x.max())
     centre_y = rng.uniform(0.0, y.max())
     half_u, half_v = rng.uniform(0.05, 0.25, size=2)
@@ -285,8 +259,8 @@ def _validated_parameters(num_classes, images_per_class, size, seed, label_noise
 
 
 def _refuse_foreign_files(out_dir: Path) -> None:
-    """A demo folder is replaced only when it holds nothing but the generated files (and
-    hidden files such as scan caches): files a user put there are never deleted."""
+    """Refuse to replace a demo folder holding files a user put there (anything but the
+    generated files and hidden ones)."""
     generated = set((read_marker(out_dir) or {}).get("files", []))
     for path in sorted(out_dir.rglob("*")):
         relative = path.relative_to(out_dir).as_posix()
@@ -320,8 +294,8 @@ def _noisy_indices(params: DemoParameters, class_index: int) -> set[int]:
 
 
 def _generate_into(out_dir: Path, params: DemoParameters) -> None:
-    """Write all files into a fresh sibling folder, then swap it in, so no reader ever sees a
-    half-written dataset and concurrent callers do not write into the same files."""
+    """Write into a fresh sibling folder, then swap it in: no reader sees a half-written
+    dataset, and concurrent callers do not write into the same files."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     staging.chmod(0o755)  # mkdtemp makes it private; the dataset is an ordinary folder

@@ -1,17 +1,13 @@
 """Find the images of a dataset, check every one of them, and report what cannot be used.
 
-A dataset is either a folder of class folders (``root/<class>/**/<image>``) or a CSV manifest
+A dataset is a folder of class folders (``root/<class>/**/<image>``) or a CSV manifest
 (``path,label[,split]``, paths relative to the CSV). Each file is read once, decoded once in
 grey (``inspect_file``) and hashed for the duplicate audit; unusable files are listed in
-``ScanResult.skipped`` with a short reason.
+``ScanResult.skipped`` with a reason. Whether the pipeline may decode a file with TensorFlow
+("tf") is learnt per encoding kind (``TensorFlowAgreement``).
 
-Whether the pipeline may decode a file with TensorFlow ("tf") instead of PIL is learnt per
-encoding kind (``TensorFlowAgreement``), so no file that breaks ``tf.io`` or that TensorFlow
-reads differently reaches training as "tf".
-
-Checking is parallel (threads) and the results are cached per file (keyed by path, size and
-modification time), so a second scan of an unchanged dataset only lists the folder. The cache
-lives outside the dataset (``scan_cache_dir``): a dataset folder is never written to.
+Checking runs in threads and the results are cached per file (keyed by path, size and
+modification time) outside the dataset (``cache_path_for``): a dataset folder is never written.
 """
 
 from __future__ import annotations
@@ -21,9 +17,9 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +44,7 @@ REASON_LISTED_TWICE = "listed twice"
 # Folders that zip tools and operating systems leave next to the data.
 IGNORED_FOLDERS = frozenset({"__MACOSX", "__pycache__"})
 
-# The folder of the scan caches, when set (else the user's cache folder, see scan_cache_dir).
+# The folder of the scan caches, when set (else the user's cache folder, see cache_path_for).
 CACHE_DIR_ENV = "THESIS_CACHE_DIR"
 # Version 2: one pass with the duplicate hashes (sha256, phash, dhash) instead of sha1.
 # Version 3: hashes of the grey decode (a JPEG's luma), TensorFlow compared per encoding kind.
@@ -66,8 +62,8 @@ class Entry:
     """One file a dataset lists, before it is checked.
 
     Args:
-        relpath: Path relative to the dataset root, with "/" separators (the stable key of
-            the file in caches and split files).
+        relpath: Path relative to the dataset root, with "/" separators (the key of the file
+            in caches and split files).
         label: The raw label (class folder name or CSV label).
         split: A predefined split ("train", "val", "test") or None.
         extra: More columns for the manifest (e.g. an adapter's ground truth).
@@ -105,12 +101,10 @@ class ScanResult:
     def summary(self) -> str:
         """Images per class and skipped files per reason, as text."""
         lines = [f"{len(self.manifest)} usable images in {self.root}"]
-        for label, count in self.class_counts().items():
-            lines.append(f"  {label}: {count}")
+        lines += [f"  {label}: {count}" for label, count in self.class_counts().items()]
         if len(self.skipped):
             lines.append(f"{len(self.skipped)} files skipped")
-            for reason, count in self.skipped_counts().items():
-                lines.append(f"  {reason}: {count}")
+            lines += [f"  {reason}: {count}" for reason, count in self.skipped_counts().items()]
         else:
             lines.append("no files skipped")
         return "\n".join(lines)
@@ -128,19 +122,11 @@ def skip_record(path: str | os.PathLike, reason: str, detail: str | None = None)
     return {"path": str(path), "reason": reason, "detail": detail or reason}
 
 
-def list_class_folders(root: str | os.PathLike) -> tuple[list[Entry], list[dict]]:
-    """The image files under ``root/<class>/`` (any depth), sorted by relpath.
-
-    Hidden files and folders are ignored, as are files directly in ``root``. Links are
-    followed inside the root; a link that points outside it is skipped with a reason.
-
-    Returns:
-        The entries (label = class folder name) and the skipped files as dicts.
-    """
-    root = Path(root).absolute()
+def walk_images(root: Path, skipped: list[dict] | None = None) -> Iterator[tuple[str, str]]:
+    """(folder, name) of the image files under ``root``, sorted per folder; hidden files and
+    folders left out, folder links followed once. With ``skipped``, folder links that leave
+    ``root`` are recorded there instead of followed."""
     real_root = os.path.realpath(root)
-    entries: list[Entry] = []
-    skipped: list[dict] = []
     visited = {real_root}
     for folder, dirnames, filenames in os.walk(root, followlinks=True):
         kept_dirs = []
@@ -148,39 +134,44 @@ def list_class_folders(root: str | os.PathLike) -> tuple[list[Entry], list[dict]
             if is_hidden(name):
                 continue
             real = os.path.realpath(os.path.join(folder, name))
-            if not is_inside(real, real_root):
+            if skipped is not None and not is_inside(real, real_root):
                 skipped.append(skip_record(os.path.join(folder, name), REASON_OUTSIDE_ROOT,
-                                     f"folder link to {real} leaves the dataset root"))
+                                           f"folder link to {real} leaves the dataset root"))
             elif real not in visited:  # a link back into the tree would loop forever
                 visited.add(real)
                 kept_dirs.append(name)
         dirnames[:] = kept_dirs
+        for name in sorted(filenames):
+            if not is_hidden(name) and images.is_image_path(name):
+                yield folder, name
+
+
+def list_class_folders(root: str | os.PathLike) -> tuple[list[Entry], list[dict]]:
+    """The image files under ``root/<class>/`` (any depth) as entries, and the skipped files.
+    Files directly in ``root`` are ignored; links leaving it are skipped."""
+    root = Path(root).absolute()
+    real_root = os.path.realpath(root)
+    entries: list[Entry] = []
+    skipped: list[dict] = []
+    for folder, name in walk_images(root, skipped):
         relfolder = Path(folder).relative_to(root)
         if relfolder == Path("."):
             continue  # files next to the class folders (README, licences) are not images
-        for name in sorted(filenames):
-            if is_hidden(name) or not images.is_image_path(name):
-                continue
-            path = os.path.join(folder, name)
-            real = os.path.realpath(path)
-            if not is_inside(real, real_root):
-                skipped.append(skip_record(path, REASON_OUTSIDE_ROOT,
-                                     f"link to {real} leaves the dataset root"))
-                continue
-            relpath = (relfolder / name).as_posix()
-            entries.append(Entry(relpath=relpath, label=relfolder.parts[0]))
-    entries.sort(key=lambda entry: entry.relpath)
+        path = os.path.join(folder, name)
+        real = os.path.realpath(path)
+        if not is_inside(real, real_root):
+            skipped.append(skip_record(path, REASON_OUTSIDE_ROOT,
+                                       f"link to {real} leaves the dataset root"))
+            continue
+        entries.append(Entry(relpath=(relfolder / name).as_posix(), label=relfolder.parts[0]))
     return entries, skipped
 
 
-def read_csv_manifest(csv_path: str | os.PathLike) -> tuple[Path, list[Entry], list[dict]]:
-    """The entries of a ``path,label[,split]`` CSV; relative paths start at the CSV's folder.
+def read_csv_manifest(csv_path: str | os.PathLike) -> tuple[list[Entry], list[dict], Path]:
+    """The entries, skipped files and root (the CSV's folder) of a ``path,label[,split]`` CSV.
 
-    A relative path that leaves that folder (``..``, or a link pointing outside) is skipped
-    with a reason; absolute paths are taken as written.
-
-    Returns:
-        The root (the CSV's folder), the entries and the skipped files as dicts.
+    Relative paths start at the CSV's folder; one that leaves it is skipped with a reason.
+    Absolute paths are taken as written.
     """
     csv_path = Path(csv_path)
     try:
@@ -206,10 +197,9 @@ def read_csv_manifest(csv_path: str | os.PathLike) -> tuple[Path, list[Entry], l
             continue
         is_absolute = Path(raw_path).is_absolute()
         full = Path(raw_path) if is_absolute else root / raw_path
-        real = os.path.realpath(full)
-        if not is_absolute and not is_inside(real, real_root):
+        if not is_absolute and not is_inside(os.path.realpath(full), real_root):
             skipped.append(skip_record(full, REASON_OUTSIDE_ROOT,
-                                 f"'{raw_path}' leaves the manifest's folder {root}"))
+                                       f"'{raw_path}' leaves the manifest's folder {root}"))
             continue
         relpath = Path(os.path.normpath(raw_path)).as_posix()
         if relpath in seen:
@@ -221,21 +211,18 @@ def read_csv_manifest(csv_path: str | os.PathLike) -> tuple[Path, list[Entry], l
             continue
         split = (row.split.strip() or None) if has_split else None
         entries.append(Entry(relpath=relpath, label=label, split=split))
-    entries.sort(key=lambda entry: entry.relpath)
-    return root, entries, skipped
+    return entries, skipped, root
 
 
 # --- checking one file (runs in worker threads) ---------------------------------------------
 
 
 class TensorFlowAgreement:
-    """Which encoding kinds TensorFlow decodes exactly like PIL, learnt from the files compared
-    so far during one scan (shared by the checking threads).
+    """Which encoding kinds TensorFlow decodes exactly like PIL, learnt during one scan.
 
-    TensorFlow and PIL wrap the same decoding libraries (libjpeg-turbo, libpng), which take one
-    code path for all files of an encoding kind; whether their pixels agree depends on that
-    path, not on the picture. So a kind is trusted after ``per_kind`` agreeing files, and one
-    disagreement makes it distrusted for good (every file of it compared).
+    TensorFlow and PIL wrap the same decoding libraries, which take one code path for all files
+    of an encoding kind, so whether their pixels agree depends on the kind, not the picture. A
+    kind is trusted after ``per_kind`` agreeing files; one disagreement distrusts it for good.
 
     Args:
         per_kind: Agreeing comparisons after which a kind is trusted.
@@ -272,22 +259,19 @@ class TensorFlowAgreement:
 
 
 def inspect_file(path: str, agreement: TensorFlowAgreement | None = None) -> dict:
-    """Check one file in one pass; a JSON-ready dict for the cache.
+    """Check one file in one pass: read once, decoded once in grey; a JSON-ready dict.
 
-    The file is read once and decoded once by PIL, in grey (``images.decode_grey``, which
-    rejects what the reference decoder rejects). From that one decode come its description
-    and its perceptual hashes. A file the decoder rule routes to "tf" is, unless
-    ``agreement`` already trusts its encoding kind, also decoded by the reference decoder
-    and by TensorFlow and compared (any difference routes it to "pil").
+    A file the decoder rule routes to "tf" is, unless ``agreement`` already trusts its
+    encoding kind, also decoded by PIL in colour and by TensorFlow and compared (any difference
+    routes it to "pil").
 
     Args:
         path: The file.
         agreement: What the scan has learnt about encoding kinds; None compares every file.
 
     Returns:
-        {"ok": True, format, mode, width, height, orientation, frames, has_alpha, encoding,
-        size_bytes, sha256, phash, dhash (hex strings), decoder, tf_compared[, tf_problem]}
-        or {"ok": False, reason, detail}.
+        {"ok": True, the ``ImageInfo`` fields, size_bytes, sha256, phash, dhash (hex),
+        decoder, tf_compared[, tf_problem]} or {"ok": False, reason, detail}.
     """
     try:
         with open(path, "rb") as stream:
@@ -298,11 +282,11 @@ def inspect_file(path: str, agreement: TensorFlowAgreement | None = None) -> dic
         detail = f"cannot read file ({error.strerror or error})"
         return {"ok": False, "reason": images.REASON_UNREADABLE, "detail": detail}
     try:
-        grey, info = images.decode_grey(data, name=path)
+        grey, info = images.decode_image(data, name=path, grey=True)
     except images.ImageFileError as error:
         return {"ok": False, "reason": error.reason, "detail": error.detail}
     phash, dhash = audit.perceptual_hashes(grey, audit.SCAN_HASH_SIZE)
-    result = info.as_dict()
+    result = asdict(info)
     result.update(
         ok=True,
         size_bytes=len(data),
@@ -323,11 +307,10 @@ def inspect_file(path: str, agreement: TensorFlowAgreement | None = None) -> dic
 
 
 def _tensorflow_check(data: bytes, name: str) -> str | None:
-    """None when ``images.tf_decode`` gives exactly the pixels of the reference decoder
-    (``images.decode_bytes``), else what differs."""
+    """None when ``images.tf_decode_bytes`` gives the reference pixels, else what differs."""
     import tensorflow as tf
 
-    pixels = images.decode_bytes(data, name=name)[0]
+    pixels = np.asarray(images.decode_image(data, name=name)[0], dtype=np.uint8)
     try:
         theirs = images.tf_decode_bytes(data)
     except tf.errors.OpError as error:  # invalid data, unsupported variant, too large
@@ -349,47 +332,38 @@ def _inspect_all(
         return []
     workers = workers or os.cpu_count() or 1
     show = progress if progress is not None else len(paths) >= MIN_FILES_FOR_PROGRESS
-    bar = tqdm(total=len(paths), desc="checking images", unit="file", disable=not show,
-               file=sys.stderr)
-    results: list[dict] = []
-    if workers == 1 or len(paths) < MIN_FILES_FOR_POOL:
-        for path in paths:
-            results.append(inspect_file(path, agreement))
+    with tqdm(total=len(paths), desc="checking images", unit="file", disable=not show,
+              file=sys.stderr) as bar:
+        def inspect(path: str) -> dict:
+            result = inspect_file(path, agreement)
             bar.update(1)
-    else:
-        # Threads, not processes: PIL's and TensorFlow's decoders, numpy and hashlib release
-        # the GIL, so threads decode in parallel; a process pool would start fresh
-        # interpreters that each import TensorFlow (seconds) before checking a file.
+            return result
+
+        if workers == 1 or len(paths) < MIN_FILES_FOR_POOL:
+            return [inspect(path) for path in paths]
+        # Threads, not processes: the decoders, numpy and hashlib release the GIL, and a
+        # process pool would import TensorFlow (seconds) in every worker.
         with ThreadPoolExecutor(workers) as pool:
-            for result in pool.map(lambda path: inspect_file(path, agreement), paths):
-                results.append(result)
-                bar.update(1)
-    bar.close()
-    return results
+            return list(pool.map(inspect, paths))
 
 
 # --- the cache -------------------------------------------------------------------------------
 
 
-def scan_cache_dir() -> Path:
-    """The folder of the scan caches: ``$THESIS_CACHE_DIR`` when set, else
-    ``$XDG_CACHE_HOME/thesis-workbench/scans`` (``XDG_CACHE_HOME`` defaults to ``~/.cache``)."""
-    configured = os.environ.get(CACHE_DIR_ENV)
-    if configured:
-        return Path(configured).expanduser().absolute()
-    cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache_home).expanduser().absolute() / "thesis-workbench" / "scans"
-
-
 def cache_path_for(root: str | os.PathLike) -> Path:
-    """The scan cache file of the dataset at ``root``: ``scan_cache_dir()/<key>.json``, the key
-    being the first 16 hex digits of the SHA-256 of the resolved root.
+    """The scan cache of the dataset at ``root``: ``<folder>/<key>.json``, the key being the
+    first 16 hex digits of the SHA-256 of the resolved root, the folder ``$THESIS_CACHE_DIR``
+    when set, else ``$XDG_CACHE_HOME/thesis-workbench/scans`` (default ``~/.cache/...``).
 
-    Never a file in the dataset: raw data is not written to. (Caches that older versions left
-    in dataset folders, ``.thesis_scan_cache.json``, are ignored and left where they are.)
+    Never a file in the dataset. (Caches that older versions left in dataset folders,
+    ``.thesis_scan_cache.json``, are ignored and left where they are.)
     """
     digest = hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:16]
-    return scan_cache_dir() / f"{digest}.json"
+    folder = os.environ.get(CACHE_DIR_ENV)
+    if not folder:
+        cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        folder = Path(cache_home) / "thesis-workbench" / "scans"
+    return Path(folder).expanduser().absolute() / f"{digest}.json"
 
 
 def _load_cache(path: Path, root: Path) -> dict:
@@ -433,7 +407,7 @@ def scan_entries(
     progress: bool | None = None,
     require_classes: int = 2,
 ) -> ScanResult:
-    """Check the listed files and build the manifest (the common back end of all layouts).
+    """Check the listed files and build the manifest (the back end of all layouts).
 
     Args:
         root: The dataset root; ``Entry.relpath`` is relative to it.
@@ -443,7 +417,7 @@ def scan_entries(
         require_classes: Raise ``DataError`` when fewer distinct labels remain.
     """
     root = Path(root).resolve()
-    entries = list(entries)
+    entries = sorted(entries, key=lambda entry: entry.relpath)
     skipped = list(skipped)
     paths = [str(Path(entry.relpath) if Path(entry.relpath).is_absolute()
                  else root / entry.relpath) for entry in entries]
@@ -467,9 +441,8 @@ def scan_entries(
                if agreement.trusted_without_comparison(result)]
     for index in recheck:
         results[index] = inspect_file(paths[index])
-    todo = sorted(set(todo) | set(recheck))
 
-    if cache and todo:
+    if cache and (todo or recheck):
         # Entries of other listings of the same folder (another CSV) stay: each is checked
         # against its file's size and time before use.
         files = dict(cached)
@@ -484,38 +457,24 @@ def scan_entries(
             skipped.append(skip_record(path, result["reason"], result["detail"]))
         elif min_side is not None and min(result["width"], result["height"]) < min_side:
             skipped.append(skip_record(path, images.REASON_TOO_SMALL,
-                                 f"too small ({result['width']}x{result['height']}, the "
-                                 f"shorter side must be at least {min_side} px)"))
+                                       f"too small ({result['width']}x{result['height']}, the "
+                                       f"shorter side must be at least {min_side} px)"))
         else:
-            rows.append(_manifest_row(entry, path, result))
-    result = ScanResult(root=root, manifest=_manifest_frame(rows, entries),
-                        skipped=_skipped_frame(skipped))
-    _require_usable(result, require_classes)
-    return result
-
-
-def _manifest_row(entry: Entry, path: str, result: dict) -> dict:
-    row = {"path": path, "relpath": entry.relpath, "label": entry.label}
-    row.update({column: result[column] for column in MANIFEST_COLUMNS[3:]})
-    if entry.split is not None:
-        row["split"] = entry.split
-    row.update(entry.extra)
-    return row
-
-
-def _manifest_frame(rows: list[dict], entries: list[Entry]) -> pd.DataFrame:
+            row = {"path": path, "relpath": entry.relpath, "label": entry.label}
+            row.update({column: result[column] for column in MANIFEST_COLUMNS[3:]})
+            if entry.split is not None:
+                row["split"] = entry.split
+            rows.append({**row, **entry.extra})
     columns = list(MANIFEST_COLUMNS)
     if any(entry.split is not None for entry in entries):
         columns.append("split")
     for entry in entries:
         columns.extend(key for key in entry.extra if key not in columns)
-    frame = pd.DataFrame(rows, columns=columns)
-    return frame.sort_values("relpath", kind="stable").reset_index(drop=True)
-
-
-def _skipped_frame(skipped: list[dict]) -> pd.DataFrame:
-    frame = pd.DataFrame(skipped, columns=SKIPPED_COLUMNS)
-    return frame.sort_values("path", kind="stable").reset_index(drop=True)
+    manifest = pd.DataFrame(rows, columns=columns).sort_values("relpath", kind="stable")
+    skips = pd.DataFrame(skipped, columns=SKIPPED_COLUMNS).sort_values("path", kind="stable")
+    scan = ScanResult(root, manifest.reset_index(drop=True), skips.reset_index(drop=True))
+    _require_usable(scan, require_classes)
+    return scan
 
 
 def _require_usable(result: ScanResult, require_classes: int) -> None:
@@ -546,19 +505,15 @@ def scan_dataset(
         source: A folder ``<root>/<class>/**/<image>`` or a CSV file ``path,label[,split]``.
         min_side: Skip images whose shorter side is below this many pixels (None: no limit).
         workers: Threads for checking (default: all cores).
-        cache: Reuse and update the per-file cache of earlier scans (in ``scan_cache_dir()``,
-            never in the dataset).
+        cache: Reuse and update the per-file cache of earlier scans (``cache_path_for``).
         progress: Show progress bars (default: only for many files).
-
-    Returns:
-        ``ScanResult`` with the manifest of usable images and the skipped files.
 
     Raises:
         DataError: a missing source, fewer than two classes, or no readable image.
     """
     source = Path(source)
     if source.is_file() and source.suffix.lower() == ".csv":
-        root, entries, skipped = read_csv_manifest(source)
+        entries, skipped, root = read_csv_manifest(source)
     elif source.is_dir():
         root = source
         entries, skipped = list_class_folders(source)
@@ -568,4 +523,3 @@ def scan_dataset(
         raise DataError(f"{source}: no such folder or file")
     return scan_entries(root, entries, skipped=skipped, min_side=min_side, workers=workers,
                         cache=cache, progress=progress)
-

@@ -16,31 +16,27 @@ from matplotlib.figure import Figure
 from PIL import Image
 from scipy.stats import circmean, circstd
 
-from thesis_lib.data.images import decode_bytes, load_image, read_bytes
+from thesis_lib.data.images import decode_image, load_image, read_bytes
 from thesis_lib.errors import DataError
 
 STATISTICS = ["brightness", "saturation", "hue", "colourfulness"]
 
 
 def colour_statistics(pixels: np.ndarray) -> dict[str, float]:
-    """Brightness, saturation, hue and colourfulness of one uint8 RGB image.
-
-    Args:
-        pixels: uint8 array (H, W, 3).
+    """Brightness, saturation, hue and colourfulness of one uint8 RGB image (H, W, 3).
 
     Returns:
         brightness: mean HSV value (max of R, G, B) in [0, 1].
         saturation: mean HSV saturation in [0, 1].
         hue: circular mean of the HSV hue in degrees [0, 360), each pixel weighted by its
             saturation (grey pixels have no hue); NaN for an image without any colour.
-        colourfulness: the metric M of Hasler & Süsstrunk (2003) on the 0-255 scale:
-            with rg = R - G and yb = (R + G) / 2 - B,
+        colourfulness: the metric M of Hasler & Süsstrunk (2003) on the 0-255 scale: with
+            rg = R - G and yb = (R + G) / 2 - B,
             M = sqrt(std(rg)^2 + std(yb)^2) + 0.3 * sqrt(mean(rg)^2 + mean(yb)^2).
     """
     # Channel-first copies: reductions across a trailing axis of 3 are slow in numpy.
     red, green, blue = pixels.reshape(-1, 3).T.astype(np.float64)
     value, saturation, hue_turns = _hsv(red / 255.0, green / 255.0, blue / 255.0)
-    # Hue weighted by saturation: grey pixels have no hue.
     angle = 2.0 * np.pi * hue_turns
     sine, cosine = np.sum(saturation * np.sin(angle)), np.sum(saturation * np.cos(angle))
     if np.hypot(sine, cosine) < 1e-9 * max(len(saturation), 1):
@@ -59,11 +55,10 @@ def colour_statistics(pixels: np.ndarray) -> dict[str, float]:
 
 
 def _hsv(red: np.ndarray, green: np.ndarray, blue: np.ndarray):
-    """HSV value, saturation and hue (in turns, 0-1) of RGB values in [0, 1].
+    """HSV value, saturation and hue (in turns) of RGB values in [0, 1], as ``colorsys``.
 
-    The textbook formula (as ``colorsys``), vectorised: matplotlib's ``rgb_to_hsv`` is exact
-    but takes ~40 ms for a 256 px image, PIL's "HSV" mode truncates hue to 8 bits (up to 2.8
-    degrees off).
+    matplotlib's ``rgb_to_hsv`` takes ~40 ms for a 256 px image; PIL's "HSV" mode truncates
+    hue to 8 bits (up to 2.8 degrees off).
     """
     value = np.maximum(np.maximum(red, green), blue)
     chroma = value - np.minimum(np.minimum(red, green), blue)
@@ -80,18 +75,14 @@ def _hsv(red: np.ndarray, green: np.ndarray, blue: np.ndarray):
 def image_statistics(
     paths: Iterable[str | os.PathLike], *, max_side: int | None = 128, workers: int | None = None
 ) -> pd.DataFrame:
-    """Size, format and colour statistics of image files, one row per file, in input order.
+    """Columns path, width, height, format and ``STATISTICS`` of image files, in input order.
 
     Args:
         paths: image files (any format ``load_image`` reads).
-        max_side: the statistics are computed on a copy shrunk so its longer side is at most
-            this many pixels (means barely change and it is much faster); None for full size.
-            width and height are always those of the full image.
+        max_side: the colour statistics are computed on a copy shrunk to this longer side
+            (means barely change, and it is much faster); None for full size. width and
+            height are always those of the full image.
         workers: threads decoding in parallel (default: the number of CPUs).
-
-    Returns:
-        DataFrame with columns path, width, height, format, brightness, saturation, hue,
-        colourfulness (see ``colour_statistics``).
 
     Raises:
         DataError: naming the file, for a file that cannot be read as an image.
@@ -99,32 +90,27 @@ def image_statistics(
     paths = [str(path) for path in paths]
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count()) as executor:
         rows = list(executor.map(lambda path: _one_image(path, max_side), paths))
-    columns = ["path", "width", "height", "format", *STATISTICS]
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=["path", "width", "height", "format", *STATISTICS])
 
 
 def _one_image(path: str, max_side: int | None) -> dict:
-    pixels, info = decode_bytes(read_bytes(path), name=path)
+    decoded, info = decode_image(read_bytes(path), name=path)
+    pixels = np.asarray(decoded, dtype=np.uint8)
     if max_side is not None and max(pixels.shape[:2]) > max_side:
-        image = Image.fromarray(pixels)
-        image.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
-        pixels = np.asarray(image)
+        pixels = _thumbnail(pixels, max_side)
     return {"path": path, "width": info.width, "height": info.height, "format": info.format,
             **colour_statistics(pixels)}
 
 
 def class_summary(statistics: pd.DataFrame, *, label_column: str = "label") -> pd.DataFrame:
-    """Mean and standard deviation of each colour statistic per class; hue is circular.
+    """One row per class (sorted): images, then <statistic>_mean and <statistic>_sd.
+
+    Hue uses the circular mean and standard deviation in degrees (the mean of 350 and 10 is 0),
+    leaving out images without any colour.
 
     Args:
         statistics: ``image_statistics`` output joined with a ``label_column``.
         label_column: the column holding the class names.
-
-    Returns:
-        One row per class (sorted): images, then <statistic>_mean and <statistic>_sd for
-        brightness, saturation, hue and colourfulness. Hue uses the circular mean and
-        circular standard deviation in degrees (the mean of 350 and 10 is 0, not 180);
-        images without any colour (hue NaN) are left out of it.
     """
     _check_columns(statistics, [label_column, *STATISTICS])
     rows = {}
@@ -150,7 +136,7 @@ def sample_grid(
     label_column: str = "label",
     thumbnail_size: int = 128,
 ) -> Figure:
-    """A figure with one row of randomly chosen images per class.
+    """A figure (not attached to pyplot) with one row of randomly chosen images per class.
 
     Args:
         frame: a manifest with columns ``path`` and ``label_column``.
@@ -158,10 +144,6 @@ def sample_grid(
         seed: seed of the random choice of images.
         label_column: the column holding the class names.
         thumbnail_size: longer side of each shown image in pixels.
-
-    Returns:
-        A matplotlib Figure (not attached to pyplot, so it is shown exactly once in a
-        notebook when it is the value of a cell).
     """
     _check_columns(frame, ["path", label_column])
     if frame.empty:
@@ -177,7 +159,8 @@ def sample_grid(
             ax.set_yticks([])
             ax.spines[:].set_visible(False)
             if column < len(chosen):
-                ax.imshow(_thumbnail(chosen["path"].iloc[column], thumbnail_size))
+                pixels = load_image(chosen["path"].iloc[column])
+                ax.imshow(_thumbnail(pixels, thumbnail_size))
         axes[row, 0].set_ylabel(str(class_name))
     return figure
 
@@ -201,7 +184,10 @@ def augmentation_grid(
     paths = [str(path) for path in paths]
     if not paths:
         raise DataError("augmentation_grid: no images given")
-    originals = np.stack([_squashed(path, image_size) for path in paths])
+    squashed = [Image.fromarray(load_image(path)).resize((image_size, image_size),
+                                                         Image.Resampling.BILINEAR)
+                for path in paths]
+    originals = np.stack([np.asarray(image) for image in squashed])
     batch = np.repeat(originals, copies, axis=0)
     augmented = np.asarray(augment(batch)).reshape(len(paths), copies, image_size, image_size, 3)
     figure = Figure(figsize=(1.6 * (copies + 1), 1.6 * len(paths)), layout="constrained")
@@ -226,7 +212,7 @@ def plot_statistics_by_class(
     Args:
         statistics: ``image_statistics`` output joined with a ``label_column``.
         label_column: the column holding the class names.
-        columns: the statistics to plot (default: brightness, saturation, hue, colourfulness).
+        columns: the statistics to plot (default: ``STATISTICS``).
     """
     columns = columns or STATISTICS
     _check_columns(statistics, [label_column, *columns])
@@ -242,13 +228,8 @@ def plot_statistics_by_class(
     return figure
 
 
-def _squashed(path: str, size: int) -> np.ndarray:
-    image = Image.fromarray(load_image(path))
-    return np.asarray(image.resize((size, size), Image.Resampling.BILINEAR))
-
-
-def _thumbnail(path: str, size: int) -> np.ndarray:
-    image = Image.fromarray(load_image(path))
+def _thumbnail(pixels: np.ndarray, size: int) -> np.ndarray:
+    image = Image.fromarray(pixels)
     image.thumbnail((size, size), Image.Resampling.BILINEAR)
     return np.asarray(image)
 

@@ -1,14 +1,10 @@
 """The one reference image decoder, and the rule that says which decoder the pipeline may use.
 
-Web-scraped emotion datasets hold every kind of file: CMYK and 16-bit images, palettes with
-transparency, animated GIFs, phone photos that are stored sideways with an EXIF orientation tag,
-and broken or mislabelled files. ``load_image`` turns all of them into the same thing, an 8-bit
-RGB array, with PIL, or raises ``DataError`` naming the file.
-
-TensorFlow's own decoders are much faster inside ``tf.data`` but read fewer cases correctly
-(no EXIF orientation, no CMYK, no alpha compositing, no 16-bit). ``choose_decoder`` marks a
-file "tf" only when ``tf.io.decode_image`` gives the same pixels as ``load_image``; every other
-file is decoded by ``load_image`` in the pipeline.
+Web-scraped datasets hold CMYK and 16-bit images, palettes with transparency, animations,
+photos stored sideways with an EXIF orientation, and broken files. ``load_image`` turns all of
+them into 8-bit upright RGB with PIL, or raises ``DataError`` naming the file. TensorFlow's
+decoders are faster inside ``tf.data`` but read fewer cases correctly, so ``choose_decoder``
+marks a file "tf" only when ``tf_decode`` gives the same pixels as ``load_image``.
 """
 
 from __future__ import annotations
@@ -16,7 +12,7 @@ from __future__ import annotations
 import io
 import os
 import warnings
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,26 +22,25 @@ from thesis_lib.errors import DataError
 
 # How images become squares of the network's input size (see ``data.pipeline``).
 RESIZE_MODES = ("squash", "crop", "pad")
-
 # File name endings read as images; everything else in a dataset folder is ignored.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
-
 # Formats and modes that tf.io.decode_image reads exactly as PIL does.
 # (8-bit BMPs store palette indices, which TensorFlow returns as they are: PIL only.)
 TF_MODES = {"JPEG": frozenset({"RGB", "L"}), "PNG": frozenset({"RGB", "L"}), "BMP": {"RGB"}}
-
 # EXIF tag 0x0112; values 2-8 mean the stored pixels must be flipped or rotated for display.
 EXIF_ORIENTATION_TAG = 0x0112
-
-WHITE = (255, 255, 255)
-
 # The first bytes of every JPEG file; ``tf.io.is_jpeg`` tests exactly these.
 JPEG_SIGNATURE = b"\xff\xd8\xff"
-
 # JPEG start-of-frame markers (0xC0-0xCF without DHT 0xC4, JPG 0xC8 and DAC 0xCC): the coding
-# process (baseline, extended, progressive, lossless; Huffman or arithmetic), which decides
-# whether a decoder supports a file at all.
+# process, which decides whether a decoder supports a file at all.
 JPEG_FRAME_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+# Short categories for skip reports (the scanner adds its own for paths and labels).
+REASON_EMPTY = "empty file"
+REASON_NOT_IMAGE = "not an image"
+REASON_CORRUPT = "truncated or corrupt"
+REASON_TOO_SMALL = "too small"
+REASON_UNREADABLE = "unreadable"
 
 
 class ImageFileError(DataError):
@@ -63,14 +58,6 @@ class ImageFileError(DataError):
         self.detail = detail
 
 
-# Short categories for skip reports (the scanner adds its own for paths and labels).
-REASON_EMPTY = "empty file"
-REASON_NOT_IMAGE = "not an image"
-REASON_CORRUPT = "truncated or corrupt"
-REASON_TOO_SMALL = "too small"
-REASON_UNREADABLE = "unreadable"
-
-
 @dataclass(frozen=True)
 class ImageInfo:
     """What a header and a full decode tell about one image file.
@@ -81,7 +68,7 @@ class ImageInfo:
         width: Width after EXIF orientation is applied (what a viewer shows).
         height: Height after EXIF orientation is applied.
         orientation: The EXIF orientation value (1 = as stored).
-        frames: Number of frames (GIF/WebP/TIFF animations; only the first is used).
+        frames: Number of frames (animations; only the first is used).
         has_alpha: Whether transparency has to be composited on white.
         encoding: The file's encoding kind (``encoding_kind``), empty when not known.
     """
@@ -95,9 +82,6 @@ class ImageInfo:
     has_alpha: bool = False
     encoding: str = ""
 
-    def as_dict(self) -> dict:
-        return asdict(self)
-
 
 def is_image_path(path: str | os.PathLike) -> bool:
     """Whether the file name ends like an image this project reads."""
@@ -105,8 +89,7 @@ def is_image_path(path: str | os.PathLike) -> bool:
 
 
 def read_bytes(path: str | os.PathLike) -> bytes:
-    """The contents of a file; ``ImageFileError`` ("unreadable") naming it when it cannot be
-    read."""
+    """The contents of a file, or ``ImageFileError`` ("unreadable") naming it."""
     try:
         return Path(path).read_bytes()
     except OSError as error:
@@ -115,12 +98,11 @@ def read_bytes(path: str | os.PathLike) -> bytes:
 
 
 def _open(data: bytes, name: str) -> Image.Image:
-    """Open an image from the bytes of its file, with a clear error."""
     if not data:
         raise ImageFileError(name, REASON_EMPTY, "empty file (0 bytes)")
     try:
         with warnings.catch_warnings():
-            # Huge or odd files warn; they are either read or rejected below.
+            # Huge or odd files warn; they are either read or rejected by the full decode.
             warnings.simplefilter("ignore")
             return Image.open(io.BytesIO(data))
     except UnidentifiedImageError as error:
@@ -159,26 +141,19 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         image = Image.fromarray(grey, mode="L")
     if _has_alpha(image):
         rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, WHITE + (255,))
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
-    if image.mode == "RGB":
-        return image  # already what is wanted; convert() would only copy it
-    # PIL converts CMYK (with Adobe's inverted flag handled by the JPEG plugin), palettes,
-    # 1-bit, grey and YCbCr images to RGB here.
-    return image.convert("RGB")
-
-
-def _to_grey(image: Image.Image) -> Image.Image:
-    return image if image.mode == "L" else _to_rgb(image).convert("L")
+    # convert() handles CMYK (with Adobe's inverted flag), palettes, 1-bit, grey and YCbCr.
+    return image if image.mode == "RGB" else image.convert("RGB")
 
 
 def _decode(image: Image.Image, name: str, *, grey: bool = False
             ) -> tuple[Image.Image, ImageInfo]:
     """The fully decoded, upright RGB (with ``grey``: L) image and its info."""
-    frames = getattr(image, "n_frames", 1)
-    orientation = _orientation(image)
-    has_alpha = _has_alpha(image)
-    stored_format, stored_mode = image.format or "unknown", image.mode
+    # What the stored file says, read before decoding changes the image.
+    stored = {"format": image.format or "unknown", "mode": image.mode,
+              "orientation": _orientation(image), "frames": int(getattr(image, "n_frames", 1)),
+              "has_alpha": _has_alpha(image)}
     if ImageFile.LOAD_TRUNCATED_IMAGES:
         raise DataError(
             f"{name}: PIL.ImageFile.LOAD_TRUNCATED_IMAGES is on, so broken files would pass; "
@@ -187,13 +162,15 @@ def _decode(image: Image.Image, name: str, *, grey: bool = False
     try:
         image.seek(0)
         if grey and image.format == "JPEG" and image.mode == "RGB":
-            # Only the luma channel: libjpeg still reads and entropy-decodes every component
-            # (truncated or corrupt data fails as in a full decode) but skips the chroma's
-            # inverse DCT, upsampling and colour conversion, most of the decoding work.
+            # Only the luma channel: libjpeg still entropy-decodes every component (broken data
+            # fails as in a full decode) but skips most of the chroma work.
             image.draft("L", image.size)
         image.load()  # a full decode: truncated data fails here, not at open
-        upright = ImageOps.exif_transpose(image) if orientation != 1 else image
-        decoded = _to_grey(upright) if grey else _to_rgb(upright)
+        upright = ImageOps.exif_transpose(image) if stored["orientation"] != 1 else image
+        if not grey:
+            decoded = _to_rgb(upright)
+        else:
+            decoded = upright if upright.mode == "L" else _to_rgb(upright).convert("L")
     except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as error:
         detail = f"truncated or corrupt image ({error})"
         raise ImageFileError(name, REASON_CORRUPT, detail) from error
@@ -201,65 +178,40 @@ def _decode(image: Image.Image, name: str, *, grey: bool = False
     if decoded.mode != ("L" if grey else "RGB") or width == 0 or height == 0:
         detail = f"decoded to an unusable shape {(height, width, len(decoded.getbands()))}"
         raise ImageFileError(name, REASON_CORRUPT, detail)
-    info = ImageInfo(
-        format=stored_format,
-        mode=stored_mode,
-        width=int(width),
-        height=int(height),
-        orientation=orientation,
-        frames=int(frames),
-        has_alpha=has_alpha,
-    )
-    return decoded, info
-
-
-def _check_size(info: ImageInfo, min_side: int | None, name: str) -> None:
-    if min_side is not None and min(info.width, info.height) < min_side:
-        detail = (
-            f"too small ({info.width}x{info.height}, the shorter side must be at least "
-            f"{min_side} px)"
-        )
-        raise ImageFileError(name, REASON_TOO_SMALL, detail)
+    return decoded, ImageInfo(width=int(width), height=int(height), **stored)
 
 
 def decode_image(
     data: bytes, *, name: str = "<bytes>", min_side: int | None = None, grey: bool = False
 ) -> tuple[Image.Image, ImageInfo]:
-    """``decode_bytes`` as an upright mode "RGB" PIL image, for callers that go on working
-    with PIL (hashing, resizing); returns it and the file's ``ImageInfo``.
+    """Decode file contents in memory as ``load_image`` does, as a PIL image, with its info.
 
     Args:
-        grey: Decode as ``decode_grey`` does.
+        data: The raw file contents.
+        name: How the file is named in error messages.
+        min_side: Reject images whose shorter side is below this many pixels.
+        grey: Return an upright grey (mode L) image: what the scan hashes. A colour JPEG then
+            decodes only its luma channel (Y of YCbCr, computed by the encoder with the weights
+            of PIL's L conversion); broken files fail exactly as without ``grey``. The
+            ``ImageInfo`` keeps the stored mode.
     """
     with _open(data, name) as image:
         encoding = encoding_kind(image, data)  # before decoding: draft() changes the mode
         decoded, info = _decode(image, name, grey=grey)
-        info = replace(info, encoding=encoding)
-    _check_size(info, min_side, name)
-    return decoded, info
-
-
-def decode_grey(data: bytes, *, name: str = "<bytes>", min_side: int | None = None
-                ) -> tuple[Image.Image, ImageInfo]:
-    """``decode_image`` as an upright grey (mode L) PIL image: what the scan hashes.
-
-    A colour JPEG decodes only its luma channel (Y of YCbCr, which the encoder computed
-    from RGB with the weights PIL's L conversion uses), every other file is fully decoded
-    and converted: truncated, corrupt and unusable files fail exactly as in ``decode_image``.
-    The ``ImageInfo`` keeps the stored mode (e.g. "RGB").
-    """
-    return decode_image(data, name=name, min_side=min_side, grey=True)
+    if min_side is not None and min(info.width, info.height) < min_side:
+        detail = (f"too small ({info.width}x{info.height}, the shorter side must be at least "
+                  f"{min_side} px)")
+        raise ImageFileError(name, REASON_TOO_SMALL, detail)
+    return decoded, replace(info, encoding=encoding)
 
 
 def encoding_kind(image: Image.Image, data: bytes) -> str:
-    """What decides how a decoder reads a file, as one string: the format, the stored mode, the
-    parity of width and height (chroma upsampling at odd edges) and, for JPEG, the coding
-    process (frame marker), each component's sampling factors and the Adobe colour transform;
-    for PNG, interlacing and a gamma chunk.
+    """What decides how a decoder reads a file, as one string.
 
-    Two decoders built on the same libraries take the same code path for all files of one
-    kind, so they agree or disagree on a kind as a whole (the scan relies on this, with a
-    fallback, see ``discovery.TensorFlowAgreement``).
+    The format, the stored mode, the parity of width and height (chroma upsampling at odd
+    edges); for JPEG the coding process, the sampling factors and the Adobe transform; for PNG
+    interlacing and gamma. Decoders built on the same libraries take one code path for all files
+    of a kind, so they agree or disagree on a kind as a whole (``discovery.TensorFlowAgreement``).
 
     Args:
         image: The opened (not yet converted) PIL image of ``data``.
@@ -278,8 +230,7 @@ def encoding_kind(image: Image.Image, data: bytes) -> str:
 
 
 def _jpeg_frame_marker(data: bytes) -> int | None:
-    """The start-of-frame marker of JPEG file contents (0xC0 baseline, 0xC2 progressive, ...),
-    found by walking the marker segments that precede it; None if there is none."""
+    """The start-of-frame marker of a JPEG, found by walking the segments before it."""
     position = 2  # after the start-of-image marker
     while position + 4 <= len(data) and data[position] == 0xFF:
         marker = data[position + 1]
@@ -292,26 +243,11 @@ def _jpeg_frame_marker(data: bytes) -> int | None:
     return None
 
 
-def decode_bytes(
-    data: bytes, *, name: str = "<bytes>", min_side: int | None = None
-) -> tuple[np.ndarray, ImageInfo]:
-    """``load_image`` of file contents already in memory, with the file's ``ImageInfo``.
-
-    Args:
-        data: The raw file contents.
-        name: How the file is named in error messages.
-        min_side: Reject images whose shorter side is below this many pixels.
-    """
-    rgb, info = decode_image(data, name=name, min_side=min_side)
-    return np.asarray(rgb, dtype=np.uint8), info
-
-
 def load_image(path: str | os.PathLike, *, min_side: int | None = None) -> np.ndarray:
     """Read any supported image file as upright 8-bit RGB.
 
-    Applies the EXIF orientation, takes the first frame of animations, composites
-    transparency (RGBA, LA, palettes with a transparent colour) on white and converts CMYK,
-    16-bit, palette and grey images to RGB.
+    Applies the EXIF orientation, takes the first frame of animations, composites transparency
+    on white and converts CMYK, 16-bit, palette and grey images to RGB.
 
     Args:
         path: The image file.
@@ -324,7 +260,8 @@ def load_image(path: str | os.PathLike, *, min_side: int | None = None) -> np.nd
         DataError: "<path>: <reason>" for an empty, truncated or corrupt file, a file that is
             not an image, or an image that is too small.
     """
-    return decode_bytes(read_bytes(path), name=str(path), min_side=min_side)[0]
+    rgb = decode_image(read_bytes(path), name=str(path), min_side=min_side)[0]
+    return np.asarray(rgb, dtype=np.uint8)
 
 
 def probe(path: str | os.PathLike) -> ImageInfo:
@@ -333,16 +270,15 @@ def probe(path: str | os.PathLike) -> ImageInfo:
     Raises:
         DataError: as ``load_image``.
     """
-    name = str(path)
-    with _open(read_bytes(path), name) as image:
-        return _decode(image, name)[1]
+    with _open(read_bytes(path), str(path)) as image:
+        return _decode(image, str(path))[1]
 
 
 def choose_decoder(info: ImageInfo) -> str:
-    """"tf" when ``tf.io.decode_image(..., channels=3)`` gives the same pixels as ``load_image``.
+    """"tf" when ``tf_decode`` gives the same pixels as ``load_image``, else "pil".
 
-    That holds for 8-bit RGB or grey JPEG and PNG files and RGB BMP files without an EXIF
-    rotation and without transparency. Everything else ("pil") must go through ``load_image``.
+    That holds for 8-bit RGB or grey JPEG and PNG and RGB BMP files without an EXIF rotation,
+    transparency or animation.
     """
     tf_reads_it = (
         info.mode in TF_MODES.get(info.format, ())
@@ -354,17 +290,11 @@ def choose_decoder(info: ImageInfo) -> str:
 
 
 def tf_decode(contents):
-    """The "tf" decoder: TensorFlow ops (usable inside ``tf.data`` maps) giving, for files that
-    ``choose_decoder`` routes to "tf", exactly the pixels of ``load_image``.
+    """The "tf" decoder, as TensorFlow ops for ``tf.data``: a scalar string tensor of file
+    contents to a uint8 (height, width, 3) tensor.
 
-    JPEGs are decoded with ``dct_method="INTEGER_ACCURATE"``, libjpeg's accurate integer
-    IDCT that PIL uses; TensorFlow's default (fast) IDCT is off by up to 4 levels.
-
-    Args:
-        contents: A scalar string tensor with the file's bytes.
-
-    Returns:
-        A uint8 tensor of shape (height, width, 3).
+    JPEGs use ``dct_method="INTEGER_ACCURATE"``, the IDCT PIL uses; TensorFlow's default is
+    off by up to 4 levels.
     """
     import tensorflow as tf
 
@@ -378,10 +308,9 @@ def tf_decode(contents):
 
 
 def tf_decode_bytes(data: bytes) -> np.ndarray:
-    """``tf_decode`` of file contents in memory, run eagerly, as uint8 (H, W, 3) pixels.
+    """``tf_decode`` of file contents in memory, run eagerly.
 
-    The op is chosen in Python by the test ``tf.io.is_jpeg`` makes (the first three bytes),
-    since an eager ``tf.cond`` costs a third of the decoding of a 500 x 375 JPEG.
+    The op is chosen in Python (an eager ``tf.cond`` costs a third of a JPEG's decoding).
 
     Raises:
         tensorflow.errors.OpError: TensorFlow cannot decode the file.

@@ -1,9 +1,9 @@
 """Label schemes: which classes a model predicts and how each dataset's raw labels map to them.
 
 Raw labels differ between datasets ("sad", "Sadness", "joy" vs "happiness", WEBEmo's
-fine-grained categories). ``canonical_emotion`` normalises them to one vocabulary; a scheme
-then maps the canonical emotion to a class index, or to None when the image does not belong
-to the scheme (such images are dropped with a reason, never guessed).
+fine-grained categories). ``canonical_emotion`` normalises them; a scheme then maps the
+canonical emotion to a class index, or to None when the image does not belong to the scheme
+(such images are dropped with a reason, never guessed).
 
 Schemes:
     "sadness"            binary, class names ["not_sadness", "sadness"] (the thesis task)
@@ -13,11 +13,8 @@ Schemes:
     "thesis7"            joy, love, sadness, surprise, confusion, anger, fear
     "folders"            one class per raw label, sorted by name
 
-Sentiment: ``MIKELS8_SENTIMENT`` gives the valence of the Mikels categories (Mikels et al.
-2005, Behavior Research Methods: amusement, awe, contentment and excitement are positive;
-anger, disgust, fear and sadness negative). The art datasets' own vocabularies and how they are
-mapped onto Mikels-8 (``WIKIART_TO_MIKELS8``, ``ARTEMIS_EMOTIONS``) live here too, beside
-the other mappings of raw labels.
+The sentiment of the Mikels categories (Mikels et al. 2005) and the vocabularies of the art
+datasets with their mapping onto Mikels-8 live here too, beside the other label mappings.
 """
 
 from __future__ import annotations
@@ -129,8 +126,7 @@ def normalize_label(raw: object) -> str:
 
 
 def canonical_emotion(raw: object) -> str:
-    """The canonical emotion name of a raw label ("Sad" -> "sadness"); unknown names unchanged
-    (normalised)."""
+    """The canonical emotion of a raw label ("Sad" -> "sadness"); others only normalised."""
     name = normalize_label(raw)
     return SYNONYMS.get(name, name)
 
@@ -169,12 +165,8 @@ class LabelScheme:
             # One-vs-rest: every label maps; fine-grained names count for their parent emotion.
             hit = emotion == self.positive or self.aliases.get(emotion) == self.positive
             return 1 if hit else 0
-        if emotion in self.class_names:
-            return self.class_names.index(emotion)
-        mapped = self.aliases.get(emotion)
-        if mapped in self.class_names:
-            return self.class_names.index(mapped)
-        return None
+        name = emotion if emotion in self.class_names else self.aliases.get(emotion)
+        return self.class_names.index(name) if name in self.class_names else None
 
     def drop_reason(self, raw: object) -> str:
         """Why ``map_label(raw)`` is None, for skip reports."""
@@ -201,16 +193,11 @@ class LabelDecision:
 def wikiart_to_mikels(emotions: Iterable[str]) -> LabelDecision:
     """One Mikels-8 label for a WikiArt Emotions record annotated with ``emotions``.
 
-    The rules, in order:
-
-    1. no emotion at all (possible at the higher agreement levels): no label, "no emotion";
-    2. emotions of both sentiments (``WIKIART_SENTIMENT``, e.g. love and sadness): no label,
-       "both sentiments" (the emotions without a sentiment do not count here);
-    3. no emotion with a Mikels counterpart (``WIKIART_TO_MIKELS8``): "no Mikels emotion";
-    4. emotions mapping to two or more Mikels categories (e.g. fear and sadness): no label,
-       "several Mikels emotions": the annotations do not say which one is meant, and picking
-       one by a fixed order would bias the classes;
-    5. otherwise the one Mikels category, with its sentiment.
+    The rules, in order: 1. no emotion at all: "no emotion"; 2. emotions of both sentiments
+    (``WIKIART_SENTIMENT``; emotions without one do not count): "both sentiments"; 3. none with
+    a Mikels counterpart (``WIKIART_TO_MIKELS8``): "no Mikels emotion"; 4. two or more Mikels
+    categories: "several Mikels emotions" (picking one by a fixed order would bias the
+    classes); 5. otherwise the one Mikels category, with its sentiment.
 
     Args:
         emotions: WikiArt emotion names present in the record (any order; duplicates ignored).
@@ -246,11 +233,9 @@ def wikiart_to_mikels(emotions: Iterable[str]) -> LabelDecision:
 def majority_emotion(votes: dict[str, int]) -> LabelDecision:
     """The label of an ArtEmis painting: the emotion chosen by the most annotators.
 
-    Ties are not broken: a painting whose highest count is shared by two or more emotions gets
-    no label ("tied emotions"), because any fixed order of preference would move paintings
-    into the classes that come first. A painting whose majority is "something else" gets no
-    label either ("something else"). "Something else" utterances still count as votes, so a
-    painting with 2 x sadness, 1 x fear and 2 x something else is a tie.
+    Ties get no label ("tied emotions"): any order of preference would move paintings into the
+    classes that come first. A "something else" majority gets none either; those votes still
+    count, so 2 x sadness, 1 x fear and 2 x something else is a tie.
 
     Args:
         votes: Utterances per emotion (``ARTEMIS_EMOTIONS`` names; missing ones count 0).

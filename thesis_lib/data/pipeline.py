@@ -1,36 +1,13 @@
 """The tf.data input pipeline: files -> batches of 0..255 RGB images and one-hot labels.
 
-Order of the steps, and why:
-
-1. the order of the examples: evaluation keeps the file order; training draws, for every epoch,
-   a full permutation of the examples from ``(seed, epoch)`` (or a class-balanced sample, also
-   from ``(seed, epoch)``). Only indices are shuffled, never images, so memory does not grow
-   with the dataset, and every epoch is a fresh order of all images, not a window of a fixed
-   one;
-2. read and decode each file in parallel: "tf" rows with TensorFlow's decoders
-   (``images.tf_decode``: JPEGs with the accurate IDCT, pixel-identical to PIL), "pil" rows
-   (CMYK, alpha, 16-bit, EXIF-rotated... as marked by the scan) through ``images.load_image``;
-   or, with a cache, take the decoded image from it;
-3. resize to ``image_size`` ("squash", "crop" or "pad") and keep ``uint8``;
-4. batch; training: RandAugment on the uint8 batch (each image its own operations) with a
-   stateless seed derived from ``(seed, epoch, batch)``; then ``float32`` images and one-hot
-   labels;
-5. prefetch.
-
-Epochs as a stream: a training dataset yields the batches of the epochs ``epochs = (first,
-stop)`` one after the other (``steps_per_epoch`` batches each). Because every epoch's order and
-augmentation depend only on the seed and the epoch number, a run resumed at epoch k sees
-exactly the batches an uninterrupted run would have seen from epoch k on.
-
-Broken files: the data scan (``thesis data scan`` / ``prepare_dataset``) decodes every file
-once and drops the ones that fail, so a prepared dataset holds only readable images. Here,
-missing files are reported before anything starts, and a file that is not an image at all
-(empty, or no JPEG/PNG/GIF/BMP signature) stops the pipeline with an error naming it. Errors
-are never skipped silently (no ``ignore_errors``): a silently shrinking dataset is worse.
-
-Reproducibility: with ``deterministic=True`` and a ``seed``, two pipelines give identical batches,
-epoch after epoch: the orders come from ``numpy.random.default_rng((seed, epoch))``, parallel
-maps keep the element order, and RandAugment uses only stateless random ops.
+Evaluation keeps the file order; training draws each epoch a permutation (or a class-balanced
+sample) of the indices from ``(seed, epoch)``. Files are decoded in parallel ("tf" rows by
+``images.tf_decode``, pixel-identical to PIL, "pil" rows by ``images.load_image``) or read from
+a cache, resized as uint8, batched, augmented per image with a stateless seed from
+``(seed, epoch, batch)`` and converted to float32. Because every epoch depends only on the seed
+and its number, a resumed run sees the batches an uninterrupted one would have seen. Missing
+files are reported before anything starts and a file that is not an image stops the pipeline
+naming it: errors are never skipped (a silently shrinking dataset is worse). See docs/data.md.
 """
 
 from __future__ import annotations
@@ -56,10 +33,8 @@ _SIGNATURES = (JPEG_SIGNATURE, b"\x89PNG", b"GIF8", b"BM")
 
 
 def class_weights(label_indices: Sequence[int], num_classes: int) -> dict[int, float]:
-    """Per-class loss weights ``n_samples / (num_classes * n_in_class)`` (sklearn "balanced").
-
-    A class absent from ``label_indices`` gets weight 1.0 (it never contributes to the loss).
-    """
+    """Per-class loss weights ``n_samples / (num_classes * n_in_class)`` (sklearn "balanced");
+    1.0 for a class absent from ``label_indices`` (it never contributes to the loss)."""
     labels = np.asarray(label_indices, dtype=int)
     _check_labels(labels, num_classes)
     present = np.unique(labels)
@@ -67,11 +42,6 @@ def class_weights(label_indices: Sequence[int], num_classes: int) -> dict[int, f
     result = dict.fromkeys(range(num_classes), 1.0)
     result.update(zip(present.tolist(), weights.tolist(), strict=True))
     return result
-
-
-def default_decoder(path: str | os.PathLike) -> str:
-    """ "tf" for the extensions TensorFlow decodes (.jpg .jpeg .png .bmp .gif), else "pil"."""
-    return "tf" if Path(path).suffix.lower() in TF_EXTENSIONS else "pil"
 
 
 def make_dataset(
@@ -101,31 +71,24 @@ def make_dataset(
         num_classes: width of the one-hot labels.
         image_size: side of the square output images.
         batch_size: images per batch; the last batch of an epoch may be smaller.
-        training: batches of the epochs ``epochs``, each in its own order drawn from
-            ``(seed, epoch)``, augmented unless ``augment`` says otherwise. Without it, one
-            pass over the files in the order of ``paths``.
+        training: the epochs ``epochs``, each in its own order drawn from ``(seed, epoch)``,
+            augmented unless ``augment`` says otherwise; without it, one pass in file order.
         augment: apply RandAugment; defaults to ``training``.
         randaugment_ops: RandAugment's N (operations per image).
         randaugment_magnitude: RandAugment's M on the 0..10 scale.
-        resize: "squash" (plain resize, aspect ratio not kept), "crop" (shorter side to
-            ``image_size``, then centre crop) or "pad" (longer side to ``image_size``, then
-            black borders).
-        cache: None; "memory" to keep the decoded, resized images in RAM; or a folder for an
-            on-disk cache (a ``.npy`` file per set of images and settings, so caches of
-            different datasets or sizes never mix). The images are decoded once, when the
-            dataset is made.
-        seed: seed of the epoch orders, of balanced sampling and of RandAugment (training
-            needs one; ``None`` draws one at random).
+        resize: "squash" (aspect ratio not kept), "crop" (shorter side to ``image_size``, centre
+            crop) or "pad" (longer side to ``image_size``, black borders).
+        cache: None; "memory" (decoded, resized images in RAM); or a folder for a ``.npy`` per
+            set of images and settings. The images are decoded once, when the dataset is made.
+        seed: seed of the epoch orders, balanced sampling and RandAugment (None: random).
         deterministic: identical batches on every run with the same seed (needs ``seed``);
-            otherwise parallel decoding may deliver elements slightly out of order for speed.
-        balanced: sample the classes equally: in every epoch each class present contributes as
-            many examples as the largest one (its images in a fresh order, repeated as
-            needed), so an epoch has ``num_classes_present * largest_class`` examples and every
-            example of the largest class once. Only with ``training``.
-        decoders: "tf" or "pil" per path (the ``decoder`` column of a scanned manifest);
-            ``None`` picks by file extension (``default_decoder``).
-        epochs: ``(first, stop)``: the training epochs the dataset yields, one after the other;
-            ``steps_per_epoch`` tells how many batches each has. Ignored without ``training``.
+            otherwise parallel decoding may deliver elements slightly out of order.
+        balanced: every epoch, each class present contributes as many examples as the largest
+            one (its images in a fresh order, repeated as needed). Only with ``training``.
+        decoders: "tf" or "pil" per path (a scanned manifest's ``decoder`` column); ``None``
+            picks "tf" for the extensions in ``TF_EXTENSIONS``.
+        epochs: ``(first, stop)``: the training epochs the dataset yields; ``steps_per_epoch``
+            tells how many batches each has. Ignored without ``training``.
 
     Returns:
         Batches of ``float32`` images (B, image_size, image_size, 3), RGB, 0..255, and
@@ -153,8 +116,7 @@ def make_dataset(
         return _as_float32(images), tf.one_hot(label, num_classes)
 
     def batches(order: tf.Tensor, epoch: tf.Tensor) -> tf.data.Dataset:
-        """The batches of one epoch: examples ``order`` (indices), augmented with keys from
-        ``(seed, epoch, batch)``."""
+        """The batches of the examples ``order``, augmented with keys from (seed, epoch, batch)."""
         dataset = images_of(order, batch_size)
         if randaugment is None:
             return dataset.map(to_float, num_parallel_calls=tf.data.AUTOTUNE,
@@ -187,12 +149,9 @@ def make_dataset(
 
 
 def epoch_order(labels: np.ndarray, seed: int, epoch: int, *, balanced: bool = False) -> np.ndarray:
-    """The indices of one training epoch, from ``numpy.random.default_rng((seed, epoch))``.
-
-    Plain: a permutation of all examples. Balanced: per class present, ``largest`` indices (the
-    class's examples in fresh orders, repeated as needed), all classes then interleaved by one
-    more permutation.
-    """
+    """The indices of one training epoch, from ``numpy.random.default_rng((seed, epoch))``:
+    a permutation of all examples, or balanced: per class ``largest`` indices (its examples in
+    fresh orders, repeated as needed), all interleaved by one more permutation."""
     labels = np.asarray(labels)
     rng = np.random.default_rng((int(seed), int(epoch)))
     if not balanced:
@@ -220,8 +179,8 @@ def steps_per_epoch(label_indices: Sequence[int], batch_size: int, *,
 
 
 def _image_source(paths, labels, decoders, image_size, resize, cache, ordered):
-    """A function ``(order, batch_size) -> Dataset`` of batches of (uint8 images, labels) for
-    the examples ``order``, decoding the files or reading the cache."""
+    """A function ``(order, batch_size) -> Dataset`` of (uint8 images, labels) batches of the
+    examples ``order``, decoded from the files or read from the cache."""
     use_pil = np.asarray([decoder == "pil" for decoder in decoders])
     path_table = tf.constant(paths)
     label_table = tf.constant(labels)
@@ -259,8 +218,7 @@ def _image_source(paths, labels, decoders, image_size, resize, cache, ordered):
 
 
 def _filled_cache(cache, key: str, count: int, image_size: int, decode_all) -> np.ndarray:
-    """The decoded, resized uint8 images of the dataset in file order, from the cache or
-    decoded now (in one pass); every epoch then reads them without touching the files.
+    """The decoded, resized uint8 images in file order, from the cache or decoded now.
 
     A folder cache is ``<folder>/<key>.npy``, written under a temporary name and renamed when
     complete, so an interrupted fill is never taken for a cache.
@@ -322,10 +280,8 @@ def _decode_with_tf(path: tf.Tensor) -> tf.Tensor:
 
 
 def _decode_with_pil(path: tf.Tensor) -> tf.Tensor:
-    def read(path_bytes: bytes) -> np.ndarray:
-        return load_image(path_bytes.decode())
-
-    image = tf.numpy_function(read, [path], tf.uint8, stateful=False)
+    image = tf.numpy_function(lambda path_bytes: load_image(path_bytes.decode()), [path],
+                              tf.uint8, stateful=False)
     image.set_shape([None, None, 3])
     return image
 
@@ -352,9 +308,13 @@ def _cache_key(paths, labels, decoders, image_size: int, resize: str) -> str:
     return f"images_{image_size}px_{resize}_{digest.hexdigest()[:16]}"
 
 
+def _check_positive_int(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+
+
 def _check_labels(labels: np.ndarray, num_classes: int) -> None:
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ConfigError(f"num_classes must be a positive integer, got {num_classes!r}")
+    _check_positive_int("num_classes", num_classes)
     if labels.ndim != 1:
         raise ConfigError(f"label_indices must be a flat list, got shape {labels.shape}")
     bad = labels[(labels < 0) | (labels >= num_classes)]
@@ -370,9 +330,8 @@ def _check_options(paths, labels, num_classes, image_size, batch_size, resize, s
     if len(labels) != len(paths):
         raise ConfigError(f"{len(paths)} paths but {len(labels)} label indices")
     _check_labels(labels, num_classes)
-    for name, value in (("image_size", image_size), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    _check_positive_int("image_size", image_size)
+    _check_positive_int("batch_size", batch_size)
     if resize not in RESIZE_MODES:
         raise ConfigError(
             f"unknown resize mode {resize!r}; choose one of {', '.join(RESIZE_MODES)}"
@@ -383,7 +342,7 @@ def _check_options(paths, labels, num_classes, image_size, batch_size, resize, s
 
 def _check_decoders(paths: list[str], decoders) -> list[str]:
     if decoders is None:
-        return [default_decoder(path) for path in paths]
+        return ["tf" if Path(path).suffix.lower() in TF_EXTENSIONS else "pil" for path in paths]
     decoders = [str(decoder) for decoder in decoders]
     if len(decoders) != len(paths):
         raise ConfigError(f"{len(paths)} paths but {len(decoders)} decoders")
@@ -406,7 +365,5 @@ def _check_epochs(epochs) -> tuple[int, int]:
 def _check_files_exist(paths: list[str]) -> None:
     missing = [path for path in paths if not os.path.isfile(path)]
     if missing:
-        shown = ", ".join(missing[:3]) + (
-            f" and {len(missing) - 3} more" if len(missing) > 3 else ""
-        )
-        raise DataError(f"{len(missing)} image file(s) not found: {shown}")
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        raise DataError(f"{len(missing)} image file(s) not found: {', '.join(missing[:3])}{more}")

@@ -1,14 +1,13 @@
 """From a dataset folder to labelled train/val/test tables, in one call.
 
-``prepare_dataset`` scans (cached), reads the layout with its adapter, maps raw labels to a
-label scheme, optionally drops duplicate images, and splits: with a saved split file when one
-is given, with the dataset's own split when it has one, else with a deterministic stratified
-split. Everything dropped on the way is listed in ``PreparedDataset.skipped`` with a reason.
+``prepare_dataset`` reads the layout with its adapter (a cached scan), maps raw labels to a
+label scheme, optionally drops duplicates, and splits: by a saved split file, else by the
+dataset's own split, else by a deterministic stratified split. Everything dropped on the way is
+listed in ``PreparedDataset.skipped`` with a reason.
 
-Deduplication is a property of the dataset, not of a split: it runs before splitting, on the
-hashes the scan stored (nothing is decoded again), and keeps of each group of copies the one
-in the dataset's own training split, else the first by relpath. Every split seed therefore
-sees the same cleaned dataset, and no copy of a training image can land in val or test.
+Deduplication runs before splitting, on the hashes the scan stored, and keeps of each group the
+copy in the dataset's own training split, else the first by relpath: every split seed sees the
+same cleaned dataset, and no copy of a training image can land in val or test.
 """
 
 from __future__ import annotations
@@ -47,12 +46,10 @@ class PreparedDataset:
             ``label_index``.
         skipped: Files and images left out (path, reason, detail); dropped copies have the
             reason ``REASON_DUPLICATE``.
-        duplicates: With ``deduplicate=True``: every group of copies found before splitting,
-            the columns of ``audit.find_duplicates`` (group, path, kind, split, distance;
-            split is the dataset's own split, if any) plus relpath, label (copies with
-            different labels show up here) and kept (True for the one member of each group
-            that stayed). None when duplicates were not looked for (deduplicate=False, or a
-            split file given).
+        duplicates: With ``deduplicate=True``, every group of copies found before splitting:
+            the columns of ``audit.find_duplicates`` (split: the dataset's own) plus relpath,
+            label and kept (True for the one member of each group that stayed). None when
+            duplicates were not looked for.
     """
 
     root: Path
@@ -80,14 +77,11 @@ class PreparedDataset:
         return table
 
     def save_split(self, path: str | os.PathLike) -> Path:
-        """Write the split as ``relpath,label,split``; ``prepare_dataset(split_file=path)``
-        reproduces it."""
+        """Write ``relpath,label,split``, which ``prepare_dataset(split_file=path)`` reproduces."""
         return splits.save_split(self.manifest, path)
 
 
-def _apply_scheme(
-    manifest: pd.DataFrame, scheme: LabelScheme
-) -> tuple[pd.DataFrame, list[dict]]:
+def _apply_scheme(manifest: pd.DataFrame, scheme: LabelScheme) -> tuple[pd.DataFrame, list[dict]]:
     indices = manifest["label"].map(scheme.map_label)
     outside = manifest[indices.isna()]
     dropped = [discovery.skip_record(row.path, REASON_OUTSIDE_SCHEME,
@@ -112,9 +106,8 @@ def _apply_scheme(
     return kept, dropped
 
 
-def _drop_duplicates(
-    manifest: pd.DataFrame, workers: int | None
-) -> tuple[pd.DataFrame, list[dict], pd.DataFrame]:
+def _drop_duplicates(manifest: pd.DataFrame, workers: int | None
+                     ) -> tuple[pd.DataFrame, list[dict], pd.DataFrame]:
     """The manifest without the redundant copies, their skip records, and the group table."""
     duplicates = audit.find_duplicates(manifest, workers=workers)
     by_path = manifest.set_index("path")
@@ -158,8 +151,8 @@ def _check_predefined_split(manifest: pd.DataFrame) -> pd.DataFrame:
 def choose_splits(
     manifest: pd.DataFrame, ratios: Sequence[float], seed: int, split_file: str | None
 ) -> pd.Series:
-    """The split of every row: from ``split_file`` when given, else the manifest's own split
-    (``split`` set on every row) completed with a validation set, else a new split."""
+    """The split of every row: from ``split_file``, else the manifest's own split completed
+    with a validation set, else a new split."""
     if split_file is not None:
         table = splits.load_split(split_file)
         return splits.apply_split_file(manifest, table, str(split_file))
@@ -193,17 +186,12 @@ def prepare_dataset(
         split_file: A split CSV saved earlier; reused instead of making a new split.
         adapter: The dataset layout, or "auto".
         min_side: Skip images whose shorter side is below this many pixels.
-        deduplicate: Drop exact and near-duplicate images (``audit.find_duplicates`` on the
-            scan's hashes) before splitting: of each group the image in the dataset's own
-            training split stays, else the first by relpath, whatever the seed. What was
-            dropped is in ``skipped`` and ``duplicates``. Not applied with a split file,
-            which is used as it is (a split written after deduplication lists no copies).
+        deduplicate: Drop exact and near-duplicate images before splitting (see the module
+            docstring); what was dropped is in ``skipped`` and ``duplicates``. Not applied with
+            a split file, which is used as it is.
         workers: Threads for scanning and auditing (default: all cores).
         cache: Reuse the scan cache.
         progress: Show progress bars (default: only for many files).
-
-    Returns:
-        The ``PreparedDataset``.
 
     Raises:
         DataError: an unusable dataset, fewer than two classes with images, a split file
@@ -250,12 +238,8 @@ def prepare_dataset(
 
 def leakage_without_deduplication(source: str | os.PathLike, **options) -> pd.DataFrame:
     """The duplicate groups that a split of ``source`` *without* deduplication would spread
-    across train, validation and test (``audit.leakage_report``): what ``deduplicate`` saves.
-
-    Args:
-        source: the dataset.
-        **options: ``prepare_dataset`` options (scheme, ratios, seed, adapter, min_side...).
-    """
+    across splits (``audit.leakage_report``): what ``deduplicate`` saves. ``options`` are
+    ``prepare_dataset``'s."""
     plain = prepare_dataset(source, **{**options, "deduplicate": False})
     return audit.leakage_report(audit.find_duplicates(plain.manifest))
 
@@ -265,14 +249,10 @@ def write_prepared(prepared: PreparedDataset, out: str | os.PathLike, *,
                    description: dict | None = None) -> list[Path]:
     """Write what training reads and the reports into ``out``; returns the files written.
 
-    ``split.csv`` (relpath, label, split: pass it as ``split_file`` with the same ``data_dir``),
-    ``manifest.csv`` (every kept image with its class index and split), ``skipped.csv``,
-    ``duplicates.csv`` and ``leakage.csv`` (when known) and ``dataset.json`` (``description``
-    plus the class names and image count).
-
-    Raises:
-        DataError: ``out`` holds a different ``split.csv`` and ``overwrite`` is off: earlier
-            training runs may have used it.
+    ``split.csv`` (pass it as ``split_file`` with the same ``data_dir``), ``manifest.csv``,
+    ``skipped.csv``, ``duplicates.csv`` and ``leakage.csv`` (when known) and ``dataset.json``
+    (``description`` plus the class names and image count). A different ``split.csv`` already
+    in ``out`` is a DataError unless ``overwrite``: earlier training runs may have used it.
     """
     out = Path(out)
     split_path = out / "split.csv"

@@ -33,11 +33,8 @@ SPLIT_ALIASES = {
 
 
 def check_ratios(ratios: Sequence[float]) -> tuple[float, float, float]:
-    """Validated (train, val, test) fractions summing to 1.
-
-    Raises:
-        ConfigError: not three non-negative numbers summing to 1, or no training share.
-    """
+    """Validated (train, val, test) fractions: ConfigError unless three non-negative numbers
+    summing to 1 with a training share."""
     try:
         values = tuple(float(value) for value in ratios)
     except (TypeError, ValueError) as error:
@@ -62,11 +59,6 @@ def split_counts(total: int, ratios: Sequence[float]) -> list[int]:
     return counts
 
 
-def stable_key(seed: int, relpath: str) -> str:
-    """The order of an item within its class: a hash that is the same on every machine."""
-    return hashlib.sha256(f"{seed}\0{relpath}".encode()).hexdigest()
-
-
 def assign_splits(
     frame: pd.DataFrame,
     *,
@@ -74,21 +66,19 @@ def assign_splits(
     seed: int = 0,
     label_column: str = "label",
 ) -> pd.Series:
-    """A stratified split of ``frame`` (needs ``relpath`` and ``label_column``).
+    """A stratified split of ``frame``: "train"/"val"/"test" aligned with its index.
 
     Args:
-        frame: One row per image.
+        frame: One row per image, with ``relpath`` and ``label_column``.
         ratios: (train, val, test) fractions summing to 1.
         seed: Another seed gives another, equally stratified, split.
         label_column: The column to stratify by.
-
-    Returns:
-        A Series of "train"/"val"/"test" aligned with ``frame.index``.
     """
     ratios = check_ratios(ratios)
     assignment = pd.Series(index=frame.index, dtype=object)
     for _, group in frame.groupby(label_column, sort=True):
-        keys = group["relpath"].map(lambda relpath: stable_key(seed, str(relpath)))
+        keys = group["relpath"].map(
+            lambda relpath: hashlib.sha256(f"{seed}\0{relpath}".encode()).hexdigest())
         ordered = keys.sort_values(kind="stable").index
         start = 0
         for name, count in zip(SPLITS, split_counts(len(ordered), ratios), strict=True):
@@ -98,11 +88,8 @@ def assign_splits(
 
 
 def normalize_split_names(values: pd.Series, source: str) -> pd.Series:
-    """Map "training"/"validation"/"valid"/... to "train"/"val"/"test".
-
-    Raises:
-        DataError: a value that names no split.
-    """
+    """Map "training"/"validation"/"valid"/... to "train"/"val"/"test"; DataError for a value
+    that names no split."""
     normalized = values.astype(str).str.strip().str.lower().map(SPLIT_ALIASES)
     unknown = sorted(set(values[normalized.isna()].astype(str)))
     if unknown:
@@ -142,11 +129,8 @@ def save_split(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
 
 
 def load_split(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a split CSV written by ``save_split``.
-
-    Raises:
-        DataError: missing file or columns, unknown split names, a relpath listed twice.
-    """
+    """Read a split CSV written by ``save_split``; DataError for a missing file or column, an
+    unknown split name or a relpath listed twice."""
     path = Path(path)
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -168,12 +152,8 @@ def load_split(path: str | os.PathLike) -> pd.DataFrame:
 def apply_split_file(frame: pd.DataFrame, split_table: pd.DataFrame, source: str) -> pd.Series:
     """The saved split of every row of ``frame``, matched by relpath.
 
-    Images of the split file that are missing from ``frame`` are an error (the split cannot be
-    reproduced); images of ``frame`` that the file does not list are left out with a warning
-    (their split is NaN).
-
-    Raises:
-        DataError: the split file lists images that the dataset no longer has.
+    Images of the split file missing from ``frame`` are a DataError (the split cannot be
+    reproduced); images the file does not list are left out with a warning (split NaN).
     """
     lookup = split_table.set_index("relpath")["split"]
     present = set(frame["relpath"])
