@@ -26,6 +26,7 @@ import pandas as pd
 
 from thesis_lib import files
 from thesis_lib.analysis.predict import TrainedRun, as_run, run_images, run_network
+from thesis_lib.analysis.results import load_predictions
 from thesis_lib.data import adapters
 from thesis_lib.errors import ConfigError, DataError
 
@@ -89,14 +90,12 @@ def compute_run_embeddings(
     the images its metrics were computed on; a file moved or changed since is ``skipped``."""
     run = as_run(run)
     network = embedding_network(run.model)
-    path = run.run_dir / "predictions.csv"
-    if not path.is_file():
-        raise DataError(f"{run.run_dir}: no predictions.csv")
-    recorded = pd.read_csv(path)
+    recorded = load_predictions(run.run_dir)
     rows = recorded[recorded["dataset"] == dataset].drop_duplicates("path")
     if rows.empty:
         names = ", ".join(sorted(recorded["dataset"].astype(str).unique())) or "none"
-        raise DataError(f"{path}: no predictions of dataset {dataset!r} (recorded: {names})")
+        raise DataError(f"{run.run_dir / 'predictions.csv'}: no predictions of dataset "
+                        f"{dataset!r} (recorded: {names})")
     scan = adapters.read_images(rows["path"].tolist(), min_side=None, cache=False,
                                 progress=progress)
     labels = rows.set_index("path")["label_index"].astype(int)
