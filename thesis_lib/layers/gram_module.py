@@ -34,10 +34,11 @@ def _check_positive_ints(name: str, values) -> tuple[int, ...]:
 class GramBranch(keras.layers.Layer):
     """What every Gram module shares: the options, the normalisation and the CNN head.
 
-    A subclass makes its reduction convolution(s) and its Gram layer in ``__init__``, then
-    calls ``_make_head()``; in ``build`` it calls ``_build_head(batch)``, and in ``call`` it
-    hands its float32 (B, C, C) Gram matrix to ``head(gram, training)``. The arguments are
-    those of ``GramModule``. Not registered: only its subclasses are layers of a model.
+    A subclass makes its reduction convolution(s) and its Gram layer in ``_make_layers()``
+    (called before the head is made); in ``build`` it calls ``_build_head(batch)``, and in
+    ``call`` it hands its float32 (B, C, C) Gram matrix to ``head(gram, training)``. The
+    arguments are those of ``GramModule``. Not registered: only its subclasses are layers of a
+    model.
     """
 
     def __init__(
@@ -69,6 +70,11 @@ class GramBranch(keras.layers.Layer):
         self._conv_activation_fn = get_activation(conv_activation)
         self._gram_activation_fn = get_activation(gram_activation)
         self._head_activation_fn = get_activation(head_activation)
+        self._make_layers()
+        self._make_head()
+
+    def _make_layers(self) -> None:
+        raise NotImplementedError
 
     def _reduction(self, suffix: str = "") -> tuple[keras.layers.Layer, keras.layers.Layer]:
         """A reduction convolution to ``channels`` and its batch normalisation."""
@@ -204,38 +210,13 @@ class GramModule(GramBranch):
         (2, 32)
     """
 
-    def __init__(
-        self,
-        channels: int = 32,
-        kernel_size: int = 3,
-        conv_activation: str | None = "relu",
-        gram_activation: str | None = None,
-        head_activation: str | None = "relu",
-        normalization: str | None = "chw",
-        signed_sqrt: bool = True,
-        l2_normalize: bool = True,
-        head_channels: Sequence[int] = (16, 32),
-        epsilon: float = 1e-8,
-        **kwargs,
-    ):
-        super().__init__(
-            channels=channels,
-            kernel_size=kernel_size,
-            conv_activation=conv_activation,
-            gram_activation=gram_activation,
-            head_activation=head_activation,
-            normalization=normalization,
-            signed_sqrt=signed_sqrt,
-            l2_normalize=l2_normalize,
-            head_channels=head_channels,
-            epsilon=epsilon,
-            **kwargs,
-        )
+    def _make_layers(self) -> None:
         self.reduce_conv, self.reduce_norm = self._reduction()
         self.gram = GramMatrix(
-            normalization=normalization, dtype=at_least_float32(self.dtype_policy), name="gram"
+            normalization=self.normalization,
+            dtype=at_least_float32(self.dtype_policy),
+            name="gram",
         )
-        self._make_head()
 
     def build(self, input_shape):
         reduced_shape = self._build_reduction(self.reduce_conv, self.reduce_norm, input_shape)

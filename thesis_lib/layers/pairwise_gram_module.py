@@ -16,8 +16,6 @@ been averaged down to the smaller grid (see ``PairwiseGram``). The reductions ru
 own resolution, as in ``GramModule``, and the pooling comes after them.
 """
 
-from collections.abc import Sequence
-
 import keras
 
 from thesis_lib.errors import ConfigError
@@ -64,39 +62,14 @@ class PairwiseGramModule(GramBranch):
         (2, 32)
     """
 
-    def __init__(
-        self,
-        channels: int = 32,
-        kernel_size: int = 3,
-        conv_activation: str | None = "relu",
-        gram_activation: str | None = None,
-        head_activation: str | None = "relu",
-        normalization: str | None = "chw",
-        signed_sqrt: bool = True,
-        l2_normalize: bool = True,
-        head_channels: Sequence[int] = (16, 32),
-        epsilon: float = 1e-8,
-        **kwargs,
-    ):
-        super().__init__(
-            channels=channels,
-            kernel_size=kernel_size,
-            conv_activation=conv_activation,
-            gram_activation=gram_activation,
-            head_activation=head_activation,
-            normalization=normalization,
-            signed_sqrt=signed_sqrt,
-            l2_normalize=l2_normalize,
-            head_channels=head_channels,
-            epsilon=epsilon,
-            **kwargs,
-        )
+    def _make_layers(self) -> None:
         self.reduce_conv_a, self.reduce_norm_a = self._reduction("_a")
         self.reduce_conv_b, self.reduce_norm_b = self._reduction("_b")
         self.gram = PairwiseGram(
-            normalization=normalization, dtype=at_least_float32(self.dtype_policy), name="gram"
+            normalization=self.normalization,
+            dtype=at_least_float32(self.dtype_policy),
+            name="gram",
         )
-        self._make_head()
 
     def build(self, input_shape):
         if not isinstance(input_shape, list | tuple) or len(input_shape) != 2:
