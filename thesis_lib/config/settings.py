@@ -263,10 +263,6 @@ def differences(a: Mapping[str, Any], b: Mapping[str, Any], keys: Iterable[str])
     return sorted(key for key in keys if _canonical(a.get(key)) != _canonical(b.get(key)))
 
 
-def reference_fields(fields: Mapping[str, Any]) -> set[str]:
-    return set(fields) - COMPARED_FIELDS
-
-
 def _is_default(fields: Mapping[str, Any], key: str) -> bool:
     """Whether a field is at its unremarkable value (a record without it counts as default)."""
     return _unremarkable(key, fields.get(key, UNREMARKABLE.get(key)))
