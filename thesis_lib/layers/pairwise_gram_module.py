@@ -1,19 +1,8 @@
-"""The pairwise Gram module: a Gram module on the cross Gram matrix of two tapped maps.
-
-It is ``GramModule`` with the self-Gram of one map replaced by the cross Gram of two:
-
-    map a: conv 3x3 (or 1x1) -> `channels`, BN, conv_activation  \\
-                                                                   PairwiseGram (C x C, float32,
-    map b: conv 3x3 (or 1x1) -> `channels`, BN, conv_activation  /   on the smaller grid)
-    gram_activation, signed sqrt, L2 normalisation
-    the C x C matrix as a 1-channel image: stride-2 convs, BN, head_activation, pooling
-
-Each map has a reduction convolution of its own, so both enter the product with the same width
-C whatever their depths, and the C x C cross Gram goes through exactly the head of a
-``GramModule`` (the normalisation and the head are shared code, ``GramBranch``). Entry (i, j)
-correlates reduced channel i of map a with reduced channel j of map b, after the larger map has
-been averaged down to the smaller grid (see ``PairwiseGram``). The reductions run at each map's
-own resolution, as in ``GramModule``, and the pooling comes after them.
+"""The pairwise Gram module: ``GramModule`` with the self-Gram of one map replaced by the cross
+Gram (``PairwiseGram``) of two tapped maps. Each map is reduced to ``channels`` by a convolution
+of its own, at its own resolution, so the C x C cross Gram goes through exactly the head of a
+``GramModule`` (shared code, ``GramBranch``): entry (i, j) correlates reduced channel i of map a
+with reduced channel j of map b, after the larger map has been averaged down to the smaller grid.
 """
 
 import keras
