@@ -5,10 +5,8 @@ JAX backends, and are registered for ``.keras`` saving under the package name ``
 
 from thesis_lib.layers.activations import ACTIVATIONS, get_activation
 from thesis_lib.layers.contrastive_center import ContrastiveCenter
-from thesis_lib.layers.gram_matrix import GramMatrix
-from thesis_lib.layers.gram_module import GramBranch, GramModule
-from thesis_lib.layers.pairwise_gram import PairwiseGram
-from thesis_lib.layers.pairwise_gram_module import PairwiseGramModule
+from thesis_lib.layers.gram_matrix import GramMatrix, PairwiseGram
+from thesis_lib.layers.gram_module import GramBranch, GramModule, PairwiseGramModule
 from thesis_lib.layers.shared_scale import SharedScale
 
 __all__ = [
