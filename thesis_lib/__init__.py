@@ -28,6 +28,8 @@ MOVED_MODULES = {
     "thesis_lib.settings": "thesis_lib.config.settings",
     "thesis_lib.parameters": "thesis_lib.config.parameters",
     "thesis_lib.losses": "thesis_lib.layers.losses",
+    "thesis_lib.layers.pairwise_gram": "thesis_lib.layers.gram_matrix",
+    "thesis_lib.layers.pairwise_gram_module": "thesis_lib.layers.gram_module",
     "thesis_lib.studies": "thesis_lib.experiments.studies",
     "thesis_lib.notebooks": "thesis_lib.experiments.pipeline",
     "thesis_lib.results": "thesis_lib.analysis.results",
