@@ -1,24 +1,7 @@
 """thesis-workbench: emotion recognition in general images with EfficientNetV2 + Gram modules.
 
 The library holds all of the project's logic; the notebooks under ``notebooks/`` only call it.
-Packages, lowest first (a package imports only from those above it in this list):
-
-    errors, paths, files  one-line errors, where things live, atomic writing and reading records
-    quiet_tensorflow      TensorFlow's start-up lines kept out of notebooks and logs
-    layers       Keras layers: Gram matrix, pairwise Gram, Gram module, contrastive-center loss
-    models       ``build_model`` for the baseline, gram, gramnet and pairwise networks; summaries
-    data         datasets: discovery, validation, splits, audit, labels, adapters, the demo data,
-                 RandAugment and the tf.data pipeline
-    config       one run's configuration and profiles, setting identity and names, typed
-                 notebook parameters
-    analysis     run records to tables, statistics, embeddings, sentiment, prediction,
-                 published numbers
-    training     one run: fit, checkpoints and resume, the run record, evaluation
-    figures      publication figures and LaTeX tables
-    experiments  grids of runs (local or SLURM), studies, the headless notebook pipeline
-    cli          the ``thesis`` command
-
-``docs/architecture.md`` draws the same picture.
+Its packages and the one direction in which they import each other: ``docs/architecture.md``.
 """
 
 import importlib.abc
@@ -45,6 +28,8 @@ MOVED_MODULES = {
     "thesis_lib.settings": "thesis_lib.config.settings",
     "thesis_lib.parameters": "thesis_lib.config.parameters",
     "thesis_lib.losses": "thesis_lib.layers.losses",
+    "thesis_lib.layers.pairwise_gram": "thesis_lib.layers.gram_matrix",
+    "thesis_lib.layers.pairwise_gram_module": "thesis_lib.layers.gram_module",
     "thesis_lib.studies": "thesis_lib.experiments.studies",
     "thesis_lib.notebooks": "thesis_lib.experiments.pipeline",
     "thesis_lib.results": "thesis_lib.analysis.results",

@@ -1,5 +1,7 @@
 """PairwiseGram against numpy: same grid, pooled grids, resized grids, normalisations."""
 
+import importlib
+
 import keras
 import numpy as np
 import pytest
@@ -137,3 +139,12 @@ def test_bad_options_and_inputs_raise_config_error():
 def test_get_config_round_trip():
     layer = PairwiseGram(normalization=None, output="flat", name="cross")
     assert PairwiseGram.from_config(layer.get_config()).get_config() == layer.get_config()
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ("thesis_lib.layers.pairwise_gram", "thesis_lib.layers.gram_matrix"),
+    ("thesis_lib.layers.pairwise_gram_module", "thesis_lib.layers.gram_module"),
+])
+def test_the_old_modules_of_the_pairwise_layers_name_their_new_home(old, new):
+    with pytest.raises(ModuleNotFoundError, match=f"^{old} is now {new}$"):
+        importlib.import_module(old)

@@ -1,12 +1,6 @@
-"""Parameters that arrive as text, converted by their declared type.
-
-Values reach the workbench as text from many places: papermill's ``-p name value`` (which turns
-only ``True``/``False``/``None`` and numbers into Python values), a ``-f`` YAML file, ``thesis train
---set name=value``, a grid file, a notebook's parameters cell. ``-p augment false`` arrives as the
-string ``"false"``, which Python reads as true; ``-p taps block2b_add`` arrives as one string,
-which a list-expecting function reads as a list of characters. Every field therefore declares a
-type, and :func:`convert` turns whatever arrived into that type or raises one ``ConfigError``
-naming the field, the value and what was expected, before any work starts.
+"""Parameters that arrive as text, converted by their declared type
+(docs/training.md#a-parameter-means-what-it-says): :func:`convert` turns whatever arrived into
+that type or raises one ``ConfigError`` naming the field, the value and what was expected.
 
 pydantic validates (a ``TypeAdapter`` per declared type, in lax mode); a few rules run before it,
 so that text means what it says:

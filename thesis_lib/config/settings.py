@@ -1,31 +1,14 @@
 """Settings: which runs are seeds of the same network trained the same way, their names, and
-the baseline each is compared with.
+the baseline each is compared with (docs/statistics.md#settings and the section after it).
 
-A *setting* is every result-affecting field of a run's configuration except the seed: variant,
-modules, taps, activation, backbone, image size, weights, epochs, loss, augmentation, the data
-(by its fingerprint) and the split... Summaries, significance tests, tables and figures group
-runs by setting, never by (variant, modules) alone: a results folder that holds the tap and
-activation ablations, or smoke and demo runs, has several different networks with three Gram
-modules, and pooling them would report a number no network achieved.
-
-Names: every setting is named after its network (``"B2 + 3 Gram modules"``); settings that would
-share a name get what tells them apart, derived from the fields in which they differ
-(``"B2 + 3 Gram modules (taps 1-3)"``, ``"B2 + 3 Gram modules (gelu)"``); a field at its default
-value is not mentioned.
-
-References: each step of a study is compared with the setting without that step, trained the
-same way (same backbone, image size, data and training). A setting is built from the baseline by
-up to three steps, and its reference undoes the outermost one (:func:`find_reference`, rule
-``"step"``):
+A setting is built from the baseline by up to three steps, and its reference undoes the
+outermost one (:func:`find_reference`, rule ``"step"``):
 
 - the loss: Gram-4 + contrastive-center loss -> Gram-4 with cross-entropy alone;
 - a variation of the modules (taps, pairs, activation, dropout) -> the default Gram-N;
 - the modules: Gram-N, GramNet, pairwise -> the baseline.
 
-The rule ``"baseline"`` compares every setting with the plain baseline instead. A reference must
-match on every other field; a missing one is a note naming the closest candidate, an ambiguous
-one an error naming the candidates, never a silent first pick. Runs trained on other data or
-splits are not compared unless asked.
+The rule ``"baseline"`` compares every setting with the plain baseline instead.
 """
 
 from __future__ import annotations
@@ -261,10 +244,6 @@ def parse_fields(text: str | Mapping[str, Any]) -> dict[str, Any]:
 def differences(a: Mapping[str, Any], b: Mapping[str, Any], keys: Iterable[str]) -> list[str]:
     """The keys in which two settings differ."""
     return sorted(key for key in keys if _canonical(a.get(key)) != _canonical(b.get(key)))
-
-
-def reference_fields(fields: Mapping[str, Any]) -> set[str]:
-    return set(fields) - COMPARED_FIELDS
 
 
 def _is_default(fields: Mapping[str, Any], key: str) -> bool:

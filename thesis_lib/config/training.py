@@ -1,26 +1,15 @@
-"""The configuration of one training run, its profiles and its identity.
+"""The configuration of one training run, its profiles and its identity (docs/training.md).
 
 A configuration is one flat dataclass, ``TrainConfig``. Flat, because the same names are used
 in three places that must agree: the YAML profiles under ``configs/``, the ``parameters`` cell of
 ``notebooks/03_train.ipynb`` (papermill ``-p name value`` and ``-f profile.yaml``) and the
-keyword overrides of ``make_config``. The fields are grouped below by topic (data, model,
-optimisation, execution).
-
-The defaults are the thesis protocol (``docs/research.md``): EfficientNetV2B2 with 4 Gram modules,
-256 px inputs, RandAugment N=3 M=7, an 80/10/10 split, categorical cross-entropy over 2 softmax
-classes. ``configs/thesis.yaml`` writes the same values down; ``configs/smoke.yaml`` is a
-seconds-long CPU run on the demo data.
-
-A profile may name the profile it starts from with a ``profile`` key (``smoke``, ``thesis`` or a
-path); ``thesis`` is the defaults themselves.
-
-Every field is converted by its declared type whatever the source (``config.parameters``):
-``-p augment false`` is ``False``, ``-p taps block2b_add`` is ``["block2b_add"]``; a value that
-does not convert is a one-line ``ConfigError`` before any data is read.
+keyword overrides of ``make_config``. The defaults are the thesis protocol
+(``docs/research.md``); ``configs/thesis.yaml`` writes the same values down. A profile may name
+the profile it starts from with a ``profile`` key (``smoke``, ``thesis`` or a path).
 
 Identity: a run is identified by every field that can change its results plus a fingerprint of
 the data it trains and tests on (``thesis_lib.training.fingerprint``); a *setting* is the same
-without the seed, so the runs of one setting are the seeds of one network trained one way.
+without the seed (``config.settings``).
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from thesis_lib.figures.intervals import (
     MeanInterval,
     draw_grouped_bars,
     interval_text,
+    mean_handles,
     mean_interval,
     seed_offsets,
 )
@@ -48,18 +49,10 @@ def _clip_to_percent(ax, axis: str) -> None:
 
 def _legend_proxies(summaries: list[MeanInterval], confidence: float, color: str):
     """Legend handles for 'mean with interval' and 'mean of too few seeds', where present."""
-    handles = []
-    if any(summary.has_interval for summary in summaries):
-        handles.append(
-            Line2D([], [], color=color, marker="D", markersize=4, linewidth=1,
-                   label=interval_text(summaries, confidence, PERCENT, " %"))
-        )
-    if any(not summary.has_interval for summary in summaries):
-        handles.append(
-            Line2D([], [], color=color, marker="D", markersize=4, markerfacecolor="white",
-                   linewidth=0, label=f"mean; {FEW_RUNS_LABEL}")
-        )
-    return handles
+    marker = {"color": color, "marker": "D", "markersize": 4}
+    return mean_handles(summaries, confidence, PERCENT, " %", drawn={**marker, "linewidth": 1},
+                        few={**marker, "markerfacecolor": "white", "linewidth": 0},
+                        few_label=f"mean; {FEW_RUNS_LABEL}")
 
 
 def _draw_seeds_and_mean(ax, values: np.ndarray, position: float, *, vertical: bool,

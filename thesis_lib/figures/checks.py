@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from thesis_lib.analysis.sentiment import PROBABILITY_PREFIX
 from thesis_lib.errors import DataError
 
 
@@ -74,9 +75,6 @@ def require_unique_runs(frame: pd.DataFrame, keys: Sequence[str], what: str) -> 
             f"{what}: run(s) {sorted(repeated['run_id'].unique())[:5]} appear more than once for "
             f"the same {', '.join(key for key in keys if key != 'run_id')}; each run counts once"
         )
-
-
-PROBABILITY_PREFIX = "prob_"
 
 
 def probability_columns(frame: pd.DataFrame) -> list[str]:

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+from matplotlib.lines import Line2D
 
 from thesis_lib.analysis.hypothesis_tests import level_text, mean_half_width
 from thesis_lib.figures.style import palette
@@ -114,6 +115,20 @@ def interval_text(summaries: Iterable[MeanInterval], confidence: float,
     if any(summary.clipped for summary in summaries):
         text += f"; {clipped_note(bounds, unit)}"
     return text
+
+
+def mean_handles(summaries: list[MeanInterval], confidence: float,
+                 bounds: tuple[float, float], unit: str = "", *, drawn: dict, few: dict,
+                 few_label: str) -> list:
+    """Legend entries, where present, for the drawn intervals (``drawn``: Line2D style) and
+    for the means of fewer than three runs (``few``, labelled ``few_label``)."""
+    handles = []
+    if any(summary.has_interval for summary in summaries):
+        label = interval_text(summaries, confidence, bounds, unit)
+        handles.append(Line2D([], [], **drawn, label=label))
+    if not all(summary.has_interval for summary in summaries):
+        handles.append(Line2D([], [], **few, label=few_label))
+    return handles
 
 
 def draw_grouped_bars(ax, networks: list, groups: int, values_of, *, confidence: float,

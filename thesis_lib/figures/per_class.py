@@ -8,17 +8,10 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 
 from thesis_lib.errors import DataError
 from thesis_lib.figures.checks import ordered, require_runs
-from thesis_lib.figures.intervals import (
-    FEW_RUNS_LABEL,
-    FRACTION,
-    MeanInterval,
-    draw_grouped_bars,
-    interval_text,
-)
+from thesis_lib.figures.intervals import FEW_RUNS_LABEL, FRACTION, draw_grouped_bars, mean_handles
 from thesis_lib.figures.style import DOUBLE_COLUMN, figure_size, publication_style
 
 METRIC_NAMES = {"f1": "F1", "precision": "Precision", "recall": "Recall"}
@@ -84,20 +77,14 @@ def plot_per_class_metric(
         ax.set_ylabel(label)
         ax.grid(axis="y", linewidth=0.4, alpha=0.5)
         handles, _ = ax.get_legend_handles_labels()
-        handles += _spread_handles(summaries, confidence)
+        handles += mean_handles(
+            summaries, confidence, FRACTION,
+            drawn={"color": "black", "marker": "_", "markersize": 6, "linewidth": 0.8},
+            few={"color": "black", "marker": "o", "markersize": 2, "linewidth": 0},
+            few_label=f"points: {FEW_RUNS_LABEL}")
         # Side by side on a wide figure; one entry per line at column width.
         wide = fig.get_size_inches()[0] > 5
         fig.legend(handles=handles, loc="outside upper center",
                    ncol=min(len(handles), 3) if wide else 1)
     return fig
 
-
-def _spread_handles(summaries: list[MeanInterval], confidence: float) -> list:
-    handles = []
-    if any(summary.has_interval for summary in summaries):
-        handles.append(Line2D([], [], color="black", marker="_", markersize=6, linewidth=0.8,
-                              label=interval_text(summaries, confidence, FRACTION)))
-    if any(not summary.has_interval for summary in summaries):
-        handles.append(Line2D([], [], color="black", marker="o", markersize=2, linewidth=0,
-                              label=f"points: {FEW_RUNS_LABEL}"))
-    return handles

@@ -1,39 +1,29 @@
 """The class centers of the contrastive-center loss, kept and updated by a layer.
 
-Qi & Su (2017, arXiv:1707.07391) learn one center per class beside the network and update the
-centers with a learning rate of their own. Here the centers are a non-trainable (K, D) variable
-of ``ContrastiveCenter``, updated inside ``call(training=True)``, the way batch normalisation
-updates its moving statistics:
+The centers are a non-trainable (K, D) variable of ``ContrastiveCenter``, updated inside
+``call(training=True)``, the way batch normalisation updates its moving statistics:
 
     centers <- centers - center_lr * d L_ctc / d centers
 
-with the closed-form gradient of the batch's loss
-(``thesis_lib.layers.losses.contrastive_center_gradient``), always of the batch *mean*: the layer
-returns per-sample values, and whether the network's loss takes their mean or their sum
-(``reduction`` of ``thesis_lib.models.with_contrastive_center``) changes only what reaches the
-network, not the centers' step. Why this rule, and not the centers as trainable weights of the
-model's optimizer:
-
-- It follows the paper: the centers descend L_ctc with a learning rate of their own, and that
-  rate does not change with lambda (the loss weight scales only the gradient that reaches the
-  network) or with the network's learning-rate schedule and warm-up.
-- Adam-style optimizers rescale every step to about the learning rate, so trainable centers would
-  crawl at lr ~ 1e-4 per step however far they are from their classes; weight decay (AdamW)
-  would also pull them to zero.
-- It runs unchanged under ``fit`` on TensorFlow (also XLA and ``MirroredStrategy``, where the
-  variable averages the replicas' updates) and on JAX, without a custom train step.
+with the closed-form gradient of the batch *mean* (``losses.contrastive_center_gradient``),
+whatever the ``reduction`` of the network's loss. Why not trainable weights of the model's
+optimizer: Qi & Su give the centers a rate of their own, which must not change with lambda or
+with the network's schedule and warm-up; Adam-style optimizers would rescale every center step
+to about the learning rate (and AdamW's decay would pull the centers to zero); and this rule
+runs unchanged under ``fit`` on TensorFlow (also XLA and ``MirroredStrategy``, where the
+variable averages the replicas' updates) and on JAX, without a custom train step.
 
 The step pulls a center toward its class's embeddings in the batch, each weighted by
 1 / (w b_i + delta), and pushes it away from the other classes' embeddings, each weighted by
-w a_i / (w b_i + delta)^2 (notation of ``thesis_lib.layers.losses``). So each step closes about
-center_lr * (n_k / B) / (w b + delta) of the gap between center k and its class's mean, n_k of
-the B samples being of class k and b an embedding's summed squared distance to the other
-centers. For two balanced classes with b = 250, center_lr = 0.5 closes 0.5 * 0.5 / 251, about
-0.1 %, per step: the centers follow the class means over a few thousand steps (one epoch of
-WEBEmo at batch 16). Raise ``center_lr`` for short runs or small datasets. Because of the push,
-a center settles slightly beyond its class mean, away from the other classes: for two well
-separated classes at distance d whose embeddings have a summed variance sigma^2 (the trace of
-the covariance), by about sigma^2 / d.
+w a_i / (w b_i + delta)^2 (notation of ``losses.contrastive_center_gradient``). So each step
+closes about center_lr * (n_k / B) / (w b + delta) of the gap between center k and its class's
+mean, n_k of the B samples being of class k and b an embedding's summed squared distance to the
+other centers. For two balanced classes with b = 250, center_lr = 0.5 closes
+0.5 * 0.5 / 251, about 0.1 %, per step: the centers follow the class means over a few thousand
+steps (one epoch of WEBEmo at batch 16). Raise ``center_lr`` for short runs or small datasets.
+Because of the push, a center settles slightly beyond its class mean, away from the other
+classes: for two well separated classes at distance d whose embeddings have a summed variance
+sigma^2 (the trace of the covariance), by about sigma^2 / d.
 """
 
 from __future__ import annotations

@@ -12,6 +12,10 @@ One module turns a tapped feature map of any depth into a short vector of textur
 With the defaults this is GramNet's block (Liu et al., CVPR 2020): 32 channels, Gram normalised
 by C*H*W, two stride-2 convolutions 1 -> 16 -> 32, ReLU. The thesis' "additional activation
 functions" are the per-stage activation names, taken from ``thesis_lib.layers.ACTIVATIONS``.
+
+``PairwiseGramModule`` is the same branch on the cross Gram (``PairwiseGram``) of two tapped
+maps, each reduced to ``channels`` by a convolution of its own at its own resolution, so the
+C x C cross Gram goes through exactly the head of a ``GramModule``.
 """
 
 from collections.abc import Sequence
@@ -21,7 +25,7 @@ from keras import ops
 
 from thesis_lib.errors import ConfigError
 from thesis_lib.layers.activations import get_activation
-from thesis_lib.layers.gram_matrix import GramMatrix, at_least_float32
+from thesis_lib.layers.gram_matrix import GramMatrix, PairwiseGram, at_least_float32
 
 
 def _check_positive_ints(name: str, values) -> tuple[int, ...]:
@@ -34,10 +38,11 @@ def _check_positive_ints(name: str, values) -> tuple[int, ...]:
 class GramBranch(keras.layers.Layer):
     """What every Gram module shares: the options, the normalisation and the CNN head.
 
-    A subclass makes its reduction convolution(s) and its Gram layer in ``__init__``, then
-    calls ``_make_head()``; in ``build`` it calls ``_build_head(batch)``, and in ``call`` it
-    hands its float32 (B, C, C) Gram matrix to ``head(gram, training)``. The arguments are
-    those of ``GramModule``. Not registered: only its subclasses are layers of a model.
+    A subclass makes its reduction convolution(s) and its Gram layer in ``_make_layers()``
+    (called before the head is made); in ``build`` it calls ``_build_head(batch)``, and in
+    ``call`` it hands its float32 (B, C, C) Gram matrix to ``head(gram, training)``. The
+    arguments are those of ``GramModule``. Not registered: only its subclasses are layers of a
+    model.
     """
 
     def __init__(
@@ -69,6 +74,11 @@ class GramBranch(keras.layers.Layer):
         self._conv_activation_fn = get_activation(conv_activation)
         self._gram_activation_fn = get_activation(gram_activation)
         self._head_activation_fn = get_activation(head_activation)
+        self._make_layers()
+        self._make_head()
+
+    def _make_layers(self) -> None:
+        raise NotImplementedError
 
     def _reduction(self, suffix: str = "") -> tuple[keras.layers.Layer, keras.layers.Layer]:
         """A reduction convolution to ``channels`` and its batch normalisation."""
@@ -204,38 +214,13 @@ class GramModule(GramBranch):
         (2, 32)
     """
 
-    def __init__(
-        self,
-        channels: int = 32,
-        kernel_size: int = 3,
-        conv_activation: str | None = "relu",
-        gram_activation: str | None = None,
-        head_activation: str | None = "relu",
-        normalization: str | None = "chw",
-        signed_sqrt: bool = True,
-        l2_normalize: bool = True,
-        head_channels: Sequence[int] = (16, 32),
-        epsilon: float = 1e-8,
-        **kwargs,
-    ):
-        super().__init__(
-            channels=channels,
-            kernel_size=kernel_size,
-            conv_activation=conv_activation,
-            gram_activation=gram_activation,
-            head_activation=head_activation,
-            normalization=normalization,
-            signed_sqrt=signed_sqrt,
-            l2_normalize=l2_normalize,
-            head_channels=head_channels,
-            epsilon=epsilon,
-            **kwargs,
-        )
+    def _make_layers(self) -> None:
         self.reduce_conv, self.reduce_norm = self._reduction()
         self.gram = GramMatrix(
-            normalization=normalization, dtype=at_least_float32(self.dtype_policy), name="gram"
+            normalization=self.normalization,
+            dtype=at_least_float32(self.dtype_policy),
+            name="gram",
         )
-        self._make_head()
 
     def build(self, input_shape):
         reduced_shape = self._build_reduction(self.reduce_conv, self.reduce_norm, input_shape)
@@ -245,3 +230,66 @@ class GramModule(GramBranch):
     def call(self, inputs, training=None):
         x = self._reduce(self.reduce_conv, self.reduce_norm, inputs, training)
         return self.head(self.gram(x), training=training)
+
+
+@keras.saving.register_keras_serializable(package="thesis_lib")
+class PairwiseGramModule(GramBranch):
+    """Texture branch on a pair of maps: reduce both, cross Gram, normalise, CNN head, pool.
+
+    Under a ``mixed_float16`` policy the convolutions run in float16 while the cross Gram and
+    its normalisation run in float32, as in ``GramModule``.
+
+    Args:
+        channels: width C of both reduction convolutions, so the cross Gram is C x C.
+        kernel_size: kernel size of the reduction convolutions (3 as GramNet; 1 is 9x cheaper).
+        conv_activation: activation name after the reduction convolutions.
+        gram_activation: activation name applied to the cross Gram, or None / ``"none"``.
+        head_activation: activation name after each convolution of the head.
+        normalization: cross-Gram normalisation, ``"chw"``, ``"hw"`` or None (see
+            ``PairwiseGram``; with both maps at C channels ``"chw"`` divides by C*H*W).
+        signed_sqrt: apply sign(x) * sqrt(|x| + epsilon) to the entries.
+        l2_normalize: divide the cross Gram by its Frobenius norm (per image).
+        head_channels: output channels of the head's stride-2 3x3 convolutions; the last one
+            is the module's output width.
+        epsilon: the small constant inside the signed square root and the norm.
+        **kwargs: standard `keras.layers.Layer` arguments (``name``, ``dtype``...).
+
+    Call arguments:
+        inputs: a list ``[a, b]`` of feature maps (batch, H1, W1, C1) and (batch, H2, W2, C2);
+            the grids must be known when they differ.
+        training: batch normalisation in training mode or not.
+
+    Output shape:
+        (batch, head_channels[-1]).
+
+    Example:
+        >>> module = PairwiseGramModule(channels=16)
+        >>> shallow = keras.random.normal((2, 32, 32, 24))
+        >>> deep = keras.random.normal((2, 16, 16, 48))
+        >>> tuple(module([shallow, deep]).shape)
+        (2, 32)
+    """
+
+    def _make_layers(self) -> None:
+        self.reduce_conv_a, self.reduce_norm_a = self._reduction("_a")
+        self.reduce_conv_b, self.reduce_norm_b = self._reduction("_b")
+        self.gram = PairwiseGram(
+            normalization=self.normalization,
+            dtype=at_least_float32(self.dtype_policy),
+            name="gram",
+        )
+
+    def build(self, input_shape):
+        if not isinstance(input_shape, list | tuple) or len(input_shape) != 2:
+            raise ConfigError(f"{self.name} takes a list of two feature maps [a, b]")
+        shape_a, shape_b = (tuple(shape) for shape in input_shape)
+        reduced_a = self._build_reduction(self.reduce_conv_a, self.reduce_norm_a, shape_a)
+        reduced_b = self._build_reduction(self.reduce_conv_b, self.reduce_norm_b, shape_b)
+        self.gram.build([reduced_a, reduced_b])
+        self._build_head(shape_a[0])
+
+    def call(self, inputs, training=None):
+        a, b = inputs
+        a = self._reduce(self.reduce_conv_a, self.reduce_norm_a, a, training)
+        b = self._reduce(self.reduce_conv_b, self.reduce_norm_b, b, training)
+        return self.head(self.gram([a, b]), training=training)

@@ -1,31 +1,14 @@
 """The contrastive-center loss (Qi & Su, 2017, arXiv:1707.07391) and its pieces.
 
-For embeddings x_i (B x D) with class labels y_i and one center c_k per class (K x D), the
-contrastive-center loss of the batch is
+For embeddings x_i (B x D) with class labels y_i and one center c_k per class (K x D):
 
     L_ctc = 1/B sum_i  0.5 * ||x_i - c_{y_i}||^2 / (w * sum_{j != y_i} ||x_i - c_j||^2 + delta)
 
-The numerator pulls each embedding to its own class center (intra-class compactness); the
-denominator pushes it away from the other centers (inter-class separability); delta > 0 keeps
-the ratio finite when the centers coincide (for instance all zero at the start). Qi & Su's loss
-has w = 1; the later IEEE Access (2025) paper weights the inter-class term by w to control the
-impact of inter-class separability. With w = 0 the loss is Wen et al.'s center loss (ECCV 2016)
-divided by delta. A network trains on cross-entropy + lambda * L_ctc.
-
-The reduction over the batch is a choice (``REDUCTIONS``): ``"mean"`` (above, the default, the
-same convention as the batch-mean cross-entropy) or ``"sum"``, Qi & Su's and the dissertation's
-sum over the batch, L_ctc = sum_i 0.5 * ... . For a batch of B samples the sum is B times the
-mean, so lambda with ``"sum"`` equals lambda * B with ``"mean"``: lambda_sum = lambda_mean / B
-gives the same training step (lambda_mean = 0.1 at B = 32 is lambda_sum = 0.003125).
-
-    contrastive_center_values(...)    the per-sample ratio, shape (B,)
-    contrastive_center_loss(...)      its batch mean (or sum), a scalar
-    contrastive_center_gradient(...)  d L_ctc / d centers in closed form, shape (K, D)
-    PrecomputedLoss                   a Keras loss for a model output that already is a loss
-
-Everything uses ``keras.ops`` only (TensorFlow and JAX) and computes in float32, also when the
-embeddings come in float16 under mixed precision: squared distances of a few hundred activations
-overflow float16's 65504.
+delta > 0 keeps the ratio finite when the centers coincide (all zero at the start); w is the
+inter-class weight of the IEEE Access (2025) paper (Qi & Su: w = 1). The batch ``"sum"``
+(Qi & Su's convention) is B times the ``"mean"``: docs/models.md#the-contrastive-center-loss.
+Everything computes in float32, also for float16 embeddings under mixed precision: squared
+distances of a few hundred activations overflow float16's 65504.
 """
 
 from __future__ import annotations

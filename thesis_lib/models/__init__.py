@@ -1,16 +1,6 @@
-"""The networks of the thesis: EfficientNetV2 baselines, Gram-module models and GramNet.
-
-    build_model(variant, ...)    "baseline", "gram", "gramnet" or "pairwise" on an EfficientNetV2
-    load_model(path)             a saved network (a run's model.keras), uncompiled
-    VARIANTS, DEFAULT_DROPOUT    the variant names and their dropouts (``models.variants``)
-    BACKBONES, DEFAULT_TAPS      the backbones and their default Gram tap tables
-    embedding_model(model)       images -> the fused embedding (the classifier's input vector)
-    with_contrastive_center(...) a training model for cross-entropy + lambda * contrastive-center
-    describe_model(model)        parameters, taps (and pairs) with shapes and FLOPs of one model
-    summarize_variants(...)      the same for every variant, as a table (``thesis models``)
-
-The names are imported on first use, so that ``thesis --help`` (which loads
-``thesis_lib.cli.models``) does not wait for Keras and TensorFlow to load.
+"""The networks of the thesis: EfficientNetV2 baselines, Gram-module models and GramNet
+(docs/models.md). The public names below are imported on first use, so that ``thesis --help``
+(which loads ``thesis_lib.cli.models``) does not wait for Keras and TensorFlow to load.
 """
 
 import importlib

@@ -26,15 +26,8 @@ N      stages tapped       why
 At another image size S the grids scale with S / 256 (rounded up). Any other block output can
 be tapped by name (``taps=[...]``); ``tap_candidates`` lists them.
 
-Weights
--------
-``weights`` is ``"imagenet"`` (Keras downloads the file once into ``~/.keras/models/`` and
-reuses it), ``None`` (random initialisation), or the path of a local weights file **of the
-backbone without its top**: the file Keras downloads (e.g. ``efficientnetv2-b2_notop.h5``,
-copied from ``~/.keras/models/`` of a machine with internet) or a ``.weights.h5`` written by
-``keras.applications.EfficientNetV2B2(include_top=False).save_weights(...)``. Weights of a
-whole trained model are loaded afterwards with ``model.load_weights(path)`` on a model built
-with ``weights=None``, or the whole model with ``keras.saving.load_model``.
+Weights: ``"imagenet"``, ``None``, or the path of a local weights file of the backbone without
+its top (docs/models.md#backbones-taps-and-weights).
 """
 
 from __future__ import annotations
@@ -343,8 +336,7 @@ def load_backbone(
     Args:
         backbone: a backbone name (see ``get_backbone``).
         image_size: the side S of the square input, at least 32.
-        weights: ``"imagenet"``, ``None`` or the path of a local no-top weights file (see the
-            module docstring).
+        weights: ``"imagenet"``, ``None`` or the path of a local no-top weights file.
 
     Raises:
         ConfigError: unknown backbone, too small an image, a weights file that is missing or

@@ -1,39 +1,10 @@
 """The networks the thesis compares, built from one entry point, ``build_model``.
 
-``baseline``
-    EfficientNetV2 (no top, Keras' preprocessing inside) -> global average pooling -> dropout
-    -> softmax classifier. The thesis' reference network.
-
-``gram``
-    The baseline plus N Gram modules (``thesis_lib.layers.GramModule``: conv, Gram matrix,
-    signed sqrt + L2 normalisation, small CNN head) on N tapped backbone layers, from shallow
-    to deep. Each module's vector is concatenated with the pooled deep features before the
-    dropout and the classifier. ``modules=0`` gives exactly the baseline.
-
-``gramnet``
-    The comparison model: GramNet-style multi-level Gram blocks (Liu et al., CVPR 2020) on the
-    same backbone and taps. Each block is GramNet's (conv 3x3 -> 32 + BN + ReLU, Gram matrix
-    normalised by C*H*W, two stride-2 3x3 convs 1 -> 16 -> 32 + BN + ReLU, global average
-    pooling); one learnable scale is shared by all branches; the branches are concatenated with
-    the backbone's pooled vector and go through FC 512 + ReLU + dropout 0.5 + classifier.
-    This is the closest public reading of Zhang et al. 2022 ("Learning multi-level
-    representations for image emotion recognition in the deep convolutional network"), whose
-    exact block is not published; it is not their exact network.
-
-``pairwise``
-    Our reading of the journal version of the thesis (Motiejauskas & Dzemyda, IJCCC 19(5),
-    2024), which combines the features of selected layers by "a pairwise operation" computing
-    Gram matrices of feature sub-maps: Gram modules on the *cross* Gram matrices of pairs of
-    tapped layers (``thesis_lib.layers.PairwiseGramModule``: a reduction conv on each map of
-    the pair, the cross Gram A^T B on the smaller grid, signed sqrt + L2 normalisation and the
-    head of a ``GramModule``). By default the pairs join consecutive taps, t1..tN -> (t1, t2),
-    (t2, t3), ..., so neighbouring stages meet on the grid of the deeper one; ``pairs=[(a, b),
-    ...]`` names them instead. ``modules`` is the number of pairs (= modules), as it is the
-    number of modules for ``gram``: N modules pair the N + 1 default taps of ``modules=N + 1``
-    (1..5), e.g. for B2 ``modules=3`` pairs block2c_add-block3c_add, block3c_add-block4d_add
-    and block4d_add-block6j_add, the four taps of ``gram`` with four modules. The module vectors
-    are fused with the pooled deep features as in ``gram``. The journal text does not fix
-    which sub-maps are paired or how a cross Gram is consumed; this is one consistent choice.
+The variants ``baseline``, ``gram``, ``gramnet`` and ``pairwise`` are described in
+docs/models.md, and where each comes from in docs/research.md#the-method. ``gramnet`` is the
+closest public reading of Zhang et al. 2022, not their exact network; ``pairwise`` is our
+reading of the journal version's "pairwise operation" (the text does not fix which sub-maps
+are paired or how a cross Gram is consumed; this is one consistent choice).
 
 Every model takes float32 RGB images (B, S, S, 3) with values 0..255 and returns softmax
 probabilities (B, num_classes) in float32 (also under a ``mixed_float16`` policy). Layer names
@@ -99,8 +70,7 @@ def build_model(
     """Build one of the thesis' networks.
 
     Args:
-        variant: ``"baseline"``, ``"gram"``, ``"gramnet"`` or ``"pairwise"`` (see the module
-            docstring).
+        variant: ``"baseline"``, ``"gram"``, ``"gramnet"`` or ``"pairwise"`` (docs/models.md).
         backbone: ``"EfficientNetV2B0"`` .. ``"EfficientNetV2B3"``, ``"EfficientNetV2S"``
             (short forms such as ``"B2"`` work too).
         num_classes: number of output classes, at least 2.

@@ -1,4 +1,5 @@
-"""Training a network with cross-entropy + lambda * contrastive-center loss, with plain ``fit``.
+"""Training a network with cross-entropy + lambda * contrastive-center loss, with plain ``fit``
+(the loss and its conventions: docs/models.md#the-contrastive-center-loss).
 
 ``with_contrastive_center(model, weight=...)`` wraps a model of ``build_model`` in a training
 model that shares all of its layers and weights:
@@ -8,25 +9,8 @@ model that shares all of its layers and weights:
              "contrastive_center": (B,) the per-sample contrastive-center value of the fused
                                    embedding (the input of the "dropout" layer)}
 
-Compiled with cross-entropy on ``probabilities``, ``PrecomputedLoss`` (the mean of the output,
-or its sum with ``reduction="sum"``) on ``contrastive_center`` and loss weights {1, lambda}, the
-total loss is CE + lambda * L_ctc (Qi & Su, 2017, arXiv:1707.07391; the inter-class weight of
-the IEEE Access 2025 paper is ``inter_weight``), and Keras logs each term per epoch with no
-custom train step; the centers move inside the ``ContrastiveCenter`` layer (its docstring gives
-the update rule). The cross-entropy is always the batch mean; ``reduction`` chooses how L_ctc
-sums over the batch: ``"mean"`` (default) or ``"sum"`` (the papers' convention), so
-lambda_sum = lambda_mean / B gives the same training step for batches of B (the centers' own
-step does not depend on it). The log names (``history.csv`` columns), with ``val_`` versions
-for the validation data:
-
-    loss                        CE + lambda * L_ctc
-    probabilities_loss          the cross-entropy
-    contrastive_center_loss     L_ctc (batch mean or sum), before the weight lambda
-    probabilities_<metric>      each metric of the probabilities, e.g. probabilities_accuracy
-
-The exported network is ``inference_model``, the model given (image -> probabilities): it
-shares the trained weights, holds no centers, saves to ``.keras`` and reloads with
-``safe_mode=True``. With lambda = 0 the training is exactly the cross-entropy training.
+Compiled with ``compile_arguments``, Keras logs each term per epoch (``LOG_NAMES``) with no
+custom train step; the centers move inside the ``ContrastiveCenter`` layer.
 
 Example (``train`` and ``val`` are ``tf.data`` datasets of (images, one-hot labels)):
 

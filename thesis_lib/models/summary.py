@@ -167,9 +167,10 @@ def _leaf_layers(model: keras.Model) -> Iterator[keras.layers.Layer]:
 
 def _layer_flops(layer: keras.layers.Layer) -> float:
     if isinstance(layer, GramModule):
-        return _gram_module_flops(layer, tuple(layer.input.shape))
+        return _module_flops(layer, [layer.reduce_conv], [tuple(layer.input.shape)])
     if isinstance(layer, PairwiseGramModule):
-        return _pairwise_module_flops(layer, [tuple(x.shape) for x in layer.input])
+        return _module_flops(layer, [layer.reduce_conv_a, layer.reduce_conv_b],
+                             [tuple(x.shape) for x in layer.input])
     if isinstance(layer, keras.layers.Conv2D | keras.layers.DepthwiseConv2D | keras.layers.Dense):
         return _weighted_layer_flops(layer, tuple(layer.output.shape))
     if isinstance(layer, GramMatrix):
@@ -196,24 +197,13 @@ def _weighted_layer_flops(layer, output_shape: tuple) -> float:
     return 2.0 * positions * float(np.prod(kernel))
 
 
-def _gram_module_flops(module: GramModule, input_shape: tuple) -> float:
-    """Reduction conv + Gram product + head convs of one GramModule."""
-    reduced = module.reduce_conv.compute_output_shape(input_shape)
-    flops = _weighted_layer_flops(module.reduce_conv, reduced)
-    flops += _gram_product_flops(reduced, reduced)
-    return flops + _head_flops(module, input_shape[0])
-
-
-def _pairwise_module_flops(module: PairwiseGramModule, input_shapes: list[tuple]) -> float:
-    """Both reduction convs + the cross-Gram product on the smaller grid + head convs."""
-    flops = 0.0
-    reduced = []
-    for conv, shape in zip(
-        (module.reduce_conv_a, module.reduce_conv_b), input_shapes, strict=True
-    ):
-        reduced.append(conv.compute_output_shape(shape))
-        flops += _weighted_layer_flops(conv, reduced[-1])
-    flops += _gram_product_flops(*reduced)
+def _module_flops(module: GramBranch, convs: list, input_shapes: list[tuple]) -> float:
+    """The reduction conv(s) + the (cross-)Gram product on the smaller grid + the head convs."""
+    reduced = [conv.compute_output_shape(shape)
+               for conv, shape in zip(convs, input_shapes, strict=True)]
+    flops = sum(_weighted_layer_flops(conv, shape)
+                for conv, shape in zip(convs, reduced, strict=True))
+    flops += _gram_product_flops(reduced[0], reduced[-1])
     return flops + _head_flops(module, input_shapes[0][0])
 
 

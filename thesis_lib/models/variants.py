@@ -1,11 +1,5 @@
 """The model variants of the thesis, declared once (no Keras import, so configs load fast).
 
-    VARIANTS          the names ``build_model`` accepts
-    DEFAULT_DROPOUT   dropout before the classifier when none is given
-    check_variant     the name, or a ConfigError listing the valid ones
-    consecutive_pairs the default pairs of the pairwise network: (t1, t2), (t2, t3), ...
-    check_pairwise_arguments  modules / taps / pairs of the pairwise network, before any build
-
 ``modules`` counts the Gram modules, and so the 32-wide vectors fused with the pooled deep
 features, for every variant: N taps for ``gram`` and ``gramnet``, N pairs for ``pairwise``
 (whose default pairs join the N + 1 default taps of ``modules=N + 1``, so 1..5 modules).
