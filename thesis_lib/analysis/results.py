@@ -36,6 +36,12 @@ STUDY_CELLS_FILE = "cells.csv"
 # The headline metrics, in the order summaries list them.
 METRIC_COLUMNS = ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc", "top2_accuracy",
                   "top2_cross_sentiment_share")
+# Calibration (thesis_lib.analysis.calibration), before and after temperature scaling; records
+# written before it have none, and summaries leave out what no run reports.
+CALIBRATION_COLUMNS = ("expected_calibration_error", "brier_score", "nll",
+                       "calibrated_expected_calibration_error", "calibrated_brier_score",
+                       "calibrated_nll")
+SUMMARY_COLUMNS = METRIC_COLUMNS + CALIBRATION_COLUMNS
 # Columns that describe a setting in a summary (taken from its first run).
 SETTING_COLUMNS = ("network", "variant", "modules", "backbone", "setting", "train_data")
 
@@ -462,6 +468,7 @@ FRACTION_METRICS = frozenset({
     "accuracy", "balanced_accuracy", "macro_f1", "roc_auc", "top2_accuracy",
     "top2_cross_sentiment_share", "embedding_ambiguous_share", "majority_rate",
     "top2_cross_sentiment_chance_share", "embedding_ambiguous_share_chance",
+    "expected_calibration_error", "calibrated_expected_calibration_error",
 })
 # What a metric is worth by chance, summarised and shown beside it where asked
 # (summarize_metrics(..., chance_levels=True)): metric -> (its chance level, column title).
@@ -477,7 +484,8 @@ CHANCE_LEVELS = {
 # "better" by this direction, not by the sign alone).
 LOWER_IS_BETTER = frozenset({
     "top2_cross_sentiment_share", "embedding_ambiguous_share", "davies_bouldin",
-    "expected_calibration_error", "brier_score", "loss", "val_loss",
+    "expected_calibration_error", "brier_score", "loss", "val_loss", "nll",
+    "calibrated_expected_calibration_error", "calibrated_brier_score", "calibrated_nll",
 })
 
 
@@ -666,7 +674,7 @@ def best_run(runs: pd.DataFrame, metric: str = "accuracy") -> pd.Series:
 
 def write_summary(runs: pd.DataFrame, out_dir: str | os.PathLike, *,
                   by: Sequence[str] = BY_SETTING,
-                  metrics: Iterable[str] = METRIC_COLUMNS) -> Path:
+                  metrics: Iterable[str] = SUMMARY_COLUMNS) -> Path:
     """Write ``summary.csv`` (:func:`summarize_metrics`) into ``out_dir`` atomically."""
     return write_table(summarize_metrics(runs, by, metrics), Path(out_dir) / SUMMARY_FILE)
 
