@@ -66,7 +66,7 @@ class TrainedRun:
 def load_run(run_dir: str | os.PathLike) -> TrainedRun:
     """Load a finished run folder (``results/runs/<run_id>``); a :class:`ThesisError` names
     what is missing or unfinished."""
-    run_dir = paths.resolve(run_dir)
+    run_dir = _release_run(paths.resolve(run_dir))
     if not run_dir.is_dir():
         raise ThesisError(f"{run_dir}: no such run folder")
     status_path = run_dir / "status.json"
@@ -86,6 +86,20 @@ def load_run(run_dir: str | os.PathLike) -> TrainedRun:
     return TrainedRun(run_dir=run_dir, config=config, class_names=list(metrics["class_names"]),
                       model=load_model(run_dir / "model.keras"),
                       temperature=calibration.recorded_temperature(metrics))
+
+
+def _release_run(folder: Path) -> Path:
+    """A release folder (``thesis release``) of one run stands for that run; a release of
+    several asks for one of them (``RELEASE/runs/<run_id>``, a run folder like any other)."""
+    if not (folder / "release.json").is_file() or not (folder / "runs").is_dir():
+        return folder
+    runs = sorted(path for path in (folder / "runs").iterdir() if path.is_dir())
+    if len(runs) == 1:
+        return runs[0]
+    shown = ", ".join(f"runs/{path.name}" for path in runs[:3])
+    raise ThesisError(f"{folder}: a release of {len(runs)} runs; name one of them, e.g. "
+                      f"{folder / 'runs' / runs[0].name} (runs: {shown}"
+                      f"{', ...' if len(runs) > 3 else ''})")
 
 
 def as_run(run: TrainedRun | str | os.PathLike) -> TrainedRun:
