@@ -16,6 +16,7 @@ Packages, lowest first (a package imports only from those above it in this list)
     training     one run: fit, checkpoints and resume, the run record, evaluation
     figures      publication figures and LaTeX tables
     experiments  grids of runs (local or SLURM), studies, the headless notebook pipeline
+    release      a study as a citable, verifiable folder and zip (thesis release, verify)
     cli          the ``thesis`` command
 
 ``docs/architecture.md`` draws the same picture.
