@@ -244,3 +244,39 @@ def _scale_last_layer(path, factor):
     layer = next(layer for layer in reversed(model.layers) if layer.get_weights())
     layer.set_weights([weights * factor for weights in layer.get_weights()])
     model.save(path)
+
+
+def test_settings_are_chosen_by_name_and_an_unknown_one_is_one_line(tmp_path, capsys):
+    results = tmp_path / "results"
+    for run_id, variant, modules, seed in (("gram-s0", "gram", 4, 0), ("gram-s1", "gram", 4, 1),
+                                           ("base-s0", "baseline", 0, 0)):
+        run_dir = write_run(results, run_id, variant=variant, modules=modules, seed=seed)
+        (run_dir / "model.keras").write_bytes(b"weights of " + run_id.encode())
+    data = tmp_path / "data"
+    (data / "sad").mkdir(parents=True)
+    (data / "sad" / "a.jpg").write_bytes(b"an image")
+    write_run(results, "gram-s2", seed=2, state="failed")
+    common = ["--licence", "MIT", "--author", "Lab", "--data-dir", str(data)]
+    assert thesis(["release", str(results), "--out", str(tmp_path / "r"),
+                   "--setting", "nonsense", *common]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "--setting nonsense: not a setting" in error
+    assert not (tmp_path / "r").exists()
+
+    assert thesis(["release", str(results), "--out", str(tmp_path / "r"),
+                   "--setting", "baseline EfficientNetV2B2", *common]) == 0
+    left_out = capsys.readouterr().out.splitlines()[-1]
+    assert left_out.startswith("left out: dataset images (1 files")
+    assert "1 unfinished run(s): gram-s2 (failed)" in left_out
+    assert "2 run(s) of other settings" in left_out
+    assert sorted(path.name for path in (tmp_path / "r" / "runs").iterdir()) == ["base-s0"]
+    # records written before calibration: released, summarised, no calibration table
+    assert not (tmp_path / "r" / "summary" / "calibration.tex").exists()
+    summary = pd.read_csv(tmp_path / "r" / "summary" / "summary.csv")
+    assert set(summary["metric"]) == {"accuracy", "balanced_accuracy", "macro_f1"}
+    assert verify.check_manifest(tmp_path / "r").ok
+    assert all(check.ok for check in verify.check_tables(tmp_path / "r"))
+
+    (results / "runs" / "base-s0" / "model.keras").unlink()
+    assert thesis(["release", str(results), "--out", str(tmp_path / "s"), *common]) == 2
+    assert "without model.keras" in capsys.readouterr().err

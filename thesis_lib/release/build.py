@@ -98,6 +98,10 @@ def select_runs(results_dir: Path, study: str | None, settings: Sequence[str] = 
         selection = _keep_settings(selection, list(settings))
     if not selection.runs:
         raise DataError(f"{paths.shown(results_dir)}: no finished run to release")
+    without = [run.name for run in selection.runs if not (run / "model.keras").is_file()]
+    if without:
+        raise DataError(f"finished run(s) without model.keras, which a release needs: "
+                        f"{', '.join(without)}")
     return selection
 
 

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from dataclasses import dataclass
@@ -132,11 +133,18 @@ def check_model(release: Path, run_id: str, data_dir: Path) -> Check:
     run_dir = release / "runs" / run_id
     if not (run_dir / "model.keras").is_file():
         return Check(item, False, f"runs/{run_id}/model.keras is missing")
+    # Each model gets its own predict function; TensorFlow's warning about retracing them
+    # would only break the one-line-per-item output.
+    tf_logger = logging.getLogger("tensorflow")
+    level = tf_logger.level
+    tf_logger.setLevel(logging.ERROR)
     try:
         recorded = files.read_json(run_dir / "metrics.json", kind=dict)
         labels, probabilities, class_names, scheme = _reevaluate(run_dir, data_dir)
     except ThesisError as error:
         return Check(item, False, f"cannot re-evaluate: {error}")
+    finally:
+        tf_logger.setLevel(level)
     from thesis_lib.analysis.calibration import calibrated_metrics, recorded_temperature
     from thesis_lib.training.evaluate import compute_metrics, metrics_record
 
