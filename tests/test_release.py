@@ -270,6 +270,7 @@ def test_settings_are_chosen_by_name_and_an_unknown_one_is_one_line(tmp_path, ca
     assert "1 unfinished run(s): gram-s2 (failed)" in left_out
     assert "2 run(s) of other settings" in left_out
     assert sorted(path.name for path in (tmp_path / "r" / "runs").iterdir()) == ["base-s0"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["data", "r", "r.zip", "results"]
     # records written before calibration: released, summarised, no calibration table
     assert not (tmp_path / "r" / "summary" / "calibration.tex").exists()
     summary = pd.read_csv(tmp_path / "r" / "summary" / "summary.csv")

@@ -258,8 +258,11 @@ def make_release(results_dir: str | os.PathLike, out: str | os.PathLike, options
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    archive = shutil.make_archive(str(out), "zip", root_dir=out.parent, base_dir=out.name)
-    return {**record, "archive": archive}
+    # The archive too is written under a temporary name and renamed when complete.
+    partial = shutil.make_archive(str(work), "zip", root_dir=out.parent, base_dir=out.name)
+    archive = out.with_name(out.name + ".zip")
+    os.replace(partial, archive)
+    return {**record, "archive": str(archive)}
 
 
 def _git_author() -> list[str]:

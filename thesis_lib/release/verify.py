@@ -141,8 +141,11 @@ def check_model(release: Path, run_id: str, data_dir: Path) -> Check:
     try:
         recorded = files.read_json(run_dir / "metrics.json", kind=dict)
         labels, probabilities, class_names, scheme = _reevaluate(run_dir, data_dir)
-    except ThesisError as error:
-        return Check(item, False, f"cannot re-evaluate: {error}")
+    except (ThesisError, OSError, KeyError, ValueError) as error:
+        # A damaged record (a missing split.csv, a config without its fields) is a failed
+        # line like any other, not a traceback.
+        return Check(item, False, f"cannot re-evaluate: {type(error).__name__}: {error}"
+                     if not isinstance(error, ThesisError) else f"cannot re-evaluate: {error}")
     finally:
         tf_logger.setLevel(level)
     from thesis_lib.analysis.calibration import calibrated_metrics, recorded_temperature
