@@ -154,6 +154,12 @@ def test_summaries_carry_calibration_with_t_intervals_and_old_records_still_load
     half = stats.t.ppf(0.975, 2) * np.std(eces, ddof=1) / np.sqrt(3)
     assert row["mean"] == pytest.approx(0.12)
     assert (row["ci95_low"], row["ci95_high"]) == pytest.approx((0.12 - half, 0.12 + half))
+    # NLL and Brier score are cut at 0 only (the Brier score of K classes reaches 2)
+    nll = summary[summary["metric"] == "nll"].iloc[0]
+    assert nll["ci95_low"] == 0.6 and nll["ci95_high"] == 0.6
+    brier = summary[summary["metric"] == "brier_score"].iloc[0]
+    brier_half = stats.t.ppf(0.975, 2) * np.std([0.30, 0.31, 0.32], ddof=1) / np.sqrt(3)
+    assert brier["ci95_high"] == pytest.approx(0.31 + brier_half)
     scaled = summary[summary["metric"] == "calibrated_expected_calibration_error"]
     assert scaled["mean"].iloc[0] == pytest.approx(0.06)
     assert len(summary[summary["metric"] == "nll"]) == 1  # only the calibrated setting
@@ -192,3 +198,18 @@ def test_reliability_diagram_draws_the_equal_mass_bins(eight_classes):
     assert np.allclose(lines[2].get_ydata(), scaled["accuracy"])
     ece, _ = calibration.expected_calibration_error(labels, probabilities, 10)
     assert f"ECE {ece * 100:.1f} %" in lines[1].get_label()
+
+
+def test_intervals_of_brier_score_and_nll_are_cut_at_their_range_only():
+    import pandas as pd
+    from scipy import stats
+
+    from thesis_lib.analysis.results import summarize
+
+    runs = pd.DataFrame({"setting_id": "a", "dataset": "test", "seed": [0, 1],
+                         "run_id": ["x", "y"], "brier_score": [0.1, 0.5], "nll": [1.9, 2.5]})
+    half = stats.t.ppf(0.975, 1) * np.std([1.9, 2.5], ddof=1) / np.sqrt(2)
+    brier = summarize(runs, metric="brier_score").iloc[0]
+    assert (brier["ci95_low"], brier["ci95_high"], brier["ci_clipped"]) == (0.0, 2.0, True)
+    nll = summarize(runs, metric="nll").iloc[0]
+    assert nll["ci95_low"] == 0.0 and nll["ci95_high"] == pytest.approx(2.2 + half)

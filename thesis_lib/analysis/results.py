@@ -457,6 +457,10 @@ def summarize(
         # cannot, so the interval is cut at its range and says so.
         summary["ci_clipped"] = ((low < 0) | (high > 1)).to_numpy()
         low, high = low.clip(lower=0.0), high.clip(upper=1.0)
+    elif metric in BOUNDED_METRICS:
+        lowest, highest = BOUNDED_METRICS[metric]
+        summary["ci_clipped"] = ((low < lowest) | (high > highest)).to_numpy()
+        low, high = low.clip(lower=lowest), high.clip(upper=highest)
     summary[f"{ci_name}_low"] = low
     summary[f"{ci_name}_high"] = high
     summary.insert(summary.columns.get_loc("mean"), "metric", metric)
@@ -470,6 +474,10 @@ FRACTION_METRICS = frozenset({
     "top2_cross_sentiment_chance_share", "embedding_ambiguous_share_chance",
     "expected_calibration_error", "calibrated_expected_calibration_error",
 })
+# The range of metrics that are not shares, where their intervals are cut like a share's: the
+# Brier score of K classes lies in [0, 2], the NLL in [0, infinity).
+BOUNDED_METRICS = {"brier_score": (0.0, 2.0), "calibrated_brier_score": (0.0, 2.0),
+                   "nll": (0.0, np.inf), "calibrated_nll": (0.0, np.inf)}
 # What a metric is worth by chance, summarised and shown beside it where asked
 # (summarize_metrics(..., chance_levels=True)): metric -> (its chance level, column title).
 # Accuracy: always answering the most frequent class. Top-2 cross-sentiment: the two most

@@ -93,8 +93,8 @@ def model_card(release: Path, record: dict[str, Any]) -> str:
               "Research on recognising emotion in images: reproducing, checking and comparing "
               "the results of the thesis that made these networks, and predicting the emotion "
               "classes on new images for study (`thesis predict`). Not for decisions about "
-              "people: the networks saw a few thousand web images labelled by others and "
-              "learned their choices.", "",
+              "people: the networks learned the labels of their training data (above), with "
+              "its choices and biases.", "",
               "## Limits", "",
               *([f"- {note}"] if note else []),
               "- Accuracies hold for images like the test split; on other datasets they drop "
