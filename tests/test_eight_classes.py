@@ -54,6 +54,16 @@ def test_eight_class_runs_record_the_k_class_metrics(eight_class_runs):
         assert 0 <= metrics["top2_cross_sentiment"]["share"] <= 1
     other = json.loads((weighted / "metrics.json").read_text())["datasets"]["other8"]
     assert other["n"] == 16 and "top2_cross_sentiment" in other and "top2_accuracy" in other
+    # calibration on the evaluation dataset, against its predictions in plain numpy
+    rows = pd.read_csv(weighted / "predictions.csv").query("dataset == 'other8'")
+    probabilities = rows[[f"prob_{name}" for name in MIKELS8]].to_numpy()
+    labels = rows["label_index"].to_numpy()
+    assert other["brier_score"] == pytest.approx(
+        np.mean(np.sum((probabilities - np.eye(8)[labels]) ** 2, axis=1)), abs=1e-6)
+    assert other["nll"] == pytest.approx(
+        -np.mean(np.log(probabilities[np.arange(len(labels)), labels])), abs=1e-6)
+    assert other["ece_bins"] == 15 and set(other["calibrated"]) == {
+        "expected_calibration_error", "ece_bins", "brier_score", "nll"}
 
 
 def test_balanced_sampling_and_class_weights_train_eight_classes(eight_class_runs):

@@ -185,3 +185,53 @@ def test_which_sources_count_as_labelled(tmp_path, tiny_dataset):
     assert is_labelled_source(labelled_csv) and not is_labelled_source(paths_csv)
     assert not is_labelled_source(plain / "loose.jpg")
     assert is_labelled_source(plain, adapter="folders")  # a forced layout
+
+
+def test_a_run_records_calibration_and_predict_calibrated_applies_its_temperature(
+        tmp_path, tiny_dataset, tiny_run, loaded_run, capsys):
+    from thesis_lib.analysis import calibration
+
+    metrics = json.loads((tiny_run / "metrics.json").read_text())
+    recorded = pd.read_csv(tiny_run / "predictions.csv")
+    test = recorded[recorded["dataset"] == "test"]
+    labels = test["label_index"].to_numpy()
+    probabilities = test[["prob_not_sadness", "prob_sadness"]].to_numpy()
+    one_hot = np.eye(2)[labels]
+    assert metrics["brier_score"] == pytest.approx(
+        np.mean(np.sum((probabilities - one_hot) ** 2, axis=1)), abs=1e-6)
+    assert metrics["nll"] == pytest.approx(
+        -np.mean(np.log(probabilities[np.arange(len(labels)), labels])), abs=1e-6)
+    assert metrics["ece_bins"] == min(calibration.ECE_BINS, len(labels))
+    scaling = metrics["temperature_scaling"]
+    assert scaling["fitted_on"] == "val" and scaling["n_val"] > 0
+    assert scaling["val_nll_after"] <= scaling["val_nll_before"] + 1e-9
+    temperature = scaling["temperature"]
+    assert loaded_run.temperature == temperature
+    assert metrics["calibrated"] == pytest.approx(
+        calibration.calibration_metrics(labels, calibration.scale_temperature(probabilities,
+                                                                              temperature)))
+    out = tmp_path / "calibrated.csv"
+    paths = [tiny_dataset / "sadness" / "sadness_0000.jpg",
+             tiny_dataset / "other" / "other_0001.jpg"]
+    assert thesis(["predict", str(tiny_run), *map(str, paths), "--out", str(out),
+                   "--calibrated"]) == 0
+    assert f"T = {temperature:.4f}" in capsys.readouterr().out
+    table = pd.read_csv(out).sort_values("path")
+    raw = reference_probabilities(loaded_run, sorted(paths))
+    expected = np.exp(np.log(raw) / temperature)
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(table[["prob_not_sadness", "prob_sadness"]], expected, atol=1e-5)
+
+
+def test_predict_calibrated_refuses_a_run_recorded_without_a_temperature(
+        tmp_path, tiny_dataset, tiny_run, capsys):
+    old = tmp_path / "old-run"
+    shutil.copytree(tiny_run, old)
+    metrics = json.loads((old / "metrics.json").read_text())
+    del metrics["temperature_scaling"]
+    (old / "metrics.json").write_text(json.dumps(metrics))
+    image = tiny_dataset / "sadness" / "sadness_0000.jpg"
+    out = tmp_path / "p.csv"
+    assert thesis(["predict", str(old), str(image), "--out", str(out), "--calibrated"]) == 2
+    assert "no temperature_scaling" in capsys.readouterr().err
+    assert thesis(["predict", str(old), str(image), "--out", str(out)]) == 0

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from thesis_lib import files, paths
+from thesis_lib.analysis import calibration
 from thesis_lib.analysis.sentiment import default_sentiment_map, ranked_classes
 from thesis_lib.data import adapters, discovery
 from thesis_lib.data.labels import LabelScheme, get_scheme
@@ -42,6 +43,8 @@ class TrainedRun:
     config: dict[str, Any]
     class_names: list[str]
     model: Any
+    # Fitted on the validation split (metrics.json); None in runs recorded before calibration.
+    temperature: float | None = None
 
     @property
     def image_size(self) -> int:
@@ -63,7 +66,7 @@ class TrainedRun:
 def load_run(run_dir: str | os.PathLike) -> TrainedRun:
     """Load a finished run folder (``results/runs/<run_id>``); a :class:`ThesisError` names
     what is missing or unfinished."""
-    run_dir = paths.resolve(run_dir)
+    run_dir = _release_run(paths.resolve(run_dir))
     if not run_dir.is_dir():
         raise ThesisError(f"{run_dir}: no such run folder")
     status_path = run_dir / "status.json"
@@ -77,11 +80,26 @@ def load_run(run_dir: str | os.PathLike) -> TrainedRun:
     if missing:
         raise ThesisError(f"{run_dir}: the finished run lacks {', '.join(missing)}")
     config = files.read_json(run_dir / "config.json")["config"]
-    class_names = list(files.read_json(run_dir / "metrics.json")["class_names"])
+    metrics = files.read_json(run_dir / "metrics.json")
     from thesis_lib.models import load_model
 
-    return TrainedRun(run_dir=run_dir, config=config, class_names=class_names,
-                      model=load_model(run_dir / "model.keras"))
+    return TrainedRun(run_dir=run_dir, config=config, class_names=list(metrics["class_names"]),
+                      model=load_model(run_dir / "model.keras"),
+                      temperature=calibration.recorded_temperature(metrics))
+
+
+def _release_run(folder: Path) -> Path:
+    """A release folder (``thesis release``) of one run stands for that run; a release of
+    several asks for one of them (``RELEASE/runs/<run_id>``, a run folder like any other)."""
+    if not (folder / "release.json").is_file() or not (folder / "runs").is_dir():
+        return folder
+    runs = sorted(path for path in (folder / "runs").iterdir() if path.is_dir())
+    if len(runs) == 1:
+        return runs[0]
+    shown = ", ".join(f"runs/{path.name}" for path in runs[:3])
+    raise ThesisError(f"{folder}: a release of {len(runs)} runs; name one of them, e.g. "
+                      f"{folder / 'runs' / runs[0].name} (runs: {shown}"
+                      f"{', ...' if len(runs) > 3 else ''})")
 
 
 def as_run(run: TrainedRun | str | os.PathLike) -> TrainedRun:
@@ -297,6 +315,7 @@ def predict_images(
     min_side: int | None = None,
     cache: bool = True,
     progress: bool | None = None,
+    calibrated: bool = False,
 ) -> pd.DataFrame:
     """Predict every usable image of ``sources`` with a finished run's model: the predicted
     images ("ok", in path order), then the skipped files with their reasons.
@@ -307,13 +326,21 @@ def predict_images(
         top_k: Classes listed per image (at most the number of classes).
         labelled, adapter, cache, progress: As for :func:`collect_images`.
         batch_size, min_side: Default the run's.
+        calibrated: Probabilities after the run's temperature scaling (the same predicted
+            classes, confidences that match accuracy better); a run recorded without a
+            temperature is a :class:`ThesisError`.
     """
     run = as_run(run)
+    if calibrated and run.temperature is None:
+        raise ThesisError(f"{run.run_dir}: metrics.json has no temperature_scaling (the run was "
+                          "recorded before calibration); predict without --calibrated")
     ranked_classes(np.zeros((1, len(run.class_names))), top_k)  # check top_k before any work
     images = run_images(run, sources, labelled=labelled, adapter=adapter, min_side=min_side,
                         cache=cache, progress=progress)
     frame = images.frame.sort_values("path", kind="stable").reset_index(drop=True)
     (probabilities,) = run_network(run, frame, batch_size=batch_size, progress=progress)
+    if calibrated:
+        probabilities = calibration.scale_temperature(probabilities, run.temperature)
     table = prediction_table(frame, probabilities, run.class_names, top_k=top_k,
                              sentiment_map=sentiment_map_of(run))
     skipped = images.skipped.sort_values("path", kind="stable")[["path", "reason", "detail"]]

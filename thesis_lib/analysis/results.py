@@ -36,6 +36,12 @@ STUDY_CELLS_FILE = "cells.csv"
 # The headline metrics, in the order summaries list them.
 METRIC_COLUMNS = ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc", "top2_accuracy",
                   "top2_cross_sentiment_share")
+# Calibration (thesis_lib.analysis.calibration), before and after temperature scaling; records
+# written before it have none, and summaries leave out what no run reports.
+CALIBRATION_COLUMNS = ("expected_calibration_error", "brier_score", "nll",
+                       "calibrated_expected_calibration_error", "calibrated_brier_score",
+                       "calibrated_nll")
+SUMMARY_COLUMNS = METRIC_COLUMNS + CALIBRATION_COLUMNS
 # Columns that describe a setting in a summary (taken from its first run).
 SETTING_COLUMNS = ("network", "variant", "modules", "backbone", "setting", "train_data")
 
@@ -451,6 +457,10 @@ def summarize(
         # cannot, so the interval is cut at its range and says so.
         summary["ci_clipped"] = ((low < 0) | (high > 1)).to_numpy()
         low, high = low.clip(lower=0.0), high.clip(upper=1.0)
+    elif metric in BOUNDED_METRICS:
+        lowest, highest = BOUNDED_METRICS[metric]
+        summary["ci_clipped"] = ((low < lowest) | (high > highest)).to_numpy()
+        low, high = low.clip(lower=lowest), high.clip(upper=highest)
     summary[f"{ci_name}_low"] = low
     summary[f"{ci_name}_high"] = high
     summary.insert(summary.columns.get_loc("mean"), "metric", metric)
@@ -462,7 +472,12 @@ FRACTION_METRICS = frozenset({
     "accuracy", "balanced_accuracy", "macro_f1", "roc_auc", "top2_accuracy",
     "top2_cross_sentiment_share", "embedding_ambiguous_share", "majority_rate",
     "top2_cross_sentiment_chance_share", "embedding_ambiguous_share_chance",
+    "expected_calibration_error", "calibrated_expected_calibration_error",
 })
+# The range of metrics that are not shares, where their intervals are cut like a share's: the
+# Brier score of K classes lies in [0, 2], the NLL in [0, infinity).
+BOUNDED_METRICS = {"brier_score": (0.0, 2.0), "calibrated_brier_score": (0.0, 2.0),
+                   "nll": (0.0, np.inf), "calibrated_nll": (0.0, np.inf)}
 # What a metric is worth by chance, summarised and shown beside it where asked
 # (summarize_metrics(..., chance_levels=True)): metric -> (its chance level, column title).
 # Accuracy: always answering the most frequent class. Top-2 cross-sentiment: the two most
@@ -477,7 +492,8 @@ CHANCE_LEVELS = {
 # "better" by this direction, not by the sign alone).
 LOWER_IS_BETTER = frozenset({
     "top2_cross_sentiment_share", "embedding_ambiguous_share", "davies_bouldin",
-    "expected_calibration_error", "brier_score", "loss", "val_loss",
+    "expected_calibration_error", "brier_score", "loss", "val_loss", "nll",
+    "calibrated_expected_calibration_error", "calibrated_brier_score", "calibrated_nll",
 })
 
 
@@ -666,7 +682,7 @@ def best_run(runs: pd.DataFrame, metric: str = "accuracy") -> pd.Series:
 
 def write_summary(runs: pd.DataFrame, out_dir: str | os.PathLike, *,
                   by: Sequence[str] = BY_SETTING,
-                  metrics: Iterable[str] = METRIC_COLUMNS) -> Path:
+                  metrics: Iterable[str] = SUMMARY_COLUMNS) -> Path:
     """Write ``summary.csv`` (:func:`summarize_metrics`) into ``out_dir`` atomically."""
     return write_table(summarize_metrics(runs, by, metrics), Path(out_dir) / SUMMARY_FILE)
 

@@ -22,6 +22,7 @@ SUBCOMMAND_MODULES: list[str] = [
     "thesis_lib.cli.grid",
     "thesis_lib.cli.analysis",
     "thesis_lib.cli.pipeline",
+    "thesis_lib.cli.release",
 ]
 
 

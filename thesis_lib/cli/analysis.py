@@ -53,6 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="image files, folders, CSV lists (path[,label]) or datasets")
     predict.add_argument("--out", required=True, help="the prediction table (CSV)")
     predict.add_argument("--top-k", type=int, default=2, help="classes listed per image")
+    predict.add_argument("--calibrated", action="store_true",
+                         help="probabilities after the run's temperature scaling (fitted on "
+                              "its validation split)")
     _add_common(predict)
     predict.set_defaults(func=predict_command)
 
@@ -157,8 +160,10 @@ def predict_command(args: argparse.Namespace) -> int:
     table = predict.predict_images(
         run, args.paths, top_k=args.top_k, labelled=False if args.unlabelled else None,
         adapter=args.adapter, batch_size=args.batch_size, min_side=args.min_side,
-        cache=not args.no_cache, progress=True)
+        cache=not args.no_cache, progress=True, calibrated=args.calibrated)
     files.write_csv(out, table)
+    if args.calibrated:
+        print(f"probabilities scaled by the run's temperature T = {run.temperature:.4f}")
     done = table[table["status"] == predict.STATUS_OK]
     skipped = table[table["status"] == predict.STATUS_SKIPPED]
     print(f"{len(done)} images predicted, {len(skipped)} files skipped: {out}")

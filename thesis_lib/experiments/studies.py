@@ -31,8 +31,8 @@ import pandas as pd
 
 from thesis_lib import paths
 from thesis_lib.analysis.results import (
-    METRIC_COLUMNS,
     STUDY_CELLS_FILE,
+    SUMMARY_COLUMNS,
     collect_runs,
     study_dir,
     summarize,
@@ -346,7 +346,7 @@ def write_study_summary(study: str, results_dir: str | os.PathLike | None = None
     """Write ``summary.csv`` of a study (all headline metrics) beside its ``cells.csv``."""
 
     runs = study_runs(study, results_dir)
-    parts = [summarize_study(runs, metric) for metric in METRIC_COLUMNS
+    parts = [summarize_study(runs, metric) for metric in SUMMARY_COLUMNS
              if metric in runs.columns and runs[metric].notna().any()]
     summary = pd.concat(parts, ignore_index=True) if parts else summarize_study(runs)
     return write_table(summary, study_dir(_results_root(results_dir), study) / "summary.csv")

@@ -10,6 +10,7 @@ from thesis_lib.figures.accuracy import (
     plot_accuracy_vs_modules,
     plot_cross_dataset,
 )
+from thesis_lib.figures.calibration import calibration_table, plot_reliability_diagram
 from thesis_lib.figures.confusion import plot_confusion_matrix
 from thesis_lib.figures.curves import plot_learning_curves
 from thesis_lib.figures.embedding import plot_embedding_map
@@ -40,9 +41,11 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "DOUBLE_COLUMN", "SINGLE_COLUMN", "add_note", "curve_summary", "figure_size", "palette",
+    "DOUBLE_COLUMN", "SINGLE_COLUMN", "add_note", "calibration_table", "curve_summary",
+    "figure_size", "palette",
     "plot_accuracy_by_variant", "plot_accuracy_vs_modules", "plot_confusion_matrix",
     "plot_cross_dataset", "plot_learning_curves", "plot_per_class_metric",
+    "plot_reliability_diagram",
     "plot_roc_pr_by_class", "plot_roc_pr_curves", "publication_style", "metrics_table",
     "plot_embedding_map", "results_table", "save_figure", "save_table", "significance_table",
     *_SALIENCY,

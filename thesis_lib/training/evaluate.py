@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from thesis_lib import files, paths
-from thesis_lib.analysis import sentiment
+from thesis_lib.analysis import calibration, sentiment
 from thesis_lib.data import prepare_dataset
 from thesis_lib.errors import ConfigError, DataError, ThesisError
 from thesis_lib.training import records
@@ -27,8 +27,8 @@ def compute_metrics(
     scheme: str | None = None,
 ) -> dict[str, Any]:
     """Accuracy, the majority rate, balanced accuracy, macro F1, per-class scores, ROC AUC,
-    confusion matrix; for more than two classes also the top-2 accuracy and the top-2
-    cross-sentiment share.
+    confusion matrix, the calibration metrics (ECE with its bin count, Brier score, NLL); for
+    more than two classes also the top-2 accuracy and the top-2 cross-sentiment share.
 
     Args:
         label_indices: true class index per image, shape (N,).
@@ -44,7 +44,8 @@ def compute_metrics(
         AUC of the probability of class 1, and for more the macro average of the one-vs-rest
         AUCs of the classes present in the labels (``roc_auc_average`` says which); ``None``
         when the labels hold a single class. ``top2_accuracy`` (K > 2): the true class is
-        among the two most probable.
+        among the two most probable. ``expected_calibration_error``, ``ece_bins``,
+        ``brier_score``, ``nll``: :func:`thesis_lib.analysis.calibration.calibration_metrics`.
         ``top2_cross_sentiment`` (K > 2, classes with a known sentiment, e.g. Mikels-8): the
         label-free share of images whose two most probable classes have opposite sentiments,
         with its Wilson CI and its chance level (``thesis_lib.analysis.sentiment``).
@@ -79,6 +80,7 @@ def compute_metrics(
         "class_names": list(class_names),
     }
     result.update(_roc_auc(y_true, probabilities))
+    result.update(calibration.calibration_metrics(y_true, probabilities))
     if len(class_names) > 2:
         top_two = np.argsort(-probabilities, axis=1, kind="stable")[:, :2]
         result["top2_accuracy"] = float(np.mean((top_two == y_true[:, None]).any(axis=1)))
@@ -150,6 +152,30 @@ def metrics_record(split_metrics: dict[str, Any], best_epoch: int | None) -> dic
     named = {("test_accuracy" if k == "accuracy" else "n_test" if k == "n" else k): v
              for k, v in split_metrics.items()}
     return {**named, "best_epoch": best_epoch, "datasets": {}}
+
+
+def calibration_record(
+    model: Any, val_frame: pd.DataFrame, config: dict[str, Any], class_names: list[str],
+    test_labels: np.ndarray, test_probabilities: np.ndarray,
+) -> dict[str, Any]:
+    """``temperature_scaling`` (fitted on the validation split) and ``calibrated`` (the test
+    split's calibration metrics after it), the fields a run adds to ``metrics.json``.
+
+    Args:
+        model: the run's best network.
+        val_frame: the validation split (path, label_index...).
+        config: the run's configuration (image size, batch size, resize).
+        class_names: the classes, in output order.
+        test_labels, test_probabilities: the test split's labels and probabilities.
+    """
+    val_probabilities = predict(model, val_frame, num_classes=len(class_names),
+                                image_size=config["image_size"],
+                                batch_size=config["batch_size"], resize=config["resize"])
+    scaling = calibration.temperature_record(val_frame["label_index"].to_numpy(),
+                                             val_probabilities)
+    return {"temperature_scaling": scaling,
+            "calibrated": calibration.calibrated_metrics(test_labels, test_probabilities,
+                                                         scaling["temperature"])}
 
 
 def predictions_frame(
@@ -258,6 +284,10 @@ def evaluate_dataset(
     result = compute_metrics(frame["label_index"].to_numpy(), probabilities, class_names,
                              scheme=scheme or config["scheme"])
     result["source"] = str(source)
+    temperature = calibration.recorded_temperature(files.read_json(run_dir / "metrics.json"))
+    if temperature is not None:
+        result["calibrated"] = calibration.calibrated_metrics(
+            frame["label_index"].to_numpy(), probabilities, temperature)
     add_to_record(run_dir, name, result,
                   predictions_frame(frame, probabilities, class_names, dataset=name, split="all"))
     return result

@@ -600,6 +600,8 @@ def finish_record(networks: Networks, config: TrainConfig, run_dir: Path, checkp
                                              scheme=config.scheme)
     metrics = evaluate.metrics_record(split_metrics, checkpoint.best_epoch)
     metrics["dataset"] = config.name_of_dataset
+    metrics.update(evaluate.calibration_record(best, frames["val"], config.to_dict(), class_names,
+                                               labels, probabilities))
     predictions = evaluate.predictions_frame(frames["test"], probabilities, class_names,
                                              dataset="test", split="test")
     files.write_csv(run_dir / "predictions.csv", predictions)
