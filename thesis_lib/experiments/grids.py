@@ -18,7 +18,9 @@ carries its executed notebook. Finished cells are skipped, a failed cell is repo
 others go on; ``summary`` lists every cell with its state and test accuracy.
 
 Executors: ``local`` (one cell after another, or ``jobs`` at a time) and ``slurm`` through
-``submitit`` (one job per cell; partition, GPUs, time limit... as options).
+``submitit`` (the unfinished cells as one array job; memory, time limit, CPUs and GPUs from the
+profile's defaults, the grid file's ``slurm:`` section and the command line; see
+:mod:`thesis_lib.experiments.slurm`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import json
 import logging
 import multiprocessing
 import os
+import socket
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -40,6 +43,7 @@ import yaml
 from thesis_lib import files, paths
 from thesis_lib.config.training import config_fields, make_config
 from thesis_lib.errors import ConfigError, ThesisError
+from thesis_lib.experiments import slurm as slurm_requests
 from thesis_lib.experiments.execute import PROGRESS_PREFIX, stderr_to
 from thesis_lib.training import records
 from thesis_lib.training.run import check_config, plan_run
@@ -59,6 +63,9 @@ class Grid:
         profile: the base profile of all cells (``smoke``, ``thesis`` or a YAML path).
         notebook: the training notebook each cell executes.
         name: the grid's name (summary file name).
+        slurm: SLURM requests of every cell (submitit parameters such as ``mem_gb``,
+            ``timeout_min``, ``cpus_per_task``, ``gpus_per_node``, ``slurm_partition``); they
+            are resources, not part of any run's setting.
     """
 
     axes: dict[str, list[Any]]
@@ -66,6 +73,7 @@ class Grid:
     profile: str | None = "smoke"
     notebook: str = DEFAULT_NOTEBOOK
     name: str = "grid"
+    slurm: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         known = set(config_fields())
@@ -97,7 +105,7 @@ def load_grid(path: str | os.PathLike) -> Grid:
         spec = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML ({error})") from None
-    allowed = {"profile", "fixed", "grid", "notebook", "eval_datasets", "name"}
+    allowed = {"profile", "fixed", "grid", "notebook", "eval_datasets", "name", "slurm"}
     unknown = sorted(set(spec) - allowed)
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)}; "
@@ -108,7 +116,7 @@ def load_grid(path: str | os.PathLike) -> Grid:
     return Grid(axes=dict(spec.get("grid") or {}), fixed=fixed,
                 profile=spec.get("profile", "smoke"),
                 notebook=spec.get("notebook", DEFAULT_NOTEBOOK),
-                name=spec.get("name", path.stem))
+                name=spec.get("name", path.stem), slurm=dict(spec.get("slurm") or {}))
 
 
 # --- one cell
@@ -128,7 +136,7 @@ def run_cell(cell: dict[str, Any], notebook: str = DEFAULT_NOTEBOOK, name: str =
     """
     import papermill
 
-
+    follow_slurm_cpus()
     row = {"cell": name or str(cell), "run_id": None, "state": "failed", "test_accuracy": None,
            "error": None, "run_dir": None}
     try:
@@ -173,6 +181,15 @@ def run_cell(cell: dict[str, Any], notebook: str = DEFAULT_NOTEBOOK, name: str =
     row["state"] = status.get("state", "unknown")
     row["test_accuracy"] = _test_accuracy(plan.run_dir)
     return row
+
+
+def follow_slurm_cpus() -> None:
+    """In a SLURM job, TensorFlow's thread pools get the CPUs SLURM gave the job, not the
+    node's (the kernel inherits the variables; the run record shows them)."""
+    cpus = os.environ.get("SLURM_CPUS_PER_TASK")
+    if cpus:
+        for variable in records.TF_THREAD_VARIABLES:
+            os.environ.setdefault(variable, cpus)
 
 
 def _record_failure(run_dir: Path, error: str) -> None:
@@ -262,8 +279,11 @@ def run_grids(grids: list[Grid], *, name: str, executor: str = "local", jobs: in
         rows = _run_local(arguments, jobs, progress)
     elif executor in ("slurm", "submitit-local"):
         folder = Path(log_dir) if log_dir else root / "grid-logs" / name
-        rows = _run_submitit(arguments, folder, slurm or {}, progress,
-                             cluster="local" if executor == "submitit-local" else "slurm")
+        cluster = "local" if executor == "submitit-local" else "slurm"
+        requests = slurm_requests.requests_for(grids[0].profile, grids[0].slurm, slurm)
+        if cluster == "slurm":
+            slurm_requests.check_requests(requests)  # one line, before anything is submitted
+        rows = _run_submitit(arguments, folder, requests, progress, cluster=cluster)
     else:
         raise ConfigError(f"unknown executor {executor!r}; valid: local, slurm, submitit-local")
     summaries = []
@@ -309,24 +329,63 @@ def _run_local(arguments: list[tuple], jobs: int, progress: _Progress) -> list[d
         return [future.result() for future in futures]
 
 
-def _run_submitit(arguments: list[tuple], folder: Path, parameters: dict[str, Any],
+def _run_submitit(arguments: list[tuple], folder: Path, requests: dict[str, Any],
                   progress: _Progress, *, cluster: str) -> list[dict[str, Any]]:
-    import submitit
+    """Finished cells are reported here; the others go to the cluster as one array job."""
+    rows: list[dict[str, Any] | None] = []
+    unfinished = []
+    for index, args in enumerate(arguments):
+        row = _planned_row(*args)
+        if row["state"] in ("skipped", "failed"):  # finished, or invalid: nothing to submit
+            rows.append(progress.report(row))
+        else:
+            rows.append(row)
+            unfinished.append(index)
+    if not unfinished:
+        return rows
+    jobs = slurm_requests.submit_cells(run_cell, [arguments[i] for i in unfinished], folder,
+                                       requests, cluster=cluster)
+    print(f"submitted {len(jobs)} cell(s) as job {jobs[0].job_id.split('_')[0]} "
+          f"(logs in {folder})", flush=True)
 
-    executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
-    if parameters:
-        executor.update_parameters(**parameters)
-    with executor.batch():
-        jobs = [executor.submit(run_cell, *args) for args in arguments]
-    rows = []
-    for job, args in zip(jobs, arguments, strict=True):
-        try:
-            rows.append(progress.report(job.result()))
-        except Exception as error:  # the job itself died (time limit, node failure...)
-            rows.append(progress.report({
-                "cell": args[2], "run_id": None, "state": "failed", "test_accuracy": None,
-                "run_dir": None, "error": f"job {job.job_id}: {str(error).splitlines()[-1]}"}))
+    def on_end(position: int, result: dict[str, Any] | None, cause: str | None) -> None:
+        index = unfinished[position]
+        planned = rows[index]
+        if result is None:
+            cause = _with_memory(cause, requests)
+            result = {**planned, "state": "failed",
+                      "error": f"job {jobs[position].job_id}: {cause}"}
+            slurm_requests.mark_dead(Path(planned["run_dir"]) if planned["run_dir"] else None,
+                                     cause)
+        rows[index] = progress.report(result)
+
+    slurm_requests.wait_for(jobs, on_end)
     return rows
+
+
+def _planned_row(cell: dict[str, Any], notebook: str, name: str, force: bool) -> dict[str, Any]:
+    """The summary row of a cell before it runs: its run id and folder, ``skipped`` where it
+    is finished, ``failed`` where its configuration is unusable, else ``pending``."""
+    row = {"cell": name, "run_id": None, "state": "pending", "test_accuracy": None,
+           "error": None, "run_dir": None}
+    try:
+        config = make_config(cell.get("profile"),
+                             **{k: v for k, v in cell.items() if k != "profile"})
+        check_config(config)
+        plan = plan_run(config, force=force)
+    except ThesisError as error:
+        return {**row, "state": "failed", "error": f"{type(error).__name__}: {error}"}
+    row.update(run_id=plan.run_dir.name, run_dir=str(plan.run_dir))
+    if plan.action == "skip":
+        row.update(state="skipped", test_accuracy=_test_accuracy(plan.run_dir))
+    return row
+
+
+def _with_memory(cause: str | None, requests: dict[str, Any]) -> str:
+    cause = cause or "unknown"
+    if cause.startswith("out of memory") and requests.get("mem_gb"):
+        return f"out of memory: {requests['mem_gb']} GB requested"
+    return cause
 
 
 class _Progress:
@@ -369,10 +428,25 @@ def summary(grid: Grid) -> pd.DataFrame:
             continue
         status = records.read_status(run_dir) or {}
         rows.append({"cell": name, "run_id": run_dir.name,
-                     "state": status.get("state") or _notebook_state(run_dir),
+                     "state": _live_state(status) or _notebook_state(run_dir),
                      "test_accuracy": _test_accuracy(run_dir), "error": status.get("error"),
                      "run_dir": str(run_dir)})
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def _live_state(status: dict[str, Any]) -> str | None:
+    """The state in ``status.json``, with a ``running`` run whose process or SLURM job is
+    gone shown as ``dead``."""
+    state = status.get("state")
+    if state != "running":
+        return state
+    job = status.get("slurm_job")
+    if job:
+        alive = slurm_requests.is_job_alive(str(job))
+        return "dead" if alive is False else state
+    if status.get("host") == socket.gethostname() and not records.is_alive_here(status):
+        return "dead"
+    return state
 
 
 def _notebook_state(run_dir: Path) -> str:

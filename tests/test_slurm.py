@@ -1,0 +1,210 @@
+"""Grids on a real SLURM cluster: an array job that finishes, requests and their checks, jobs
+that die (cancelled, out of memory) with and without accounting, requeued cells that resume.
+
+They need ``sbatch`` and a cluster that takes jobs: ``.ci/slurm/setup.sh`` (root, Debian) sets
+up a single-node one, as ``.ci/run`` does. Without sbatch they are skipped, unless
+THESIS_REQUIRE_SLURM is set (CI), where they fail.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from thesis_lib.experiments.grids import Grid, run_grid, summary
+from thesis_lib.training import records
+
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+
+HOW_TO_GET_ONE = ("no SLURM cluster (sbatch not found); as root on Debian, .ci/slurm/setup.sh "
+                  "sets up a single-node one")
+
+
+@pytest.fixture(autouse=True)
+def _cluster():
+    if shutil.which("sbatch") is None:
+        if os.environ.get("THESIS_REQUIRE_SLURM"):
+            pytest.fail(f"THESIS_REQUIRE_SLURM is set but there is {HOW_TO_GET_ONE}")
+        pytest.skip(HOW_TO_GET_ONE)
+
+
+@pytest.fixture
+def no_accounting(tmp_path, monkeypatch):
+    """``sacct`` fails, as on clusters that restrict it (for submitit and the grid alike)."""
+    folder = tmp_path / "no-sacct"
+    folder.mkdir()
+    fake = folder / "sacct"
+    fake.write_text("#!/bin/sh\necho 'sacct: error: accounting storage is disabled' >&2\n"
+                    "exit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+
+
+def tiny_cells(tiny_dataset, tiny_values, tmp_path, *, seeds, requests=None, **overrides):
+    fixed = tiny_values(tiny_dataset, tmp_path / "results", **overrides)
+    return Grid(axes={"seed": list(seeds)}, fixed=fixed, profile="smoke", name="cluster",
+                slurm={"cpus_per_task": 1, "mem_gb": 3, "timeout_min": 10, **(requests or {})})
+
+
+def run_in_background(grid, tmp_path):
+    """``run_grid`` on SLURM in a thread; returns (thread, box with the table once done)."""
+    box = {}
+
+    def target():
+        box["table"] = run_grid(grid, executor="slurm", log_dir=tmp_path / "logs")
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return thread, box
+
+
+def wait_until(condition, seconds, what):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(1)
+    pytest.fail(f"{what} not within {seconds} s")
+
+
+def epochs_done(run_dir: Path) -> int:
+    history = run_dir / "history.csv"
+    return len(pd.read_csv(history)) if history.is_file() else 0
+
+
+def slurm_job_of(run_dir: Path) -> str | None:
+    return (records.read_status(run_dir) or {}).get("slurm_job")
+
+
+def test_two_cells_run_as_one_array_job_with_the_cpus_slurm_gives(
+        tiny_dataset, tiny_values, tmp_path, capsys):
+    grid = tiny_cells(tiny_dataset, tiny_values, tmp_path, seeds=[0, 1], epochs=1)
+
+    table = run_grid(grid, executor="slurm", log_dir=tmp_path / "logs")
+
+    assert table["state"].tolist() == ["finished", "finished"], table.to_string()
+    jobs = [records.read_status(Path(d))["slurm_job"] for d in table["run_dir"]]
+    assert {job.split("_")[0] for job in jobs} == {jobs[0].split("_")[0]}  # one array job
+    assert sorted(job.split("_")[1] for job in jobs) == ["0", "1"]
+    for run_dir in map(Path, table["run_dir"]):
+        threads = json.loads((run_dir / "config.json").read_text())["environment"]["cpu_threads"]
+        assert threads["slurm_cpus_per_task"] == 1
+        assert threads["TF_NUM_INTRAOP_THREADS"] == threads["TF_NUM_INTEROP_THREADS"] == "1"
+        assert 0.2 < records.read_status(run_dir)["peak_memory_gb"] < 3
+    # Run again: finished cells are not submitted at all.
+    capsys.readouterr()
+    again = run_grid(grid, executor="slurm", log_dir=tmp_path / "logs")
+    assert again["state"].tolist() == ["skipped", "skipped"]
+    assert "submitted" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("request_, message", [
+    ("slurm_partition=no_such_partition", "partition 'no_such_partition' does not exist"),
+    ("gpus_per_node=1", "GPU(s) requested, but partition default has no GPUs"),
+    ("timeout_min=0", "timeout_min must be a whole number of minutes >= 1"),
+])
+def test_a_request_the_cluster_cannot_grant_is_one_line_before_submitting(
+        tmp_path, request_, message):
+    grid_file = tmp_path / "grid.yaml"
+    grid_file.write_text("profile: smoke\ngrid:\n  seed: [0]\n"
+                         f"fixed: {{results_dir: {tmp_path / 'results'}}}\n")
+    before = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout
+
+    done = subprocess.run([sys.executable, "-m", "thesis_lib", "grid", str(grid_file),
+                           "--executor", "slurm", "--slurm", request_],
+                          capture_output=True, text=True, timeout=120)
+
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], done.stderr
+    after = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout
+    assert after == before  # nothing was submitted
+
+
+@pytest.mark.parametrize("accounting", [True, False], ids=["accounting", "no-accounting"])
+def test_a_cancelled_cell_is_reported_then_resumes_when_resubmitted(
+        tiny_dataset, tiny_values, tmp_path, request, accounting):
+    if not accounting:
+        request.getfixturevalue("no_accounting")
+    grid = tiny_cells(tiny_dataset, tiny_values, tmp_path, seeds=[0], epochs=40)
+    thread, box = run_in_background(grid, tmp_path)
+    run_dir = summary(grid)["run_dir"].map(Path)[0]
+    wait_until(lambda: epochs_done(run_dir) >= 2, 180, "two epochs")
+
+    subprocess.run(["scancel", slurm_job_of(run_dir)], check=True)
+    cancelled_at = time.monotonic()
+    thread.join(timeout=120)
+
+    assert not thread.is_alive(), "the grid did not notice the cancelled job"
+    assert time.monotonic() - cancelled_at < 60
+    row = box["table"].iloc[0]
+    assert row["state"] == "failed" and "cancelled" in row["error"], row.to_dict()
+    assert row["run_dir"] == str(run_dir) and row["run_id"] == run_dir.name
+    status = records.read_status(run_dir)
+    assert status["state"] == "failed" and "cancelled" in status["error"]
+    assert summary(grid)["state"].tolist() == ["failed"]
+    assert (tmp_path / "results" / "grids" / "cluster-summary.csv").is_file()
+
+    # Resubmitted: the cell resumes from its last epoch and finishes.
+    epochs_before = epochs_done(run_dir)
+    if accounting:  # one resumption is enough to show; the other case only shortens the run
+        table = run_grid(grid, executor="slurm", log_dir=tmp_path / "logs")
+        assert table["state"].tolist() == ["finished"]
+        assert epochs_done(run_dir) == 40 and epochs_before >= 2
+        assert records.read_status(run_dir)["attempts"] == 2
+
+
+def test_a_running_cell_whose_job_died_shows_as_dead(tiny_dataset, tiny_values, tmp_path):
+    grid = tiny_cells(tiny_dataset, tiny_values, tmp_path, seeds=[0], epochs=40)
+    thread, _ = run_in_background(grid, tmp_path)
+    run_dir = summary(grid)["run_dir"].map(Path)[0]
+    wait_until(lambda: epochs_done(run_dir) >= 1, 180, "an epoch")
+    assert summary(grid)["state"].tolist() == ["running"]
+
+    # Killed so hard that nothing updates status.json (as a node failure would).
+    subprocess.run(["scancel", "--signal=KILL", "--full", slurm_job_of(run_dir)], check=True)
+    wait_until(lambda: not thread.is_alive(), 120, "the grid's end")
+    records.write_status(run_dir, "running", new_attempt=False)  # as the dead job left it
+
+    assert summary(grid)["state"].tolist() == ["dead"]
+
+
+@pytest.mark.parametrize("accounting", [True, False], ids=["accounting", "no-accounting"])
+def test_a_cell_over_its_memory_is_reported_as_out_of_memory(
+        tiny_dataset, tiny_values, tmp_path, request, accounting):
+    if not accounting:
+        request.getfixturevalue("no_accounting")
+    # TensorFlow alone needs more than 0.3 GB: the kernel is killed while it starts.
+    grid = tiny_cells(tiny_dataset, tiny_values, tmp_path, seeds=[0], epochs=1,
+                      requests={"mem_gb": 0.3})
+
+    started = time.monotonic()
+    row = run_grid(grid, executor="slurm", log_dir=tmp_path / "logs").iloc[0]
+
+    assert row["state"] == "failed" and "out of memory: 0.3 GB requested" in row["error"], \
+        row.to_dict()
+    assert row["run_id"] and time.monotonic() - started < 240
+    assert records.read_status(Path(row["run_dir"]))["state"] == "failed"
+
+
+def test_a_requeued_cell_resumes_from_its_last_epoch(tiny_dataset, tiny_values, tmp_path):
+    grid = tiny_cells(tiny_dataset, tiny_values, tmp_path, seeds=[0], epochs=12)
+    thread, box = run_in_background(grid, tmp_path)
+    run_dir = summary(grid)["run_dir"].map(Path)[0]
+    wait_until(lambda: epochs_done(run_dir) >= 2, 180, "two epochs")
+
+    subprocess.run(["scontrol", "requeue", slurm_job_of(run_dir)], check=True)
+    thread.join(timeout=300)
+
+    assert not thread.is_alive()
+    row = box["table"].iloc[0]
+    assert row["state"] == "finished", row.to_dict()
+    assert epochs_done(run_dir) == 12
+    assert records.read_status(run_dir)["attempts"] >= 2

@@ -1,0 +1,253 @@
+"""A grid's cells as one SLURM array job (through ``submitit``), watched until each ends.
+
+The requests (memory, time limit, CPUs, GPUs) come from the profile's defaults
+(:data:`PROFILE_REQUESTS`), then the grid file's ``slurm:`` section, then the command line's
+``--slurm NAME=VALUE``; they are checked against the cluster (partition, GPUs, time) before
+anything is submitted. Each cell is checkpointable: a cell that reaches its time limit or is
+preempted is requeued by submitit and resumes from its last completed epoch.
+
+The watcher does not rely on accounting (``sacct``), which many clusters restrict: a job that
+is no longer in ``squeue`` and left no result has died, and the cause is read from ``sacct``
+where it works, else from the job's log (cancelled, time limit, out of memory).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from thesis_lib.errors import ConfigError, ThesisError
+from thesis_lib.training import records
+
+# What a cell of each profile asks for. A smoke cell peaks at about 2.4 GB; a thesis cell
+# (EfficientNetV2-S, 384 px, 50 epochs) runs for hours on one GPU.
+PROFILE_REQUESTS: dict[str, dict[str, Any]] = {
+    "smoke": {"mem_gb": 4, "timeout_min": 30, "cpus_per_task": 2},
+    "demo": {"mem_gb": 4, "timeout_min": 30, "cpus_per_task": 2},
+    "thesis": {"mem_gb": 32, "timeout_min": 720, "cpus_per_task": 8, "gpus_per_node": 1},
+    "dissertation": {"mem_gb": 32, "timeout_min": 720, "cpus_per_task": 8, "gpus_per_node": 1},
+}
+DEFAULT_REQUESTS = PROFILE_REQUESTS["smoke"]
+# How often a cell is requeued after reaching its time limit before it is given up.
+MAX_REQUEUES = 3
+POLL_SECONDS = 5.0
+
+
+def requests_for(profile: str | None, *overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """submitit parameters of a cell: the profile's defaults, then each of ``overrides``."""
+    name = Path(str(profile)).stem if profile else "smoke"
+    chosen = dict(PROFILE_REQUESTS.get(name, DEFAULT_REQUESTS))
+    for override in overrides:
+        chosen.update(override or {})
+    if not chosen.get("gpus_per_node"):
+        chosen.pop("gpus_per_node", None)  # GPUs only when wanted
+    return chosen
+
+
+def check_requests(requests: dict[str, Any]) -> None:
+    """A request the cluster cannot grant is one ``ConfigError`` line, before any submission."""
+    if shutil.which("sbatch") is None:
+        raise ConfigError("executor slurm: sbatch not found; run on a SLURM login node "
+                          "(or set up a test cluster with .ci/slurm/setup.sh)")
+    timeout = requests.get("timeout_min")
+    if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout < 1:
+        raise ConfigError(f"slurm: timeout_min must be a whole number of minutes >= 1, "
+                          f"got {timeout!r}")
+    memory = requests.get("mem_gb")
+    if memory is not None and (not isinstance(memory, int | float) or memory <= 0):
+        raise ConfigError(f"slurm: mem_gb must be a positive number, got {memory!r}")
+    partitions = _partitions()
+    partition = requests.get("slurm_partition")
+    if partition is not None and partition not in partitions:
+        raise ConfigError(f"slurm: partition {partition!r} does not exist; "
+                          f"valid: {', '.join(sorted(partitions)) or 'none'}")
+    gpus = requests.get("gpus_per_node")
+    gres = requests.get("slurm_gres")
+    if gpus or gres:
+        available = _gres(partition)
+        if not any(name.startswith("gpu") for name in available):
+            wanted = f"gres {gres!r}" if gres else f"{gpus} GPU(s)"
+            raise ConfigError(f"slurm: {wanted} requested, but partition "
+                              f"{partition or 'default'} has no GPUs (gres: "
+                              f"{', '.join(available) or 'none'}); drop gpus_per_node")
+
+
+def _partitions() -> set[str]:
+    listed = _command(["sinfo", "-h", "-o", "%R"])
+    return set(listed.split()) if listed else set()
+
+
+def _gres(partition: str | None) -> list[str]:
+    arguments = ["sinfo", "-h", "-o", "%G"] + (["-p", partition] if partition else [])
+    listed = _command(arguments) or ""
+    return [name for name in listed.split() if name != "(null)"]
+
+
+def _command(arguments: list[str], timeout: float = 30) -> str | None:
+    """A SLURM command's output, or None where it fails (e.g. ``sacct`` without accounting)."""
+    try:
+        done = subprocess.run(arguments, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+# --- the cell as a checkpointable job
+
+
+class CheckpointableCell:
+    """One grid cell as a submitit job that submitit requeues on time limit or preemption.
+
+    Training resumes from the run's last completed epoch (``run_training`` finds the
+    checkpoint in the run folder), so a requeued cell only starts again.
+    """
+
+    def __init__(self, function, *arguments: Any) -> None:
+        self.function = function
+        self.arguments = arguments
+
+    def __call__(self) -> dict[str, Any]:
+        return self.function(*self.arguments)
+
+    def checkpoint(self):
+        import submitit
+
+        # The old attempt stops here; its papermill kernel is ended with the job's step.
+        return submitit.helpers.DelayedSubmission(CheckpointableCell(self.function,
+                                                                     *self.arguments))
+
+
+def submit_cells(function, arguments: list[tuple], folder: Path,
+                 requests: dict[str, Any], *, cluster: str) -> list:
+    """Submit ``function(*args)`` for each of ``arguments`` as one array job; the jobs."""
+    import submitit
+
+    bound = {"slurm_max_num_timeout": MAX_REQUEUES} if cluster == "slurm" else {}
+    executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster, **bound)
+    try:
+        executor.update_parameters(**requests)
+    except (NameError, TypeError, ValueError) as error:  # an unknown or mistyped parameter
+        raise ConfigError(f"slurm: {str(error).splitlines()[0]}") from None
+    with executor.batch():
+        return [executor.submit(CheckpointableCell(function, *args)) for args in arguments]
+
+
+# --- watching the jobs
+
+
+def wait_for(jobs: list, on_end, poll_seconds: float = POLL_SECONDS) -> None:
+    """Call ``on_end(index, result, cause)`` as each job ends: ``result`` is the job's return
+    value, or ``None`` with ``cause`` the reason in words where the job died."""
+    pending = dict(enumerate(jobs))
+    while pending:
+        queued = _queued_ids() if any(_on_slurm(j) for j in pending.values()) else None
+        for index, job in list(pending.items()):
+            outcome = _outcome(job, queued)
+            if outcome is not None:
+                del pending[index]
+                on_end(index, *outcome)
+        if pending:
+            time.sleep(poll_seconds)
+
+
+def _on_slurm(job) -> bool:
+    return type(job).__name__ == "SlurmJob"
+
+
+def _outcome(job, queued: set[str] | None) -> tuple[dict | None, str | None] | None:
+    """(result, None) for a job that returned, (None, cause) for one that died, None while it
+    runs."""
+    if job.paths.result_pickle.exists():
+        try:
+            return job.result(), None
+        except Exception as error:  # raised in the job, or submitit's own "not requeued"
+            return None, _error_line(str(error))
+    if not _on_slurm(job):
+        return None if not job.done() else (None, "the job ended without a result")
+    if job.job_id in queued or job.job_id.split("_")[0] in queued:
+        return None
+    time.sleep(1)  # the result may be on its way over a shared filesystem
+    if job.paths.result_pickle.exists():
+        return _outcome(job, queued)
+    return None, death_cause(job)
+
+
+def _queued_ids() -> set[str]:
+    """Job ids in ``squeue`` (array tasks as ``<array>_<task>``); a failing squeue counts as
+    all queued, so a cluster hiccup never declares a job dead. ``-r``: a pending array's
+    tasks one a line, not as ``<array>_[0-1]``."""
+    listed = _command(["squeue", "-h", "-r", "-o", "%i"])
+    if listed is None:
+        return _EVERYTHING
+    return {line.strip() for line in listed.splitlines() if line.strip()}
+
+
+class _Everything(set):
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+_EVERYTHING = _Everything()
+
+
+def death_cause(job) -> str:
+    """Why a job that left no result ended, in words: from ``sacct`` where accounting works,
+    else from the job's log."""
+    accounted = _command(["sacct", "-n", "-X", "-P", "-j", job.job_id, "-o", "State,ReqMem"])
+    state = accounted.split("|")[0].strip() if accounted and accounted.strip() else ""
+    log = ""
+    for path in (job.paths.stderr, job.paths.stdout):
+        try:
+            log += Path(path).read_text(errors="replace")
+        except OSError:
+            continue
+    if state.startswith("OUT_OF_ME") or re.search(r"oom[-_ ]kill|out of memory", log, re.I):
+        return "out of memory"
+    if state.startswith("TIMEOUT") or "DUE TO TIME LIMIT" in log or "timed-out too many" in log:
+        return "time limit reached" + (" too many times" if "too many" in log else "")
+    cancelled = re.search(r"CANCELLED AT \S+ (?:DUE TO (\w+)|by (\S+))?", log)
+    if state.startswith("CANCELLED") or cancelled:
+        who = cancelled.group(2) if cancelled and cancelled.group(2) else None
+        return f"cancelled{f' by user {who}' if who else ''} (scancel)"
+    if state.startswith("NODE_FAIL"):
+        return "the node failed"
+    if state:
+        return f"the job ended as {state.split()[0].lower()}"
+    lines = [line for line in log.splitlines() if "Bypassing signal" not in line and line]
+    return f"the job died without a result ({lines[-1] if lines else 'no log'})"
+
+
+def _error_line(message: str) -> str:
+    """The line of a submitit error that says what happened (not its last, often a log)."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if re.match(r"^\w+(Error|Exception)\b|not requeued", line):
+            return line
+    return lines[-1] if lines else "unknown error"
+
+
+def is_job_alive(job_id: str) -> bool | None:
+    """Whether the SLURM job still runs or waits; None where that cannot be known here."""
+    if shutil.which("squeue") is None:
+        return None
+    listed = _command(["squeue", "-h", "-r", "-j", job_id, "-o", "%T"])
+    if listed is None:
+        return False if _command(["squeue", "-h", "-o", "%i"]) is not None else None
+    return bool(listed.strip())
+
+
+def mark_dead(run_dir: Path | None, cause: str) -> None:
+    """The run of a job that died is marked failed with the cause (a finished run never)."""
+    if run_dir is None or not run_dir.is_dir():
+        return
+    status = records.read_status(run_dir) or {}
+    if status.get("state") == "finished":
+        return
+    try:
+        records.write_status(run_dir, "failed", error=cause)
+    except ThesisError:
+        pass  # an unwritable results folder: the summary row still says what happened
