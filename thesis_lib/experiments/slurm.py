@@ -13,9 +13,13 @@ where it works, else from the job's log (cancelled, time limit, out of memory).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -111,12 +115,41 @@ class CheckpointableCell:
         self.arguments = arguments
 
     def __call__(self) -> dict[str, Any]:
+        if os.environ.get("SLURM_JOB_ID"):
+            signal.signal(signal.SIGTERM, _stop_on_sigterm)
         return self.function(*self.arguments)
+
+
+def _stop_on_sigterm(signum: int, frame: Any) -> None:
+    """scancel or a requeue: SLURM signals this process, not the notebook's kernel (a session
+    of its own), which would otherwise train on through the grace period. The job ends
+    without a result, so the grid asks SLURM what happened (a requeued job comes back)."""
+    stop_kernels()
+    sys.stderr.write("thesis: stopped by SIGTERM (job cancelled, preempted or requeued)\n")
+    sys.stderr.flush()
+    os._exit(128 + signum)
+
+
+def stop_kernels() -> None:
+    """Terminate this process's child processes (the papermill kernel) with their groups."""
+    me = str(os.getpid())
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[1] == me:  # the parent process id
+            child = int(stat.parent.name)
+            try:
+                os.killpg(os.getpgid(child), signal.SIGTERM)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.kill(child, signal.SIGTERM)
 
     def checkpoint(self):
         import submitit
 
-        # The old attempt stops here; its papermill kernel is ended with the job's step.
+        stop_kernels()  # the old attempt stops training now, not when the step is killed
         return submitit.helpers.DelayedSubmission(CheckpointableCell(self.function,
                                                                      *self.arguments))
 
