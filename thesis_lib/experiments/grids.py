@@ -46,6 +46,7 @@ from thesis_lib.errors import ConfigError, ThesisError
 from thesis_lib.experiments import slurm as slurm_requests
 from thesis_lib.experiments.execute import PROGRESS_PREFIX, stderr_to
 from thesis_lib.training import records
+from thesis_lib.training.fingerprint import data_fingerprint
 from thesis_lib.training.run import check_config, plan_run
 
 DEFAULT_NOTEBOOK = "notebooks/03_train.ipynb"
@@ -419,7 +420,8 @@ def summary(grid: Grid) -> pd.DataFrame:
             config = make_config(cell.get("profile"),
                                  **{k: v for k, v in cell.items() if k != "profile"})
             check_config(config)
-            run_dir = plan_run(config).run_dir
+            # The folder plan_run would choose, without its refusal of a run that is live here.
+            run_dir = config.runs_dir / config.run_id(data_fingerprint(config).value)
         except ConfigError as error:
             rows.append({"cell": name, "state": "invalid", "error": str(error)})
             continue

@@ -274,13 +274,15 @@ def is_job_alive(job_id: str) -> bool | None:
 
 
 def mark_dead(run_dir: Path | None, cause: str) -> None:
-    """The run of a job that died is marked failed with the cause (a finished run never)."""
-    if run_dir is None or not run_dir.is_dir():
+    """The run of a job that died is marked failed with the cause (a finished run never); a
+    job that died before it made the run folder leaves the folder with just this status."""
+    if run_dir is None:
         return
     status = records.read_status(run_dir) or {}
     if status.get("state") == "finished":
         return
     try:
+        run_dir.mkdir(parents=True, exist_ok=True)
         records.write_status(run_dir, "failed", error=cause)
-    except ThesisError:
+    except (OSError, ThesisError):
         pass  # an unwritable results folder: the summary row still says what happened
