@@ -119,6 +119,13 @@ class CheckpointableCell:
             signal.signal(signal.SIGTERM, _stop_on_sigterm)
         return self.function(*self.arguments)
 
+    def checkpoint(self):
+        import submitit
+
+        stop_kernels()  # the old attempt stops training now, not when the step is killed
+        return submitit.helpers.DelayedSubmission(CheckpointableCell(self.function,
+                                                                     *self.arguments))
+
 
 def _stop_on_sigterm(signum: int, frame: Any) -> None:
     """scancel or a requeue: SLURM signals this process, not the notebook's kernel (a session
@@ -145,13 +152,6 @@ def stop_kernels() -> None:
             except OSError:
                 with contextlib.suppress(OSError):
                     os.kill(child, signal.SIGTERM)
-
-    def checkpoint(self):
-        import submitit
-
-        stop_kernels()  # the old attempt stops training now, not when the step is killed
-        return submitit.helpers.DelayedSubmission(CheckpointableCell(self.function,
-                                                                     *self.arguments))
 
 
 def submit_cells(function, arguments: list[tuple], folder: Path,
