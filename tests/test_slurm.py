@@ -210,3 +210,15 @@ def test_a_requeued_cell_resumes_from_its_last_epoch(tiny_dataset, tiny_values, 
     assert row["state"] == "finished", row.to_dict()
     assert epochs_done(run_dir) == 12
     assert records.read_status(run_dir)["attempts"] >= 2
+
+
+def test_the_pipeline_checks_its_slurm_requests_before_running_a_notebook(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "thesis_lib", "pipeline", "--profile", "smoke",
+                           "--results-dir", str(tmp_path / "results"), "--executor", "slurm",
+                           "--slurm", "slurm_partition=no_such_partition"],
+                          capture_output=True, text=True, timeout=120)
+
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        done.stderr.strip().splitlines()[0]] and "no_such_partition" in done.stderr
+    assert not (tmp_path / "results" / "notebooks" / "01_data_exploration.ipynb").exists()

@@ -18,6 +18,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pipeline.add_argument("--profile", default="thesis",
                           help="training profile: thesis, demo, smoke or a YAML path "
                                "(default: thesis)")
+    pipeline.add_argument("--executor", choices=["local", "slurm"], default="local",
+                          help="where notebook 04 trains its grid: here, or as one SLURM array "
+                               "job (results and environment on a shared filesystem)")
+    pipeline.add_argument("--slurm", action="append", default=[], metavar="NAME=VALUE",
+                          help="SLURM request of 04's cells over the profile's defaults, e.g. "
+                               "slurm_partition=gpu, mem_gb=48, timeout_min=1440")
     _add_common_options(pipeline)
     pipeline.set_defaults(func=pipeline_command)
 
@@ -44,8 +50,12 @@ def pipeline_command(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {args.jobs}")
     started = time.monotonic()
+    from thesis_lib.config.conversion import parse_assignments
+
     results = run_pipeline(args.profile, data_dir=args.data_dir, results_dir=args.results_dir,
-                           jobs=args.jobs, notebooks=tuple(args.notebooks))
+                           jobs=args.jobs, notebooks=tuple(args.notebooks),
+                           executor=getattr(args, "executor", "local"),
+                           slurm=parse_assignments(getattr(args, "slurm", [])))
     minutes = (time.monotonic() - started) / 60
     print(f"\npipeline ({args.profile}) finished in {minutes:.1f} min")
     print(report_outputs(results))
