@@ -34,6 +34,9 @@ chmod 600 /etc/slurm/slurmdbd.conf
 cp "$here/cgroup.conf" /etc/slurm/cgroup.conf
 
 running() { pgrep -x "$1" >/dev/null 2>&1; }
+# Daemons already running read the configuration written above again.
+reconfigure=0
+running slurmctld && reconfigure=1
 wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
     local seconds=$1 what=$2; shift 2
     for _ in $(seq "$seconds"); do "$@" >/dev/null 2>&1 && return 0; sleep 1; done
@@ -52,6 +55,7 @@ running slurmdbd || /usr/sbin/slurmdbd
 wait_for 60 slurmdbd sacctmgr -n list cluster
 sacctmgr -n list cluster format=cluster | grep -qw workbench || sacctmgr -i add cluster workbench >/dev/null
 running slurmctld || /usr/sbin/slurmctld
+[ "$reconfigure" = 0 ] || scontrol reconfigure
 wait_for 60 slurmctld scontrol ping
 running slurmd || /usr/sbin/slurmd
 wait_for 60 "the node" bash -c "sinfo -h -N -o %t | grep -Eq '^(idle|mix|alloc)'"
