@@ -385,7 +385,8 @@ def _planned_row(cell: dict[str, Any], notebook: str, name: str, force: bool) ->
 def _with_memory(cause: str | None, requests: dict[str, Any]) -> str:
     cause = cause or "unknown"
     if cause.startswith("out of memory") and requests.get("mem_gb"):
-        return f"out of memory: {requests['mem_gb']} GB requested"
+        peak = cause.removeprefix("out of memory")  # ", peak 4.1 GB" where accounting works
+        return f"out of memory: {requests['mem_gb']} GB requested{peak}"
     return cause
 
 

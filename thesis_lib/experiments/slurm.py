@@ -239,7 +239,7 @@ def death_cause(job) -> str:
         except OSError:
             continue
     if state.startswith("OUT_OF_ME") or re.search(r"oom[-_ ]kill|out of memory", log, re.I):
-        return "out of memory"
+        return "out of memory" + _peak_memory(job.job_id)
     if state.startswith("TIMEOUT") or "DUE TO TIME LIMIT" in log or "timed-out too many" in log:
         return "time limit reached" + (" too many times" if "too many" in log else "")
     cancelled = re.search(r"CANCELLED AT \S+ (?:DUE TO (\w+)|by (\S+))?", log)
@@ -252,6 +252,15 @@ def death_cause(job) -> str:
         return f"the job ended as {state.split()[0].lower()}"
     lines = [line for line in log.splitlines() if "Bypassing signal" not in line and line]
     return f"the job died without a result ({lines[-1] if lines else 'no log'})"
+
+
+def _peak_memory(job_id: str) -> str:
+    """``, peak 4.1 GB`` from accounting (the largest step's MaxRSS), or nothing without it."""
+    listed = _command(["sacct", "-n", "-P", "-j", job_id, "-o", "MaxRSS"]) or ""
+    units = {"K": 1024**-2, "M": 1024**-1, "G": 1.0}
+    peaks = [float(value[:-1]) * units[value[-1]] for value in listed.split()
+             if value[-1:] in units and value[:-1].replace(".", "", 1).isdigit()]
+    return f", peak {max(peaks):.2f} GB" if peaks else ""
 
 
 def _error_line(message: str) -> str:
