@@ -103,6 +103,10 @@ def _command(arguments: list[str], timeout: float = 30) -> str | None:
 # --- the cell as a checkpointable job
 
 
+# Set in a job once submitit checkpoints it for a requeue.
+_requeuing = False
+
+
 class CheckpointableCell:
     """One grid cell as a submitit job that submitit requeues on time limit or preemption.
 
@@ -117,11 +121,19 @@ class CheckpointableCell:
     def __call__(self) -> dict[str, Any]:
         if os.environ.get("SLURM_JOB_ID"):
             signal.signal(signal.SIGTERM, _stop_on_sigterm)
-        return self.function(*self.arguments)
+        try:
+            return self.function(*self.arguments)
+        finally:
+            if _requeuing:
+                # The kernel was stopped for a requeue and papermill reported that as an
+                # error of its own: this attempt leaves no result, the next one gives it.
+                os._exit(1)
 
     def checkpoint(self):
         import submitit
 
+        global _requeuing
+        _requeuing = True
         stop_kernels()  # the old attempt stops training now, not when the step is killed
         return submitit.helpers.DelayedSubmission(CheckpointableCell(self.function,
                                                                      *self.arguments))
