@@ -68,12 +68,10 @@ def test_default_taps_bounds():
 
 @pytest.mark.parametrize("name", ["EfficientNetV2B0", "EfficientNetV2B2"])
 def test_documented_stage_ends_match_keras(name):
-    """The tap table in the docstring (names and shapes at 256 px) is what Keras builds."""
+    """The stage-end table (names and shapes at 256 px) is what Keras builds."""
     model = load_backbone(name, image_size=256, weights=None)
-    documentation = " ".join(backbones.__doc__.split())
     for layer_name, shape in BACKBONES[name].stage_ends:
         assert tuple(model.get_layer(layer_name).output.shape[1:]) == shape
-        assert f"{layer_name} {shape[0]}x{shape[1]}x{shape[2]}" in documentation
     candidates = tap_candidates(model)
     assert candidates[0] == "stem_activation" and candidates[-1] == "top_activation"
     assert {layer for layer, _ in BACKBONES[name].stage_ends} <= set(candidates)

@@ -1,15 +1,6 @@
-"""Significance tests for comparing networks: from run records and from published tables.
-
-Three modules, by purpose:
-
-- ``hypothesis_tests``: the tests and intervals on numbers (Welch, pooled and paired t-tests
-  with the CI of the difference, Hedges' g, Holm, ANOVA and Kruskal-Wallis, exact McNemar, the
-  bootstrap CI of an accuracy, seeds for a target power);
-- ``comparisons``: the same on run records: every setting against the baseline trained like it,
-  the module-count family, McNemar on two runs' predictions, the re-test of a published table;
-- ``statements``: comparison tables as text (differences and CIs in percentage points).
-
-Everything public is importable from ``thesis_lib.analysis`` itself.
+"""Significance tests for comparing networks, from run records and from published tables:
+``hypothesis_tests`` (on numbers), ``comparisons`` (on run records) and ``statements`` (as text).
+Everything public of the three is importable from ``thesis_lib.analysis`` itself.
 """
 
 from thesis_lib.analysis.comparisons import (

@@ -1,9 +1,7 @@
-"""Comparisons of run records: every setting against its reference, module-count families,
-McNemar on two runs' predictions, and the re-test of a published table.
+"""Comparisons of run records and published tables: every setting against its reference,
+module-count families, McNemar on two runs' predictions (docs/statistics.md).
 
-Differences are setting - reference. Runs are grouped by setting (``thesis_lib.config.settings``),
-never by (variant, modules) alone, and each step of a study is compared with the setting without
-it, trained the same way (:func:`compare_variants`).
+Differences are setting - reference; runs are grouped by setting, never by (variant, modules).
 """
 
 from __future__ import annotations
@@ -48,8 +46,7 @@ def mcnemar_runs(
     dataset: str = OWN_TEST_SPLIT,
 ) -> McNemarResult:
     """Exact McNemar test of two runs' :func:`~analysis.results.load_predictions` on one
-    evaluation dataset (``"test"``: their own test split, so the same split seed), images
-    matched by path.
+    evaluation dataset (``"test"``: their own test splits, so runs of one seed), by path.
 
     Raises:
         DataError: the runs did not predict the same images, or disagree on their labels.
@@ -105,8 +102,7 @@ def _test_columns(prefix: str, result: ComparisonResult) -> dict:
 
 
 def _unpaired_columns(test, *args, alpha: float, power: float, **options) -> dict:
-    """The Welch and pooled columns of ``test(*args, ...)`` (``compare_samples`` or
-    ``compare_from_summary``), Hedges' g and the seeds for ``power``."""
+    """The Welch and pooled columns of ``test(*args, ...)``, Hedges' g and seeds for power."""
     columns = {}
     for prefix, equal_var in (("welch", False), ("pooled", True)):
         result = test(*args, equal_var=equal_var, alpha=alpha, **options)
@@ -117,8 +113,7 @@ def _unpaired_columns(test, *args, alpha: float, power: float, **options) -> dic
 
 
 def _design(rows: pd.DataFrame, reference_rows: pd.DataFrame) -> str:
-    """How the runs of a setting and its reference relate: the same seed means the same split
-    and the same data order, so runs of equal seeds pair."""
+    """How the runs of a setting and its reference pair: one seed, one split and data order."""
     seeds, reference_seeds = set(rows["seed"]), set(reference_rows["seed"])
     shared = len(seeds & reference_seeds)
     if seeds == reference_seeds:
@@ -201,18 +196,12 @@ def compare_variants(
     """Every setting against its reference on one metric (columns :data:`COMPARISON_COLUMNS`).
 
     The reference is the setting without its outermost step, trained the same way
-    (``rule="step"``, ``config.settings.find_reference``): Gram-N against the baseline, Gram-N
-    + contrastive-center loss against Gram-N, a tap or activation variant against the default
-    Gram-N; ``rule="baseline"`` compares every setting with the plain baseline. A setting
-    without its reference gets a row with a note and no test.
-
-    Per setting: n, mean, SD, ``diff`` (setting - reference), the ``design`` (paired by seed
-    when both ran the same seeds: the same split and data order), Welch, pooled and paired
-    (over the ``paired_n`` shared seeds) t-tests with the CI at ``confidence`` = 1 - alpha,
-    Hedges' g, the seeds needed for ``power``, Holm-adjusted p-values over the ``holm_m``
-    tested settings of one dataset, and ``outcome``: "better"/"worse" (a significant Welch
-    difference, read with the metric's direction, ``results.LOWER_IS_BETTER``), "not
-    significant" or "no test". Each seed counts once per setting.
+    (``rule="step"``, ``config.settings.find_reference``); ``rule="baseline"`` compares every
+    setting with the plain baseline. A setting without its reference gets a row with a note.
+    Per setting: ``diff`` (setting - reference), the ``design`` of the runs, Welch, pooled and
+    paired t-tests at ``confidence`` = 1 - alpha, Hedges' g, the seeds for ``power``, Holm over
+    the ``holm_m`` tested settings of one dataset, and the ``outcome`` (by the Welch test and
+    the metric's direction, ``results.LOWER_IS_BETTER``). Each seed counts once per setting.
 
     Args:
         runs: the table of ``collect_runs``; its settings form the Holm family, so pass one
@@ -277,9 +266,8 @@ def compare_variants(
 
 def outcome(diff: float, rejected: bool, p_value: float, *,
             higher_is_better: bool = True) -> str:
-    """``"better"``/``"worse"`` for a significant difference by its sign (setting -
-    reference) and the metric's direction, ``"not significant"``, or ``"no test"`` when there
-    is no p-value."""
+    """``"better"``/``"worse"`` for a significant difference by its sign and the metric's
+    direction, ``"not significant"``, or ``"no test"`` without a p-value."""
     if not np.isfinite(p_value):
         return NO_TEST
     if not rejected:
@@ -288,8 +276,8 @@ def outcome(diff: float, rejected: bool, p_value: float, *,
 
 
 def _add_holm(table: pd.DataFrame, tests: Sequence[str], alpha: float) -> pd.DataFrame:
-    """``<test>_p_holm`` for each test, the family size ``holm_m`` (the rows with a p-value of
-    the first test), and ``significant_holm`` and ``outcome`` from the first one."""
+    """``<test>_p_holm`` per test; ``holm_m``, ``significant_holm`` and ``outcome`` of the
+    first."""
     for test in tests:
         p_values = table[f"{test}_p"].to_numpy(dtype=float)
         reject, adjusted = holm(p_values, alpha=alpha)
@@ -318,8 +306,8 @@ def compare_summary_table(
     power: float = 0.8,
 ) -> pd.DataFrame:
     """Every row of a published results table against its baseline row, from the summary
-    statistics alone (:func:`compare_from_summary`): the columns of :func:`compare_variants`
-    that summary statistics allow (no paired test).
+    statistics alone (:func:`compare_from_summary`): :func:`compare_variants`' columns but the
+    paired test.
 
     Args:
         summary: one row per network.
@@ -359,11 +347,8 @@ def published_interval_readings(
     network: str = "network",
     alpha: float = 0.05,
 ) -> pd.DataFrame:
-    """Which row and reading of a published table give a published confidence interval.
-
-    A report that prints an interval of "proposed - baseline" without naming the row leaves two
-    unknowns besides the row: whether its SDs are sample or population SDs, and whether the
-    interval is Welch's or the pooled-variance t. Each combination is recomputed here.
+    """Which row and reading of a published table give a published confidence interval: each
+    candidate row with sample or population SDs and the Welch or pooled t, recomputed.
 
     Args:
         summary: the published table (``network``, ``mean``, ``sd``, ``n``; fractions).
@@ -371,9 +356,8 @@ def published_interval_readings(
         published_pp: the published interval, in percentage points.
 
     Returns:
-        One row per (row, SDs, test): ``network``, ``sds`` (``"sample"``/``"population"``),
-        ``test``, ``ci_low_pp``, ``ci_high_pp`` and ``distance_pp`` (the larger of the two
-        bounds' distances from the published ones), closest first.
+        One row per (row, SDs, test): ``network``, ``sds``, ``test``, ``ci_low_pp``,
+        ``ci_high_pp`` and ``distance_pp`` (the larger bound's distance), closest first.
     """
     records = []
     for name in rows:
@@ -399,11 +383,8 @@ def module_count_family(
     metric: str = "accuracy",
     dataset: str = OWN_TEST_SPLIT,
 ) -> pd.DataFrame:
-    """The rows of the settings that differ from their baseline in the number of modules only:
-    ``variant`` with the default taps, activation... and its baseline (``modules`` = 0).
-
-    These are what "accuracy against the number of Gram modules" compares; a tap or activation
-    ablation with the same module count is another family and stays out.
+    """The rows of the settings that differ from their baseline in the number of modules only
+    (``variant`` with the default taps, activation...), and the baseline's as ``modules`` = 0.
 
     Raises:
         DataError: no baseline, or settings of ``variant`` with baselines of several trainings or
@@ -443,12 +424,9 @@ def compare_module_counts(
     metric: str = "accuracy",
     dataset: str = OWN_TEST_SPLIT,
 ) -> GroupTestResult:
-    """ANOVA and Kruskal-Wallis of ``metric`` across the module counts of ``variant`` (the
-    settings of :func:`module_count_family`); the baseline's runs join as 0 modules when
-    ``baseline`` is given (a Gram model with 0 modules is the baseline).
-
-    Groups with a single run are left out (a group needs 2 values for a variance).
-    """
+    """ANOVA and Kruskal-Wallis of ``metric`` across the module counts of
+    :func:`module_count_family`, the baseline as 0 modules unless ``baseline`` is None; groups
+    of a single run are left out (no variance)."""
     family = module_count_family(runs, variant=variant, baseline=baseline or "baseline",
                                  metric=metric, dataset=dataset)
     if baseline is None:
@@ -463,7 +441,7 @@ def compare_module_counts(
 def paired_run_test(runs: pd.DataFrame, comparison: pd.Series,
                     results_dir: str | os.PathLike, *, confidence: float = 0.95) -> dict | None:
     """The exact McNemar test of one network's run against its reference's run of the same
-    seed (the same test images), and the Wilson interval of that run's accuracy.
+    seed, and the Wilson interval of that run's accuracy.
 
     Args:
         comparison: one row of :func:`compare_variants`.

@@ -1,27 +1,17 @@
 """The embeddings a trained network makes of images, and how well they separate the classes.
 
-The embedding of an image is the fused feature vector the classifier reads: the input of the
-network's layer named "dropout" (``thesis_lib.models.embedding_output``: the pooled backbone
-features, concatenated with the Gram modules' vectors in the Gram networks; the FC-512 output
-in GramNet).
+The embedding of an image is the fused feature vector the classifier reads
+(``thesis_lib.models.embedding_output``). Tables of embeddings are written as Parquet: one typed
+file per set of images with the run and classes in its ``attrs`` (``.npz`` + CSV would be two
+files that can drift apart, and CSV triples the size of float32 columns).
 
-File format: Parquet (pyarrow): one typed, compressed file per set of images, with the metadata
-columns, the class probabilities and the embedding as float32 columns ``emb_0000``, ...; the
-run, its classes and the layer are in the table's ``attrs``. (``.npz`` + CSV would be two files
-that can drift apart, and CSV turns 32-bit floats into text three times the size.)
+t-SNE (scikit-learn, seeded) after a seeded PCA to 50 dimensions, as its authors recommend; a
+map shows neighbourhoods, not distances, so cluster scores are computed on the embeddings.
 
-Why t-SNE: scikit-learn's t-SNE (van der Maaten & Hinton 2008) is already a dependency and is
-seeded; UMAP would add a package. As those authors recommend, embeddings of more than 50
-dimensions are first reduced to 50 by a seeded PCA. A t-SNE map shows neighbourhoods, not
-distances between clusters: the cluster scores are computed on the embeddings, never on the map.
-
-The chance level of the ambiguous share. The share depends on the classes' number and sizes as
-much as on the embedding: on pure noise it is about 99 % for eight balanced classes, 38 % for
-two and 5 % for a 5 % minority class. So it is reported beside the share with the labels
-randomly permuted on the same k-nearest-neighbour graph (seeded, the mean over a few
-permutations): an embedding separates the classes as far as its share lies below that level.
-(Its expectation is sum_c n_c / N * P(H_c < k / 2), H_c hypergeometric: n_c - 1 of N - 1, k
-drawn; the permutations estimate it on the data as they are.)
+The ambiguous share depends on the classes' number and sizes as much as on the embedding (on
+noise: 99 % for eight balanced classes, 38 % for two), so it is reported beside its chance
+level: the share with the labels permuted on the same k-nearest-neighbour graph. (Its
+expectation is sum_c n_c / N * P(H_c < k / 2), H_c hypergeometric: n_c - 1 of N - 1, k drawn.)
 """
 
 from __future__ import annotations
@@ -36,9 +26,9 @@ import pandas as pd
 
 from thesis_lib import files
 from thesis_lib.analysis.predict import TrainedRun, as_run, run_images, run_network
+from thesis_lib.analysis.results import load_predictions
 from thesis_lib.data import adapters
 from thesis_lib.errors import ConfigError, DataError
-from thesis_lib.files import read_json, write_json
 
 EMBEDDING_PREFIX = "emb_"
 DEFAULT_NEIGHBOURS = 10
@@ -54,11 +44,7 @@ CLUSTER_SCORE_LABELS = {
 
 
 def embedding_network(model: Any) -> Any:
-    """A Keras model with two outputs: the fused embedding and the class probabilities.
-
-    Raises:
-        ConfigError: the model has no "dropout" layer (not a ``build_model`` network).
-    """
+    """A Keras model with two outputs: the fused embedding and the class probabilities."""
     import keras
 
     from thesis_lib.models.embeddings import embedding_output
@@ -101,22 +87,15 @@ def compute_run_embeddings(
 ) -> pd.DataFrame:
     """:func:`compute_embeddings` of the images and labels of the run's ``predictions.csv``
     under ``dataset`` ("test": its own test split, or a name given to ``thesis evaluate``),
-    the images its metrics were computed on. A file moved or changed since is left out and
-    counted in ``skipped``.
-
-    Raises:
-        DataError: no predictions under that name (the message lists the recorded ones).
-    """
+    the images its metrics were computed on; a file moved or changed since is ``skipped``."""
     run = as_run(run)
     network = embedding_network(run.model)
-    path = run.run_dir / "predictions.csv"
-    if not path.is_file():
-        raise DataError(f"{run.run_dir}: no predictions.csv")
-    recorded = pd.read_csv(path)
+    recorded = load_predictions(run.run_dir)
     rows = recorded[recorded["dataset"] == dataset].drop_duplicates("path")
     if rows.empty:
         names = ", ".join(sorted(recorded["dataset"].astype(str).unique())) or "none"
-        raise DataError(f"{path}: no predictions of dataset {dataset!r} (recorded: {names})")
+        raise DataError(f"{run.run_dir / 'predictions.csv'}: no predictions of dataset "
+                        f"{dataset!r} (recorded: {names})")
     scan = adapters.read_images(rows["path"].tolist(), min_side=None, cache=False,
                                 progress=progress)
     labels = rows.set_index("path")["label_index"].astype(int)
@@ -153,23 +132,12 @@ def _embed(run: TrainedRun, network: Any, frame: pd.DataFrame, skipped: int,
 
 
 def write_embeddings(table: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write a ``compute_embeddings`` table as Parquet (pyarrow, a dependency) atomically.
-
-    Raises:
-        ConfigError: a file name that does not end in ``.parquet``.
-    """
+    """Write a ``compute_embeddings`` table as Parquet atomically (``pandas.read_parquet``
+    reads it back, ``attrs`` included)."""
     path = Path(path)
     if path.suffix.lower() != ".parquet":
         raise ConfigError(f"{path}: embeddings are written as Parquet; name the file *.parquet")
     return files.atomic_write(path, lambda tmp: table.to_parquet(tmp, index=False))
-
-
-def read_embeddings(path: str | os.PathLike) -> pd.DataFrame:
-    """Read an embedding file written by ``write_embeddings`` (``attrs`` included)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such embedding file")
-    return pd.read_parquet(path)
 
 
 def embedding_matrix(table: pd.DataFrame) -> np.ndarray:
@@ -194,11 +162,7 @@ def _labelled(embeddings, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def cluster_scores(embeddings: np.ndarray, labels: Sequence[Any]) -> dict[str, float]:
     """How well the labelled samples' classes form clusters in the embedding (scikit-learn,
     Euclidean): ``silhouette`` (in [-1, 1]) and ``calinski_harabasz`` (> 0), higher is
-    better; ``davies_bouldin`` (>= 0), lower is better.
-
-    Raises:
-        DataError: fewer than two classes, or no more samples than classes.
-    """
+    better; ``davies_bouldin`` (>= 0), lower is better."""
     from sklearn import metrics
 
     _, matrix, codes = _labelled(embeddings, labels)
@@ -216,8 +180,7 @@ def cluster_scores(embeddings: np.ndarray, labels: Sequence[Any]) -> dict[str, f
 def _neighbour_graph(embeddings: np.ndarray, labels: Sequence[Any], k: int
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(known, codes, neighbours)``: which samples are labelled, their integer labels, and
-    for each labelled sample the indices (into the labelled samples) of its ``k`` nearest
-    labelled neighbours, itself excluded by index."""
+    per labelled sample its ``k`` nearest labelled neighbours, itself excluded by index."""
     from sklearn.neighbors import NearestNeighbors
 
     known, matrix, codes = _labelled(embeddings, labels)
@@ -229,34 +192,19 @@ def _neighbour_graph(embeddings: np.ndarray, labels: Sequence[Any], k: int
     return known, codes, neighbours
 
 
-def _ambiguous(codes: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
-    """Per labelled sample: more than half of its neighbours have another label."""
-    return (codes[neighbours] != codes[:, None]).mean(axis=1) > 0.5
-
-
-def _permuted_share(codes: np.ndarray, neighbours: np.ndarray, permutations: int,
-                    seed: int) -> float:
-    """The mean ambiguous share over ``permutations`` seeded permutations of the labels on the
-    same neighbour graph."""
-    if isinstance(permutations, bool) or not isinstance(permutations, int | np.integer) or \
-            permutations < 1:
-        raise ConfigError(f"permutations must be a positive whole number, got {permutations!r}")
-    rng = np.random.default_rng(seed)
-    return float(np.mean([_ambiguous(rng.permutation(codes), neighbours).mean()
-                          for _ in range(permutations)]))
+def _disagreement(codes: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
+    """Per labelled sample, the share of its neighbours with another label."""
+    return (codes[neighbours] != codes[:, None]).mean(axis=1)
 
 
 def neighbour_disagreement(embeddings: np.ndarray, labels: Sequence[Any], *,
                            k: int = DEFAULT_NEIGHBOURS) -> np.ndarray:
-    """Per labelled sample, the share of its ``k`` nearest neighbours (Euclidean, among the
-    labelled samples, the sample itself excluded) whose class differs from its own.
-
-    The sample is excluded by its index, not by distance: an exact duplicate of another class
-    counts as a neighbour. Unlabelled samples get NaN.
-    """
+    """Per labelled sample, the share of its ``k`` nearest labelled neighbours (Euclidean)
+    whose class differs from its own; NaN for unlabelled samples. The sample itself is left
+    out by index, not by distance: an exact duplicate of another class is a neighbour."""
     known, codes, neighbours = _neighbour_graph(embeddings, labels, k)
     shares = np.full(len(known), np.nan)
-    shares[known] = (codes[neighbours] != codes[:, None]).mean(axis=1)
+    shares[known] = _disagreement(codes, neighbours)
     return shares
 
 
@@ -268,7 +216,12 @@ def chance_ambiguous_share(embeddings: np.ndarray, labels: Sequence[Any], *,
     samples on the same neighbour graph, averaged over ``permutations`` seeded permutations
     (see the module's notes). Unlabelled samples (None / NaN) are left out."""
     _, codes, neighbours = _neighbour_graph(embeddings, labels, k)
-    return _permuted_share(codes, neighbours, permutations, seed)
+    if isinstance(permutations, bool) or not isinstance(permutations, int | np.integer) or \
+            permutations < 1:
+        raise ConfigError(f"permutations must be a positive whole number, got {permutations!r}")
+    rng = np.random.default_rng(seed)
+    return float(np.mean([(_disagreement(rng.permutation(codes), neighbours) > 0.5).mean()
+                          for _ in range(permutations)]))
 
 
 def ambiguous_samples(embeddings: np.ndarray, labels: Sequence[Any], *,
@@ -312,10 +265,10 @@ def _error_rate(wrong: np.ndarray, chosen: np.ndarray) -> float:
 def embedding_record(table: pd.DataFrame, *, k: int = DEFAULT_NEIGHBOURS,
                      prefix: str = RECORD_PREFIX, permutations: int = DEFAULT_PERMUTATIONS,
                      seed: int = 0) -> dict[str, float | int]:
-    """The cluster scores of one run's embeddings, as a flat dict for its record (keys with
-    ``prefix``): the :func:`cluster_scores`, the ambiguous share of the labelled images and
-    its :func:`chance_ambiguous_share`, how that was drawn, and the error rates of the
-    ambiguous and of the other labelled images (NaN where a group is empty).
+    """The cluster scores of one run's embeddings as a flat dict for its record (keys with
+    ``prefix``): :func:`cluster_scores`, the ambiguous share of the labelled images beside its
+    :func:`chance_ambiguous_share`, and the error rates of the ambiguous and the other
+    labelled images (NaN where a group is empty).
 
     Args:
         table: A ``compute_embeddings`` table (or any with ``emb_`` columns, ``label_index``
@@ -324,9 +277,8 @@ def embedding_record(table: pd.DataFrame, *, k: int = DEFAULT_NEIGHBOURS,
     embeddings = embedding_matrix(table)
     labels = table["label_index"].astype("Int64")
     scores = cluster_scores(embeddings, labels)
-    known, codes, neighbours = _neighbour_graph(embeddings, labels, k)
-    ambiguous = np.zeros(len(known), dtype=bool)
-    ambiguous[known] = _ambiguous(codes, neighbours)
+    known = labels.notna().to_numpy()
+    ambiguous = ambiguous_samples(embeddings, labels, k=k)
     wrong = (table["predicted_index"].to_numpy() !=
              labels.fillna(-1).to_numpy(dtype=int)) & known
     record: dict[str, float | int] = {
@@ -335,7 +287,8 @@ def embedding_record(table: pd.DataFrame, *, k: int = DEFAULT_NEIGHBOURS,
         "dimensions": int(embeddings.shape[1]),
         **scores,
         "ambiguous_share": float(ambiguous[known].mean()),
-        "ambiguous_share_chance": _permuted_share(codes, neighbours, permutations, seed),
+        "ambiguous_share_chance": chance_ambiguous_share(embeddings, labels, k=k,
+                                                         permutations=permutations, seed=seed),
         "chance_permutations": int(permutations),
         "chance_seed": int(seed),
         "neighbours": int(k),
@@ -345,24 +298,14 @@ def embedding_record(table: pd.DataFrame, *, k: int = DEFAULT_NEIGHBOURS,
     return {f"{prefix}{key}": value for key, value in record.items()}
 
 
-def run_embedding_record(run: TrainedRun | str | os.PathLike, dataset: str = "test", *,
-                         k: int = DEFAULT_NEIGHBOURS, **options: Any) -> dict[str, float | int]:
-    """``embedding_record`` of a run's recorded images (``compute_run_embeddings``): by
-    default its test split, the images of its ``metrics.json``."""
-    return embedding_record(compute_run_embeddings(run, dataset, **options), k=k)
-
-
 def record_embedding_scores(run: TrainedRun | str | os.PathLike, *, k: int = DEFAULT_NEIGHBOURS,
                             dataset: str = "test") -> dict[str, float | int]:
     """The cluster scores of a finished run's test embeddings, kept in its ``metrics.json``
-    under ``embedding`` (``collect_runs`` reads them as columns ``embedding_silhouette``...).
-
-    A record already holding the scores of the same ``k`` is read, not computed again (one
-    written before the chance level was recorded is computed again, to add it).
-    """
+    under ``embedding`` (``collect_runs`` reads them as ``embedding_silhouette``...). Scores of
+    the same ``k`` already there are read, unless written before the chance level was."""
     run = as_run(run)
     path = run.run_dir / "metrics.json"
-    metrics = read_json(path)
+    metrics = files.read_json(path)
     section = metrics if dataset == "test" else metrics.get("datasets", {}).get(dataset, {})
     stored = section.get("embedding")
     if isinstance(stored, dict) and stored.get("neighbours") == k and \
@@ -371,5 +314,5 @@ def record_embedding_scores(run: TrainedRun | str | os.PathLike, *, k: int = DEF
     record = embedding_record(compute_run_embeddings(run, dataset, progress=False), k=k,
                               prefix="")
     section["embedding"] = record
-    write_json(path, metrics)
+    files.write_json(path, metrics)
     return record

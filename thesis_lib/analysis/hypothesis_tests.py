@@ -1,9 +1,7 @@
 """Hypothesis tests and intervals, on numbers: samples, or a published table's means and SDs.
 
-Every difference is ``a - b``. The statistics come from scipy and statsmodels: pooled, Welch
-and paired t-tests with the CI of the difference, Hedges' g, Holm's correction, ANOVA and
-Kruskal-Wallis, the exact McNemar test, the Wilson (or Clopper-Pearson) interval of a
-proportion, a seeded bootstrap CI of an accuracy (prefer Wilson), and seeds for 80 % power.
+Every difference is ``a - b``. The statistics come from scipy and statsmodels; which test the
+notebooks use where, and why, is in docs/statistics.md.
 """
 
 from __future__ import annotations
@@ -53,9 +51,6 @@ class ComparisonResult:
     n_b: int
     alpha: float
 
-    def as_dict(self) -> dict:
-        return asdict(self)
-
 
 def mean_half_width(sd, n, confidence: float = 0.95) -> np.ndarray:
     """Half-width of the Student-t interval of a mean, t_{(1+confidence)/2, n-1} * sd / sqrt(n),
@@ -71,6 +66,19 @@ def _check_alpha(alpha: float) -> None:
         raise ConfigError(f"alpha must be between 0 and 1, got {alpha}")
 
 
+def _check_confidence(confidence: float) -> None:
+    if isinstance(confidence, bool) or not isinstance(confidence, int | float) or \
+            not 0 < confidence < 1:
+        raise ConfigError(f"confidence must be a level in (0, 1), e.g. 0.95, got {confidence!r}")
+
+
+def _sample_sds(sds, ns, sd_ddof: int):
+    """Sample SDs (ddof = 1) from SDs with ``sd_ddof``: population SDs times sqrt(n / (n - 1))."""
+    if sd_ddof not in (0, 1):
+        raise ConfigError(f"sd_ddof must be 0 (population SD) or 1 (sample SD), got {sd_ddof}")
+    return sds if sd_ddof == 1 else sds * np.sqrt(ns / (ns - 1))
+
+
 def _sample(values, name: str) -> np.ndarray:
     """A 1-D float array of at least two finite values."""
     array = np.asarray(values, dtype=float).ravel()
@@ -82,11 +90,17 @@ def _sample(values, name: str) -> np.ndarray:
 
 
 def _hedges_g(mean_a, sd_a, n_a, mean_b, sd_b, n_b) -> float:
-    """Hedges' g of ``a - b`` from sample SDs (ddof = 1); NaN when both SDs are zero."""
+    """Hedges' g of ``a - b`` from sample SDs; NaN when both SDs are zero."""
     if sd_a == 0 and sd_b == 0:
         return math.nan
     g, _variance = effectsize_smd(mean_a, sd_a, n_a, mean_b, sd_b, n_b)
     return float(g)
+
+
+def _comparison(test, mean_a, mean_b, n_a, n_b, ci, t, df, p_value, se, g, alpha):
+    return ComparisonResult(test, float(mean_a - mean_b), float(ci[0]), float(ci[1]), float(t),
+                            float(df), float(p_value), float(se), g, float(mean_a),
+                            float(mean_b), int(n_a), int(n_b), alpha)
 
 
 def compare_from_summary(
@@ -111,29 +125,20 @@ def compare_from_summary(
             ``numpy.std``'s default), converted with ``sd * sqrt(n / (n - 1))``.
         equal_var: True for the pooled (Student) test, False for Welch's test.
         alpha: 1 - confidence level of the interval.
-
-    Raises:
-        ConfigError: ``sd_ddof`` not 0 or 1, or ``alpha`` outside (0, 1).
-        DataError: fewer than 2 observations in a group, a negative or non-finite SD, or
-            both SDs zero.
     """
     _check_alpha(alpha)
-    if sd_ddof not in (0, 1):
-        raise ConfigError(f"sd_ddof must be 0 (population SD) or 1 (sample SD), got {sd_ddof}")
     for name, n in (("n_a", n_a), ("n_b", n_b)):
         if int(n) != n or n < 2:
             raise DataError(f"{name} must be a whole number >= 2, got {n}")
     for name, value in (("mean_a", mean_a), ("mean_b", mean_b), ("sd_a", sd_a), ("sd_b", sd_b)):
         if not np.isfinite(value):
             raise DataError(f"{name} must be a finite number, got {value}")
-    for name, sd in (("sd_a", sd_a), ("sd_b", sd_b)):
-        if sd < 0:
-            raise DataError(f"{name} must not be negative, got {sd}")
+        if name.startswith("sd") and value < 0:
+            raise DataError(f"{name} must not be negative, got {value}")
     if sd_a == 0 and sd_b == 0:
         raise DataError("t-test undefined: both SDs are zero")
     n_a, n_b = int(n_a), int(n_b)
-    if sd_ddof == 0:
-        sd_a, sd_b = sd_a * math.sqrt(n_a / (n_a - 1)), sd_b * math.sqrt(n_b / (n_b - 1))
+    sd_a, sd_b = _sample_sds(sd_a, n_a, sd_ddof), _sample_sds(sd_b, n_b, sd_ddof)
 
     variance_a, variance_b = sd_a**2 / n_a, sd_b**2 / n_b
     if equal_var:
@@ -143,29 +148,15 @@ def compare_from_summary(
     else:
         se = math.sqrt(variance_a + variance_b)
         df = (variance_a + variance_b) ** 2 / (
-            variance_a**2 / (n_a - 1) + variance_b**2 / (n_b - 1)
-        ) if se > 0 else math.nan
+            variance_a**2 / (n_a - 1) + variance_b**2 / (n_b - 1)) if se > 0 else math.nan
     t, p_value = scipy_stats.ttest_ind_from_stats(
         mean_a, sd_a, n_a, mean_b, sd_b, n_b, equal_var=equal_var
     )
     diff = mean_a - mean_b
     half_width = scipy_stats.t.ppf(1 - alpha / 2, df) * se
-    return ComparisonResult(
-        test=POOLED if equal_var else WELCH,
-        diff=float(diff),
-        ci_low=float(diff - half_width),
-        ci_high=float(diff + half_width),
-        t=float(t),
-        df=float(df),
-        p_value=float(p_value),
-        se=float(se),
-        hedges_g=_hedges_g(mean_a, sd_a, n_a, mean_b, sd_b, n_b),
-        mean_a=float(mean_a),
-        mean_b=float(mean_b),
-        n_a=n_a,
-        n_b=n_b,
-        alpha=alpha,
-    )
+    return _comparison(POOLED if equal_var else WELCH, mean_a, mean_b, n_a, n_b,
+                       (diff - half_width, diff + half_width), t, df, p_value, se,
+                       _hedges_g(mean_a, sd_a, n_a, mean_b, sd_b, n_b), alpha)
 
 
 def compare_samples(
@@ -183,14 +174,10 @@ def compare_samples(
             seed) and the test is a one-sample t-test of ``a - b``.
         equal_var: pooled (True) or Welch (False) test; ignored when ``paired``.
         alpha: 1 - confidence level of the interval of the difference.
-
-    Raises:
-        DataError: fewer than 2 values, NaN values, paired samples of different lengths, or
-            no variation at all, where t is undefined.
     """
     _check_alpha(alpha)
+    g = hedges_g(a, b)
     a, b = _sample(a, "a"), _sample(b, "b")
-    g = _hedges_g(a.mean(), a.std(ddof=1), a.size, b.mean(), b.std(ddof=1), b.size)
     if paired:
         if a.size != b.size:
             raise DataError(f"paired t-test needs samples of equal length, got {a.size} and "
@@ -200,7 +187,7 @@ def compare_samples(
                             f"{(a - b)[0]:g}")
         differences = DescrStatsW(a - b)
         t, p_value, df = differences.ttest_mean(0.0)
-        ci_low, ci_high = differences.tconfint_mean(alpha=alpha)
+        ci = differences.tconfint_mean(alpha=alpha)
         test, se = PAIRED, differences.std_mean
     else:
         if np.ptp(a) == 0 and np.ptp(b) == 0:
@@ -209,25 +196,11 @@ def compare_samples(
         usevar = "pooled" if equal_var else "unequal"
         compared = CompareMeans(DescrStatsW(a), DescrStatsW(b))
         t, p_value, df = compared.ttest_ind(usevar=usevar)
-        ci_low, ci_high = compared.tconfint_diff(alpha=alpha, usevar=usevar)
+        ci = compared.tconfint_diff(alpha=alpha, usevar=usevar)
         test = POOLED if equal_var else WELCH
         se = compared.std_meandiff_pooledvar if equal_var else compared.std_meandiff_separatevar
-    return ComparisonResult(
-        test=test,
-        diff=float(a.mean() - b.mean()),
-        ci_low=float(ci_low),
-        ci_high=float(ci_high),
-        t=float(t),
-        df=float(df),
-        p_value=float(p_value),
-        se=float(se),
-        hedges_g=g,
-        mean_a=float(a.mean()),
-        mean_b=float(b.mean()),
-        n_a=int(a.size),
-        n_b=int(b.size),
-        alpha=alpha,
-    )
+    return _comparison(test, a.mean(), b.mean(), a.size, b.size, ci, t, df, p_value, se, g,
+                       alpha)
 
 
 def hedges_g(a: Sequence[float], b: Sequence[float]) -> float:
@@ -310,20 +283,11 @@ def mcnemar_exact(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> McNem
                         f"{correct_a.size} and {correct_b.size} predictions")
     if correct_a.size == 0:
         raise DataError("McNemar needs at least one image, got none")
-    table = np.array([
-        [np.sum(correct_a & correct_b), np.sum(correct_a & ~correct_b)],
-        [np.sum(~correct_a & correct_b), np.sum(~correct_a & ~correct_b)],
-    ])
+    table = [[int(np.sum(first & second)) for second in (correct_b, ~correct_b)]
+             for first in (correct_a, ~correct_a)]
     result = mcnemar(table, exact=True)
-    return McNemarResult(
-        n=int(correct_a.size),
-        both_correct=int(table[0, 0]),
-        only_a_correct=int(table[0, 1]),
-        only_b_correct=int(table[1, 0]),
-        both_wrong=int(table[1, 1]),
-        statistic=float(result.statistic),
-        p_value=float(result.pvalue),
-    )
+    return McNemarResult(correct_a.size, *table[0], *table[1], float(result.statistic),
+                         float(result.pvalue))
 
 
 @dataclass(frozen=True)
@@ -349,10 +313,8 @@ def bootstrap_accuracy(
     seed: int = 0,
 ) -> BootstrapResult:
     """Bootstrap CI of an accuracy from per-image correctness (``scipy.stats.bootstrap``).
-
-    At 0/n and n/n the interval is a single value, and for small n or accuracies near 0 or 1
-    the percentile interval covers less often than its level says (75 % instead of 95 % at
-    n = 30, p = 0.05): prefer :func:`accuracy_interval` (Wilson), which holds its level.
+    Prefer :func:`accuracy_interval` (Wilson): the bootstrap interval is a point at 0/n and n/n,
+    and covers less often than its level for small n or accuracies near 0 or 1.
 
     Args:
         method: ``"percentile"``, ``"basic"`` or ``"BCa"``.
@@ -380,9 +342,9 @@ def bootstrap_accuracy(
                            n_resamples, method, seed)
 
 
-# The methods of proportion_interval: our name -> statsmodels' name.
-PROPORTION_METHODS = {"wilson": "wilson", "clopper-pearson": "beta"}
-PROPORTION_METHOD_NAMES = {"wilson": "Wilson", "clopper-pearson": "Clopper-Pearson"}
+# The methods of proportion_interval: our name -> (statsmodels' name, name in text).
+PROPORTION_METHODS = {"wilson": ("wilson", "Wilson"),
+                      "clopper-pearson": ("beta", "Clopper-Pearson")}
 DEFAULT_PROPORTION_METHOD = "wilson"
 
 
@@ -394,7 +356,7 @@ def level_text(confidence: float) -> str:
 def ci_label(confidence: float, method: str | None = None) -> str:
     """How an interval is named in text: ``"95 % CI"``, ``"90 % Wilson CI"``; ``method`` is a
     key of :data:`PROPORTION_METHODS`, any name, or None."""
-    name = PROPORTION_METHOD_NAMES.get(method, method) if method else None
+    name = PROPORTION_METHODS.get(method, (None, method))[1] if method else None
     return f"{level_text(confidence)} {name + ' ' if name else ''}CI"
 
 
@@ -429,10 +391,12 @@ class ProportionInterval:
                 f"[{self.ci_low:.{decimals}f}, {self.ci_high:.{decimals}f}]")
 
 
-def _check_confidence(confidence: float) -> None:
-    if isinstance(confidence, bool) or not isinstance(confidence, int | float) or \
-            not 0 < confidence < 1:
-        raise ConfigError(f"confidence must be a level in (0, 1), e.g. 0.95, got {confidence!r}")
+def _count(value, name: str) -> int:
+    """A whole count (an int, or a float without a fraction), never a bool."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) and not (
+            isinstance(value, float | np.floating) and float(value).is_integer()):
+        raise DataError(f"a proportion needs whole counts; {name} is {value!r}")
+    return int(value)
 
 
 def proportion_interval(
@@ -445,43 +409,29 @@ def proportion_interval(
     """The confidence interval of a proportion: ``successes`` of ``n`` (statsmodels
     ``proportion_confint``).
 
-    Why Wilson by default: an interval for a proportion must cover the true proportion at
-    least about as often as its level says, also for small n and proportions near 0 or 1 (an
-    accuracy near 100 %, a rare top-2 disagreement), and must not collapse to a point at 0/n
-    or n/n. At n = 30 and a 95 % level, the exact coverage (the binomial probabilities of the
-    k whose interval holds p, summed) is 93.9 % at p = 0.05 and 95.7 % at p = 0.5 for
-    Wilson's score interval, 98.4 % and 95.7 % for Clopper-Pearson's exact interval (the
-    percentile bootstrap: 77 % at p = 0.05). Wilson meets a 93 % target there and is shorter;
-    Clopper-Pearson never covers less than its level, at any p, and is conservative
-    (``method="clopper-pearson"``), which matters for p within about 1/n of 0 or 1, where
-    Wilson's coverage dips (to 84 % at n = 30, p = 0.006).
+    Why Wilson by default: it covers the true proportion about as often as its level says also
+    for small n and proportions near 0 or 1, and never collapses to a point at 0/n or n/n. At
+    n = 30 and 95 %, its exact coverage is 93.9 % at p = 0.05 and 95.7 % at p = 0.5
+    (Clopper-Pearson: 98.4 % and 95.7 %; the percentile bootstrap: 77 % at p = 0.05).
+    Clopper-Pearson never covers less than its level and is longer; it matters for p within
+    about 1/n of 0 or 1, where Wilson's coverage dips (84 % at n = 30, p = 0.006).
 
     Args:
         successes: Number of successes (correct predictions, images counted as a share).
         n: Number of trials; 0 gives NaN for the proportion and the interval.
         method: ``"wilson"`` (default) or ``"clopper-pearson"``.
-
-    Raises:
-        ConfigError: an unknown method or a level outside (0, 1).
-        DataError: counts that are not integers with 0 <= successes <= n.
     """
     _check_confidence(confidence)
     if method not in PROPORTION_METHODS:
         raise ConfigError(f"proportion interval method must be one of "
                           f"{', '.join(PROPORTION_METHODS)}, got {method!r}")
-    counts = []
-    for name, value in (("successes", successes), ("n", n)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) and not (
-                isinstance(value, float | np.floating) and float(value).is_integer()):
-            raise DataError(f"a proportion needs whole counts; {name} is {value!r}")
-        counts.append(int(value))
-    successes, n = counts
+    successes, n = _count(successes, "successes"), _count(n, "n")
     if not 0 <= successes <= n:
         raise DataError(f"a proportion needs 0 <= successes <= n, got {successes} of {n}")
     if n == 0:
         return ProportionInterval(math.nan, 0, 0, math.nan, math.nan, confidence, method)
     low, high = proportion_confint(successes, n, alpha=1 - confidence,
-                                   method=PROPORTION_METHODS[method])
+                                   method=PROPORTION_METHODS[method][0])
     # Both methods reach 0 at 0/n and 1 at n/n exactly, and never leave [0, 1]; statsmodels'
     # floating point can miss either by 1e-16.
     low = 0.0 if successes == 0 else float(max(low, 0.0))
@@ -496,19 +446,14 @@ def accuracy_interval(
     method: str = DEFAULT_PROPORTION_METHOD,
 ) -> ProportionInterval:
     """One run's accuracy with its :func:`proportion_interval`, from per-image correctness
-    (booleans or 0/1).
-
-    Raises:
-        DataError: no predictions, or values other than true/false (0/1).
-    """
+    (booleans or 0/1)."""
     values = np.asarray(correct).ravel()
     if values.size == 0:
         raise DataError("an accuracy needs at least one prediction, got none")
     if values.dtype != bool:
-        numbers = values.astype(float)
-        if not np.isin(numbers, (0.0, 1.0)).all():
+        values = values.astype(float)
+        if not np.isin(values, (0.0, 1.0)).all():
             raise DataError("per-image correctness must be true/false (or 0/1)")
-        values = numbers.astype(bool)
     return proportion_interval(int(values.sum()), int(values.size), confidence=confidence,
                                method=method)
 
@@ -528,12 +473,8 @@ class GroupTestResult:
 
 
 def compare_groups(samples: dict) -> GroupTestResult:
-    """One-way ANOVA and Kruskal-Wallis (scipy) of groups of observations, e.g.
-    ``{0: [...], 2: [...], 3: [...], 4: [...]}``.
-
-    Raises:
-        DataError: fewer than 2 groups, or a group with fewer than 2 values.
-    """
+    """One-way ANOVA and Kruskal-Wallis (scipy) of groups of at least 2 observations, e.g.
+    ``{0: [...], 2: [...], 3: [...], 4: [...]}``."""
     if len(samples) < 2:
         raise DataError(f"ANOVA needs at least 2 groups, got {len(samples)}: {list(samples)}")
     arrays = [_sample(values, f"group {name!r}") for name, values in samples.items()]
@@ -546,13 +487,10 @@ def compare_groups(samples: dict) -> GroupTestResult:
             kruskal_h, kruskal_p = scipy_stats.kruskal(*arrays)
         except ValueError:
             kruskal_h, kruskal_p = math.nan, math.nan
-    total = sum(array.size for array in arrays)
-    return GroupTestResult(
-        groups=list(samples), n_per_group=[array.size for array in arrays],
-        anova_f=float(anova.statistic), anova_df_between=len(arrays) - 1,
-        anova_df_within=total - len(arrays), anova_p=float(anova.pvalue),
-        kruskal_h=float(kruskal_h), kruskal_p=float(kruskal_p),
-    )
+    sizes = [array.size for array in arrays]
+    return GroupTestResult(list(samples), sizes, float(anova.statistic), len(arrays) - 1,
+                           sum(sizes) - len(arrays), float(anova.pvalue), float(kruskal_h),
+                           float(kruskal_p))
 
 
 @dataclass(frozen=True)
@@ -579,9 +517,6 @@ def anova_from_summary(
     Args:
         sd_ddof: 1 for sample SDs, 0 for population SDs (as in :func:`compare_from_summary`).
         equal_var: classic ANOVA (True) or Welch's ANOVA (False).
-
-    Raises:
-        DataError: fewer than 2 groups, lengths that differ, or a group with n < 2.
     """
     means, sds, ns = (np.asarray(values, dtype=float) for values in (means, sds, ns))
     if not means.size == sds.size == ns.size or means.size < 2:
@@ -589,13 +524,8 @@ def anova_from_summary(
                         f"{means.size}, {sds.size} and {ns.size} values")
     if np.any(ns < 2):
         raise DataError(f"every group needs n >= 2, got {ns.tolist()}")
-    if sd_ddof not in (0, 1):
-        raise ConfigError(f"sd_ddof must be 0 (population SD) or 1 (sample SD), got {sd_ddof}")
-    if sd_ddof == 0:
-        sds = sds * np.sqrt(ns / (ns - 1))
+    sds = _sample_sds(sds, ns, sd_ddof)
     result = anova_generic(means, sds**2, ns, use_var="equal" if equal_var else "unequal")
-    return AnovaResult(
-        test="one-way ANOVA" if equal_var else "Welch one-way ANOVA",
-        f=float(result.statistic), df_between=float(result.df_num),
-        df_within=float(result.df_denom), p_value=float(result.pvalue),
-    )
+    return AnovaResult("one-way ANOVA" if equal_var else "Welch one-way ANOVA",
+                       float(result.statistic), float(result.df_num), float(result.df_denom),
+                       float(result.pvalue))

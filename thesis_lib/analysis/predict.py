@@ -1,21 +1,10 @@
-"""Predictions of a finished run's network on new images, labelled or not.
+"""Predictions of a finished run's network on new images, labelled or not (``thesis predict``).
 
-    thesis predict results/runs/<run_id> photos/ more.jpg list.csv --out predictions.csv
-
-Anything can be given: image files, folders (every image at any depth), CSV lists of paths
-(``path[,label]``), or datasets in any layout the scanner reads. Every file is checked as a scan
-checks it (``discovery.inspect_file``); a file that fails is listed with its reason, never
-passed to the network. The usable images are resized as the run was trained.
-
-Which sources carry labels ("auto"): a dataset layout (EmoSet, FI, the art datasets...), a
-folder of at least two class folders with no images of its own, or a CSV with a ``label``
-column; their labels are mapped to the run's classes by its label scheme (a label outside the
-scheme stays empty). Any other folder is a plain folder of images, read at every depth.
-``labelled=False`` (``--unlabelled``) reads every source as plain images.
-
-The output has one row per file: ``status`` "ok" with the class probabilities, the top-k
-classes, the top-1 confidence and, for schemes with a sentiment map (mikels8), the sentiment
-of the predicted class; or ``status`` "skipped" with the reason and detail.
+Sources are image files, folders (every image at any depth), CSV lists (``path[,label]``) or
+datasets in any layout the scanner reads. Every file is checked as a scan checks it; one that
+fails is listed with its reason, never passed to the network. Labels are read ("auto") from a
+dataset layout, a folder of at least two class folders with no images of its own, or a CSV
+with a ``label`` column, and mapped to the run's classes by its label scheme.
 """
 
 from __future__ import annotations
@@ -72,12 +61,8 @@ class TrainedRun:
 
 
 def load_run(run_dir: str | os.PathLike) -> TrainedRun:
-    """Load a finished run folder (``results/runs/<run_id>``).
-
-    Raises:
-        ThesisError: no such folder, not a run, a run that has not finished, or a record
-            that lacks one of its files.
-    """
+    """Load a finished run folder (``results/runs/<run_id>``); a :class:`ThesisError` names
+    what is missing or unfinished."""
     run_dir = paths.resolve(run_dir)
     if not run_dir.is_dir():
         raise ThesisError(f"{run_dir}: no such run folder")
@@ -93,20 +78,15 @@ def load_run(run_dir: str | os.PathLike) -> TrainedRun:
         raise ThesisError(f"{run_dir}: the finished run lacks {', '.join(missing)}")
     config = files.read_json(run_dir / "config.json")["config"]
     class_names = list(files.read_json(run_dir / "metrics.json")["class_names"])
-    import keras
+    from thesis_lib.models import load_model
 
-    import thesis_lib.layers  # noqa: F401  (registers the custom layers for loading)
-
-    model = keras.saving.load_model(run_dir / "model.keras", compile=False)
-    return TrainedRun(run_dir=run_dir, config=config, class_names=class_names, model=model)
+    return TrainedRun(run_dir=run_dir, config=config, class_names=class_names,
+                      model=load_model(run_dir / "model.keras"))
 
 
 def as_run(run: TrainedRun | str | os.PathLike) -> TrainedRun:
     """``run`` itself when loaded already, else :func:`load_run` of the folder."""
     return run if isinstance(run, TrainedRun) else load_run(run)
-
-
-# --- images ----------------------------------------------------------------------------------
 
 
 @dataclass
@@ -163,9 +143,6 @@ def collect_images(
         labelled: None reads labels where a source has them ("auto"), False never.
         adapter: Force one dataset layout on every source (default: detect).
         min_side, workers, cache, progress: As for the scan.
-
-    Raises:
-        DataError: a source that does not exist, or no readable image in a source.
     """
     if not sources:
         raise ConfigError("no image files, folders or datasets given")
@@ -188,10 +165,9 @@ def collect_images(
             manifest["label"] = ""  # a CSV list's labels too
         frames.append(manifest)
         skipped.append(scan.skipped)
-    frame = pd.concat(frames, ignore_index=True)
-    frame = frame.drop_duplicates("path", keep="first").reset_index(drop=True)
+    frame = pd.concat(frames, ignore_index=True).drop_duplicates("path").reset_index(drop=True)
     return ImageSet(frame=_with_labels(frame, scheme),
-                    skipped=pd.concat(skipped, ignore_index=True).reset_index(drop=True))
+                    skipped=pd.concat(skipped, ignore_index=True))
 
 
 def run_images(run: TrainedRun, sources: Sequence[str | os.PathLike], *, min_side: int | None,
@@ -207,21 +183,14 @@ def _with_labels(frame: pd.DataFrame, scheme: LabelScheme | None) -> pd.DataFram
     raw = [None if pd.isna(value) or not str(value).strip() else str(value)
            for value in frame["label"]]
     frame["raw_label"] = pd.Series(raw, index=frame.index, dtype=object)
-    if scheme is None:
-        indices = pd.array([None] * len(frame), dtype="Int64")
-    else:
-        # An image without a label stays without one, also in one-vs-rest schemes (which
-        # map every label they are given).
-        indices = pd.array([None if value is None else scheme.map_label(value)
-                            for value in raw], dtype="Int64")
-    frame["label_index"] = indices
-    frame["label"] = [scheme.class_names[index] if not pd.isna(index) else None
-                      for index in frame["label_index"]] if scheme is not None else None
+    # An image without a label stays without one, also in one-vs-rest schemes (which map
+    # every label they are given).
+    frame["label_index"] = pd.array([None if value is None or scheme is None
+                                     else scheme.map_label(value) for value in raw], dtype="Int64")
+    frame["label"] = [None if pd.isna(index) else scheme.class_names[index]
+                      for index in frame["label_index"]]
     first = ["path", "raw_label", "label", "label_index", "decoder", "layout"]
     return frame[first + [column for column in frame.columns if column not in first]]
-
-
-# --- the network -----------------------------------------------------------------------------
 
 
 def run_network(
@@ -233,8 +202,7 @@ def run_network(
     progress: bool | None = None,
 ) -> list[np.ndarray]:
     """The outputs of ``network`` (default the run's model) on the images of ``frame``, in
-    row order, decoded (with the scanner's decoder) and resized as in training: one float32
-    array per output, one row per image."""
+    row order, decoded and resized as in training: one float32 array per output."""
     from tqdm.auto import tqdm
 
     from thesis_lib.data.pipeline import make_dataset
@@ -267,9 +235,6 @@ def run_network(
     return [np.concatenate(parts) for parts in zip(*batches, strict=True)]
 
 
-# --- the prediction table --------------------------------------------------------------------
-
-
 def prediction_table(
     frame: pd.DataFrame,
     probabilities: np.ndarray,
@@ -283,8 +248,7 @@ def prediction_table(
 
     Args:
         frame: The images (``ImageSet.frame``), in the order of ``probabilities`` (N, C).
-        top_k: Classes listed per image (``top_1`` ... with their ``_prob``); ties go to the
-            lower class index.
+        top_k: Classes listed per image (``top_1`` ... with their ``_prob``).
         sentiment_map: Class -> sentiment; when given, ``sentiment`` is the predicted class's.
     """
     class_names = list(class_names)
@@ -314,13 +278,6 @@ def prediction_table(
     return table
 
 
-def skipped_table(skipped: pd.DataFrame) -> pd.DataFrame:
-    """The skipped files as rows of a prediction table (status "skipped", reason, detail)."""
-    return pd.DataFrame({"path": skipped["path"].to_numpy(), "status": STATUS_SKIPPED,
-                         "reason": skipped["reason"].to_numpy(),
-                         "detail": skipped["detail"].to_numpy()})
-
-
 def sentiment_map_of(run: TrainedRun) -> dict[str, str] | None:
     """The default sentiment map of the run's scheme, or None where it has none."""
     try:
@@ -341,7 +298,8 @@ def predict_images(
     cache: bool = True,
     progress: bool | None = None,
 ) -> pd.DataFrame:
-    """Predict every usable image of ``sources`` with a finished run's model.
+    """Predict every usable image of ``sources`` with a finished run's model: the predicted
+    images ("ok", in path order), then the skipped files with their reasons.
 
     Args:
         run: A run folder or a ``TrainedRun``.
@@ -349,9 +307,6 @@ def predict_images(
         top_k: Classes listed per image (at most the number of classes).
         labelled, adapter, cache, progress: As for :func:`collect_images`.
         batch_size, min_side: Default the run's.
-
-    Returns:
-        The predicted images ("ok", in path order), then the skipped files with their reasons.
     """
     run = as_run(run)
     ranked_classes(np.zeros((1, len(run.class_names))), top_k)  # check top_k before any work
@@ -361,7 +316,8 @@ def predict_images(
     (probabilities,) = run_network(run, frame, batch_size=batch_size, progress=progress)
     table = prediction_table(frame, probabilities, run.class_names, top_k=top_k,
                              sentiment_map=sentiment_map_of(run))
-    skipped = skipped_table(images.skipped.sort_values("path", kind="stable"))
+    skipped = images.skipped.sort_values("path", kind="stable")[["path", "reason", "detail"]]
+    skipped.insert(1, "status", STATUS_SKIPPED)
     return pd.concat([table, skipped.astype({"status": str})], ignore_index=True)
 
 

@@ -1,18 +1,8 @@
-"""The published numbers this workbench reproduces, in one place.
+"""The published numbers this workbench reproduces, in one place (accuracies as fractions).
 
-Notebooks 05 and 06 and the tests read them from here; ``docs/research.md`` says where they come
-from. Accuracies are fractions, as in the run records.
-
-Sources:
-
-- the thesis (doctoral progress report) and its journal version: Motiejauskas & Dzemyda,
-  "EfficientNet Convolutional Neural Network with Gram Matrices Modules for Predicting Sadness
-  Emotion", International Journal of Computers Communications & Control 19(5), 2024: binary
-  sadness on WEBEmo (61,074 images, 80/10/10 split, 256 px, RandAugment N = 3, M = 7), mean
-  overall accuracy and SD of 5 trials per network, and the cross-dataset test;
-- the dissertation (2026) and "The effective evaluation of emotions in the visual emotion
-  images using CNNs", IEEE Access 13, 139174-139187 (2025): EfficientNetV2S with four Gram
-  modules and the contrastive-center loss.
+Sources (docs/research.md): the thesis (doctoral progress report) and Motiejauskas & Dzemyda,
+IJCCC 19(5), 2024 (binary sadness on WEBEmo, 5 trials per network, the cross-dataset test); the
+dissertation (2026) and IEEE Access 13, 139174-139187 (2025) (EfficientNetV2S studies).
 """
 
 from __future__ import annotations
@@ -31,18 +21,14 @@ _THESIS_TABLE = {
     "n": [5, 5, 5, 5, 5],
 }
 
-# The progress report's 95 % confidence interval for the true difference of means, proposed -
-# baseline, in percentage points. The report does not say which row of the table it belongs
-# to; recomputed from the table it is 3 modules - baseline with the SDs read as population SDs
-# and a pooled-variance t: (0.152, 0.724). No reading of the 4-module row gives it
-# (thesis_lib.analysis.published_interval_readings lists every reading).
+# The progress report's 95 % CI of proposed - baseline, in percentage points, without its row:
+# recomputed, it is 3 modules with population SDs and a pooled t, (0.152, 0.724); no reading
+# of the 4-module row gives it (thesis_lib.analysis.published_interval_readings).
 PUBLISHED_INTERVAL_PP = (0.146, 0.726)
 
 # The proposed model and the baseline, trained on WEBEmo's sadness split and tested unchanged
-# on other datasets (sad vs not sad); single means, no seeds. The majority rate (the accuracy of
-# always answering the larger class) is known for Emotion-6 alone: 330 sad of 1,980 images, so
-# "not sad" is right 1,650 / 1,980 = 83.3 % of the time, above both published accuracies; the
-# class counts of the other two test sets are not published (NaN).
+# on other datasets (sad vs not sad); single means, no seeds. The majority rate is known for
+# Emotion-6 alone (330 sad of 1,980 images), above both published accuracies.
 _EMOTION6_MAJORITY = 1650 / 1980
 _CROSS_DATASET = {
     "dataset": ["test split", "UnbiasedEmo", "Emotion-6"] * 2,
@@ -93,9 +79,8 @@ def top2_cross_sentiment_table() -> pd.DataFrame:
 
 
 def cross_dataset_view() -> pd.DataFrame:
-    """The cross-dataset table as the thesis prints it: per dataset the baseline's and the
-    proposed model's accuracy in percent and the gain in percentage points, beside the
-    dataset's majority rate in percent (NaN where not published)."""
+    """The cross-dataset table as the thesis prints it: per dataset both accuracies and the
+    gain in percentage points, beside the majority rate in percent (NaN where unpublished)."""
     table = cross_dataset_table()
     wide = table.pivot(index="dataset", columns="network", values="accuracy") * 100
     wide = wide.loc[list(dict.fromkeys(_CROSS_DATASET["dataset"]))]

@@ -1,14 +1,8 @@
-"""Collect training-run records into tidy tables and summaries.
+"""Training-run records (``<results_dir>/runs/<run_id>/``) as tidy tables, summaries and views.
 
-A finished training run leaves a folder ``<results_dir>/runs/<run_id>/`` with ``config.json``,
-``metrics.json``, ``history.csv``, ``predictions.csv`` and ``status.json``. :func:`collect_runs`
-reads them into one row per finished run and evaluation dataset, with the run's *setting*
-(``setting_id``: every result-affecting field but the seed, see :mod:`thesis_lib.config.settings`)
-and ``network``, the setting's readable name; :func:`summarize` gives mean, sample SD, n, SEM and
-a t-based 95 % CI per setting, and the views show them as text.
-
-Accuracies stay fractions (0.81368) in every table; only :func:`thesis_table` formats them as
-percentages with three decimals, the way the thesis reports them.
+One row per finished run and evaluation dataset, with the run's *setting* (every
+result-affecting field but the seed, :mod:`thesis_lib.config.settings`) and its readable name,
+``network``. Metrics stay fractions in every table; the views format them as text.
 """
 
 from __future__ import annotations
@@ -44,10 +38,6 @@ METRIC_COLUMNS = ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc", "top2_
                   "top2_cross_sentiment_share")
 # Columns that describe a setting in a summary (taken from its first run).
 SETTING_COLUMNS = ("network", "variant", "modules", "backbone", "setting", "train_data")
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading run folders
 
 
 def runs_folder(results_dir: str | os.PathLike) -> Path:
@@ -98,9 +88,11 @@ def _config_value(flat_config: dict, name: str):
 
 def _cell_value(value):
     """Lists (e.g. tapped layers) as one comma-separated string, so they can be grouped on."""
-    if isinstance(value, list | tuple):
-        return ",".join(str(item) for item in value)
-    return value
+    return ",".join(map(str, value)) if isinstance(value, list | tuple) else value
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _metric_columns(metrics: dict) -> dict:
@@ -111,21 +103,16 @@ def _metric_columns(metrics: dict) -> dict:
     """
     columns = {}
     for key, value in metrics.items():
-        if key == "datasets":
-            continue
         name = key.removeprefix("test_")
-        if isinstance(value, bool) or value is None:
-            continue
-        if isinstance(value, int | float):
+        if _is_number(value):
             columns[name] = value
-        elif isinstance(value, dict):
-            for inner_key, inner_value in value.items():
-                if isinstance(inner_value, int | float) and not isinstance(inner_value, bool):
-                    columns[f"{name}_{inner_key}"] = inner_value
-                elif isinstance(inner_value, dict):
-                    for metric, number in inner_value.items():
-                        if isinstance(number, int | float) and not isinstance(number, bool):
-                            columns[f"{metric}_{inner_key}"] = number
+        elif isinstance(value, dict) and key != "datasets":
+            for inner_key, inner in value.items():
+                if _is_number(inner):
+                    columns[f"{name}_{inner_key}"] = inner
+                elif isinstance(inner, dict):
+                    columns.update({f"{metric}_{inner_key}": number
+                                    for metric, number in inner.items() if _is_number(number)})
     if "n_test" in columns:
         columns["n_images"] = columns.pop("n_test")
     elif "n" in columns:
@@ -143,19 +130,14 @@ def _majority_from_supports(per_class) -> float | None:
         return None
     supports = [scores.get("support") if isinstance(scores, dict) else None
                 for scores in per_class.values()]
-    if not all(isinstance(count, int | float) and not isinstance(count, bool)
-               for count in supports) or sum(supports) <= 0:
+    if not all(_is_number(count) for count in supports) or sum(supports) <= 0:
         return None
     return float(max(supports) / sum(supports))
 
 
 def read_run(run_dir: str | os.PathLike) -> list[dict]:
     """Rows of one finished run: its own test split, then each extra evaluation dataset.
-
-    Raises:
-        DataError: the run is not finished, or ``config.json``/``metrics.json`` is missing or
-            unreadable.
-    """
+    A run that is not finished, or lacks a readable record, is a :class:`DataError`."""
     run_dir = Path(run_dir)
     state = run_state(run_dir)
     if state != FINISHED:
@@ -166,14 +148,11 @@ def read_run(run_dir: str | os.PathLike) -> list[dict]:
     flat_config = _flatten(files.read_json(run_dir / "config.json", kind=dict))
     metrics = files.read_json(run_dir / "metrics.json", kind=dict)
 
-    identity = {"run_id": _config_value(flat_config, "run_id") or run_dir.name}
-    for name in CONFIG_COLUMNS:
-        identity[name] = _cell_value(_config_value(flat_config, name))
-    identity["train_data"] = _cell_value(
-        _config_value(flat_config, "dataset_name") or _config_value(flat_config, "data_dir")
-    )
-    identity.update(_setting_of(run_dir, flat_config))
-
+    identity = {"run_id": _config_value(flat_config, "run_id") or run_dir.name,
+                **{name: _cell_value(_config_value(flat_config, name)) for name in CONFIG_COLUMNS},
+                "train_data": _cell_value(_config_value(flat_config, "dataset_name")
+                                          or _config_value(flat_config, "data_dir")),
+                **_setting_of(run_dir, flat_config)}
     rows = [{**identity, "dataset": OWN_TEST_SPLIT, **_metric_columns(metrics)}]
     extra = metrics.get("datasets") or {}
     if not isinstance(extra, dict):
@@ -213,8 +192,7 @@ LIST_COLUMNS = ["run_id", "state", "variant", "modules", "backbone", "dataset", 
 
 
 def list_runs(results_dir: str | os.PathLike) -> pd.DataFrame:
-    """One row per run folder, finished or not: run_id, state, the main configuration fields,
-    the test accuracy when there is one, the folder."""
+    """One row per run folder, finished or not, with its main fields and test accuracy."""
     rows = []
     for run_dir in run_folders(results_dir):
         config_path, metrics_path = run_dir / "config.json", run_dir / "metrics.json"
@@ -232,19 +210,6 @@ def list_runs(results_dir: str | os.PathLike) -> pd.DataFrame:
             "best_epoch": metrics.get("best_epoch"), "path": str(run_dir),
         })
     return pd.DataFrame(rows, columns=LIST_COLUMNS)
-
-
-def scan_runs(results_dir: str | os.PathLike) -> tuple[list[dict], pd.DataFrame]:
-    """``(rows, skipped)``: the rows of every finished run under ``results_dir``, and a table
-    (``run_id``, ``state``, ``reason``) of the runs left out."""
-    rows, skipped = [], []
-    for run_dir in run_folders(results_dir):
-        try:
-            rows.extend(read_run(run_dir))
-        except DataError as error:
-            skipped.append({"run_id": run_dir.name, "state": run_state(run_dir),
-                            "reason": str(error)})
-    return rows, pd.DataFrame(skipped, columns=["run_id", "state", "reason"])
 
 
 def collect_runs(
@@ -265,7 +230,13 @@ def collect_runs(
             ``study`` and ``setting``; a run shared by several studies belongs to each.
         warn: warn about runs that were left out; they are in ``table.attrs["skipped"]``.
     """
-    rows, skipped = scan_runs(results_dir)
+    rows, skipped = [], []
+    for run_dir in run_folders(results_dir):
+        try:
+            rows.extend(read_run(run_dir))
+        except DataError as error:
+            skipped.append({"run_id": run_dir.name, "state": run_state(run_dir),
+                            "reason": str(error)})
     table = pd.DataFrame(rows)
     if table.empty:
         table = pd.DataFrame(
@@ -278,21 +249,17 @@ def collect_runs(
     if study is not None:
         table = _study_members(table, results_dir, study)
     table = name_settings(table)
-    if warn and not skipped.empty:
-        listing = "; ".join(f"{row.run_id} ({row.state})" for row in skipped.itertuples())
+    if warn and skipped:
+        listing = "; ".join(f"{row['run_id']} ({row['state']})" for row in skipped)
         warnings.warn(f"{len(skipped)} run(s) not finished or unreadable, left out: {listing}",
                       stacklevel=2)
-    table.attrs["skipped"] = skipped.to_dict("records")
+    table.attrs["skipped"] = skipped
     return table
 
 
 def require_runs(results_dir: str | os.PathLike, *, study: str | None = None) -> pd.DataFrame:
-    """:func:`collect_runs` for an analysis that needs runs: with none, the one sentence that
-    says so (a notebook shows a :class:`DataError` as that line and stops there).
-
-    Raises:
-        DataError: the study has not been run, or no run is finished yet.
-    """
+    """:func:`collect_runs` for an analysis that needs runs: with none, a :class:`DataError`
+    whose one line says what to run (a notebook shows it and stops there)."""
     runs = collect_runs(results_dir, study=study, warn=False)
     if runs.empty:
         of_study = f" of the study {study!r}" if study else ""
@@ -303,9 +270,8 @@ def require_runs(results_dir: str | os.PathLike, *, study: str | None = None) ->
 
 
 def describe_runs(runs: pd.DataFrame, *, study: str | None = None) -> str:
-    """One line on what :func:`collect_runs` found: finished runs and settings, what was left
-    out (unfinished or unreadable folders) and the evaluation datasets; then, for runs on the
-    demo data, :func:`scale_note`."""
+    """One line on what :func:`collect_runs` found (runs, settings, what was left out, the
+    evaluation datasets), then :func:`scale_note` for runs on the demo data."""
     skipped = runs.attrs.get("skipped", [])
     of_study = f"of the study {study!r}" if study else "of every study"
     datasets = ", ".join(dict.fromkeys(runs["dataset"]))
@@ -319,8 +285,7 @@ def describe_runs(runs: pd.DataFrame, *, study: str | None = None) -> str:
 
 def scale_note(runs: pd.DataFrame) -> str:
     """The sentence that labels numbers of runs on the generated demo data as such ("" when no
-    run used it): figure notes, table captions and notebook text carry it, so that a demo
-    number is never mistaken for a result."""
+    run used it), so that a demo number is never mistaken for a result."""
     demo = runs[runs["train_data"] == paths.DEMO_DATASET]
     if demo.empty:
         return ""
@@ -346,11 +311,7 @@ def _study_members(table: pd.DataFrame, results_dir: str | os.PathLike,
 
 def load_predictions(run_dir: str | os.PathLike) -> pd.DataFrame:
     """A run's ``predictions.csv`` with ``predicted_index`` (argmax of the ``prob_<class>``
-    columns) and ``correct``.
-
-    Raises:
-        DataError: the file is missing or has no ``label_index``/``prob_*`` columns.
-    """
+    columns) and ``correct``."""
     path = Path(run_dir) / "predictions.csv"
     if not path.is_file():
         raise DataError(f"{path}: no predictions file")
@@ -364,10 +325,6 @@ def load_predictions(run_dir: str | os.PathLike) -> pd.DataFrame:
     predictions["predicted_index"] = predictions[prob_columns].to_numpy().argmax(axis=1)
     predictions["correct"] = predictions["predicted_index"] == predictions["label_index"]
     return predictions
-
-
-# ---------------------------------------------------------------------------------------------
-# Names and order of networks
 
 
 def name_settings(table: pd.DataFrame) -> pd.DataFrame:
@@ -394,12 +351,9 @@ def with_settings(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def one_run_per_seed(runs: pd.DataFrame) -> pd.DataFrame:
-    """``runs`` with each seed counted once per setting and evaluation dataset.
-
-    A seed trained twice for one setting (e.g. a rerun with another cache) would count as two
-    independent trials in a mean or a t-test: the lowest run id is kept, the others named in
-    a warning.
-    """
+    """``runs`` with each seed counted once per setting and evaluation dataset: a seed trained
+    twice would count as two independent trials; the lowest run id is kept, the others named
+    in a warning."""
     keys = [column for column in ("setting_id", "dataset", "seed") if column in runs.columns]
     if len(keys) < 3 or runs.empty or "run_id" not in runs.columns:
         return runs
@@ -440,10 +394,6 @@ def sort_networks(table: pd.DataFrame) -> pd.DataFrame:
     return table.iloc[order].reset_index(drop=True)
 
 
-# ---------------------------------------------------------------------------------------------
-# Summaries
-
-
 BY_SETTING = ("setting_id", "dataset")
 
 
@@ -456,9 +406,8 @@ def summarize(
     allow_pooling: bool = False,
 ) -> pd.DataFrame:
     """Per group of ``by``: ``mean``, ``sd_ddof1``, ``n``, ``sem``, ``ci95_low``, ``ci95_high``
-    (mean +- t_{(1+confidence)/2, n-1} * sem, cut at 0 and 1 for shares, ``ci_clipped`` saying
-    where) of ``metric``, with the columns that describe the setting and ``metric``. A single
-    run has no SD and no CI (NaN). Rows in table order (baseline, Gram by modules, ...).
+    (the t interval of the mean, cut at 0 and 1 for shares, ``ci_clipped`` saying where) of
+    ``metric``, with the columns that describe the setting; NaN SD and CI for a single run.
 
     Args:
         runs: the table of :func:`collect_runs`.
@@ -560,12 +509,9 @@ def summarize_metrics(
         chance_levels: also summarise, right after each metric, its chance level where the
             runs report it (:data:`CHANCE_LEVELS`), which :func:`metrics_view` shows beside it.
     """
-    metrics = list(metrics)
     if chance_levels:
-        metrics = [name for metric in metrics
-                   for name in (metric, *([CHANCE_LEVELS[metric][0]]
-                                          if metric in CHANCE_LEVELS else []))]
-        metrics = list(dict.fromkeys(metrics))
+        metrics = dict.fromkeys(name for metric in metrics
+                                for name in (metric, CHANCE_LEVELS.get(metric, (metric,))[0]))
     parts = [summarize(runs, by, metric) for metric in metrics
              if metric in runs.columns and runs[metric].notna().any()]
     if not parts:
@@ -617,13 +563,9 @@ METRIC_LABELS = {
 def metrics_view(summary: pd.DataFrame, *, dataset: str | None = OWN_TEST_SPLIT,
                  decimals: int = 2, labels: dict[str, str] | None = None,
                  percent: bool = True) -> pd.DataFrame:
-    """Metrics per network as "mean ± SD" (in percent by default), with n: by default the
-    headline metrics, accuracy beside balanced accuracy and macro F1 (what an imbalanced
-    dataset such as FI or EmoSet needs).
-
-    Where the summary holds a metric's chance level (``summarize_metrics(...,
-    chance_levels=True)``), a column right after the metric shows its mean ("majority rate
-    (%)" after accuracy); "-" where a record lacks it.
+    """Metrics per network as "mean ± SD" (in percent by default), with n; a metric's chance
+    level, where the summary holds it (``summarize_metrics(..., chance_levels=True)``), right
+    after it ("majority rate (%)" after accuracy); "-" where a record lacks a value.
 
     Args:
         summary: a :func:`summarize_metrics` table.
@@ -680,12 +622,8 @@ def cross_dataset_view(runs: pd.DataFrame, *, decimals: int = 2,
                        dataset_order: Sequence[str] | None = None) -> pd.DataFrame:
     """Each network on each evaluation dataset: ``accuracy (%)``, the dataset's ``majority
     rate (%)`` and ``balanced accuracy (%)`` (mean ± SD over seeds; "-" where a record lacks a
-    value). Datasets in ``dataset_order``, default the own test split first.
-
-    An accuracy means something only above the majority rate: Emotion-6 as sad vs not sad is
-    83.3 % "not sad", so a network that never says "sad" scores 83.3 % accuracy but 50 %
-    balanced accuracy.
-    """
+    value), datasets in ``dataset_order`` (default the own test split first). An accuracy means
+    something only above the majority rate (docs/statistics.md#chance-levels)."""
     columns = ["dataset", "network", "n", "accuracy (%)", "majority rate (%)",
                "balanced accuracy (%)"]
     if runs.empty:
@@ -716,9 +654,6 @@ def _percent(fraction: float, decimals: int) -> str:
 def best_run(runs: pd.DataFrame, metric: str = "accuracy") -> pd.Series:
     """The run a figure shows as "the best": of the network with the highest mean ``metric``,
     its run with the highest ``metric`` (ties: the smallest run id), from rows of one dataset.
-
-    Raises:
-        DataError: no runs, or none with the metric.
     """
     scored = runs.dropna(subset=[metric]) if metric in runs.columns else runs.iloc[0:0]
     if scored.empty:
@@ -729,15 +664,10 @@ def best_run(runs: pd.DataFrame, metric: str = "accuracy") -> pd.Series:
     return ranked.iloc[0]
 
 
-def write_summary(
-    runs: pd.DataFrame,
-    out_dir: str | os.PathLike,
-    *,
-    by: Sequence[str] = BY_SETTING,
-    metrics: Iterable[str] = METRIC_COLUMNS,
-) -> Path:
-    """Write ``summary.csv`` (:func:`summarize_metrics`) into ``out_dir`` atomically, replacing
-    the previous one; returns its path."""
+def write_summary(runs: pd.DataFrame, out_dir: str | os.PathLike, *,
+                  by: Sequence[str] = BY_SETTING,
+                  metrics: Iterable[str] = METRIC_COLUMNS) -> Path:
+    """Write ``summary.csv`` (:func:`summarize_metrics`) into ``out_dir`` atomically."""
     return write_table(summarize_metrics(runs, by, metrics), Path(out_dir) / SUMMARY_FILE)
 
 
@@ -754,8 +684,7 @@ def same_seed_pair(
     dataset: str = OWN_TEST_SPLIT,
 ) -> tuple[str, str] | None:
     """Run ids ``(network run, baseline run)`` of the lowest seed both settings ran, or
-    ``None``: runs of one seed share the split, so the same test images (what McNemar needs).
-    """
+    ``None``: runs of one seed share the split, so the test images (what McNemar needs)."""
     rows = runs[runs["dataset"] == dataset]
     candidates = rows[rows["setting_id"] == setting_id]
     baselines = rows[rows["setting_id"] == baseline_setting_id]

@@ -1,34 +1,19 @@
 """Top-2 cross-sentiment consistency: how often a network's two best guesses disagree in valence.
 
-For every image, take the two most probable classes. When one is a positive emotion and the
-other a negative one (say awe and sadness), the network hesitates between opposite sentiments;
-when both share a sentiment (sadness and fear), its doubt stays within one valence. The share of
-images of the first kind is a label-free measure of how well a multi-class network has learned
-valence, usable on any folder of images, labelled or not.
+The share of images whose two most probable classes have opposite sentiments (awe and sadness,
+not sadness and fear) is a label-free measure of how well a multi-class network has learned
+valence (docs/analysis.md). The default map is Mikels et al. (2005) for the Mikels-8 categories
+(``labels.MIKELS8_SENTIMENT``); other schemes need their own map, and binary schemes cannot be
+measured: their two classes are always the top two.
 
-Sentiment maps. For ``mikels8`` the default is Mikels et al. (2005): amusement, awe,
-contentment and excitement positive; anger, disgust, fear and sadness negative
-(``labels.MIKELS8_SENTIMENT``). Any scheme whose classes are all Mikels categories (e.g. the
-``folders`` of an FI copy) gets the same map. Other schemes need their own map (``thesis7``
-has surprise and confusion, which are neither). Binary schemes such as ``sadness`` cannot be
-measured at all: their two classes are always the top two.
+Equal probabilities rank by class index, as ``numpy.argmax`` does, so the top-1 class is the
+predicted class of ``predictions.csv``. Share and coverage get Wilson intervals; records written
+by earlier versions hold a bootstrap interval under the same keys, without ``ci_method``.
 
-Ties. Equal probabilities are ranked by class index (the lower first), as ``numpy.argmax``
-does, so the top-1 class is always the predicted class of ``predictions.csv``.
-
-Threshold. With ``threshold=t`` only images whose top-1 probability is at least ``t`` are
-counted (``n_counted``, ``coverage``); if none is, ``share`` is nan, not an error.
-
-Intervals. Share and coverage are proportions of images, so their intervals are Wilson score
-intervals (``proportion_interval``). Records written by earlier versions hold a bootstrap
-interval under the same keys, without ``ci_method``.
-
-Chance level. If the two most probable classes were a uniformly random pair of distinct
-classes, the share would be ``n_pos * n_neg / (K (K - 1) / 2)``: 16/28 = 0.571 for Mikels-8.
-Any exchangeable distribution of probabilities (e.g. Dirichlet(1)) gives it, also under a
-threshold on the top-1 probability (which classes come first and second is independent of how
-large the top-1 probability is), so a filtered share below it says that the confident images'
-rankings separate the sentiments, not merely that confident images were kept.
+Chance level: if the top two were a uniformly random pair of distinct classes, the share would be
+``n_pos * n_neg / (K (K - 1) / 2)`` (16/28 for Mikels-8). Any exchangeable distribution of
+probabilities gives it, also under a threshold on the top-1 probability, so a filtered share
+below it means the confident images' rankings separate the sentiments.
 """
 
 from __future__ import annotations
@@ -141,12 +126,10 @@ def _positive_classes(class_names: Sequence[str], sentiment_map: Mapping[str, st
     if missing:
         raise ConfigError(f"class(es) {', '.join(map(repr, missing))} missing from the "
                           f"sentiment map (it has {', '.join(map(repr, sentiment_map))})")
-    bad = {name: value for name, value in sentiment_map.items()
-           if name in class_names and value not in SENTIMENTS}
-    if bad:
-        name, value = next(iter(bad.items()))
-        raise ConfigError(f"sentiment map: class {name!r} has sentiment {value!r}; use "
-                          f"'{labels.POSITIVE}' or '{labels.NEGATIVE}'")
+    for name, value in sentiment_map.items():
+        if name in class_names and value not in SENTIMENTS:
+                raise ConfigError(f"sentiment map: class {name!r} has sentiment {value!r}; use "
+                              f"'{labels.POSITIVE}' or '{labels.NEGATIVE}'")
     return np.array([sentiment_map[name] == labels.POSITIVE for name in class_names])
 
 
@@ -163,8 +146,8 @@ def probability_matrix(
     """
     if isinstance(probabilities, pd.DataFrame):
         if class_names is None:
-            class_names = [column[len(PROBABILITY_PREFIX):] for column in probabilities.columns
-                           if str(column).startswith(PROBABILITY_PREFIX)]
+            class_names = [column.removeprefix(PROBABILITY_PREFIX) for column in
+                           probabilities.columns if str(column).startswith(PROBABILITY_PREFIX)]
         columns = [f"{PROBABILITY_PREFIX}{name}" for name in class_names]
         missing = [column for column in columns if column not in probabilities.columns]
         if missing or not columns:
@@ -214,8 +197,8 @@ def cross_sentiment_flags(
     """Per image, whether its two most probable classes have opposite sentiments.
 
     Args:
-        probabilities, class_names: As for ``probability_matrix``.
-        sentiment_map: Class -> "positive" or "negative"; default ``default_sentiment_map``.
+        probabilities, class_names: As for :func:`probability_matrix`.
+        sentiment_map: Class -> "positive" or "negative"; default :func:`default_sentiment_map`.
         scheme: The label scheme, for the default map and the binary check.
     """
     matrix, class_names = probability_matrix(probabilities, class_names)
@@ -230,13 +213,8 @@ def chance_share(
     *,
     scheme: str | None = None,
 ) -> float:
-    """The share if the top-2 classes were a uniformly random pair of distinct classes:
-    ``n_pos * n_neg / (K (K - 1) / 2)`` (16/28 for Mikels-8; see the module's notes).
-    ``sentiment_map`` and ``scheme`` as for :func:`cross_sentiment_flags`.
-
-    Raises:
-        ConfigError: a binary scheme, or a class missing from the map.
-    """
+    """The share if the top-2 classes were a uniformly random pair of distinct classes (see the
+    module's notes); ``sentiment_map`` and ``scheme`` as for :func:`cross_sentiment_flags`."""
     class_names = list(class_names)
     positive = int(_positive_classes(class_names, sentiment_map, scheme).sum())
     negative = len(class_names) - positive
@@ -276,17 +254,10 @@ def cross_sentiment_share(
     share = proportion_interval(int(flags[counted].sum()), n_counted, confidence=confidence)
     coverage = proportion_interval(n_counted, n_images, confidence=confidence)
     return CrossSentimentResult(
-        share=share.proportion,
-        n_cross=share.successes,
-        n_counted=n_counted,
-        n_images=n_images,
-        coverage=coverage.proportion,
-        ci_low=share.ci_low,
-        ci_high=share.ci_high,
-        coverage_ci_low=coverage.ci_low,
-        coverage_ci_high=coverage.ci_high,
-        confidence_level=confidence,
-        ci_method=DEFAULT_PROPORTION_METHOD,
+        share=share.proportion, n_cross=share.successes, n_counted=n_counted,
+        n_images=n_images, coverage=coverage.proportion, ci_low=share.ci_low,
+        ci_high=share.ci_high, coverage_ci_low=coverage.ci_low,
+        coverage_ci_high=coverage.ci_high, confidence_level=confidence,
+        ci_method=DEFAULT_PROPORTION_METHOD, threshold=threshold,
         chance_share=chance_share(class_names, sentiment_map, scheme=scheme),
-        threshold=threshold,
     )

@@ -9,8 +9,9 @@ from thesis_lib.analysis.hypothesis_tests import ci_label
 from thesis_lib.errors import ConfigError
 
 
-def _p_text(value: float) -> str:
-    return f"{value:.4g}" if np.isfinite(value) else "-"
+def _text(value: float, spec: str) -> str:
+    """``value`` formatted by ``spec``; "-" where it is not finite."""
+    return format(value, spec) if np.isfinite(value) else "-"
 
 
 def _family_sizes(comparisons: pd.DataFrame) -> list[int]:
@@ -20,13 +21,9 @@ def _family_sizes(comparisons: pd.DataFrame) -> list[int]:
 
 
 def table_confidence(comparisons: pd.DataFrame, confidence: float | None = None) -> float:
-    """The confidence level of a comparison table's intervals: its ``confidence`` column (set
-    by the functions that computed them), or ``confidence`` for tables without one.
-
-    Raises:
-        ConfigError: ``confidence`` disagrees with the level the table was computed at, or the
-            table holds several levels.
-    """
+    """The confidence level of a comparison table's intervals: its ``confidence`` column, or
+    ``confidence`` for tables without one; a :class:`ConfigError` where they disagree, or the
+    table mixes levels."""
     if "confidence" in comparisons.columns and comparisons["confidence"].notna().any():
         levels = sorted(set(comparisons["confidence"].dropna().astype(float).round(10)))
         if len(levels) > 1:
@@ -76,34 +73,29 @@ def significance_view(
         raise ConfigError(f"no {test!r} test in the comparison table; columns: "
                           f"{list(comparisons.columns)}")
     confidence = table_confidence(comparisons, None if alpha is None else 1 - alpha)
-
-    def points(value) -> str:
-        return "-" if not np.isfinite(value) else f"{value * 100:+.{decimals}f}"
-
+    pp = f"+.{decimals}f"  # differences in percentage points, signed
     view = pd.DataFrame({"network": comparisons["network"]})
     if "dataset" in comparisons.columns:
         view["dataset"] = comparisons["dataset"]
     if "reference" in comparisons.columns:
         view["reference"] = comparisons["reference"].fillna("-")
-    view["diff (pp)"] = [points(value) for value in comparisons["diff"].astype(float)]
+    view["diff (pp)"] = [_text(value * 100, pp) for value in comparisons["diff"].astype(float)]
     view[f"{ci_label(confidence)} (pp)"] = [
-        "-" if not np.isfinite(low) else f"[{points(low)}, {points(high)}]"
+        "-" if not np.isfinite(low) else f"[{_text(low * 100, pp)}, {_text(high * 100, pp)}]"
         for low, high in zip(comparisons[f"{test}_ci_low"].astype(float),
                              comparisons[f"{test}_ci_high"].astype(float), strict=True)
     ]
     view["t"] = comparisons[f"{test}_t"].astype(float).round(3)
     view["df"] = comparisons[f"{test}_df"].astype(float).round(2)
-    view["p"] = [_p_text(value) for value in comparisons[f"{test}_p"].astype(float)]
+    view["p"] = [_text(value, ".4g") for value in comparisons[f"{test}_p"].astype(float)]
     family = _family_sizes(comparisons)
     holm = f"Holm p (m={family[0]})" if len(family) == 1 else "Holm p"
-    view[holm] = [_p_text(value) for value in comparisons[f"{test}_p_holm"].astype(float)]
+    view[holm] = [_text(value, ".4g") for value in comparisons[f"{test}_p_holm"].astype(float)]
     if test == "welch" and "outcome" in comparisons.columns:
         view["outcome"] = comparisons["outcome"].fillna("-")
     view["Hedges g"] = comparisons["hedges_g"].astype(float).round(2)
     view[f"seeds for {power:.0%} power"] = [
-        f"{value:.0f}" if np.isfinite(value) else "-"
-        for value in comparisons["seeds_for_power"].astype(float)
-    ]
+        _text(value, ".0f") for value in comparisons["seeds_for_power"].astype(float)]
     if "design" in comparisons.columns:
         view["design"] = comparisons["design"].fillna("-")
     if "note" in comparisons.columns and comparisons["note"].fillna("").astype(bool).any():
@@ -112,9 +104,7 @@ def significance_view(
 
 
 def outcome_sentence(comparisons: pd.DataFrame, *, test_name: str = "Welch") -> str:
-    """What a comparison table found, in words: which settings are significantly better and
-    which significantly worse than their references, after Holm's correction over the family
-    (its size is named), at the table's level.
+    """What a comparison table found, in words, after Holm's correction at the table's level.
 
     Example: ``"After Holm's correction over 3 comparisons (Welch, alpha = 0.05): better than
     the reference: B2 + 4 Gram modules; worse: none; not significant: 2."``

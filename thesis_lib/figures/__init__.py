@@ -1,12 +1,8 @@
 """Publication figures and LaTeX tables of the thesis (``docs/figures.md`` lists them).
 
-Every function takes tidy pandas tables or arrays (from ``thesis_lib.analysis.results``,
-``run_tables`` and the run records), draws in one publication style (``style.py``) and returns
-a matplotlib Figure or LaTeX text; ``save_figure`` and ``save_table`` write them under
-``<results_dir>/figures/`` and ``<results_dir>/tables/``. Intervals follow ``intervals.py``.
-
-Grad-CAM and the Gram heatmaps import Keras; import them from ``thesis_lib.figures.saliency``
-(they are loaded on first use here too).
+Every function takes tidy pandas tables or arrays (``analysis.results``, ``run_tables``) and
+returns a matplotlib Figure or LaTeX text, which ``save_figure`` and ``save_table`` write under
+``<results_dir>/figures/`` and ``<results_dir>/tables/``.
 """
 
 from thesis_lib.figures.accuracy import (
@@ -44,26 +40,10 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "DOUBLE_COLUMN",
-    "SINGLE_COLUMN",
-    "add_note",
-    "curve_summary",
-    "figure_size",
-    "palette",
-    "plot_accuracy_by_variant",
-    "plot_accuracy_vs_modules",
-    "plot_confusion_matrix",
-    "plot_cross_dataset",
-    "plot_learning_curves",
-    "plot_per_class_metric",
-    "plot_roc_pr_by_class",
-    "plot_roc_pr_curves",
-    "publication_style",
-    "metrics_table",
-    "plot_embedding_map",
-    "results_table",
-    "save_figure",
-    "save_table",
-    "significance_table",
+    "DOUBLE_COLUMN", "SINGLE_COLUMN", "add_note", "curve_summary", "figure_size", "palette",
+    "plot_accuracy_by_variant", "plot_accuracy_vs_modules", "plot_confusion_matrix",
+    "plot_cross_dataset", "plot_learning_curves", "plot_per_class_metric",
+    "plot_roc_pr_by_class", "plot_roc_pr_curves", "publication_style", "metrics_table",
+    "plot_embedding_map", "results_table", "save_figure", "save_table", "significance_table",
     *_SALIENCY,
 ]

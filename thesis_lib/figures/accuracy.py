@@ -1,9 +1,6 @@
-"""Accuracy figures: per network, against the number of Gram modules, across datasets.
-
-All take one row per finished run (``analysis.results.collect_runs``), accuracies as
-fractions, and show percent. Error bars are the t intervals of ``intervals.py``, as in the
-summary tables. The cross-dataset figure marks each dataset's majority rate (the accuracy of
-always answering its most frequent class): an accuracy below it is worse than a constant answer.
+"""Accuracy figures (percent) per network, against the number of Gram modules, and across
+datasets, from one row per run (``collect_runs``). The cross-dataset figure marks each
+dataset's majority rate: an accuracy below it is worse than a constant answer.
 """
 
 from __future__ import annotations
@@ -16,13 +13,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from thesis_lib.figures.checks import (
-    ordered,
-    require_columns,
-    require_fractions,
-    require_one_dataset,
-    require_unique_runs,
-)
+from thesis_lib.figures.checks import ordered, require_fractions, require_runs
 from thesis_lib.figures.intervals import (
     FEW_RUNS_LABEL,
     MIN_RUNS_FOR_INTERVAL,
@@ -74,8 +65,7 @@ def _legend_proxies(summaries: list[MeanInterval], confidence: float, color: str
 def _draw_seeds_and_mean(ax, values: np.ndarray, position: float, *, vertical: bool,
                          spread: float, size: float, alpha: float, point_color, color,
                          confidence: float) -> MeanInterval:
-    """Each seed as a point, side by side, and the mean as a diamond: with its error bar when
-    there is an interval, hollow otherwise."""
+    """Each seed as a point and the mean as a diamond, with its error bar or hollow."""
     offsets = position + seed_offsets(len(values), spread)
     ax.scatter(*((offsets, values) if vertical else (values, offsets)), s=size,
                color=point_color, alpha=alpha, linewidths=0, zorder=2)
@@ -104,8 +94,7 @@ def plot_accuracy_by_variant(
 ) -> Figure:
     """Each run's accuracy as a point and the mean with its CI, one row per network.
 
-    Networks run down the y axis, so that long names stay readable at column width. A network
-    with fewer than three runs gets a hollow mean marker and no error bar.
+    Networks run down the y axis, so that long names stay readable at column width.
 
     Args:
         runs: one row per run, with columns ``network`` and ``accuracy`` (fraction), of one
@@ -116,11 +105,7 @@ def plot_accuracy_by_variant(
         confidence: level of the t interval around the mean.
         width: ``"single"``, ``"double"`` or inches.
     """
-    what = "accuracy by network"
-    require_columns(runs, [network, accuracy], what)
-    require_fractions(runs[accuracy], f"{what}, column {accuracy!r}")
-    require_one_dataset(runs, what)
-    require_unique_runs(runs, [network, "run_id"], what)
+    require_runs(runs, [network, accuracy], [accuracy], [network], "accuracy by network")
     names = ordered(runs[network], order)
     summaries = []
     with publication_style():
@@ -155,8 +140,6 @@ def plot_accuracy_vs_modules(
 ) -> Figure:
     """Accuracy against the number of Gram modules: runs as points, mean +- CI as a line.
 
-    Module counts with fewer than three runs get a hollow mean marker and no error bar.
-
     Args:
         runs: one row per run of one evaluation dataset.
         modules: column with the number of Gram modules (0 = baseline).
@@ -164,12 +147,9 @@ def plot_accuracy_vs_modules(
         hue: optional column separating series (e.g. tap selection), one colour each.
         confidence, width: as in :func:`plot_accuracy_by_variant`.
     """
-    what = "accuracy against modules"
-    columns = [modules, accuracy] + ([hue] if hue else [])
-    require_columns(runs, columns, what)
-    require_fractions(runs[accuracy], f"{what}, column {accuracy!r}")
-    require_one_dataset(runs, what)
-    require_unique_runs(runs, [modules, *([hue] if hue else []), "run_id"], what)
+    series = [hue] if hue else []
+    require_runs(runs, [modules, accuracy, *series], [accuracy], [modules, *series],
+                 "accuracy against modules")
     groups = [(None, runs)] if hue is None else list(runs.groupby(hue, sort=False))
     colors = palette(max(len(groups), 1))
     summaries, series = [], []
@@ -217,10 +197,9 @@ def plot_cross_dataset(
     """Grouped bars: mean accuracy of each network on each evaluation dataset, with t CIs; below
     them the same for balanced accuracy, and on the accuracy bars each dataset's majority rate.
 
-    A bar of two runs shows both runs as points, a bar of one value (e.g. a published mean)
-    the value alone. The majority rate (mean over the dataset's rows; runs differ only where
-    their test splits do) is a dashed line across the dataset's bars. A note under the axes
-    says which of these the figure holds, and what the table lacks.
+    The majority rate (mean over the dataset's rows; runs differ only where their test splits
+    do) is a dashed line across the dataset's bars. A note under the axes says what the figure
+    holds and what the table lacks.
 
     Args:
         runs: one row per (run, evaluation dataset) with the accuracy on that dataset.
@@ -235,9 +214,8 @@ def plot_cross_dataset(
         confidence, width: as in :func:`plot_accuracy_by_variant`.
     """
     what = "cross-dataset accuracy"
-    require_columns(runs, [dataset, network, accuracy], what)
-    require_fractions(runs[accuracy], f"{what}, column {accuracy!r}")
-    require_unique_runs(runs, [dataset, network, "run_id"], what)
+    require_runs(runs, [dataset, network, accuracy], [accuracy], [dataset, network], what,
+                 one_dataset=False)
     networks = ordered(runs[network], network_order)
     datasets = ordered(runs[dataset], dataset_order)
     panels = [(accuracy, ACCURACY_LABEL)]

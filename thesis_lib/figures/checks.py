@@ -32,6 +32,18 @@ def require_fractions(values: pd.Series, what: str) -> None:
         )
 
 
+def require_runs(runs: pd.DataFrame, columns: Sequence[str], fractions: Sequence[str],
+                 run_keys: Sequence[str], what: str, one_dataset: bool = True) -> None:
+    """The checks of a table of one row per run: ``columns`` present, ``fractions`` in [0, 1],
+    (``one_dataset``) one evaluation dataset, each run once per ``run_keys`` group."""
+    require_columns(runs, columns, what)
+    for column in fractions:
+        require_fractions(runs[column], f"{what}, column {column!r}")
+    if one_dataset:
+        require_one_dataset(runs, what)
+    require_unique_runs(runs, [*run_keys, "run_id"], what)
+
+
 def ordered(values: Iterable, order: Sequence | None) -> list:
     """``order`` restricted to the values present, or the values in first-seen order."""
     present = list(dict.fromkeys(values))

@@ -1,9 +1,7 @@
 """Confusion matrices as heatmaps: row-normalised (recall per true class) and counts.
 
-Up to four classes both panels stand side by side at column width. From five classes on (the 8
-Mikels emotions) the default is the row-normalised matrix alone, with whole percents, each true
-class's image count beside its name and a figure that grows with the classes, so that every
-cell stays legible.
+From five classes on (the 8 Mikels emotions) the default is the row-normalised matrix alone,
+with whole percents and a figure that grows with the classes, so that every cell stays legible.
 """
 
 from __future__ import annotations
@@ -64,8 +62,7 @@ def _panels(panels: Sequence[str] | None, classes: int) -> tuple[str, ...]:
 
 
 def _figure_size(width, classes: int, panels: int, title: bool) -> tuple[float, float]:
-    """((width, height) in inches, side of one cell): one column up to four classes, else
-    room for cells of ``_CELL`` inches beside the class names."""
+    """((width, height) in inches, side of one cell)."""
     if classes <= FEW_CLASSES:
         inches = figure_size(width if width is not None else "single")[0]
         return (inches, inches * (0.55 if panels == 2 else 0.75)), inches / panels / classes
@@ -126,20 +123,10 @@ def plot_confusion_matrix(
                 y_names = (tick_names if "counts" in chosen else
                            [f"{name} (n = {total})" for name, total in zip(tick_names, totals,
                                                                           strict=True)])
-            sns.heatmap(
-                values,
-                annot=True,
-                fmt=fmt,
-                cmap=HEATMAP_CMAP,
-                cbar=False,
-                square=True,
-                xticklabels=x_names,
-                yticklabels=y_names,
-                annot_kws={"fontsize": annotation_size},
-                vmin=0,
-                vmax=100 if panel == "row" else None,
-                ax=ax,
-            )
+            sns.heatmap(values, annot=True, fmt=fmt, cmap=HEATMAP_CMAP, cbar=False, square=True,
+                        xticklabels=x_names, yticklabels=y_names,
+                        annot_kws={"fontsize": annotation_size}, vmin=0,
+                        vmax=100 if panel == "row" else None, ax=ax)
             # Two-line titles side by side at column width; one line over a wide single panel.
             ax.set_title(panel_title.replace(" (", "\n(") + ("\n" * (panel == "counts"))
                          if few else panel_title)

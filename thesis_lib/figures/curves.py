@@ -1,6 +1,5 @@
-"""Learning curves across seeds, and the drawing of several runs' curves (shared with the
-ROC and precision-recall figures): the mean curve and its pointwise t band, clipped to the
-metric's range, where at least three runs have a value, else each run as a thin line.
+"""Learning curves across seeds, and ``draw_runs`` (shared with the ROC/PR figures): the mean
+curve and its clipped t band where three runs have a value, else each run as a thin line.
 """
 
 from __future__ import annotations
@@ -41,8 +40,7 @@ BAND_ALPHA = 0.2
 
 
 def metric_range(name: str) -> tuple[tuple[float, float], float]:
-    """``(bounds, scale)`` of a ``history.csv`` metric as drawn: accuracies in percent
-    (0-100), losses >= 0, AUC/precision/recall/F1 in 0-1, anything else unbounded."""
+    """``(bounds, scale)`` of a ``history.csv`` metric as drawn (accuracies in percent)."""
     lowered = name.lower()
     if "accuracy" in lowered:
         return PERCENT, 100.0
@@ -65,12 +63,8 @@ def draw_runs(
     label: str | None = None,
     band_alpha: float | None = None,
 ) -> dict[str, bool]:
-    """Draw the curves of one network's runs (runs x points, NaN = no value): the mean and
-    its clipped t band where at least three runs have a value, elsewhere each run thin.
-
-    Returns:
-        ``{"band": drawn a band, "thin": drawn thin per-run lines, "clipped": a band was
-        clipped}``, for the figure's legend.
+    """Draw one network's runs (runs x points, NaN = no value); return for the legend
+    ``{"band": drawn a band, "thin": drawn thin per-run lines, "clipped": a band was clipped}``.
     """
     curves = np.atleast_2d(np.asarray(curves, dtype=float))
     band = curve_band(curves, confidence, bounds)
@@ -98,8 +92,7 @@ def draw_runs(
 def interval_handles(drawn: Sequence[dict[str, bool]], confidence: float,
                      bounds: tuple[float, float] | None = None, unit: str = "",
                      wrap: int | None = None) -> list:
-    """Legend entries saying what the bands and thin lines of a figure are (on lines of at
-    most ``wrap`` characters when given)."""
+    """Legend entries saying what the bands and thin lines are (wrapped at ``wrap``)."""
     handles = []
     if any(item["band"] for item in drawn):
         text = f"band: {interval_label(confidence)}"

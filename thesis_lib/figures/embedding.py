@@ -1,7 +1,5 @@
-"""The 2-D map (``analysis.embedding.embedding_map``, t-SNE) of a network's embeddings: one
-point per image, coloured by its true class, misclassified images marked. A t-SNE map keeps
-neighbourhoods, not distances or densities, so its axes carry no units and no ticks.
-"""
+"""The 2-D (t-SNE) map of a network's embeddings, coloured by true class. A t-SNE map keeps
+neighbourhoods, not distances, so its axes carry no ticks."""
 
 from __future__ import annotations
 

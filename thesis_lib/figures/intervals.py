@@ -1,11 +1,9 @@
-"""Intervals the figures may draw: Student-t intervals of a mean, only from three runs on, and
-never outside the range of the metric.
+"""Student-t intervals of a mean for the figures: only from three runs on, clipped to the
+metric's range.
 
 A t interval from two seeds uses t(0.975, 1) = 12.7: for accuracies of 80 % and 57 % it spans
--77 % to 214 %, which says nothing about the network and misleads the eye. The figures therefore
-show each seed itself when a network has fewer than :data:`MIN_RUNS_FOR_INTERVAL` runs, and
-draw the interval (clipped to the metric's range, e.g. 0-100 % or losses >= 0) from three runs
-on. The labels here are the words every figure uses to say which of the two it shows.
+-77 % to 214 %, which misleads the eye. Below :data:`MIN_RUNS_FOR_INTERVAL` runs the figures
+show each seed instead.
 """
 
 from __future__ import annotations
@@ -44,8 +42,7 @@ def clipped_note(bounds: tuple[float, float], unit: str = "") -> str:
 
 @dataclass(frozen=True)
 class MeanInterval:
-    """Mean of ``n`` runs and, from three runs on, its t interval ``low``-``high`` clipped to
-    the metric's range (else NaN); ``clipped``: the unclipped interval reached past it."""
+    """Mean of ``n`` runs and its clipped t interval (NaN below three runs)."""
 
     mean: float
     n: int
@@ -61,12 +58,8 @@ class MeanInterval:
 def mean_interval(
     values: Iterable[float], confidence: float = 0.95, bounds: tuple[float, float] = UNBOUNDED
 ) -> MeanInterval:
-    """The mean of ``values`` and its t interval (sd with ddof = 1), clipped to ``bounds``.
-
-    Args:
-        values: one value per run (seed).
-        bounds: the metric's range, e.g. :data:`PERCENT` for accuracies in percent.
-    """
+    """The mean of one value per run and its t interval (sd with ddof = 1), clipped to
+    ``bounds`` (the metric's range, e.g. :data:`PERCENT`)."""
     array = np.asarray(list(values), dtype=float)
     mean = float(array.mean())
     if array.size < MIN_RUNS_FOR_INTERVAL:
@@ -78,9 +71,7 @@ def mean_interval(
 
 @dataclass(frozen=True)
 class CurveBand:
-    """Mean curve of several runs, the runs with a value at each point (``counts``), the
-    clipped t band ``low``-``high`` (NaN where fewer than three runs have a value), and whether
-    the unclipped band reached past the range anywhere."""
+    """Pointwise mean, run counts and clipped t band (NaN below three runs) of curves."""
 
     mean: np.ndarray
     counts: np.ndarray
@@ -109,11 +100,8 @@ def curve_band(
 
 
 def seed_offsets(count: int, half_width: float) -> np.ndarray:
-    """Evenly spaced offsets that set ``count`` seeds' points side by side.
-
-    A deterministic jitter, so that a figure is the same each time it is drawn (seaborn's
-    ``stripplot`` jitters with the global random state).
-    """
+    """Evenly spaced offsets that set ``count`` seeds' points side by side: a deterministic
+    jitter (seaborn's ``stripplot`` jitters with the global random state)."""
     if count < 2:
         return np.zeros(count)
     return np.linspace(-half_width, half_width, count)
@@ -132,15 +120,10 @@ def draw_grouped_bars(ax, networks: list, groups: int, values_of, *, confidence:
                       bounds: tuple[float, float], capsize: float, linewidth: float,
                       size: float, single_point: bool = True,
                       value_height: float | None = None) -> list[MeanInterval]:
-    """Each network's mean bar in each group (networks side by side), with its clipped t
-    interval, or without one each run as a black point.
-
-    Args:
-        values_of: ``values_of(network, group)`` gives the runs' values (none: no bar).
-        capsize, linewidth, size: of the error bars and the runs' points.
-        single_point: whether a bar of one value gets its point too.
-        value_height: where the bars carry their means as text (None: no text).
-    """
+    """Each network's mean bar in each group, with its clipped t interval or each run as a
+    black point. ``values_of(network, group)`` gives the runs' values (none: no bar);
+    ``single_point``: a bar of one value gets its point too; ``value_height``: where the bars
+    carry their means as text (None: no text)."""
     bar_width = 0.8 / len(networks)
     summaries = []
     for index, (name, color) in enumerate(zip(networks, palette(len(networks)), strict=False)):

@@ -1,9 +1,5 @@
-"""Per-class scores across networks: grouped bars of F1 (or precision, recall) per class.
-
-Reads the ``f1_<class>``, ``precision_<class>``, ``recall_<class>`` columns of
-``analysis.results.collect_runs`` (``metrics.json``'s ``per_class``). Each bar is the mean over
-a network's runs, with the t interval or each run's point of ``intervals.py``.
-"""
+"""Grouped bars of F1 (or precision, recall) per class and network, from the ``<metric>_<class>``
+columns of ``collect_runs``."""
 
 from __future__ import annotations
 
@@ -15,13 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from thesis_lib.errors import DataError
-from thesis_lib.figures.checks import (
-    ordered,
-    require_columns,
-    require_fractions,
-    require_one_dataset,
-    require_unique_runs,
-)
+from thesis_lib.figures.checks import ordered, require_runs
 from thesis_lib.figures.intervals import (
     FEW_RUNS_LABEL,
     FRACTION,
@@ -75,11 +65,7 @@ def plot_per_class_metric(
         raise DataError(f"{what}: the table has no {metric}_<class> columns; the runs table of "
                         "collect_runs has them when metrics.json holds per_class scores")
     columns = [f"{metric}_{name}" for name in names]
-    require_columns(runs, [network, *columns], what)
-    for column in columns:
-        require_fractions(runs[column], f"{what}, column {column!r}")
-    require_one_dataset(runs, what)
-    require_unique_runs(runs, [network, "run_id"], what)
+    require_runs(runs, [network, *columns], columns, [network], what)
     networks = ordered(runs[network], order)
     label = METRIC_NAMES.get(metric, metric)
     if width is None:

@@ -1,13 +1,7 @@
-"""ROC and precision-recall curves per network, binary and K-class (one-vs-rest).
+"""ROC and precision-recall curves per network, binary and K-class (one-vs-rest, sklearn).
 
-Points and areas come from ``sklearn.metrics``. Each run's curve is interpolated onto a common
-grid and drawn by ``curves.draw_runs`` (mean and t band from three runs on). The legend gives
-each network's area: one value per run below three runs, else mean ± SD.
-
-For K > 2 classes (``prob_<class>`` columns of ``run_tables.load_scores``) a network's curve is
-the macro average of the one-vs-rest curves (the mean of the classes' curves on the grid) or
-the micro average (all class-image pairs pooled); areas are sklearn's macro/micro
-``roc_auc_score`` and ``average_precision_score`` on the one-hot labels.
+Each run's curve is interpolated onto a common grid; a K-class macro curve is the mean of the
+classes' curves, a micro curve pools all class-image pairs.
 """
 
 from __future__ import annotations
@@ -76,8 +70,7 @@ def _one_hot_scores(frame: pd.DataFrame, label: str) -> tuple[np.ndarray, np.nda
 
 def _check_predictions(predictions: pd.DataFrame, columns: list[str], score: str,
                        average: str) -> bool:
-    """Check the table and the average; whether the task is binary (a score column, or two
-    probability columns)."""
+    """Check the table and the average; return whether the task is binary."""
     require_columns(predictions, columns, "ROC/PR curves")
     if score not in predictions.columns and len(probability_columns(predictions)) < 2:
         raise DataError(
@@ -123,11 +116,6 @@ def _run_curves(run_frame: pd.DataFrame, label: str, score: str, average: str, b
             metrics.average_precision_score(one_hot, probabilities, average=average))
 
 
-def _class_curves(run_frame: pd.DataFrame, label: str, index: int):
-    one_hot, probabilities = _one_hot_scores(run_frame, label)
-    return _curves(one_hot[:, index], probabilities[:, index])
-
-
 def _sd(values: Sequence[float]) -> float:
     return float(np.std(values, ddof=1)) if len(values) > 1 else np.nan
 
@@ -141,10 +129,8 @@ def curve_summary(
     score: str = "score",
     average: str = "macro",
 ) -> pd.DataFrame:
-    """Per network: mean and SD across runs of ROC AUC and average precision (sklearn).
-
-    Binary predictions (a ``score`` column, or two ``prob_<class>`` columns) give the areas of
-    the positive class; K-class predictions the ``average`` of the one-vs-rest areas.
+    """Per network: mean and SD across runs of ROC AUC and average precision (sklearn):
+    of the positive class (binary), else the ``average`` of the one-vs-rest areas.
 
     Returns:
         Columns ``network``, ``runs``, ``roc_auc``, ``roc_auc_sd``, ``average_precision``,
@@ -190,9 +176,8 @@ def _legend_title(areas_per_line: Sequence[Sequence[float]], what: str) -> str:
 
 def _draw_panels(lines, *, confidence: float, width, roc_title: str, pr_title: str,
                  pr_axis_name: str, chance_precision: float | None, what: str) -> Figure:
-    """ROC (left) and PR (right) panels of ``lines`` (name, color, runs' ROC, PR, AUC, AP),
-    with one legend under both. ``chance_precision`` None: the classes differ in chance
-    level, and the legend says so instead of a line."""
+    """ROC and PR panels of ``lines`` (name, color, runs' ROC, PR, AUC, AP); one legend under
+    both. ``chance_precision`` None: the classes differ in chance level (said in the legend)."""
     many = len(lines) > 4
     with publication_style():
         fig, (roc_ax, pr_ax) = plt.subplots(
@@ -241,11 +226,9 @@ def plot_roc_pr_curves(
     confidence: float = 0.95,
     width: str | float = "double",
 ) -> Figure:
-    """ROC curve (left) and precision-recall curve (right) of each network.
-
-    Binary predictions (a ``score`` column, or two ``prob_<class>`` columns): the curves of
-    the positive class. K-class predictions: the ``average`` of the one-vs-rest curves;
-    :func:`plot_roc_pr_by_class` shows each class.
+    """ROC (left) and precision-recall (right) curve of each network: of the positive class
+    (binary), else the ``average`` of the one-vs-rest curves (per class:
+    :func:`plot_roc_pr_by_class`).
 
     Args:
         predictions: one row per (run, image) with the true class index, the network, the run
@@ -329,7 +312,8 @@ def plot_roc_pr_by_class(
     colors = palette(max(len(indices), 1))
     lines = []
     for index, color in zip(indices, colors, strict=True):
-        curves = [_class_curves(run_frame, label, index) for run_frame in run_frames]
+        curves = [_curves(*(part[:, index] for part in _one_hot_scores(run_frame, label)))
+                  for run_frame in run_frames]
         lines.append((names[index].replace("_", " "), color,
                       *(list(part) for part in zip(*curves, strict=True))))
     shares = [float((frame[label] == index).mean()) for index in indices]

@@ -1,7 +1,4 @@
-"""From run records to the tidy tables the figure functions take, beyond the runs table of
-``analysis.results.collect_runs``: network names, ``history.csv`` epochs, per-image scores of
-``predictions.csv``, the confusion matrix of ``metrics.json`` and example images for Grad-CAM.
-"""
+"""From run records to the tidy tables the figure functions take (beyond ``collect_runs``)."""
 
 from __future__ import annotations
 
@@ -22,8 +19,7 @@ from thesis_lib.figures.checks import require_columns
 
 
 def with_network_names(runs: pd.DataFrame) -> pd.DataFrame:
-    """``runs`` with a ``network`` column, the readable name of each run's setting
-    (``collect_runs`` adds it already; hand-made tables get it here)."""
+    """``runs`` with a ``network`` column (the readable name of each run's setting)."""
     require_columns(runs, ["variant"], "runs table")
     if "network" in runs:
         return runs
@@ -69,8 +65,8 @@ def load_scores(
     positive_index: int | None = None,
 ) -> pd.DataFrame:
     """Per run and image: ``run_id``, ``network``, ``path``, ``label_index``,
-    ``predicted_index``, the ``prob_<class>`` columns of ``predictions.csv`` and, for a binary
-    task or a ``positive_index``, ``score``: that class's probability (for ROC/PR curves).
+    ``predicted_index``, the ``prob_<class>`` columns of ``predictions.csv`` and ``score``
+    (the positive class's probability, for ROC/PR curves).
 
     Args:
         runs: the table of ``collect_runs``.
@@ -118,10 +114,8 @@ def load_confusion(
     """The confusion matrix (rows: true classes) and class names of one run's ``metrics.json``."""
     path = Path(run_dir) / "metrics.json"
     metrics = files.read_json(path, kind=dict)
-    if dataset == results.OWN_TEST_SPLIT:
-        section = metrics
-    else:
-        section = metrics.get("datasets", {}).get(dataset, {})
+    own = dataset == results.OWN_TEST_SPLIT
+    section = metrics if own else metrics.get("datasets", {}).get(dataset, {})
     if "confusion_matrix" not in section:
         raise DataError(f"{path}: no confusion matrix for dataset {dataset!r}")
     class_names = section.get("class_names") or metrics.get("class_names")
@@ -131,8 +125,7 @@ def load_confusion(
 
 
 def _true_class_probability(scores: pd.DataFrame) -> np.ndarray:
-    """Probability each image gets for its true class: from ``prob_<class>`` columns, or from
-    a binary table's ``score`` (the probability of class 1)."""
+    """Probability each image gets for its true class (``prob_<class>`` or binary ``score``)."""
     columns = checks.probability_columns(scores)
     labels = scores["label_index"].to_numpy(dtype=int)
     if columns:
@@ -155,9 +148,8 @@ def pick_examples(
 ) -> pd.DataFrame:
     """The images of each class that one run gives the highest probability of their true class.
 
-    A class the run never gets right still gets its ``per_class`` (misclassified) images, so
-    that the figures show every chosen class. Ties are broken by path, for the same picks on
-    every machine.
+    A class the run never gets right still gets its (misclassified) images. Ties are broken by
+    path, for the same picks on every machine.
 
     Args:
         scores: one run's rows of :func:`load_scores` (``path``, ``label_index`` and the

@@ -1,7 +1,4 @@
-"""What the networks look at: Gram-matrix heatmaps and Grad-CAM overlays.
-
-Gram matrices come from ``thesis_lib.layers.GramMatrix``, applied to a layer's feature map or
-to an image itself (its 3 x 3 colour correlations).
+"""What the networks look at: Gram-matrix heatmaps (``layers.GramMatrix``) and Grad-CAM.
 
 Grad-CAM (Selvaraju et al., ICCV 2017) weights each channel k of a layer's feature map A by the
 spatial mean of dy/dA_k and shows ReLU(sum_k w_k A_k), upsampled and scaled to [0, 1]. The
@@ -85,12 +82,8 @@ def find_layer(model: keras.Model, layer_name: str | None = None):
 
 
 def _image_grid(images: np.ndarray, titles: Sequence[str], width: str | float):
-    """A figure of two rows of square panels, the titled images on top: (fig, axes, images
-    as uint8).
-
-    Panels shrink to fit ``width`` but do not grow beyond ``_MAX_PANEL``, so that two images
-    do not fill a page.
-    """
+    """Two rows of square panels, the titled images on top: (fig, axes, images as uint8).
+    Panels never grow beyond ``_MAX_PANEL``, so that two images do not fill a page."""
     count = len(images)
     panel = min(_MAX_PANEL, (figure_size(width)[0] - _COLORBAR_ROOM) / max(count, 1))
     size = (panel * count + _COLORBAR_ROOM, 2 * (panel + _TITLE_ROOM))
@@ -236,14 +229,9 @@ def _rest_of_model(model: keras.Model, container, call) -> keras.Model:
 
 
 def _split_at_layer(model: keras.Model, container, layer):
-    """``(head, tail)``: ``head(images)`` gives the feature map of ``layer`` and the values
-    the rest of the model needs besides it; ``tail(feature_map, values)`` the prediction.
-
-    For backends without a gradient tape (JAX). Every path to the prediction must pass
-    through the layer: a layer that cuts the outer model in two, or an output of the nested
-    backbone that feeds no later layer (``top_activation``, the default; the tapped layers
-    feed later ones, so their maps need TensorFlow).
-    """
+    """``(head, tail)`` for backends without a gradient tape (JAX): ``head(images)`` gives the
+    feature map and the other values the rest needs, ``tail(feature_map, values)`` the
+    prediction. Every path to the prediction must pass through the layer."""
     explain = (f"on the {keras.backend.backend()!r} backend Grad-CAM needs a layer that every "
                f"path to the prediction passes through (the default, the backbone's last "
                f"feature map, is one); {layer.name!r} is not, use KERAS_BACKEND=tensorflow")

@@ -48,10 +48,8 @@ def write_stream(path: Path, write) -> Path:
 def save_figure(
     fig: Figure, name: str, results_dir: str | os.PathLike | None = None
 ) -> dict[str, Path]:
-    """Save ``fig`` as ``<results_dir>/figures/<name>.pdf`` (vector) and ``.png`` (300 dpi);
-    returns ``{"pdf": Path, "png": Path}``.
-
-    The PDF carries no creation date, so the same figure gives the same bytes on every run.
+    """Save ``fig`` as ``<results_dir>/figures/<name>.pdf`` and ``.png`` (300 dpi), without a
+    creation date (the same figure gives the same bytes); returns ``{"pdf": ..., "png": ...}``.
 
     Args:
         name: the file stem, e.g. ``"accuracy_by_variant"``.

@@ -1,10 +1,8 @@
 """One publication style for every figure of the thesis.
 
-Figures are drawn at their final printed size, so that 8 pt text stays 8 pt in the PDF:
-``SINGLE_COLUMN`` (3.5 in, one column of a two-column journal page) or ``DOUBLE_COLUMN``
-(7.16 in, the full text width). Colours come from seaborn's ``colorblind`` palette, which stays
-distinguishable for the common forms of colour blindness; heatmaps use ``viridis`` (perceptually
-uniform, readable in grey print).
+Figures are drawn at their printed size (one column or the text width), so that 8 pt text
+stays 8 pt in the PDF. Colours: seaborn's ``colorblind`` palette; heatmaps ``viridis``
+(perceptually uniform, readable in grey print).
 """
 
 from __future__ import annotations
@@ -94,9 +92,8 @@ def publication_style() -> Iterator[None]:
 
 
 def add_note(fig: Figure, note: str) -> Figure:
-    """Write ``note`` (e.g. :func:`thesis_lib.analysis.results.scale_note`) in small grey
-    italics in a band added under the whole figure: the width stays a column, the layout (and
-    any legend under the panels) stays above the band. "" leaves the figure as it is."""
+    """Write ``note`` in small grey italics in a band added under the figure (the width and
+    the layout above stay as they are). "" leaves the figure as it is."""
     if not note:
         return fig
     width, height = fig.get_size_inches()

@@ -1,10 +1,6 @@
-"""LaTeX (booktabs) tables of the thesis, made by pandas' ``Styler.to_latex``.
-
-The functions take the tables of ``analysis.results.summarize``/``summarize_metrics`` and
-``analysis.compare_variants`` and give a ``tabular`` with booktabs rules, or a floating
-``table`` when a caption is given. Free text is escaped (so "not_sadness" or "5 %" cannot break
-the document) and symbols such as λ, ±, ≤ are written as LaTeX math, so that the tables compile
-with pdflatex. Accuracies are fractions in the inputs, percentages (points) in the tables.
+"""LaTeX (booktabs) tables of the thesis, made by pandas' ``Styler.to_latex``: a ``tabular``,
+or a ``table`` float when a caption is given. Free text is escaped and symbols such as λ, ±, ≤
+are written as LaTeX math, so that the tables compile with pdflatex.
 """
 
 from __future__ import annotations
@@ -34,15 +30,12 @@ _LATEX_SYMBOLS = {
 
 
 def latex_symbols(text: str) -> str:
-    """``text`` with the symbols pdflatex cannot set from UTF-8 written as LaTeX; LaTeX
-    already in ``text`` is left as it is (for captions)."""
+    """``text`` with the symbols pdflatex cannot set written as LaTeX (LaTeX in it is kept)."""
     return "".join(_LATEX_SYMBOLS.get(char, char) for char in str(text))
 
 
 def latex_text(text: str) -> str:
-    """Free text (a network's name) as LaTeX: special characters escaped, symbols as math:
-    ``"B0 + 4 Gram modules (contrastive-center λ=0.1)"`` ->
-    ``"B0 + 4 Gram modules (contrastive-center $\\lambda$=0.1)"``."""
+    """Free text (a network's name) as LaTeX: special characters escaped, symbols as math."""
     return latex_symbols("".join(_LATEX_SPECIAL.get(char, char) for char in str(text)))
 
 
@@ -170,12 +163,8 @@ def significance_table(
     label: str | None = None,
     note: str = "",
 ) -> str:
-    """The significance table: each network against its reference.
-
-    Columns: the reference (when the rows' references differ), the difference of mean accuracy
-    (percentage points), its confidence interval, t, df, p, the Holm-adjusted p (the caption,
-    else the header, names the number of comparisons), the paired t-test's p and the design
-    when runs pair by seed, and the outcome ("better"/"worse" only for a significant difference).
+    """The significance table: each network against its reference (difference in percentage
+    points, its CI, t, df, p, Holm p; the paired p and design when runs pair by seed).
 
     Args:
         comparisons: ``thesis_lib.analysis.compare_variants(...)``: columns ``network``, ``diff``

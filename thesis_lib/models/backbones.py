@@ -22,21 +22,7 @@ N      stages tapped       why
 6      1, 2, 3, 4, 5, 6    every stage (stage 1 runs at 1/2 resolution and is the costliest)
 =====  ==================  ======================================================
 
-The stage ends of each backbone (stages 1 to 6) with their output shapes H x W x C for
-256 x 256 inputs:
-
-EfficientNetV2B0: block1a_project_activation 128x128x16, block2b_add 64x64x32,
-    block3b_add 32x32x48, block4c_add 16x16x96, block5e_add 16x16x112, block6h_add 8x8x192
-EfficientNetV2B1: block1b_add 128x128x16, block2c_add 64x64x32, block3c_add 32x32x48,
-    block4d_add 16x16x96, block5f_add 16x16x112, block6i_add 8x8x192
-EfficientNetV2B2: block1b_add 128x128x16, block2c_add 64x64x32, block3c_add 32x32x56,
-    block4d_add 16x16x104, block5f_add 16x16x120, block6j_add 8x8x208
-EfficientNetV2B3: block1b_add 128x128x16, block2c_add 64x64x40, block3c_add 32x32x56,
-    block4e_add 16x16x112, block5g_add 16x16x136, block6l_add 8x8x232
-EfficientNetV2S: block1b_add 128x128x24, block2d_add 64x64x48, block3d_add 32x32x64,
-    block4f_add 16x16x128, block5i_add 16x16x160, block6o_add 8x8x256
-
-So with 4 modules the B2 model taps block2c_add, block3c_add, block4d_add and block6j_add.
+``BACKBONES`` lists each backbone's stage ends with their shapes at 256 x 256 pixels.
 At another image size S the grids scale with S / 256 (rounded up). Any other block output can
 be tapped by name (``taps=[...]``); ``tap_candidates`` lists them.
 
@@ -217,13 +203,9 @@ def tiny_backbone(
     include_preprocessing: bool = True,
     weights: str | None = None,
 ) -> keras.Model:
-    """A backbone of about ten thousand weights with B0's layer names at its stage ends.
+    """A backbone of about ten thousand weights with B0's stage grids and stage-end names.
 
-    It has B0's six stages (the same strides, so the same grids at every image size), each of
-    one or two small blocks of B0's kind, so every code path that taps, pools, saves or reloads
-    a backbone runs on it in a fraction of a second. It exists for tests and plumbing checks
-    (``backbone="Tiny"``); its accuracy means nothing. The signature is the Keras applications'
-    one.
+    For tests and plumbing checks (``backbone="Tiny"``); its accuracy means nothing.
 
     Raises:
         ConfigError: for ``include_top=True`` or pretrained weights, which it does not have.
@@ -256,8 +238,7 @@ def tiny_backbone(
 
 
 def _tiny_conv(x, channels: int, stride: int, block: str, *, depthwise: bool):
-    """Convolution, batch norm, swish: a full 3 x 3 convolution (B0's first three stages) or a
-    depthwise 3 x 3 with a 1 x 1 projection (the later ones)."""
+    """Convolution (full 3 x 3, or depthwise 3 x 3 + 1 x 1), batch norm, swish."""
     layers = keras.layers
     if depthwise:
         x = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False,
@@ -306,11 +287,7 @@ def check_image_size(image_size: int) -> int:
 
 
 def tap_candidates(backbone_model: keras.Model) -> list[str]:
-    """The layers of a backbone that a Gram module may tap, in network order.
-
-    These are the outputs of the stem, of every block, and of the top convolution: the points
-    where the network hands a finished feature map on. (Layers inside a block are left out:
-    their maps are intermediate products of one block.)
+    """The layers a Gram module may tap, in network order: the outputs of stem, blocks, top.
 
     Args:
         backbone_model: a Keras EfficientNetV2 (no top).

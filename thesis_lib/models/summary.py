@@ -171,18 +171,21 @@ def _layer_flops(layer: keras.layers.Layer) -> float:
     if isinstance(layer, PairwiseGramModule):
         return _pairwise_module_flops(layer, [tuple(x.shape) for x in layer.input])
     if isinstance(layer, keras.layers.Conv2D | keras.layers.DepthwiseConv2D | keras.layers.Dense):
-        return _weighted_layer_flops(layer, tuple(layer.input.shape), tuple(layer.output.shape))
+        return _weighted_layer_flops(layer, tuple(layer.output.shape))
     if isinstance(layer, GramMatrix):
-        _, height, width, channels = layer.input.shape
-        return 2.0 * height * width * channels * channels
+        return _gram_product_flops(layer.input.shape, layer.input.shape)
     if isinstance(layer, PairwiseGram):
-        first, second = (tuple(x.shape) for x in layer.input)
-        height, width = min(first[1], second[1]), min(first[2], second[2])
-        return 2.0 * height * width * first[3] * second[3]
+        return _gram_product_flops(*(x.shape for x in layer.input))
     return 0.0
 
 
-def _weighted_layer_flops(layer, input_shape: tuple, output_shape: tuple) -> float:
+def _gram_product_flops(first, second) -> float:
+    """2 x MACs of the (cross-)Gram product of two (B, H, W, C) maps on their smaller grid."""
+    height, width = min(first[1], second[1]), min(first[2], second[2])
+    return 2.0 * height * width * first[3] * second[3]
+
+
+def _weighted_layer_flops(layer, output_shape: tuple) -> float:
     """2 x MACs of a Conv2D, DepthwiseConv2D or Dense from its kernel and output shape."""
     kernel = layer.kernel.shape
     positions = float(np.prod(output_shape[1:-1]))  # output pixels (1 for a Dense on vectors)
@@ -196,9 +199,8 @@ def _weighted_layer_flops(layer, input_shape: tuple, output_shape: tuple) -> flo
 def _gram_module_flops(module: GramModule, input_shape: tuple) -> float:
     """Reduction conv + Gram product + head convs of one GramModule."""
     reduced = module.reduce_conv.compute_output_shape(input_shape)
-    flops = _weighted_layer_flops(module.reduce_conv, input_shape, reduced)
-    _, height, width, channels = reduced
-    flops += 2.0 * height * width * channels * channels
+    flops = _weighted_layer_flops(module.reduce_conv, reduced)
+    flops += _gram_product_flops(reduced, reduced)
     return flops + _head_flops(module, input_shape[0])
 
 
@@ -210,10 +212,8 @@ def _pairwise_module_flops(module: PairwiseGramModule, input_shapes: list[tuple]
         (module.reduce_conv_a, module.reduce_conv_b), input_shapes, strict=True
     ):
         reduced.append(conv.compute_output_shape(shape))
-        flops += _weighted_layer_flops(conv, shape, reduced[-1])
-    height = min(shape[1] for shape in reduced)
-    width = min(shape[2] for shape in reduced)
-    flops += 2.0 * height * width * reduced[0][3] * reduced[1][3]
+        flops += _weighted_layer_flops(conv, reduced[-1])
+    flops += _gram_product_flops(*reduced)
     return flops + _head_flops(module, input_shapes[0][0])
 
 
@@ -222,9 +222,8 @@ def _head_flops(module: GramBranch, batch) -> float:
     flops = 0.0
     shape = (batch, module.channels, module.channels, 1)
     for conv in module.head_convs:
-        output = conv.compute_output_shape(shape)
-        flops += _weighted_layer_flops(conv, shape, output)
-        shape = output
+        shape = conv.compute_output_shape(shape)
+        flops += _weighted_layer_flops(conv, shape)
     return flops
 
 
