@@ -216,6 +216,12 @@ def chance_ambiguous_share(embeddings: np.ndarray, labels: Sequence[Any], *,
     samples on the same neighbour graph, averaged over ``permutations`` seeded permutations
     (see the module's notes). Unlabelled samples (None / NaN) are left out."""
     _, codes, neighbours = _neighbour_graph(embeddings, labels, k)
+    return _chance_share(codes, neighbours, permutations, seed)
+
+
+def _chance_share(codes: np.ndarray, neighbours: np.ndarray, permutations: int,
+                  seed: int) -> float:
+    """The mean ambiguous share over seeded permutations of the labels on one graph."""
     if isinstance(permutations, bool) or not isinstance(permutations, int | np.integer) or \
             permutations < 1:
         raise ConfigError(f"permutations must be a positive whole number, got {permutations!r}")
@@ -277,8 +283,10 @@ def embedding_record(table: pd.DataFrame, *, k: int = DEFAULT_NEIGHBOURS,
     embeddings = embedding_matrix(table)
     labels = table["label_index"].astype("Int64")
     scores = cluster_scores(embeddings, labels)
-    known = labels.notna().to_numpy()
-    ambiguous = ambiguous_samples(embeddings, labels, k=k)
+    # One neighbour graph for the share and its chance level (the search is the costly part).
+    known, codes, neighbours = _neighbour_graph(embeddings, labels, k)
+    ambiguous = np.zeros(len(known), dtype=bool)
+    ambiguous[known] = _disagreement(codes, neighbours) > 0.5
     wrong = (table["predicted_index"].to_numpy() !=
              labels.fillna(-1).to_numpy(dtype=int)) & known
     record: dict[str, float | int] = {
@@ -287,8 +295,7 @@ def embedding_record(table: pd.DataFrame, *, k: int = DEFAULT_NEIGHBOURS,
         "dimensions": int(embeddings.shape[1]),
         **scores,
         "ambiguous_share": float(ambiguous[known].mean()),
-        "ambiguous_share_chance": chance_ambiguous_share(embeddings, labels, k=k,
-                                                         permutations=permutations, seed=seed),
+        "ambiguous_share_chance": _chance_share(codes, neighbours, permutations, seed),
         "chance_permutations": int(permutations),
         "chance_seed": int(seed),
         "neighbours": int(k),
