@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from thesis_lib.config.conversion import parse_assignments
 from thesis_lib.errors import ConfigError
 from thesis_lib.experiments import pipeline as pipeline_module
 from thesis_lib.experiments.pipeline import NOTEBOOKS, report_outputs, run_pipeline
@@ -33,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "results in results/demo/.",
     )
     _add_common_options(demo)
-    demo.set_defaults(func=pipeline_command, profile="demo")
+    demo.set_defaults(func=pipeline_command, profile="demo", executor="local", slurm=[])
 
 
 def _add_common_options(parser: argparse.ArgumentParser) -> None:
@@ -50,12 +51,9 @@ def pipeline_command(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {args.jobs}")
     started = time.monotonic()
-    from thesis_lib.config.conversion import parse_assignments
-
     results = run_pipeline(args.profile, data_dir=args.data_dir, results_dir=args.results_dir,
                            jobs=args.jobs, notebooks=tuple(args.notebooks),
-                           executor=getattr(args, "executor", "local"),
-                           slurm=parse_assignments(getattr(args, "slurm", [])))
+                           executor=args.executor, slurm=parse_assignments(args.slurm))
     minutes = (time.monotonic() - started) / 60
     print(f"\npipeline ({args.profile}) finished in {minutes:.1f} min")
     print(report_outputs(results))

@@ -344,8 +344,9 @@ def _run_submitit(arguments: list[tuple], folder: Path, requests: dict[str, Any]
             unfinished.append(index)
     if not unfinished:
         return rows
+    shared = slurm_requests.SharedFolder(Path(rows[unfinished[0]]["run_dir"]).parent)
     jobs = slurm_requests.submit_cells(run_cell, [arguments[i] for i in unfinished], folder,
-                                       requests, cluster=cluster)
+                                       requests, cluster=cluster, shared=shared)
     print(f"submitted {len(jobs)} cell(s) as job {jobs[0].job_id.split('_')[0]} "
           f"(logs in {folder})", flush=True)
 
@@ -360,7 +361,10 @@ def _run_submitit(arguments: list[tuple], folder: Path, requests: dict[str, Any]
                                      cause)
         rows[index] = progress.report(result)
 
-    slurm_requests.wait_for(jobs, on_end)
+    try:
+        slurm_requests.wait_for(jobs, on_end)
+    finally:
+        shared.remove()
     return rows
 
 

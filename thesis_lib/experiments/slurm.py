@@ -18,9 +18,11 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -114,13 +116,16 @@ class CheckpointableCell:
     checkpoint in the run folder), so a requeued cell only starts again.
     """
 
-    def __init__(self, function, *arguments: Any) -> None:
+    def __init__(self, function, *arguments: Any, shared: SharedFolder | None = None) -> None:
         self.function = function
         self.arguments = arguments
+        self.shared = shared
 
     def __call__(self) -> dict[str, Any]:
         if os.environ.get("SLURM_JOB_ID"):
             signal.signal(signal.SIGTERM, _stop_on_sigterm)
+        if self.shared is not None:
+            self.shared.check()
         try:
             return self.function(*self.arguments)
         finally:
@@ -135,8 +140,8 @@ class CheckpointableCell:
         global _requeuing
         _requeuing = True
         stop_kernels()  # the old attempt stops training now, not when the step is killed
-        return submitit.helpers.DelayedSubmission(CheckpointableCell(self.function,
-                                                                     *self.arguments))
+        return submitit.helpers.DelayedSubmission(
+            CheckpointableCell(self.function, *self.arguments, shared=self.shared))
 
 
 def _stop_on_sigterm(signum: int, frame: Any) -> None:
@@ -166,8 +171,37 @@ def stop_kernels() -> None:
                     os.kill(child, signal.SIGTERM)
 
 
+class SharedFolder:
+    """A token file the submitting process leaves in a results folder, which each job looks
+    for before it trains: a job on a node that does not share the folder (a node-local
+    ``/scratch/results`` of the same name, say) would otherwise train into a folder that
+    nobody sees. Removed with :meth:`remove` once the jobs have ended.
+
+    Args:
+        folder: the results folder the jobs write into.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.token = self.folder / f".thesis-shared-{uuid.uuid4().hex}"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.token.write_text(socket.gethostname())
+
+    def check(self) -> None:
+        if not self.token.is_file():
+            raise ThesisError(
+                f"this job (on {socket.gethostname()}) cannot see the results folder "
+                f"{self.folder} that the submitting machine ({self.token.name}) wrote into; "
+                f"the results folder and the environment must be on a filesystem that the "
+                f"cluster's nodes share")
+
+    def remove(self) -> None:
+        self.token.unlink(missing_ok=True)
+
+
 def submit_cells(function, arguments: list[tuple], folder: Path,
-                 requests: dict[str, Any], *, cluster: str) -> list:
+                 requests: dict[str, Any], *, cluster: str,
+                 shared: SharedFolder | None = None) -> list:
     """Submit ``function(*args)`` for each of ``arguments`` as one array job; the jobs."""
     import submitit
 
@@ -178,7 +212,8 @@ def submit_cells(function, arguments: list[tuple], folder: Path,
     except (NameError, TypeError, ValueError) as error:  # an unknown or mistyped parameter
         raise ConfigError(f"slurm: {str(error).splitlines()[0]}") from None
     with executor.batch():
-        return [executor.submit(CheckpointableCell(function, *args)) for args in arguments]
+        return [executor.submit(CheckpointableCell(function, *args, shared=shared))
+                for args in arguments]
 
 
 # --- watching the jobs
@@ -267,20 +302,22 @@ def death_cause(job) -> str:
 
 
 def _peak_memory(job_id: str) -> str:
-    """``, peak 4.1 GB`` from accounting (the largest step's MaxRSS), or nothing without it."""
+    """``, peak 4.1 GB`` from accounting (the largest step's MaxRSS), or that it is unknown."""
     listed = _command(["sacct", "-n", "-P", "-j", job_id, "-o", "MaxRSS"]) or ""
     units = {"K": 1024**-2, "M": 1024**-1, "G": 1.0}
     peaks = [float(value[:-1]) * units[value[-1]] for value in listed.split()
              if value[-1:] in units and value[:-1].replace(".", "", 1).isdigit()]
-    return f", peak {max(peaks):.2f} GB" if peaks else ""
+    if not peaks or max(peaks) == 0:  # no accounting, or a step killed before it was sampled
+        return ", peak not recorded (no accounting of the job's memory)"
+    return f", peak {max(peaks):.2f} GB"
 
 
 def _error_line(message: str) -> str:
     """The line of a submitit error that says what happened (not its last, often a log)."""
     lines = [line.strip() for line in message.splitlines() if line.strip()]
     for line in reversed(lines):
-        if re.match(r"^\w+(Error|Exception)\b|not requeued", line):
-            return line
+        if re.match(r"^[\w.]+(Error|Exception)\b|not requeued", line):
+            return re.sub(r"^(\w+\.)+", "", line)  # thesis_lib.errors.ThesisError: ...
     return lines[-1] if lines else "unknown error"
 
 
