@@ -97,7 +97,7 @@ def test_a_full_disk_is_one_line_and_the_run_resumes_from_its_last_epoch(
     original = files.atomic_write
 
     def full_at_epoch_1(path, write):
-        if path.name == "epoch-1.weights.h5":
+        if path.name == "epoch-1.npz":
             def no_space(_tmp):
                 raise OSError(errno.ENOSPC, "No space left on device")
             return original(path, no_space)
@@ -108,7 +108,7 @@ def test_a_full_disk_is_one_line_and_the_run_resumes_from_its_last_epoch(
         with pytest.raises(ThesisError) as error:
             run_training(config)
     message = str(error.value)
-    assert "epoch-1.weights.h5: No space left on device" in message and "\n" not in message
+    assert "epoch-1.npz: No space left on device" in message and "\n" not in message
     run_dir = next((tmp_path / "results" / "runs").iterdir())
     assert records.read_status(run_dir)["state"] == "failed"
     assert pd.read_csv(run_dir / "history.csv")["epoch"].tolist() == [0]  # epoch 0 is kept

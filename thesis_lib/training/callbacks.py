@@ -2,9 +2,9 @@
 
 ``EpochCheckpoint`` writes, after every completed epoch and in this order:
 
-1. ``checkpoint/epoch-<e>.weights.h5``: model weights and optimizer state (Keras saves the
-   optimizer's variables, step counter included, with the model's weights);
-2. ``checkpoint/best-epoch-<e>.weights.h5`` when the validation accuracy improved;
+1. ``checkpoint/epoch-<e>.npz``: model weights (by variable path) and optimizer state (its
+   variables in order, step counter included), see :func:`save_checkpoint`;
+2. ``checkpoint/best-epoch-<e>.npz`` when the validation accuracy improved;
 3. ``checkpoint/state.json``: the last completed epoch, the history so far, the best epoch, the
    files above and the state of the model's random generators (the dropout masks; Keras does not
    save them with the weights), so that a resumed run draws what an uninterrupted one would
@@ -13,7 +13,8 @@
    epoch in progress;
 4. ``history.csv`` in the run folder (for people and TensorBoard-less plots).
 
-Older checkpoint files are deleted only after the new state is committed.
+Older checkpoint files are deleted only after the new state is committed. Checkpoints that
+earlier versions wrote as Keras ``.weights.h5`` files still resume (:func:`load_checkpoint`).
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 import pandas as pd
 
 from thesis_lib import files
+from thesis_lib.errors import ThesisError
 from thesis_lib.training import records
 
 STATE_FILE = "state.json"
@@ -57,6 +60,48 @@ def restore_random_state(model, state: dict[str, Any]) -> None:
         if variable.path in saved:
             variable.assign(keras.ops.convert_to_tensor(saved[variable.path],
                                                         dtype=variable.dtype))
+
+
+def save_checkpoint(model, path: Path) -> None:
+    """Write ``model``'s weights and its optimizer's state to ``path`` (``.npz``).
+
+    Both are stored in their order, as Keras stores an optimizer's state: variable paths carry
+    process-wide counters (``seed_generator_3``) that differ between two builds of the same
+    network. One ``.npz`` is several times quicker to write than Keras's ``save_weights``,
+    which writes one HDF5 dataset per variable (seconds an epoch for EfficientNetV2-B0).
+    """
+    arrays = {f"model/{index}": keras.ops.convert_to_numpy(variable)
+              for index, variable in enumerate(model.variables)}
+    optimizer = getattr(model, "optimizer", None)
+    for index, variable in enumerate(optimizer.variables if optimizer else []):
+        arrays[f"optimizer/{index}"] = keras.ops.convert_to_numpy(variable)
+    with open(path, "wb") as handle:  # a handle: numpy would add ".npz" to a path
+        np.savez(handle, **arrays)
+
+
+def load_checkpoint(model, path: Path, *, optimizer: bool = True) -> None:
+    """Load a checkpoint into ``model`` (and, with ``optimizer``, its optimizer's state).
+
+    Raises:
+        ThesisError: the checkpoint does not belong to this network.
+    """
+    if optimizer:
+        model.optimizer.build(model.trainable_variables)
+    if path.name.endswith(".weights.h5"):  # written by an earlier version
+        model.load_weights(path)
+        return
+    with np.load(path) as saved:
+        targets = {f"model/{index}": variable for index, variable in enumerate(model.variables)}
+        if optimizer:
+            targets.update({f"optimizer/{index}": variable
+                            for index, variable in enumerate(model.optimizer.variables)})
+        stored = {key for key in saved.files if optimizer or key.startswith("model/")}
+        if stored != set(targets) or any(saved[key].shape != tuple(variable.shape)
+                                         for key, variable in targets.items()):
+            raise ThesisError(f"{path}: its variables do not match the network's; the "
+                              "checkpoint belongs to another network")
+        for key, variable in targets.items():
+            variable.assign(saved[key])
 
 
 def load_state(checkpoint_dir: Path) -> dict[str, Any] | None:
@@ -104,16 +149,16 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         stale = []
-        weights_file = f"epoch-{epoch}.weights.h5"
-        files.atomic_write(self.checkpoint_dir / weights_file, self.model.save_weights)
+        weights_file = f"epoch-{epoch}.npz"
+        files.atomic_write(self.checkpoint_dir / weights_file,
+                           lambda tmp: save_checkpoint(self.model, tmp))
         stale.append(self.weights_file)
         self.weights_file = weights_file
 
         value = logs.get(MONITOR)
         if value is not None and (self.best_value is None or value > self.best_value):
-            best_model = f"best-epoch-{epoch}.weights.h5"
-            # The same weights were just saved: a byte copy, not a second serialisation
-            # (saving walks the whole network, about a second for B0 on a CPU).
+            best_model = f"best-epoch-{epoch}.npz"
+            # The same weights were just saved: a byte copy, not a second serialisation.
             epoch_copy = self.checkpoint_dir / weights_file
             files.atomic_write(self.checkpoint_dir / best_model,
                                lambda tmp: shutil.copyfile(epoch_copy, tmp))

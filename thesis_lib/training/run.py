@@ -470,7 +470,12 @@ def _train_and_record(config: TrainConfig, run_dir: Path) -> None:
 
 def _train_and_evaluate(config: TrainConfig, run_dir: Path, class_names: list[str],
                         frames: dict[str, pd.DataFrame]) -> None:
-    from thesis_lib.training.callbacks import EpochCheckpoint, load_state, restore_random_state
+    from thesis_lib.training.callbacks import (
+        EpochCheckpoint,
+        load_checkpoint,
+        load_state,
+        restore_random_state,
+    )
 
     strategy = set_up_execution(config)
     records.write_status(run_dir, "running", replicas=strategy.num_replicas_in_sync,
@@ -497,7 +502,7 @@ def _train_and_evaluate(config: TrainConfig, run_dir: Path, class_names: list[st
                                         steps_per_epoch=steps_per_epoch,
                                         frozen=current == "frozen")
         if state is not None:
-            restore_checkpoint(networks.model, run_dir / "checkpoint" / state["weights"])
+            load_checkpoint(networks.model, run_dir / "checkpoint" / state["weights"])
             restore_random_state(networks.model, state)
         val_data = for_training_model(val_data, networks, None)
         for phase, start, end in phases:
@@ -519,10 +524,6 @@ def _train_and_evaluate(config: TrainConfig, run_dir: Path, class_names: list[st
     finish_record(networks, config, run_dir, checkpoint, class_names, frames)
 
 
-def restore_checkpoint(model, weights_path: Path) -> None:
-    """Load weights and optimizer state of the last completed epoch into ``model``."""
-    model.optimizer.build(model.trainable_variables)
-    model.load_weights(weights_path)
 
 
 def _fit(networks: Networks, config, train_data, val_data, run_dir, checkpoint, *,
@@ -582,7 +583,10 @@ def finish_record(networks: Networks, config: TrainConfig, run_dir: Path, checkp
     """
     import keras
 
-    networks.model.load_weights(run_dir / "checkpoint" / checkpoint.best_model)
+    from thesis_lib.training.callbacks import load_checkpoint
+
+    load_checkpoint(networks.model, run_dir / "checkpoint" / checkpoint.best_model,
+                    optimizer=False)
     # A fresh, uncompiled copy of the network (which shares the trained model's weights):
     # model.keras holds it without the optimizer state and without the class centers.
     best = keras.models.clone_model(networks.network)
