@@ -27,12 +27,16 @@ HOW_TO_GET_ONE = ("no SLURM cluster (sbatch not found); as root on Debian, .ci/s
                   "sets up a single-node one")
 
 
-@pytest.fixture(autouse=True)
-def _cluster():
+def require_cluster() -> None:
     if shutil.which("sbatch") is None:
         if os.environ.get("THESIS_REQUIRE_SLURM"):
             pytest.fail(f"THESIS_REQUIRE_SLURM is set but there is {HOW_TO_GET_ONE}")
         pytest.skip(HOW_TO_GET_ONE)
+
+
+@pytest.fixture(autouse=True)
+def _cluster():
+    require_cluster()
 
 
 @pytest.fixture
@@ -45,6 +49,44 @@ def no_accounting(tmp_path, monkeypatch):
                     "exit 1\n")
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def time_limited_cell(tiny_dataset, tiny_values, tmp_path_factory):
+    """A cell with a two-minute time limit, started in the background as the module starts
+    (it mostly waits: for the limit, the requeue, its pauses) and checked by the module's last
+    test. Two minutes, with submitit's warning 30 s before the end, which SLURM sends up to a
+    minute early: the first attempt is stopped 30-90 s in. A pause of 2 s after each of 40
+    epochs keeps it from finishing first. The requeued attempt is given five minutes, as one
+    asks an administrator for more time, and finishes."""
+    require_cluster()
+    tmp_path = tmp_path_factory.mktemp("time-limit")
+    grid = tiny_cells(tiny_dataset, tiny_values, tmp_path, seeds=[0], epochs=40,
+                      epoch_delay_s=2.0,
+                      requests={"timeout_min": 2, "slurm_signal_delay_s": 30})
+    thread, box = run_in_background(grid, tmp_path)
+    box["run_dir"] = summary(grid)["run_dir"].map(Path)[0]
+    logs = tmp_path / "logs"
+
+    def requeued() -> bool:  # submitit's warning as it requeues the job at the time limit
+        return "this job is timed-out" in "".join(p.read_text() for p in logs.glob("*_log.*"))
+
+    def give_more_time() -> None:
+        deadline = time.monotonic() + 300
+        while not requeued():
+            if time.monotonic() > deadline or not thread.is_alive():
+                box["error"] = "no requeue at the time limit within 300 s"
+                return
+            time.sleep(1)
+        box["epochs_at_limit"] = epochs_done(box["run_dir"])
+        job = next(logs.glob("*_log.out")).name.split("_")[0]  # 57 of 57_0_log.out
+        subprocess.run(["scontrol", "update", f"JobId={job}", "TimeLimit=5"], check=True)
+
+    watcher = threading.Thread(target=give_more_time, daemon=True)
+    watcher.start()
+    yield thread, watcher, box
+    for path in logs.glob("*_log.out"):  # never leave a job behind for the next tests
+        subprocess.run(["scancel", path.name.split("_")[0]], check=False)
 
 
 def tiny_cells(tiny_dataset, tiny_values, tmp_path, *, seeds, requests=None, **overrides):
@@ -214,35 +256,6 @@ def test_two_cells_run_as_one_array_job_and_a_requeued_one_resumes_into_the_same
     assert "submitted" not in capsys.readouterr().out
 
 
-def test_a_cell_that_reaches_its_time_limit_is_requeued_and_finishes(
-        tiny_dataset, tiny_values, tmp_path):
-    # Two minutes, with submitit's warning 30 s before the end, which SLURM sends up to a
-    # minute early: the first attempt is stopped 30-90 s in. A pause of 2 s after each of 40
-    # epochs keeps it from finishing first (and leaves the machine to other tests). The requeued
-    # attempt is given five minutes, as one asks an administrator for more time, and finishes.
-    grid = tiny_cells(tiny_dataset, tiny_values, tmp_path, seeds=[0], epochs=40,
-                      epoch_delay_s=2.0,
-                      requests={"timeout_min": 2, "slurm_signal_delay_s": 30})
-    thread, box = run_in_background(grid, tmp_path)
-    run_dir = summary(grid)["run_dir"].map(Path)[0]
-    logs = tmp_path / "logs"
-
-    def requeued() -> bool:  # submitit's warning as it requeues the job at the time limit
-        return "this job is timed-out" in "".join(p.read_text() for p in logs.glob("*_log.*"))
-
-    wait_until(requeued, 200, "the requeue at the time limit")
-    epochs_at_limit = epochs_done(run_dir)
-    job = next(logs.glob("*_log.out")).name.split("_")[0]  # 57 of 57_0_log.out
-    subprocess.run(["scontrol", "update", f"JobId={job}", "TimeLimit=5"], check=True)
-    thread.join(timeout=400)
-
-    assert not thread.is_alive()
-    row = box["table"].iloc[0]
-    assert row["state"] == "finished", row.to_dict()
-    assert epochs_at_limit < 40 and epochs_done(run_dir) == 40
-    assert records.read_status(run_dir)["attempts"] == 2
-
-
 def test_the_pipeline_checks_its_slurm_requests_before_running_a_notebook(tmp_path):
     done = subprocess.run([sys.executable, "-m", "thesis_lib", "pipeline", "--profile", "smoke",
                            "--results-dir", str(tmp_path / "results"), "--executor", "slurm",
@@ -253,3 +266,16 @@ def test_the_pipeline_checks_its_slurm_requests_before_running_a_notebook(tmp_pa
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "1 GPU(s) requested, but partition default has no GPUs" in lines[0]
     assert not (tmp_path / "results" / "notebooks" / "01_data_exploration.ipynb").exists()
+
+
+def test_a_cell_that_reaches_its_time_limit_is_requeued_and_finishes(time_limited_cell):
+    thread, watcher, box = time_limited_cell
+    thread.join(timeout=600)
+    watcher.join(timeout=10)
+
+    assert not thread.is_alive(), "the time-limited cell did not end"
+    assert "error" not in box, box.get("error")
+    row = box["table"].iloc[0]
+    assert row["state"] == "finished", row.to_dict()
+    assert box["epochs_at_limit"] < 40 and epochs_done(box["run_dir"]) == 40
+    assert records.read_status(box["run_dir"])["attempts"] == 2
