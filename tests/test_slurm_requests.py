@@ -26,6 +26,7 @@ def cluster(monkeypatch):
     monkeypatch.setattr(slurm.shutil, "which", lambda name: f"/usr/bin/{name}")
     monkeypatch.setattr(slurm, "_partitions", lambda: {"debug"})
     monkeypatch.setattr(slurm, "_gres", lambda partition: [])
+    monkeypatch.setattr(slurm, "_time_limit_minutes", lambda partition: None)
 
 
 @pytest.mark.parametrize("override, message", [
@@ -39,6 +40,28 @@ def test_a_request_the_cluster_cannot_grant_is_one_config_error(cluster, overrid
     with pytest.raises(ConfigError) as caught:
         slurm.check_requests(slurm.requests_for("smoke", override))
     assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("listed, minutes", [
+    ("1-12:00:00\n", 2160), ("30:00\n", 30), ("2:00:00\n4:00:00\n", 240), ("infinite\n", None),
+])
+def test_the_partition_time_limit_is_read_from_sinfo(monkeypatch, listed, minutes):
+    monkeypatch.setattr(slurm, "_command", lambda arguments, timeout=30: listed)
+    assert slurm._time_limit_minutes("gpu") == minutes
+
+
+def test_a_time_limit_above_the_partition_is_one_config_error(cluster, monkeypatch):
+    monkeypatch.setattr(slurm, "_time_limit_minutes", lambda partition: 1440)
+    with pytest.raises(ConfigError, match="timeout_min 2880 is above the partition's limit of "
+                                          "1440 min"):
+        slurm.check_requests(slurm.requests_for("thesis", {"timeout_min": 2880,
+                                                           "gpus_per_node": 0}))
+
+
+def test_a_profile_that_extends_thesis_asks_for_what_thesis_asks(tmp_path):
+    (tmp_path / "mine.yaml").write_text("profile: thesis\nepochs: 80\n")
+    (tmp_path / "mine2.yaml").write_text(f"profile: {tmp_path / 'mine.yaml'}\n")
+    assert slurm.requests_for(str(tmp_path / "mine2.yaml")) == slurm.requests_for("thesis")
 
 
 def test_a_grantable_request_passes(cluster):
@@ -64,6 +87,14 @@ def dead_job(tmp_path: Path, log: str):
      "time limit reached"),
     ("Traceback (most recent call last):\nRuntimeError: boom\n",
      "the job died without a result (RuntimeError: boom)"),
+    # A requeued job's log holds every attempt: an earlier requeue is not the cause.
+    ("slurmstepd: error: *** JOB 17 ON vm CANCELLED AT 2026-12-06T02:10:00 DUE TO JOB REQUEUE"
+     " ***\nsubmitit INFO - Starting with JobEnvironment(job_id=17)\nRuntimeError: boom\n",
+     "the job died without a result (RuntimeError: boom)"),
+    ("slurmstepd: error: *** JOB 17 ON vm CANCELLED AT 2026-12-06T02:10:00 DUE TO PREEMPTION ***",
+     "preempted"),
+    ("submitit.core.utils.UncompletedJobError: Job not requeued because: timed-out too many "
+     "times.", "time limit reached too many times"),
 ])
 def test_without_accounting_the_cause_of_death_is_read_from_the_log(
         tmp_path, monkeypatch, log, cause):

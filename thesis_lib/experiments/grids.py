@@ -124,12 +124,13 @@ def load_grid(path: str | os.PathLike) -> Grid:
 
 
 def run_cell(cell: dict[str, Any], notebook: str = DEFAULT_NOTEBOOK, name: str = "",
-             force: bool = False) -> dict[str, Any]:
+             force: bool = False, run_dir: str | None = None) -> dict[str, Any]:
     """Execute the training notebook for one cell; never raises for a failed cell.
 
-    The cell's run folder is planned here (a forced cell gets a new ``<run_id>-2`` folder) and
-    passed to the notebook as ``run_dir``, so that the notebook trains exactly there and the
-    summary points at the folder that holds the results.
+    The cell's run folder is planned here (a forced cell gets a new ``<run_id>-2`` folder),
+    or given as ``run_dir`` (the folder a SLURM job's cell was planned into when it was
+    submitted, so that a requeued attempt resumes there), and passed to the notebook, so that
+    the notebook trains exactly there and the summary points at the folder with the results.
 
     Returns:
         The cell's summary row: cell, run_id, state (finished / skipped / failed), test
@@ -144,7 +145,7 @@ def run_cell(cell: dict[str, Any], notebook: str = DEFAULT_NOTEBOOK, name: str =
         profile = cell.get("profile")
         config = make_config(profile, **{k: v for k, v in cell.items() if k != "profile"})
         check_config(config)
-        plan = plan_run(config, force=force)
+        plan = plan_run(config, force=force, run_dir=run_dir)
     except ThesisError as error:
         row["error"] = f"{type(error).__name__}: {error}"
         return row
@@ -170,12 +171,15 @@ def run_cell(cell: dict[str, Any], notebook: str = DEFAULT_NOTEBOOK, name: str =
                 str(paths.resolve(notebook)), str(output), parameters=parameters,
                 cwd=str(paths.project_root()), progress_bar=False, log_output=False,
             )
-    except papermill.PapermillExecutionError as error:
-        row["error"] = f"{error.ename}: {error.evalue}".splitlines()[0]
-        _record_failure(plan.run_dir, row["error"])
-        return row
-    except Exception as error:  # a kernel that died, a missing notebook...: report, go on
-        row["error"] = f"{type(error).__name__}: {error}".splitlines()[0]
+    except Exception as error:  # a failed cell, a kernel that died, a missing notebook...
+        if slurm_requests.requeuing():
+            raise SystemExit(1) from None  # stopped for a requeue: the next attempt goes on
+        if isinstance(error, papermill.PapermillExecutionError):
+            row["error"] = f"{error.ename}: {error.evalue}".splitlines()[0]
+        else:
+            row["error"] = f"{type(error).__name__}: {error}".splitlines()[0]
+        if slurm_requests.out_of_memory_here():  # the job's memory limit killed the kernel
+            row["error"] = slurm_requests.out_of_memory_line()
         _record_failure(plan.run_dir, row["error"])
         return row
     status = records.read_status(plan.run_dir) or {}
@@ -188,9 +192,9 @@ def follow_slurm_cpus() -> None:
     """In a SLURM job, TensorFlow's thread pools get the CPUs SLURM gave the job, not the
     node's (the kernel inherits the variables; the run record shows them)."""
     cpus = os.environ.get("SLURM_CPUS_PER_TASK")
-    if cpus:
+    if cpus:  # over values exported where the job was submitted (sbatch exports them all)
         for variable in records.TF_THREAD_VARIABLES:
-            os.environ.setdefault(variable, cpus)
+            os.environ[variable] = cpus
 
 
 def _record_failure(run_dir: Path, error: str) -> None:
@@ -344,9 +348,14 @@ def _run_submitit(arguments: list[tuple], folder: Path, requests: dict[str, Any]
             unfinished.append(index)
     if not unfinished:
         return rows
-    shared = slurm_requests.SharedFolder(Path(rows[unfinished[0]]["run_dir"]).parent)
-    jobs = slurm_requests.submit_cells(run_cell, [arguments[i] for i in unfinished], folder,
-                                       requests, cluster=cluster, shared=shared)
+    # Each cell trains into the folder planned now (a forced cell's "-2" folder also when its
+    # job is requeued), in a runs folder the job must see (one token per runs folder).
+    shared = {folder: slurm_requests.SharedFolder(folder)
+              for folder in {Path(rows[i]["run_dir"]).parent for i in unfinished}}
+    cells = [(*arguments[i], rows[i]["run_dir"]) for i in unfinished]
+    jobs = slurm_requests.submit_cells(
+        run_cell, cells, folder, requests, cluster=cluster,
+        shared=[shared[Path(rows[i]["run_dir"]).parent] for i in unfinished])
     print(f"submitted {len(jobs)} cell(s) as job {jobs[0].job_id.split('_')[0]} "
           f"(logs in {folder})", flush=True)
 
@@ -361,10 +370,9 @@ def _run_submitit(arguments: list[tuple], folder: Path, requests: dict[str, Any]
                                      cause)
         rows[index] = progress.report(result)
 
-    try:
-        slurm_requests.wait_for(jobs, on_end)
-    finally:
-        shared.remove()
+    slurm_requests.wait_for(jobs, on_end)
+    for token in shared.values():  # not on an interruption: queued jobs still look for it
+        token.remove()
     return rows
 
 

@@ -26,6 +26,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from thesis_lib.config.training import profile_path
 from thesis_lib.errors import ConfigError, ThesisError
 from thesis_lib.training import records
 
@@ -44,14 +47,29 @@ POLL_SECONDS = 5.0
 
 
 def requests_for(profile: str | None, *overrides: dict[str, Any] | None) -> dict[str, Any]:
-    """submitit parameters of a cell: the profile's defaults, then each of ``overrides``."""
-    name = Path(str(profile)).stem if profile else "smoke"
-    chosen = dict(PROFILE_REQUESTS.get(name, DEFAULT_REQUESTS))
+    """submitit parameters of a cell: the defaults of the profile (or of the built-in profile
+    a YAML profile extends), then each of ``overrides``."""
+    chosen = dict(PROFILE_REQUESTS.get(_built_in_profile(profile), DEFAULT_REQUESTS))
     for override in overrides:
         chosen.update(override or {})
     if not chosen.get("gpus_per_node"):
         chosen.pop("gpus_per_node", None)  # GPUs only when wanted
     return chosen
+
+
+def _built_in_profile(profile: str | os.PathLike | None) -> str:
+    """``thesis`` for a YAML profile that says ``profile: thesis`` (or extends one that does)."""
+    seen: set[Path] = set()
+    while profile and Path(str(profile)).stem not in PROFILE_REQUESTS:
+        path = profile_path(profile)
+        if path in seen or not path.is_file():
+            break
+        seen.add(path)
+        try:
+            profile = (yaml.safe_load(path.read_text()) or {}).get("profile")
+        except (OSError, yaml.YAMLError, AttributeError):
+            break
+    return Path(str(profile)).stem if profile else "smoke"
 
 
 def check_requests(requests: dict[str, Any]) -> None:
@@ -67,10 +85,16 @@ def check_requests(requests: dict[str, Any]) -> None:
     if memory is not None and (not isinstance(memory, int | float) or memory <= 0):
         raise ConfigError(f"slurm: mem_gb must be a positive number, got {memory!r}")
     partitions = _partitions()
+    if partitions is None:
+        raise ConfigError("slurm: sinfo failed: the SLURM controller cannot be reached")
     partition = requests.get("slurm_partition")
     if partition is not None and partition not in partitions:
         raise ConfigError(f"slurm: partition {partition!r} does not exist; "
                           f"valid: {', '.join(sorted(partitions)) or 'none'}")
+    longest = _time_limit_minutes(partition)
+    if longest is not None and timeout > longest:
+        raise ConfigError(f"slurm: timeout_min {timeout} is above the partition's limit of "
+                          f"{longest} min ({partition or 'default partition'})")
     gpus = requests.get("gpus_per_node")
     gres = requests.get("slurm_gres")
     if gpus or gres:
@@ -82,9 +106,21 @@ def check_requests(requests: dict[str, Any]) -> None:
                               f"{', '.join(available) or 'none'}); drop gpus_per_node")
 
 
-def _partitions() -> set[str]:
+def _partitions() -> set[str] | None:
     listed = _command(["sinfo", "-h", "-o", "%R"])
-    return set(listed.split()) if listed else set()
+    return set(listed.split()) if listed is not None else None
+
+
+def _time_limit_minutes(partition: str | None) -> int | None:
+    """The partition's MaxTime in minutes (``1-12:00:00``, ``30:00``), None when unlimited."""
+    listed = _command(["sinfo", "-h", "-o", "%l"] + (["-p", partition] if partition else []))
+    limits = []
+    for text in (listed or "").split():
+        match = re.fullmatch(r"(?:(\d+)-)?(?:(\d+):)?(\d+):(\d+)", text)
+        if match:
+            days, hours, minutes, _ = (int(group or 0) for group in match.groups())
+            limits.append(days * 1440 + hours * 60 + minutes)
+    return max(limits) if limits and "infinite" not in (listed or "") else None
 
 
 def _gres(partition: str | None) -> list[str]:
@@ -128,11 +164,12 @@ class CheckpointableCell:
             self.shared.check()
         try:
             return self.function(*self.arguments)
-        finally:
+        except SystemExit:
             if _requeuing:
-                # The kernel was stopped for a requeue and papermill reported that as an
-                # error of its own: this attempt leaves no result, the next one gives it.
+                # The kernel was stopped for a requeue: this attempt leaves no result, the
+                # next one gives it.
                 os._exit(1)
+            raise
 
     def checkpoint(self):
         import submitit
@@ -142,6 +179,48 @@ class CheckpointableCell:
         stop_kernels()  # the old attempt stops training now, not when the step is killed
         return submitit.helpers.DelayedSubmission(
             CheckpointableCell(self.function, *self.arguments, shared=self.shared))
+
+
+def requeuing() -> bool:
+    """Whether this job is being checkpointed for a requeue (its kernel was stopped)."""
+    return _requeuing
+
+
+def out_of_memory_here() -> bool:
+    """Whether the memory limit of this process's cgroup (the SLURM job's) killed a process."""
+    for folder in _memory_cgroups():
+        for name, pattern in (("memory.oom_control", r"^oom_kill [1-9]"),
+                              ("memory.events", r"^oom_kill [1-9]")):
+            with contextlib.suppress(OSError):
+                if re.search(pattern, (folder / name).read_text(), re.M):
+                    return True
+    return False
+
+
+def out_of_memory_line() -> str:
+    """``out of memory: 3 GB requested, peak 3.00 GB`` from this job's cgroup."""
+    requested = os.environ.get("SLURM_MEM_PER_NODE")  # in MB
+    peak = None
+    for folder in _memory_cgroups():
+        for name in ("memory.max_usage_in_bytes", "memory.peak"):
+            with contextlib.suppress(OSError, ValueError):
+                peak = max(peak or 0, int((folder / name).read_text()))
+    said = f"{int(requested) / 1024:g} GB requested" if requested else "memory limit reached"
+    return f"out of memory: {said}" + (f", peak {peak / 1024**3:.2f} GB" if peak else "")
+
+
+def _memory_cgroups() -> list[Path]:
+    """This process's memory cgroup folders (v1 ``memory`` controller, or v2's unified one),
+    from the job's step up to the job."""
+    folders = []
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, controllers, path = line.split(":", 2)
+            if "memory" in controllers.split(",") or controllers == "":
+                root = Path("/sys/fs/cgroup") / ("memory" if controllers else "")
+                folder = root / path.lstrip("/")
+                folders += [folder, *[p for p in folder.parents if "job_" in p.name]]
+    return folders
 
 
 def _stop_on_sigterm(signum: int, frame: Any) -> None:
@@ -165,7 +244,11 @@ def stop_kernels() -> None:
         if fields[1] == me:  # the parent process id
             child = int(stat.parent.name)
             try:
-                os.killpg(os.getpgid(child), signal.SIGTERM)
+                group = os.getpgid(child)
+                if group == os.getpgrp():  # a child in this job's own group: just the child
+                    os.kill(child, signal.SIGTERM)
+                else:
+                    os.killpg(group, signal.SIGTERM)
             except OSError:
                 with contextlib.suppress(OSError):
                     os.kill(child, signal.SIGTERM)
@@ -201,9 +284,11 @@ class SharedFolder:
 
 def submit_cells(function, arguments: list[tuple], folder: Path,
                  requests: dict[str, Any], *, cluster: str,
-                 shared: SharedFolder | None = None) -> list:
-    """Submit ``function(*args)`` for each of ``arguments`` as one array job; the jobs."""
+                 shared: list[SharedFolder] | None = None) -> list:
+    """Submit ``function(*args)`` for each of ``arguments`` as one array job; the jobs.
+    ``shared``: the results folder each job must see, one per cell."""
     import submitit
+    from submitit.core.utils import FailedJobError
 
     bound = {"slurm_max_num_timeout": MAX_REQUEUES} if cluster == "slurm" else {}
     executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster, **bound)
@@ -211,9 +296,15 @@ def submit_cells(function, arguments: list[tuple], folder: Path,
         executor.update_parameters(**requests)
     except (NameError, TypeError, ValueError) as error:  # an unknown or mistyped parameter
         raise ConfigError(f"slurm: {str(error).splitlines()[0]}") from None
-    with executor.batch():
-        return [executor.submit(CheckpointableCell(function, *args, shared=shared))
-                for args in arguments]
+    tokens = shared or [None] * len(arguments)
+    try:
+        with executor.batch():
+            jobs = [executor.submit(CheckpointableCell(function, *args, shared=token))
+                    for args, token in zip(arguments, tokens, strict=True)]
+    except FailedJobError as error:  # sbatch refused the array: nothing was submitted
+        said = [line.strip() for line in str(error).splitlines() if "error:" in line]
+        raise ConfigError(f"slurm: {said[0] if said else 'sbatch failed'}") from None
+    return jobs
 
 
 # --- watching the jobs
@@ -223,13 +314,18 @@ def wait_for(jobs: list, on_end, poll_seconds: float = POLL_SECONDS) -> None:
     """Call ``on_end(index, result, cause)`` as each job ends: ``result`` is the job's return
     value, or ``None`` with ``cause`` the reason in words where the job died."""
     pending = dict(enumerate(jobs))
+    missing: set[int] = set()  # not in squeue at the last poll, and no result seen
     while pending:
         queued = _queued_ids() if any(_on_slurm(j) for j in pending.values()) else None
         for index, job in list(pending.items()):
-            outcome = _outcome(job, queued)
-            if outcome is not None:
+            outcome = _outcome(job, queued, gone_before=index in missing)
+            if outcome == "missing":
+                missing.add(index)
+            elif outcome is not None:
                 del pending[index]
                 on_end(index, *outcome)
+            else:
+                missing.discard(index)
         if pending:
             time.sleep(poll_seconds)
 
@@ -238,9 +334,14 @@ def _on_slurm(job) -> bool:
     return type(job).__name__ == "SlurmJob"
 
 
-def _outcome(job, queued: set[str] | None) -> tuple[dict | None, str | None] | None:
+def _outcome(job, queued: set[str] | None, gone_before: bool = False):
     """(result, None) for a job that returned, (None, cause) for one that died, None while it
-    runs."""
+    runs, ``"missing"`` the first time it is neither queued nor done: a job dies only when it
+    was missing from ``squeue`` at two polls in a row, which leaves a shared filesystem time
+    to show its result and ``scontrol requeue`` time to put it back in the queue."""
+    with contextlib.suppress(OSError):  # refreshes a network filesystem's view of the folder
+        folder = job.paths.result_pickle.parent
+        folder.chmod(folder.stat().st_mode)
     if job.paths.result_pickle.exists():
         try:
             return job.result(), None
@@ -250,17 +351,14 @@ def _outcome(job, queued: set[str] | None) -> tuple[dict | None, str | None] | N
         return None if not job.done() else (None, "the job ended without a result")
     if job.job_id in queued or job.job_id.split("_")[0] in queued:
         return None
-    time.sleep(1)  # the result may be on its way over a shared filesystem
-    if job.paths.result_pickle.exists():
-        return _outcome(job, queued)
-    return None, death_cause(job)
+    return (None, death_cause(job)) if gone_before else "missing"
 
 
 def _queued_ids() -> set[str]:
     """Job ids in ``squeue`` (array tasks as ``<array>_<task>``); a failing squeue counts as
     all queued, so a cluster hiccup never declares a job dead. ``-r``: a pending array's
     tasks one a line, not as ``<array>_[0-1]``."""
-    listed = _command(["squeue", "-h", "-r", "-o", "%i"])
+    listed = _command(["squeue", "--me", "-h", "-r", "-o", "%i"])
     if listed is None:
         return _EVERYTHING
     return {line.strip() for line in listed.splitlines() if line.strip()}
@@ -282,19 +380,26 @@ def death_cause(job) -> str:
     log = ""
     for path in (job.paths.stderr, job.paths.stdout):
         try:
-            log += Path(path).read_text(errors="replace")
+            text = Path(path).read_text(errors="replace")
         except OSError:
             continue
+        # Every attempt of a requeued job appends to the log: the last one's part, and no
+        # line of an earlier requeue ("CANCELLED AT ... DUE TO JOB REQUEUE").
+        start = text.rfind("Starting with JobEnvironment")
+        log += "\n".join(line for line in text[max(start, 0):].splitlines()
+                         if "DUE TO JOB REQUEUE" not in line) + "\n"
     if state.startswith("OUT_OF_ME") or re.search(r"oom[-_ ]kill|out of memory", log, re.I):
         return "out of memory" + _peak_memory(job.job_id)
     if state.startswith("TIMEOUT") or "DUE TO TIME LIMIT" in log or "timed-out too many" in log:
         return "time limit reached" + (" too many times" if "too many" in log else "")
+    if state.startswith("PREEMPTED") or "DUE TO PREEMPTION" in log:
+        return "preempted"
+    if state.startswith("NODE_FAIL") or "DUE TO NODE FAILURE" in log:
+        return "the node failed"
     cancelled = re.search(r"CANCELLED AT \S+ (?:DUE TO (\w+)|by (\S+))?", log)
     if state.startswith("CANCELLED") or cancelled:
         who = cancelled.group(2) if cancelled and cancelled.group(2) else None
         return f"cancelled{f' by user {who}' if who else ''} (scancel)"
-    if state.startswith("NODE_FAIL"):
-        return "the node failed"
     if state:
         return f"the job ended as {state.split()[0].lower()}"
     lines = [line for line in log.splitlines() if "Bypassing signal" not in line and line]

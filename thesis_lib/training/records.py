@@ -72,6 +72,8 @@ def write_status(run_dir: str | os.PathLike, state: str, *, new_attempt: bool = 
     status.update(state=state, pid=os.getpid(), host=socket.gethostname(), **extra)
     if slurm_job_id():  # so that `thesis grid --status` can ask SLURM whether it still runs
         status["slurm_job"] = slurm_job_id()
+    else:  # resumed outside SLURM: an earlier job's id would make it look dead
+        status.pop("slurm_job", None)
     if state == "running" and not new_attempt:
         pass
     elif state == "running":
