@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -30,6 +31,7 @@ import yaml
 
 from thesis_lib.config.training import profile_path
 from thesis_lib.errors import ConfigError, ThesisError
+from thesis_lib.experiments.execute import stderr_to
 from thesis_lib.training import records
 
 # What a cell of each profile asks for. A smoke cell peaks at about 2.4 GB; a thesis cell
@@ -297,13 +299,17 @@ def submit_cells(function, arguments: list[tuple], folder: Path,
     except (NameError, TypeError, ValueError) as error:  # an unknown or mistyped parameter
         raise ConfigError(f"slurm: {str(error).splitlines()[0]}") from None
     tokens = shared or [None] * len(arguments)
-    try:
-        with executor.batch():
-            jobs = [executor.submit(CheckpointableCell(function, *args, shared=token))
-                    for args, token in zip(arguments, tokens, strict=True)]
-    except FailedJobError as error:  # sbatch refused the array: nothing was submitted
-        said = [line.strip() for line in str(error).splitlines() if "error:" in line]
-        raise ConfigError(f"slurm: {said[0] if said else 'sbatch failed'}") from None
+    # sbatch writes its refusals to the terminal: caught, they become the one line below.
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as said_by_sbatch:
+        try:
+            with stderr_to(said_by_sbatch), executor.batch():
+                jobs = [executor.submit(CheckpointableCell(function, *args, shared=token))
+                        for args, token in zip(arguments, tokens, strict=True)]
+        except FailedJobError as error:  # sbatch refused the array: nothing was submitted
+            said_by_sbatch.seek(0)
+            text = said_by_sbatch.read() + "\n" + str(error)
+            said = [line.strip() for line in text.splitlines() if "error:" in line]
+            raise ConfigError(f"slurm: {said[0] if said else 'sbatch failed'}") from None
     return jobs
 
 
