@@ -21,6 +21,7 @@ SAME_WORKER = {
 # The longest units (4 s or more on 2 cores; the notebooks about 6 minutes), longest first.
 START_FIRST = (
     NOTEBOOKS_SCOPE,
+    "tests/test_slurm.py",  # mostly waits for its SLURM jobs (about 4 minutes)
     "tests/test_embedding.py",  # with test_predict, test_resume and test_run
     "tests/train/test_experiments.py",
     "tests/data/test_pipeline.py",

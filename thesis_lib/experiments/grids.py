@@ -18,7 +18,9 @@ carries its executed notebook. Finished cells are skipped, a failed cell is repo
 others go on; ``summary`` lists every cell with its state and test accuracy.
 
 Executors: ``local`` (one cell after another, or ``jobs`` at a time) and ``slurm`` through
-``submitit`` (one job per cell; partition, GPUs, time limit... as options).
+``submitit`` (the unfinished cells as one array job; memory, time limit, CPUs and GPUs from the
+profile's defaults, the grid file's ``slurm:`` section and the command line; see
+:mod:`thesis_lib.experiments.slurm`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import json
 import logging
 import multiprocessing
 import os
+import socket
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -40,8 +43,10 @@ import yaml
 from thesis_lib import files, paths
 from thesis_lib.config.training import config_fields, make_config
 from thesis_lib.errors import ConfigError, ThesisError
+from thesis_lib.experiments import slurm as slurm_requests
 from thesis_lib.experiments.execute import PROGRESS_PREFIX, stderr_to
 from thesis_lib.training import records
+from thesis_lib.training.fingerprint import data_fingerprint
 from thesis_lib.training.run import check_config, plan_run
 
 DEFAULT_NOTEBOOK = "notebooks/03_train.ipynb"
@@ -59,6 +64,9 @@ class Grid:
         profile: the base profile of all cells (``smoke``, ``thesis`` or a YAML path).
         notebook: the training notebook each cell executes.
         name: the grid's name (summary file name).
+        slurm: SLURM requests of every cell (submitit parameters such as ``mem_gb``,
+            ``timeout_min``, ``cpus_per_task``, ``gpus_per_node``, ``slurm_partition``); they
+            are resources, not part of any run's setting.
     """
 
     axes: dict[str, list[Any]]
@@ -66,6 +74,7 @@ class Grid:
     profile: str | None = "smoke"
     notebook: str = DEFAULT_NOTEBOOK
     name: str = "grid"
+    slurm: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         known = set(config_fields())
@@ -97,7 +106,7 @@ def load_grid(path: str | os.PathLike) -> Grid:
         spec = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML ({error})") from None
-    allowed = {"profile", "fixed", "grid", "notebook", "eval_datasets", "name"}
+    allowed = {"profile", "fixed", "grid", "notebook", "eval_datasets", "name", "slurm"}
     unknown = sorted(set(spec) - allowed)
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)}; "
@@ -108,19 +117,20 @@ def load_grid(path: str | os.PathLike) -> Grid:
     return Grid(axes=dict(spec.get("grid") or {}), fixed=fixed,
                 profile=spec.get("profile", "smoke"),
                 notebook=spec.get("notebook", DEFAULT_NOTEBOOK),
-                name=spec.get("name", path.stem))
+                name=spec.get("name", path.stem), slurm=dict(spec.get("slurm") or {}))
 
 
 # --- one cell
 
 
 def run_cell(cell: dict[str, Any], notebook: str = DEFAULT_NOTEBOOK, name: str = "",
-             force: bool = False) -> dict[str, Any]:
+             force: bool = False, run_dir: str | None = None) -> dict[str, Any]:
     """Execute the training notebook for one cell; never raises for a failed cell.
 
-    The cell's run folder is planned here (a forced cell gets a new ``<run_id>-2`` folder) and
-    passed to the notebook as ``run_dir``, so that the notebook trains exactly there and the
-    summary points at the folder that holds the results.
+    The cell's run folder is planned here (a forced cell gets a new ``<run_id>-2`` folder),
+    or given as ``run_dir`` (the folder a SLURM job's cell was planned into when it was
+    submitted, so that a requeued attempt resumes there), and passed to the notebook, so that
+    the notebook trains exactly there and the summary points at the folder with the results.
 
     Returns:
         The cell's summary row: cell, run_id, state (finished / skipped / failed), test
@@ -128,14 +138,14 @@ def run_cell(cell: dict[str, Any], notebook: str = DEFAULT_NOTEBOOK, name: str =
     """
     import papermill
 
-
+    follow_slurm_cpus()
     row = {"cell": name or str(cell), "run_id": None, "state": "failed", "test_accuracy": None,
            "error": None, "run_dir": None}
     try:
         profile = cell.get("profile")
         config = make_config(profile, **{k: v for k, v in cell.items() if k != "profile"})
         check_config(config)
-        plan = plan_run(config, force=force)
+        plan = plan_run(config, force=force, run_dir=run_dir)
     except ThesisError as error:
         row["error"] = f"{type(error).__name__}: {error}"
         return row
@@ -161,18 +171,30 @@ def run_cell(cell: dict[str, Any], notebook: str = DEFAULT_NOTEBOOK, name: str =
                 str(paths.resolve(notebook)), str(output), parameters=parameters,
                 cwd=str(paths.project_root()), progress_bar=False, log_output=False,
             )
-    except papermill.PapermillExecutionError as error:
-        row["error"] = f"{error.ename}: {error.evalue}".splitlines()[0]
-        _record_failure(plan.run_dir, row["error"])
-        return row
-    except Exception as error:  # a kernel that died, a missing notebook...: report, go on
-        row["error"] = f"{type(error).__name__}: {error}".splitlines()[0]
+    except Exception as error:  # a failed cell, a kernel that died, a missing notebook...
+        if slurm_requests.requeuing():
+            raise SystemExit(1) from None  # stopped for a requeue: the next attempt goes on
+        if isinstance(error, papermill.PapermillExecutionError):
+            row["error"] = f"{error.ename}: {error.evalue}".splitlines()[0]
+        else:
+            row["error"] = f"{type(error).__name__}: {error}".splitlines()[0]
+        if slurm_requests.out_of_memory_here():  # the job's memory limit killed the kernel
+            row["error"] = slurm_requests.out_of_memory_line()
         _record_failure(plan.run_dir, row["error"])
         return row
     status = records.read_status(plan.run_dir) or {}
     row["state"] = status.get("state", "unknown")
     row["test_accuracy"] = _test_accuracy(plan.run_dir)
     return row
+
+
+def follow_slurm_cpus() -> None:
+    """In a SLURM job, TensorFlow's thread pools get the CPUs SLURM gave the job, not the
+    node's (the kernel inherits the variables; the run record shows them)."""
+    cpus = os.environ.get("SLURM_CPUS_PER_TASK")
+    if cpus:  # over values exported where the job was submitted (sbatch exports them all)
+        for variable in records.TF_THREAD_VARIABLES:
+            os.environ[variable] = cpus
 
 
 def _record_failure(run_dir: Path, error: str) -> None:
@@ -262,8 +284,11 @@ def run_grids(grids: list[Grid], *, name: str, executor: str = "local", jobs: in
         rows = _run_local(arguments, jobs, progress)
     elif executor in ("slurm", "submitit-local"):
         folder = Path(log_dir) if log_dir else root / "grid-logs" / name
-        rows = _run_submitit(arguments, folder, slurm or {}, progress,
-                             cluster="local" if executor == "submitit-local" else "slurm")
+        cluster = "local" if executor == "submitit-local" else "slurm"
+        requests = slurm_requests.requests_for(grids[0].profile, grids[0].slurm, slurm)
+        if cluster == "slurm":
+            slurm_requests.check_requests(requests)  # one line, before anything is submitted
+        rows = _run_submitit(arguments, folder, requests, progress, cluster=cluster)
     else:
         raise ConfigError(f"unknown executor {executor!r}; valid: local, slurm, submitit-local")
     summaries = []
@@ -309,24 +334,72 @@ def _run_local(arguments: list[tuple], jobs: int, progress: _Progress) -> list[d
         return [future.result() for future in futures]
 
 
-def _run_submitit(arguments: list[tuple], folder: Path, parameters: dict[str, Any],
+def _run_submitit(arguments: list[tuple], folder: Path, requests: dict[str, Any],
                   progress: _Progress, *, cluster: str) -> list[dict[str, Any]]:
-    import submitit
+    """Finished cells are reported here; the others go to the cluster as one array job."""
+    rows: list[dict[str, Any] | None] = []
+    unfinished = []
+    for index, args in enumerate(arguments):
+        row = _planned_row(*args)
+        if row["state"] in ("skipped", "failed"):  # finished, or invalid: nothing to submit
+            rows.append(progress.report(row))
+        else:
+            rows.append(row)
+            unfinished.append(index)
+    if not unfinished:
+        return rows
+    # Each cell trains into the folder planned now (a forced cell's "-2" folder also when its
+    # job is requeued), in a runs folder the job must see (one token per runs folder).
+    shared = {folder: slurm_requests.SharedFolder(folder)
+              for folder in {Path(rows[i]["run_dir"]).parent for i in unfinished}}
+    cells = [(*arguments[i], rows[i]["run_dir"]) for i in unfinished]
+    jobs = slurm_requests.submit_cells(
+        run_cell, cells, folder, requests, cluster=cluster,
+        shared=[shared[Path(rows[i]["run_dir"]).parent] for i in unfinished])
+    print(f"submitted {len(jobs)} cell(s) as job {jobs[0].job_id.split('_')[0]} "
+          f"(logs in {folder})", flush=True)
 
-    executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
-    if parameters:
-        executor.update_parameters(**parameters)
-    with executor.batch():
-        jobs = [executor.submit(run_cell, *args) for args in arguments]
-    rows = []
-    for job, args in zip(jobs, arguments, strict=True):
-        try:
-            rows.append(progress.report(job.result()))
-        except Exception as error:  # the job itself died (time limit, node failure...)
-            rows.append(progress.report({
-                "cell": args[2], "run_id": None, "state": "failed", "test_accuracy": None,
-                "run_dir": None, "error": f"job {job.job_id}: {str(error).splitlines()[-1]}"}))
+    def on_end(position: int, result: dict[str, Any] | None, cause: str | None) -> None:
+        index = unfinished[position]
+        planned = rows[index]
+        if result is None:
+            cause = _with_memory(cause, requests)
+            result = {**planned, "state": "failed",
+                      "error": f"job {jobs[position].job_id}: {cause}"}
+            slurm_requests.mark_dead(Path(planned["run_dir"]) if planned["run_dir"] else None,
+                                     cause)
+        rows[index] = progress.report(result)
+
+    slurm_requests.wait_for(jobs, on_end)
+    for token in shared.values():  # not on an interruption: queued jobs still look for it
+        token.remove()
     return rows
+
+
+def _planned_row(cell: dict[str, Any], notebook: str, name: str, force: bool) -> dict[str, Any]:
+    """The summary row of a cell before it runs: its run id and folder, ``skipped`` where it
+    is finished, ``failed`` where its configuration is unusable, else ``pending``."""
+    row = {"cell": name, "run_id": None, "state": "pending", "test_accuracy": None,
+           "error": None, "run_dir": None}
+    try:
+        config = make_config(cell.get("profile"),
+                             **{k: v for k, v in cell.items() if k != "profile"})
+        check_config(config)
+        plan = plan_run(config, force=force)
+    except ThesisError as error:
+        return {**row, "state": "failed", "error": f"{type(error).__name__}: {error}"}
+    row.update(run_id=plan.run_dir.name, run_dir=str(plan.run_dir))
+    if plan.action == "skip":
+        row.update(state="skipped", test_accuracy=_test_accuracy(plan.run_dir))
+    return row
+
+
+def _with_memory(cause: str | None, requests: dict[str, Any]) -> str:
+    cause = cause or "unknown"
+    if cause.startswith("out of memory") and requests.get("mem_gb"):
+        peak = cause.removeprefix("out of memory")  # ", peak 4.1 GB" where accounting works
+        return f"out of memory: {requests['mem_gb']} GB requested{peak}"
+    return cause
 
 
 class _Progress:
@@ -360,7 +433,8 @@ def summary(grid: Grid) -> pd.DataFrame:
             config = make_config(cell.get("profile"),
                                  **{k: v for k, v in cell.items() if k != "profile"})
             check_config(config)
-            run_dir = plan_run(config).run_dir
+            # The folder plan_run would choose, without its refusal of a run that is live here.
+            run_dir = config.runs_dir / config.run_id(data_fingerprint(config).value)
         except ConfigError as error:
             rows.append({"cell": name, "state": "invalid", "error": str(error)})
             continue
@@ -369,10 +443,25 @@ def summary(grid: Grid) -> pd.DataFrame:
             continue
         status = records.read_status(run_dir) or {}
         rows.append({"cell": name, "run_id": run_dir.name,
-                     "state": status.get("state") or _notebook_state(run_dir),
+                     "state": _live_state(status) or _notebook_state(run_dir),
                      "test_accuracy": _test_accuracy(run_dir), "error": status.get("error"),
                      "run_dir": str(run_dir)})
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def _live_state(status: dict[str, Any]) -> str | None:
+    """The state in ``status.json``, with a ``running`` run whose process or SLURM job is
+    gone shown as ``dead``."""
+    state = status.get("state")
+    if state != "running":
+        return state
+    job = status.get("slurm_job")
+    if job:
+        alive = slurm_requests.is_job_alive(str(job))
+        return "dead" if alive is False else state
+    if status.get("host") == socket.gethostname() and not records.is_alive_here(status):
+        return "dead"
+    return state
 
 
 def _notebook_state(run_dir: Path) -> str:

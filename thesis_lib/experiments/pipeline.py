@@ -24,6 +24,7 @@ from thesis_lib.config.parameters import NOTEBOOK_PARAMETERS
 from thesis_lib.config.training import load_profile
 from thesis_lib.errors import ConfigError
 from thesis_lib.experiments.execute import duration, execute_notebook
+from thesis_lib.experiments.slurm import check_requests, requests_for
 from thesis_lib.experiments.studies import study_scale
 
 NOTEBOOKS = tuple(NOTEBOOK_PARAMETERS)
@@ -42,7 +43,8 @@ def prepared_data_dir(results_dir: Path, data_dir: str | None) -> Path:
 
 
 def pipeline_parameters(name: str, *, profile: str, data_dir: str | None, results_dir: Path,
-                        jobs: int, split_file: str | None = None) -> dict[str, Any]:
+                        jobs: int, split_file: str | None = None, executor: str = "local",
+                        slurm: dict[str, Any] | None = None) -> dict[str, Any]:
     """The papermill parameters of one pipeline notebook.
 
     Args:
@@ -53,6 +55,8 @@ def pipeline_parameters(name: str, *, profile: str, data_dir: str | None, result
         results_dir: where everything goes.
         jobs: training runs at a time (04).
         split_file: the split notebook 02 wrote, for 03 and 04.
+        executor: where 04 trains its grid: ``local`` or ``slurm`` (one array job).
+        slurm: SLURM requests of 04's cells (``--slurm``), over the profile's defaults.
     """
     values = load_profile(profile)
     data_fields = {key: values[key] for key in DATA_FIELDS if key in values}
@@ -69,7 +73,9 @@ def pipeline_parameters(name: str, *, profile: str, data_dir: str | None, result
         "02_prepare_data": {**data, **data_fields, **results,
                             "output_dir": prepared},
         "03_train": {"profile": profile, **data, **results, **split},
-        "04_ablations": {"profile": profile, **data, **results, **split, "jobs": jobs},
+        "04_ablations": {"profile": profile, **data, **results, **split, "jobs": jobs,
+                         **({"executor": executor, "slurm": dict(slurm or {})}
+                            if executor != "local" else {})},
         "05_significance": {**results, "study": reported_study(profile)},
         "06_figures": {**results, "study": reported_study(profile)},
         "07_embeddings": {**results, "study": reported_study(profile)},
@@ -90,7 +96,8 @@ def _without(values: dict[str, Any], *names: str) -> dict[str, Any]:
 
 def run_pipeline(profile: str = "demo", *, data_dir: str | None = None,
                  results_dir: str | os.PathLike | None = None, jobs: int = 1,
-                 notebooks: tuple[str, ...] = NOTEBOOKS, out: TextIO | None = None) -> Path:
+                 notebooks: tuple[str, ...] = NOTEBOOKS, out: TextIO | None = None,
+                 executor: str = "local", slurm: dict[str, Any] | None = None) -> Path:
     """Execute ``notebooks`` in order; returns the results folder.
 
     Args:
@@ -101,6 +108,10 @@ def run_pipeline(profile: str = "demo", *, data_dir: str | None = None,
         jobs: training runs at a time.
         notebooks: which notebooks to run (names without ``.ipynb``).
         out: where the progress lines go (default: standard output).
+        executor: ``local``, or ``slurm`` to train the grid of 04 as one SLURM array job (the
+            other notebooks are short and run here); the results folder and the environment
+            must be on a filesystem the cluster's nodes share.
+        slurm: SLURM requests of 04's cells, over the profile's defaults.
 
     Raises:
         ThesisError: a notebook failed; the message names it, the error and the executed
@@ -112,6 +123,11 @@ def run_pipeline(profile: str = "demo", *, data_dir: str | None = None,
     if unknown:
         raise ConfigError(f"unknown notebook(s) {', '.join(unknown)}; valid: "
                           f"{', '.join(NOTEBOOKS)}")
+    if executor not in ("local", "slurm"):
+        raise ConfigError(f"unknown executor {executor!r}; valid: local, slurm")
+    if executor == "slurm" and "04_ablations" in notebooks:
+        # A request the cluster cannot grant fails now, not after notebooks 01-03.
+        check_requests(requests_for(profile, slurm))
     if data_dir is not None and not paths.resolve(data_dir).exists():
         raise ConfigError(f"dataset not found: {paths.resolve(data_dir)}")
     results = paths.resolve(results_dir or Path("results") / Path(str(profile)).stem)
@@ -125,7 +141,8 @@ def run_pipeline(profile: str = "demo", *, data_dir: str | None = None,
                                     or split_path.is_file()) else None
         parameters = pipeline_parameters(name, profile=profile, data_dir=data,
                                          results_dir=results, jobs=jobs,
-                                         split_file=str(split_file) if split_file else None)
+                                         split_file=str(split_file) if split_file else None,
+                                         executor=executor, slurm=slurm)
         took = execute_notebook(name, parameters, executed, out=out)
         left = len(notebooks) - number
         print(f"[{number}/{len(notebooks)}] {name} done in {duration(took)} "

@@ -70,6 +70,10 @@ def write_status(run_dir: str | os.PathLike, state: str, *, new_attempt: bool = 
     run_dir = Path(run_dir)
     status = read_status(run_dir) or {}
     status.update(state=state, pid=os.getpid(), host=socket.gethostname(), **extra)
+    if slurm_job_id():  # so that `thesis grid --status` can ask SLURM whether it still runs
+        status["slurm_job"] = slurm_job_id()
+    else:  # resumed outside SLURM: an earlier job's id would make it look dead
+        status.pop("slurm_job", None)
     if state == "running" and not new_attempt:
         pass
     elif state == "running":
@@ -88,6 +92,21 @@ def write_status(run_dir: str | os.PathLike, state: str, *, new_attempt: bool = 
     except OSError as error:
         raise ThesisError(f"cannot mark {run_dir} as {state}: {error.strerror or error}") from None
     return status
+
+
+def slurm_job_id() -> str | None:
+    """This process's SLURM job (``<array>_<task>`` in an array job), or None outside SLURM."""
+    array = os.environ.get("SLURM_ARRAY_JOB_ID")
+    if array:
+        return f"{array}_{os.environ.get('SLURM_ARRAY_TASK_ID')}"
+    return os.environ.get("SLURM_JOB_ID")
+
+
+def peak_memory_gb() -> float:
+    """The largest resident memory of this process so far, in GB (Linux reports KB)."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 3)
 
 
 def is_alive_here(status: dict[str, Any]) -> bool:
@@ -157,6 +176,8 @@ def _cpu_threads() -> dict[str, Any]:
         settings["inter_op"] = tf.config.threading.get_inter_op_parallelism_threads()
     except ImportError:  # a JAX-only installation
         pass
+    if os.environ.get("SLURM_CPUS_PER_TASK"):  # the CPUs SLURM gave the job
+        settings["slurm_cpus_per_task"] = int(os.environ["SLURM_CPUS_PER_TASK"])
     for variable in TF_THREAD_VARIABLES + TF_NUMERICS_VARIABLES:
         if variable in os.environ:
             settings[variable] = os.environ[variable]

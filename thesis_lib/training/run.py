@@ -608,7 +608,7 @@ def finish_record(networks: Networks, config: TrainConfig, run_dir: Path, checkp
     files.write_json(run_dir / "metrics.json", metrics)
     for name, source in config.eval_datasets.items():
         evaluate.evaluate_dataset(run_dir, best, config.to_dict(), class_names, name, source)
-    records.write_status(run_dir, "finished")
+    records.write_status(run_dir, "finished", peak_memory_gb=records.peak_memory_gb())
     shutil.rmtree(run_dir / "checkpoint", ignore_errors=True)
 
 
