@@ -6,8 +6,11 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 # `pytest --nbval` runs the tests and regression-tests the notebooks (settings in
 # notebooks/conftest.py). Tests are spread over PYTEST_WORKERS processes a file at a time; the
-# notebooks run in order on one worker (conftest.py schedules them).
-PYTEST_WORKERS ?= 2
+# notebooks run in order on one worker (conftest.py schedules them). `make test` uses one
+# worker more than a 2-core machine has: the SLURM tests mostly wait for their jobs, and the
+# notebooks' kernels for their starts. The fast tier keeps two.
+PYTEST_WORKERS ?= 3
+FAST_WORKERS ?= 2
 
 .PHONY: help install demo test test-fast notebooks lint lab clean-venv
 
@@ -34,7 +37,7 @@ test: $(INSTALLED)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --nbval
 
 test-fast: $(INSTALLED)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not slow" tests
+	$(BIN)/python -m pytest -n $(FAST_WORKERS) --dist loadfile -m "not slow" tests
 
 notebooks: $(INSTALLED)
 	$(BIN)/python notebooks/rerun.py
