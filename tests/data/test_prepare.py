@@ -153,18 +153,27 @@ def test_deduplication_gives_every_seed_the_same_clean_dataset(demo_with_copies)
 
 
 def test_deduplication_uses_the_scans_hashes(demo_with_copies, monkeypatch):
-    from PIL import Image as pil_image
-
     root, copies = demo_with_copies
     scan_dataset(root)  # fills the cache, as any earlier scan of the dataset does
 
-    def no_decoding(*args, **kwargs):
-        raise AssertionError("an image was decoded again")
+    def no_hashing(*args, **kwargs):
+        raise AssertionError("an image was hashed again")
 
-    monkeypatch.setattr(pil_image, "open", no_decoding)
-    monkeypatch.setattr(audit, "fingerprint_bytes", no_decoding)
+    confirmed = []
+    original_thumbnail = audit.thumbnail
+
+    def counted_thumbnail(path):
+        confirmed.append(Path(path).relative_to(root).as_posix())
+        return original_thumbnail(path)
+
+    monkeypatch.setattr(audit, "fingerprint_bytes", no_hashing)
+    monkeypatch.setattr(audit, "thumbnail", counted_thumbnail)
     prepared = prepare_dataset(root, deduplicate=True)
     assert set(prepared.duplicates.loc[~prepared.duplicates["kept"], "relpath"]) == set(copies)
+    # Only the files of the near pairs are decoded again, for the pixel check, once each.
+    near = {"other/z_quality40.jpg", "other/other_0001.jpg", "sadness/a_half.png",
+            "sadness/sadness_0002.jpg"}
+    assert sorted(confirmed) == sorted(near)
 
 
 def test_a_split_file_is_used_as_it_is(demo_with_copies, tmp_path):
