@@ -126,9 +126,8 @@ def user_images(source: Path, split: str):
     frame = prepared.manifest if split == "all" else prepared.frames["train"]
     frame = frame.sort_values("relpath")
     root = resolve(source)
-    folder = root if prepared.adapter == "folders" and root.is_dir() else None
-    if folder is not None and split != "all":
-        folder = None  # Keras' loader would read every image of the folders, not the split
+    # Keras' loader reads every image of class folders: comparable only with --split all.
+    folder = root if root.is_dir() and split == "all" else None
     description = {"kind": "user", "dataset": str(root), "adapter": prepared.adapter,
                    "split": split, "dataset_images": len(prepared.manifest),
                    "prepare_s": round(prepare_s, 1),

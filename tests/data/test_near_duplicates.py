@@ -3,6 +3,7 @@ distinct pictures apart, label conflicts and the choice of the copy that stays."
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -159,3 +160,27 @@ def test_the_dataset_is_what_its_marker_says(web, web_manifest):
     exact = planted[planted["kind"] == "exact"].iloc[0]
     assert (root / exact["copy"]).read_bytes() == (root / exact["original"]).read_bytes()
     assert web_manifest["width"].max() <= 128 and len(web_manifest) == SPEC.images
+
+
+def test_a_dataset_is_audited_once_for_every_seed_until_it_changes(web, tmp_path, monkeypatch):
+    root, _ = web
+    copy = tmp_path / "photos"
+    shutil.copytree(root, copy)
+    first = prepare_dataset(copy, scheme="folders", deduplicate=True, workers=2, seed=0)
+    audits = []
+    find_duplicates = audit.find_duplicates
+    monkeypatch.setattr(audit, "find_duplicates",
+                        lambda *args, **kwargs: audits.append(1) or find_duplicates(*args,
+                                                                                     **kwargs))
+    second = prepare_dataset(copy, scheme="folders", deduplicate=True, workers=2, seed=1)
+    assert audits == []  # the table of the first call, by the manifest's fingerprint
+    pd.testing.assert_frame_equal(second.duplicates, first.duplicates)
+    assert not second.manifest["split"].equals(first.manifest["split"])  # the seed still counts
+    # Another picture under a name of the planted answer: the fingerprint changes, and the
+    # audit runs again.
+    victim = copy / first.duplicates["relpath"].iloc[0]
+    victim.write_bytes((copy / first.manifest["relpath"].iloc[0]).read_bytes())
+    third = prepare_dataset(copy, scheme="folders", deduplicate=True, workers=2, seed=1)
+    assert audits == [1]
+    assert len(third.duplicates) != len(first.duplicates) or \
+        not third.duplicates.equals(first.duplicates)

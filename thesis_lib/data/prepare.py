@@ -15,6 +15,7 @@ dropped, since the picture's label is not known.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import warnings
@@ -27,12 +28,15 @@ import pandas as pd
 
 from thesis_lib.data import adapters, audit, discovery, splits
 from thesis_lib.data.labels import LabelScheme, get_scheme
-from thesis_lib.errors import ConfigError, DataError
+from thesis_lib.errors import ConfigError, DataError, ThesisError
 from thesis_lib.files import write_csv, write_text
 
 REASON_OUTSIDE_SCHEME = "label outside scheme"
 REASON_DUPLICATE = "duplicate"
 REASON_LABEL_CONFLICT = "label conflict"
+# Bumped when the duplicate audit changes its result for the same files (cached tables of an
+# older audit are then not used).
+DUPLICATES_CACHE_VERSION = 2
 # What happens to a group of copies whose labels differ: "drop" every copy (the label of the
 # picture is unknown), or "keep" one (the keeper, with its label) like any other group.
 LABEL_CONFLICT_CHOICES = ("drop", "keep")
@@ -133,10 +137,10 @@ def _apply_scheme(manifest: pd.DataFrame, scheme: LabelScheme) -> tuple[pd.DataF
 
 
 def _drop_duplicates(manifest: pd.DataFrame, workers: int | None, label_conflicts: str,
-                     progress: bool | None = None
+                     progress: bool | None = None, root: Path | None = None
                      ) -> tuple[pd.DataFrame, list[dict], pd.DataFrame]:
     """The manifest without the redundant copies, their skip records, and the group table."""
-    duplicates = audit.find_duplicates(manifest, workers=workers, progress=progress)
+    duplicates = _cached_duplicates(manifest, root, workers, progress)
     by_path = manifest.set_index("path")
     groups = duplicates.assign(relpath=duplicates["path"].map(by_path["relpath"]).astype(object),
                                label=duplicates["path"].map(by_path["label"]).astype(object))
@@ -162,6 +166,47 @@ def _drop_duplicates(manifest: pd.DataFrame, workers: int | None, label_conflict
     kept = manifest[~manifest["path"].isin(set(groups.loc[~groups["kept"], "path"]))]
     columns = ["group", "path", "relpath", "label", "kind", "split", "distance", "kept"]
     return kept, dropped, groups[columns].reset_index(drop=True)
+
+
+def duplicates_fingerprint(manifest: pd.DataFrame) -> str:
+    """SHA-256 of what the duplicate audit of ``manifest`` depends on: every path with its
+    size, time-independent content hash and perceptual hashes (the scan's columns), and the
+    audit's version. The same fingerprint means the same groups."""
+    digest = hashlib.sha256(f"duplicates v{DUPLICATES_CACHE_VERSION}".encode())
+    columns = [column for column in ("path", "size_bytes", *audit.HASH_COLUMNS)
+               if column in manifest.columns]
+    digest.update(",".join(columns).encode())
+    for row in manifest[columns].astype(str).sort_values("path").itertuples(index=False):
+        digest.update(("\n" + "\t".join(row)).encode())
+    return digest.hexdigest()
+
+
+def _cached_duplicates(manifest: pd.DataFrame, root: Path | None, workers: int | None,
+                       progress: bool | None) -> pd.DataFrame:
+    """``audit.find_duplicates(manifest)``, computed once per dataset content: the table is
+    kept next to the scan cache under the manifest's ``duplicates_fingerprint``, so the runs
+    of a grid or study (any seed, any process) audit a dataset once; a changed file changes
+    the fingerprint and the audit runs again. Without ``root`` (no cache) it always runs."""
+    if root is None or not set(audit.HASH_COLUMNS) <= set(manifest.columns):
+        return audit.find_duplicates(manifest, workers=workers, progress=progress)
+    scan_cache = discovery.cache_path_for(root)
+    path = scan_cache.with_name(f"{scan_cache.stem}.duplicates-"
+                                f"{duplicates_fingerprint(manifest)[:16]}.csv")
+    if path.is_file():
+        try:
+            table = pd.read_csv(path, dtype={"split": object}, keep_default_na=False)
+            if list(table.columns) == audit.DUPLICATE_COLUMNS and \
+                    set(table["path"]) <= set(manifest["path"]):
+                split = table["split"].astype(object)
+                return table.assign(split=split.where(split != "", None))
+        except (OSError, ValueError, pd.errors.ParserError):
+            pass  # a damaged table is computed again
+    table = audit.find_duplicates(manifest, workers=workers, progress=progress)
+    try:
+        write_csv(path, table)
+    except (ThesisError, OSError):
+        pass  # only costs the audit next time
+    return table
 
 
 def _keeper_order(groups: pd.DataFrame, by_path: pd.DataFrame) -> pd.Index:
@@ -286,8 +331,8 @@ def prepare_dataset(
         manifest = manifest.drop(columns="split")  # the split file replaces it
     duplicates = None
     if deduplicate and split_file is None:
-        manifest, removed, duplicates = _drop_duplicates(manifest, workers, label_conflicts,
-                                                         progress)
+        manifest, removed, duplicates = _drop_duplicates(
+            manifest, workers, label_conflicts, progress, scan.root if cache else None)
         dropped += removed
     manifest = manifest.copy()
     manifest["split"] = choose_splits(manifest, ratios, seed,
