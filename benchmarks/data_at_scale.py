@@ -73,8 +73,13 @@ def pil_decode_rate(files: list[str], threads: int) -> float:
 
 def interrupted_scan(folder: Path, fraction: float, cold_seconds: float, threads: int) -> dict:
     """A scan stopped by SIGINT after ``fraction`` of a cold scan's time, then resumed."""
-    discovery.cache_path_for(folder).unlink(missing_ok=True)
-    code = ("import sys; from thesis_lib.data import scan_dataset; "
+    cache_file = discovery.cache_path_for(folder)
+    for stale in [cache_file, *discovery._part_files(cache_file)]:
+        stale.unlink(missing_ok=True)
+    # The default SIGINT handler (Ctrl-C), also when this benchmark runs in the background,
+    # where the shell starts it (and so the child) with SIGINT ignored.
+    code = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            "from thesis_lib.data import scan_dataset; "
             f"scan_dataset(sys.argv[1], workers={threads}, progress=False)")
     process = subprocess.Popen([sys.executable, "-c", code, str(folder)],
                                stderr=subprocess.PIPE, env=os.environ.copy())
@@ -201,6 +206,9 @@ def main() -> int:
     parser.add_argument("--interrupt-at", type=float, default=0.5,
                         help="share of the cold scan's time after which the scan is stopped")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--interrupt-only", type=float, default=None, metavar="COLD_S",
+                        help="only the interrupted scan, stopped after --interrupt-at of COLD_S "
+                             "seconds (a cold scan's time), added to an existing report")
     args = parser.parse_args()
     folder = args.folder or Path(tempfile.gettempdir()) / f"thesis-webphotos-{args.images}"
     out = args.out or paths.results_dir() / "benchmarks" / f"data_at_scale_{args.images}.json"
@@ -210,6 +218,15 @@ def main() -> int:
                     "threads": args.threads, "cpus": os.cpu_count(),
                     "machine": platform.platform(),
                     "load_average_1min_at_start": os.getloadavg()[0]}
+
+    if args.interrupt_only is not None:
+        report = json.loads(out.read_text())
+        report["interrupted_scan"] = interrupted_scan(folder, args.interrupt_at,
+                                                      args.interrupt_only, args.threads)
+        report["interrupted_scan_command"] = " ".join([Path(sys.executable).name, *sys.argv])
+        out.write_text(json.dumps(report, indent=2) + "\n")
+        print(json.dumps(report["interrupted_scan"]))
+        return 0
 
     def step(name: str, value) -> None:
         report[name] = value
