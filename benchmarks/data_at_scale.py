@@ -206,6 +206,8 @@ def main() -> int:
     parser.add_argument("--interrupt-at", type=float, default=0.5,
                         help="share of the cold scan's time after which the scan is stopped")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--audit-only", action="store_true",
+                        help="generate, scan and audit only (the false-pair count at a size)")
     parser.add_argument("--interrupt-only", type=float, default=None, metavar="COLD_S",
                         help="only the interrupted scan, stopped after --interrupt-at of COLD_S "
                              "seconds (a cold scan's time), added to an existing report")
@@ -252,7 +254,9 @@ def main() -> int:
     _, warm_s = timed(lambda: scan_dataset(folder, workers=args.threads, progress=False))
     step("warm_scan", {"seconds": round(warm_s, 2),
                        "images_per_s": round(len(files) / warm_s, 1)})
-    step("interrupted_scan", interrupted_scan(folder, args.interrupt_at, cold_s, args.threads))
+    if not args.audit_only:
+        step("interrupted_scan", interrupted_scan(folder, args.interrupt_at, cold_s,
+                                                  args.threads))
 
     manifest = scan.manifest
     duplicates, audit_s = timed(lambda: audit.find_duplicates(manifest, workers=args.threads))
@@ -263,6 +267,9 @@ def main() -> int:
                    "hash_only_seconds": round(hash_only_s, 2),
                    "hash_only": planted_pairs_found(hash_only, folder, planted)})
     step("near_search_on_dataset", near_search_on_dataset(manifest, args.threads))
+    if args.audit_only:
+        step("command", " ".join([Path(sys.executable).name, *sys.argv]))
+        return 0
     sizes = sorted({args.images // 2, args.images, EMOSET_IMAGES})
     step("near_search_random_hashes", near_search(sizes, args.threads))
 
