@@ -105,12 +105,21 @@ def in_one_group(pair: list[str], duplicates: pd.DataFrame) -> bool:
 
 def test_thumbnails_agree_for_copies_only():
     rng = np.random.default_rng(0)
-    picture = rng.uniform(0, 255, 1024).astype(np.float32)
-    assert audit.thumbnails_agree(picture, np.clip(picture + rng.normal(0, 2, 1024), 0, 255))
-    assert not audit.thumbnails_agree(picture, rng.uniform(0, 255, 1024).astype(np.float32))
-    assert not audit.thumbnails_agree(picture, picture + 10)  # other brightness: 10 levels
+
+    def thumb(pixels, size=(400, 300)):
+        return np.concatenate([pixels, np.array(size, dtype=np.float32)])
+
+    pixels = rng.uniform(0, 255, 1024).astype(np.float32)
+    picture = thumb(pixels)
+    noisy = np.clip(pixels + rng.normal(0, 2, 1024), 0, 255)
+    assert audit.thumbnails_agree(picture, thumb(noisy, (200, 150)))  # half size
+    assert audit.thumbnails_agree(picture, thumb(noisy, (267, 200)))  # 2/3, rounded
+    assert not audit.thumbnails_agree(picture, thumb(noisy, (300, 400)))  # another shape
+    assert not audit.thumbnails_agree(picture, thumb(rng.uniform(0, 255, 1024)))
+    assert not audit.thumbnails_agree(picture, thumb(pixels + 4))  # other brightness: 4 levels
     flat = np.full(1024, 80.0, dtype=np.float32)
-    assert audit.thumbnails_agree(flat, flat + 1) and not audit.thumbnails_agree(flat, picture)
+    assert audit.thumbnails_agree(thumb(flat), thumb(flat + 1))
+    assert not audit.thumbnails_agree(thumb(flat), picture)
 
 
 def test_label_conflicts_are_reported_and_dropped_and_the_original_stays(web, tmp_path):

@@ -8,6 +8,8 @@ grey (``inspect_file``) and hashed for the duplicate audit; unusable files are l
 
 Checking runs in threads and the results are cached per file (keyed by path, size and
 modification time) outside the dataset (``cache_path_for``): a dataset folder is never written.
+The cache is written in chunks while the scan runs (``_ChunkWriter``), so an interrupted scan
+resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -615,7 +617,8 @@ def scan_dataset(
         min_side: Skip images whose shorter side is below this many pixels (None: no limit).
         workers: Threads for checking (default: all cores).
         cache: Reuse and update the per-file cache of earlier scans (``cache_path_for``).
-        progress: Show progress bars (default: only for many files).
+        progress: Show the progress line (default: for many files, on a terminal; see
+            ``thesis_lib.data.progress``).
 
     Raises:
         DataError: a missing source, fewer than two classes, or no readable image.
