@@ -52,6 +52,7 @@ INDEX_BLOCK_ROWS = 4096
 # more and correlate by 0.93 at most; at 61,074 two distinct pairs came within 4.1 and 5.1
 # levels (mostly flat sky over dark ground), both of another aspect ratio.
 THUMBNAIL_SIDE = 32
+DHASH_SCREEN_FACTOR = 2
 MAX_THUMBNAIL_DIFFERENCE = 3.0
 MIN_THUMBNAIL_CORRELATION = 0.9
 ASPECT_TOLERANCE = 0.02
@@ -123,8 +124,10 @@ def find_duplicates(
     digests = digests.astype(str)
     edges = [_exact_edges(digests)]
     if near:
-        pairs = _near_edges(phashes, None if confirm else dhashes, digests, max_distance,
-                            workers)
+        # With the pixel check, the dHash only screens out pairs far apart (at twice the
+        # distance: resizing moves a dHash more than a pHash), which saves their decoding.
+        pairs = _near_edges(phashes, dhashes, digests, max_distance, workers,
+                            d_limit=DHASH_SCREEN_FACTOR * max_distance if confirm else None)
         if confirm:
             paths = frame["path"].to_numpy()
             pairs = pairs[confirm_pairs(paths[pairs[:, 0]], paths[pairs[:, 1]],
@@ -304,9 +307,10 @@ def _exact_edges(digests: np.ndarray) -> np.ndarray:
     return np.stack([first[inverse][others], others], axis=1)
 
 
-def _near_edges(phashes, dhashes, digests, max_distance, workers=None) -> np.ndarray:
-    """Pairs (i, j), i < j, whose pHash and dHash (unless None) both differ in at most
-    max_distance bits.
+def _near_edges(phashes, dhashes, digests, max_distance, workers=None, d_limit=None
+                ) -> np.ndarray:
+    """Pairs (i, j), i < j, whose pHash differs in at most max_distance bits and dHash in at
+    most ``d_limit`` (default: max_distance).
 
     Byte-identical files are compared once (the first of each), which keeps datasets with many
     exact copies fast; the exact edges join the other copies.
@@ -320,12 +324,10 @@ def _near_edges(phashes, dhashes, digests, max_distance, workers=None) -> np.nda
         candidates = _index_pairs(packed_p[:, 0], max_distance, workers)
     else:
         candidates = _all_pairs(packed_p, max_distance, workers)
-    if dhashes is None:
-        return unique_rows[candidates]
     # dHash is checked only for the few pHash candidates.
     packed_d = pack_bits(dhashes[unique_rows])
     d_distance = np.bitwise_count(packed_d[candidates[:, 0]] ^ packed_d[candidates[:, 1]])
-    close = d_distance.sum(axis=-1) <= max_distance
+    close = d_distance.sum(axis=-1) <= (max_distance if d_limit is None else d_limit)
     return unique_rows[candidates[close]]
 
 
