@@ -151,6 +151,8 @@ def run_split(args: argparse.Namespace) -> int:
 
     if args.duplicates and not args.deduplicate:
         raise ConfigError("--duplicates lists what --deduplicate drops: give both")
+    if args.conflicts and not args.deduplicate:
+        raise ConfigError("--conflicts lists what --deduplicate finds: give both")
     if args.deduplicate and args.split_file:
         raise ConfigError("--deduplicate and --split-file: a split file is used as it is; "
                           "deduplicate when making the split instead")
@@ -158,8 +160,6 @@ def run_split(args: argparse.Namespace) -> int:
     report = _output_path(args.report, args.force)
     duplicates = _output_path(args.duplicates, args.force)
     conflicts = _output_path(args.conflicts, args.force)
-    if args.conflicts and not args.deduplicate:
-        raise ConfigError("--conflicts lists what --deduplicate finds: give both")
     prepared = prepare_dataset(
         args.source, scheme=args.scheme, ratios=args.ratios, seed=args.seed,
         split_file=args.split_file, adapter=args.adapter, min_side=args.min_side,
