@@ -14,7 +14,11 @@ Then the warm scan (everything from the cache) and the audit's all-pairs compari
 synthetic hash table of the thesis dataset's size (61,074 images, with planted near copies).
 Writes ``results/benchmarks/dataset_scan.json``.
 
-    python benchmarks/dataset_scan.py [--images 600] [--rounds 3] [--folder /tmp/scan-bench]
+Given a dataset DIR (a folder of class folders), the same measurements time the user's own
+images instead of generated ones; the folder is only read (the scans use a cache folder of
+their own, removed afterwards).
+
+    python benchmarks/dataset_scan.py [DIR] [--images 600] [--rounds 3] [--folder /tmp/bench]
 """
 
 from __future__ import annotations
@@ -60,7 +64,9 @@ def decode_all(files: list[str], threads: int) -> None:
 
 
 def scan_and_audit(folder: Path, threads: int) -> None:
-    discovery.cache_path_for(folder).unlink(missing_ok=True)  # cold: no cached file
+    cache_file = discovery.cache_path_for(folder)
+    for stale in [cache_file, *discovery._part_files(cache_file)]:  # cold: no cached file
+        stale.unlink(missing_ok=True)
     scan = discovery.scan_dataset(folder, workers=threads, progress=False)
     audit.find_duplicates(scan.manifest, workers=threads)
 
@@ -109,7 +115,8 @@ def synthetic_audit(count: int, seed: int = 0) -> dict:
         "dhash": [audit.hash_to_hex(row) for row in dhash],
     })
     start = time.perf_counter()
-    duplicates = audit.find_duplicates(manifest)
+    # Hashes only (no files): the hash-only rule, which the pixel check follows on real files.
+    duplicates = audit.find_duplicates(manifest, confirm=False)
     seconds = time.perf_counter() - start
     index_of = {path: index for index, path in enumerate(manifest["path"])}
     groups = {index_of[path]: group for path, group in zip(duplicates["path"],
@@ -122,6 +129,8 @@ def synthetic_audit(count: int, seed: int = 0) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("source", nargs="?", type=Path, default=None,
+                        help="a class-folder dataset of your own (default: generated demo JPEGs)")
     parser.add_argument("--images", type=int, default=600, help="images in total (2 classes)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds measured")
     parser.add_argument("--folder", default=None, help="where to generate them (kept)")
@@ -131,12 +140,17 @@ def main() -> None:
                                              / "dataset_scan.json"))
     args = parser.parse_args()
 
-    folder = Path(args.folder or Path(tempfile.gettempdir()) / "thesis-scan-benchmark")
     cache_dir = Path(tempfile.mkdtemp(prefix="thesis-scan-cache-"))
     os.environ[discovery.CACHE_DIR_ENV] = str(cache_dir)  # leaves the user's cache alone
-    demo.make_demo_dataset(folder, images_per_class=args.images // 2, size=(500, 375),
-                           overwrite=True)
-    files = sorted(str(path) for path in folder.rglob("*.jpg"))
+    if args.source is None:
+        folder = Path(args.folder or Path(tempfile.gettempdir()) / "thesis-scan-benchmark")
+        demo.make_demo_dataset(folder, images_per_class=args.images // 2, size=(500, 375),
+                               overwrite=True)
+        files = sorted(str(path) for path in folder.rglob("*.jpg"))
+    else:
+        folder = paths.resolve(args.source)
+        entries, _ = discovery.list_class_folders(folder)
+        files = [str(folder / entry.relpath) for entry in entries]
 
     start = time.perf_counter()
     import tensorflow as tf  # imported once by every scan; timed apart
@@ -148,7 +162,8 @@ def main() -> None:
     report = {
         "benchmark": "dataset_scan",
         "images": len(files),
-        "image_size": [500, 375],
+        "source": "demo" if args.source is None else str(folder),
+        "image_size": [500, 375] if args.source is None else None,
         "cpus": os.cpu_count(),
         "machine": platform.platform(),
         "rounds": args.rounds,
@@ -173,7 +188,7 @@ def main() -> None:
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
     shutil.rmtree(cache_dir, ignore_errors=True)
-    if args.folder is None:
+    if args.folder is None and args.source is None:
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -206,11 +206,13 @@ def with_hashes(manifest: pd.DataFrame) -> pd.DataFrame:
 def test_hash_columns_give_the_same_groups_without_reading_a_file(planted, tmp_path):
     manifest, _ = planted
     hashed = with_hashes(manifest)
-    expected = audit.find_duplicates(manifest)
+    # The hash-only rule (confirm=False): the pixel check would read the files.
+    expected = audit.find_duplicates(manifest, confirm=False)
+    pd.testing.assert_frame_equal(expected, audit.find_duplicates(manifest))  # same groups
     # Paths that do not exist (in the same order): everything must come from the columns.
     gone = str(tmp_path / "gone")
     elsewhere = hashed.assign(path=gone + hashed["path"])
-    moved = audit.find_duplicates(elsewhere)
+    moved = audit.find_duplicates(elsewhere, confirm=False)
     moved["path"] = moved["path"].str.removeprefix(gone)
     pd.testing.assert_frame_equal(moved, expected)
     assert len(audit.find_duplicates(elsewhere, near=False)) == 2  # the byte-identical pair
@@ -257,7 +259,7 @@ def test_all_pairs_comparison_matches_a_brute_force_count_across_blocks_and_tile
     monkeypatch.setattr(audit, "BLOCK_ROWS", 16)  # many blocks and tiles, ragged at the end
     monkeypatch.setattr(audit, "COLUMN_TILE", 37)
 
-    duplicates = audit.find_duplicates(manifest, max_distance=10)
+    duplicates = audit.find_duplicates(manifest, max_distance=10, confirm=False)
 
     # Reference: every pair counted bit by bit, groups joined by a plain union-find.
     parent = list(range(count))

@@ -89,3 +89,22 @@ def test_split_with_deduplicate_writes_a_split_without_the_copies(binary_folder,
     assert main(["data", "split", str(binary_folder), "--split-file", str(split_csv),
                  "--deduplicate"]) == 2
     assert "a split file is used as it is" in capsys.readouterr().err
+
+
+def test_split_reports_label_conflicts_and_drops_them_unless_told(binary_folder, tmp_path,
+                                                                  capsys):
+    shutil.copy(binary_folder / "sadness" / "sadness_003.jpg",
+                binary_folder / "other" / "copy_of_sadness_003.jpg")
+    conflicts = tmp_path / "conflicts.csv"
+    assert main(["data", "split", str(binary_folder), "--deduplicate", "--conflicts",
+                 str(conflicts)]) == 0
+    printed = capsys.readouterr().out
+    assert "1 groups with copies under different labels: 2 images dropped" in printed
+    assert sorted(pd.read_csv(conflicts)["relpath"]) == ["other/copy_of_sadness_003.jpg",
+                                                         "sadness/sadness_003.jpg"]
+    assert main(["data", "split", str(binary_folder), "--deduplicate", "--label-conflicts",
+                 "keep"]) == 0
+    assert "1 groups with copies under different labels: 0 images dropped (one kept)" in \
+        capsys.readouterr().out
+    assert main(["data", "split", str(binary_folder), "--conflicts", str(conflicts)]) == 2
+    assert "give both" in capsys.readouterr().err

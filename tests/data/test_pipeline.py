@@ -266,3 +266,28 @@ def test_bad_settings_are_config_errors(jpegs, kwargs, message):
     paths, labels = jpegs
     with pytest.raises(ConfigError, match=message):
         make_dataset(paths, labels, **kwargs)
+
+
+def test_a_memory_cache_larger_than_the_free_memory_goes_to_disk_or_stops(jpegs, tmp_path,
+                                                                          monkeypatch, capsys):
+    from thesis_lib.data import pipeline
+
+    paths, labels = jpegs
+    needed = len(paths) * SIZE * SIZE * 3  # images x size^2 x 3 bytes
+    assert pipeline.memory_cache_bytes(len(paths), SIZE) == needed
+    monkeypatch.setenv("THESIS_CACHE_DIR", str(tmp_path / "caches"))
+    monkeypatch.setattr(pipeline, "available_memory", lambda: needed)  # just fits
+    plain = collect(make_dataset(paths, labels, num_classes=2, image_size=SIZE, cache="memory"))
+    assert capsys.readouterr().err == "" and not (tmp_path / "caches").exists()
+
+    monkeypatch.setattr(pipeline, "available_memory", lambda: needed - 1)
+    moved = collect(make_dataset(paths, labels, num_classes=2, image_size=SIZE, cache="memory"))
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "cache: memory needs" in lines[0]
+    assert str(tmp_path / "caches" / "images") in lines[0]
+    assert len(list((tmp_path / "caches" / "images").glob("*.npy"))) == 1
+    assert np.array_equal(plain[0], moved[0]) and np.array_equal(plain[1], moved[1])
+
+    monkeypatch.setenv("THESIS_MEMORY_CACHE", "stop")
+    with pytest.raises(DataError, match="cache: memory needs .* GB are free; use an on-disk"):
+        make_dataset(paths, labels, num_classes=2, image_size=SIZE, cache="memory")

@@ -99,7 +99,8 @@ def test_with_a_predefined_split_the_training_copy_of_a_duplicate_is_kept(tmp_pa
             for c in "ab" for i in range(5)] + [("a/a_copy.jpg", "a", "testing")]
     csv = root / "manifest.csv"
     pd.DataFrame(rows, columns=["path", "label", "split"]).to_csv(csv, index=False)
-    prepared = prepare_dataset(csv, scheme="folders", deduplicate=True)
+    # The copies carry labels a and b: a label conflict, kept here to see which copy stays.
+    prepared = prepare_dataset(csv, scheme="folders", deduplicate=True, label_conflicts="keep")
     # "a/a_copy.jpg" sorts first, but its copy "b/b_000.jpg" is the one in train.
     relpaths = set(prepared.manifest["relpath"])
     assert "b/b_000.jpg" in relpaths and "a/a_copy.jpg" not in relpaths
@@ -115,11 +116,11 @@ def demo_with_copies(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     with Image.open(root / "other" / "other_0001.jpg") as image:
         image.save(root / "other" / "z_quality40.jpg", quality=40)
     with Image.open(root / "sadness" / "sadness_0002.jpg") as image:
-        # Sorts before its original, so it is the copy that stays (first by relpath).
+        # Sorts before its original, but the original (larger) is the copy that stays.
         image.resize((80, 60), Image.Resampling.BILINEAR).save(root / "sadness" / "a_half.png")
     copies = {"sadness/z_exact.jpg": "sadness/sadness_0000.jpg",
               "other/z_quality40.jpg": "other/other_0001.jpg",
-              "sadness/sadness_0002.jpg": "sadness/a_half.png"}  # dropped -> kept
+              "sadness/a_half.png": "sadness/sadness_0002.jpg"}  # dropped -> kept
     return root, copies
 
 
@@ -152,18 +153,27 @@ def test_deduplication_gives_every_seed_the_same_clean_dataset(demo_with_copies)
 
 
 def test_deduplication_uses_the_scans_hashes(demo_with_copies, monkeypatch):
-    from PIL import Image as pil_image
-
     root, copies = demo_with_copies
     scan_dataset(root)  # fills the cache, as any earlier scan of the dataset does
 
-    def no_decoding(*args, **kwargs):
-        raise AssertionError("an image was decoded again")
+    def no_hashing(*args, **kwargs):
+        raise AssertionError("an image was hashed again")
 
-    monkeypatch.setattr(pil_image, "open", no_decoding)
-    monkeypatch.setattr(audit, "fingerprint_bytes", no_decoding)
+    confirmed = []
+    original_thumbnail = audit.thumbnail
+
+    def counted_thumbnail(path):
+        confirmed.append(Path(path).relative_to(root).as_posix())
+        return original_thumbnail(path)
+
+    monkeypatch.setattr(audit, "fingerprint_bytes", no_hashing)
+    monkeypatch.setattr(audit, "thumbnail", counted_thumbnail)
     prepared = prepare_dataset(root, deduplicate=True)
     assert set(prepared.duplicates.loc[~prepared.duplicates["kept"], "relpath"]) == set(copies)
+    # Only the files of the near pairs are decoded again, for the pixel check, once each.
+    near = {"other/z_quality40.jpg", "other/other_0001.jpg", "sadness/a_half.png",
+            "sadness/sadness_0002.jpg"}
+    assert sorted(confirmed) == sorted(near)
 
 
 def test_a_split_file_is_used_as_it_is(demo_with_copies, tmp_path):
@@ -189,7 +199,8 @@ def test_the_duplicate_table_records_the_kept_training_copy(tmp_path):
     rows += [("a/a_copy.jpg", "a", "test"), ("b/b_copy.jpg", "b", "train")]
     csv = root / "manifest.csv"
     pd.DataFrame(rows, columns=["path", "label", "split"]).to_csv(csv, index=False)
-    groups = prepare_dataset(csv, scheme="folders", deduplicate=True).duplicates
+    groups = prepare_dataset(csv, scheme="folders", deduplicate=True,
+                             label_conflicts="keep").duplicates
     kept = groups.set_index("relpath")["kept"].to_dict()
     # Two training copies: the first by relpath stays; the test copy goes.
     assert kept == {"a/a_copy.jpg": False, "b/b_001.jpg": True, "b/b_copy.jpg": False}
@@ -197,3 +208,9 @@ def test_the_duplicate_table_records_the_kept_training_copy(tmp_path):
         "a/a_copy.jpg": "test", "b/b_001.jpg": "train", "b/b_copy.jpg": "train"}
     assert groups.set_index("relpath")["label"].to_dict() == {  # a conflict to look at
         "a/a_copy.jpg": "a", "b/b_001.jpg": "b", "b/b_copy.jpg": "b"}
+    # By default a label conflict drops every copy, and is reported.
+    prepared = prepare_dataset(csv, scheme="folders", deduplicate=True)
+    assert not prepared.duplicates["kept"].any()
+    assert set(prepared.conflicts["relpath"]) == {"a/a_copy.jpg", "b/b_001.jpg", "b/b_copy.jpg"}
+    assert prepared.duplicate_counts() == {"groups": 1, "copies_dropped": 0,
+                                           "conflict_groups": 1, "conflict_images_dropped": 3}

@@ -64,7 +64,10 @@ def test_scan_prepare_and_audit_leave_the_dataset_as_it_was(dataset_with_old_cac
     # The cache is the documented file: THESIS_CACHE_DIR/<16 hex digits of SHA-256(root)>.json.
     key = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
     cache_file = scan_cache / f"{key}.json"
-    assert sorted(scan_cache.iterdir()) == [cache_file]
+    # ...and next to it the duplicate table of that content (computed once per dataset).
+    others = [path for path in scan_cache.iterdir() if path != cache_file]
+    assert cache_file.is_file() and [path.name[:len(key) + 12] for path in others] == [
+        f"{key}.duplicates-"] and others[0].suffix == ".csv"
     content = json.loads(cache_file.read_text())
     assert content["root"] == str(root.resolve())
     assert set(content["files"]) == set(scan.manifest["relpath"])

@@ -41,8 +41,14 @@ def register(subparsers) -> None:
     split.add_argument("--deduplicate", "--drop-duplicates", dest="deduplicate",
                        action="store_true",
                        help="drop exact and near-duplicate images before splitting (the copy "
-                            "in the dataset's own training split stays, else the first by "
-                            "path); the split written lists no dropped copy")
+                            "in the dataset's own training split stays, else the original: "
+                            "largest, then least compressed, then first by path); the split "
+                            "written lists no dropped copy")
+    split.add_argument("--label-conflicts", choices=["drop", "keep"], default="drop",
+                       help="with --deduplicate: copies of one picture filed under different "
+                            "classes: drop them all (default) or keep one")
+    split.add_argument("--conflicts", help="with --deduplicate: write the duplicate groups "
+                                           "whose copies carry different labels (CSV)")
     split.add_argument("--out", help="write the split (relpath,label,split CSV)")
     split.add_argument("--report", help="write the skipped files and reasons (CSV)")
     split.add_argument("--duplicates", help="with --deduplicate: write the duplicate groups, "
@@ -145,22 +151,30 @@ def run_split(args: argparse.Namespace) -> int:
 
     if args.duplicates and not args.deduplicate:
         raise ConfigError("--duplicates lists what --deduplicate drops: give both")
+    if args.conflicts and not args.deduplicate:
+        raise ConfigError("--conflicts lists what --deduplicate finds: give both")
     if args.deduplicate and args.split_file:
         raise ConfigError("--deduplicate and --split-file: a split file is used as it is; "
                           "deduplicate when making the split instead")
     out = _output_path(args.out, args.force)
     report = _output_path(args.report, args.force)
     duplicates = _output_path(args.duplicates, args.force)
+    conflicts = _output_path(args.conflicts, args.force)
     prepared = prepare_dataset(
         args.source, scheme=args.scheme, ratios=args.ratios, seed=args.seed,
         split_file=args.split_file, adapter=args.adapter, min_side=args.min_side,
         deduplicate=args.deduplicate, workers=args.workers, cache=not args.no_cache,
+        label_conflicts=args.label_conflicts,
     )
     print(f"layout: {prepared.adapter}, scheme: {prepared.scheme.name}")
     if prepared.duplicates is not None:
         groups = prepared.duplicates["group"].nunique()
-        dropped = int((~prepared.duplicates["kept"]).sum())
-        print(f"{groups} duplicate groups: {dropped} copies dropped before splitting")
+        counts = prepared.duplicate_counts()
+        print(f"{groups} duplicate groups: {counts['copies_dropped']} copies dropped before "
+              "splitting")
+        action = "all their copies dropped" if args.label_conflicts == "drop" else "one kept"
+        print(f"{counts['conflict_groups']} groups with copies under different labels: "
+              f"{counts['conflict_images_dropped']} images dropped ({action})")
     print(prepared.counts().to_string())
     if len(prepared.skipped):
         print(f"{len(prepared.skipped)} files or images left out:")
@@ -170,6 +184,7 @@ def run_split(args: argparse.Namespace) -> int:
         print(f"split: {out}")
     _write_csv(prepared.skipped, report, "skipped files")
     _write_csv(prepared.duplicates, duplicates, "duplicate groups")
+    _write_csv(prepared.conflicts, conflicts, "label conflicts")
     return 0
 
 

@@ -8,16 +8,20 @@ grey (``inspect_file``) and hashed for the duplicate audit; unusable files are l
 
 Checking runs in threads and the results are cached per file (keyed by path, size and
 modification time) outside the dataset (``cache_path_for``): a dataset folder is never written.
+The cache is written in chunks while the scan runs (``_ChunkWriter``), so an interrupted scan
+resumes where it stopped.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
-import sys
 import threading
-from collections.abc import Iterable, Iterator
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from thesis_lib.data import audit, images
+from thesis_lib.data.progress import progress_bar
 from thesis_lib.errors import DataError, ThesisError
 from thesis_lib.files import read_json, write_text
 
@@ -51,7 +56,14 @@ CACHE_DIR_ENV = "THESIS_CACHE_DIR"
 CACHE_VERSION = 3
 # Below this many files to check, a thread pool costs more time than it saves.
 MIN_FILES_FOR_POOL = 32
-MIN_FILES_FOR_PROGRESS = 500
+# Files queued per worker thread: enough to keep the threads busy, few enough that an
+# interrupted scan stops at once.
+POOL_WINDOW = 4
+# A running scan saves its results every CHUNK_FILES files or CHUNK_SECONDS seconds
+# (``_ChunkWriter``): an interrupted scan loses at most that much work.
+CHUNK_FILES = 2000
+CHUNK_SECONDS = 20.0
+PART_INFIX = ".part-"
 # Files of one encoding kind that must decode identically in TensorFlow and PIL before the rest
 # of the kind skip the comparison.
 TF_COMPARISONS_PER_KIND = 8
@@ -324,27 +336,46 @@ def _tensorflow_check(data: bytes, name: str) -> str | None:
 
 def _inspect_all(
     paths: list[str], workers: int | None, progress: bool | None,
-    agreement: TensorFlowAgreement,
+    agreement: TensorFlowAgreement, on_result: Callable[[int, dict], None] | None = None,
 ) -> list[dict]:
-    from tqdm.auto import tqdm
-
+    """``inspect_file`` of every path, in order, in threads; ``on_result(index, result)`` is
+    called in the calling thread as each result arrives, in order (the cache saves them)."""
     if not paths:
         return []
     workers = workers or os.cpu_count() or 1
-    show = progress if progress is not None else len(paths) >= MIN_FILES_FOR_PROGRESS
-    with tqdm(total=len(paths), desc="checking images", unit="file", disable=not show,
-              file=sys.stderr) as bar:
-        def inspect(path: str) -> dict:
-            result = inspect_file(path, agreement)
+    results: list[dict] = []
+    with progress_bar(len(paths), "checking images", progress, unit="img") as bar:
+        def take(result: dict) -> None:
+            if on_result is not None:
+                on_result(len(results), result)
+            results.append(result)
             bar.update(1)
-            return result
 
         if workers == 1 or len(paths) < MIN_FILES_FOR_POOL:
-            return [inspect(path) for path in paths]
+            for path in paths:
+                take(inspect_file(path, agreement))
+            return results
         # Threads, not processes: the decoders, numpy and hashlib release the GIL, and a
-        # process pool would import TensorFlow (seconds) in every worker.
-        with ThreadPoolExecutor(workers) as pool:
-            return list(pool.map(inspect, paths))
+        # process pool would import TensorFlow (seconds) in every worker. Only a window of
+        # files is queued, so an interruption (Ctrl-C, a time limit) stops within a few files
+        # and everything checked before it has been handed to ``on_result``.
+        pool = ThreadPoolExecutor(workers)
+        pending: deque = deque()
+        try:
+            queue = iter(paths)
+            for path in itertools.islice(queue, POOL_WINDOW * workers):
+                pending.append(pool.submit(inspect_file, path, agreement))
+            while pending:
+                result = pending.popleft().result()
+                following = next(queue, None)
+                if following is not None:
+                    pending.append(pool.submit(inspect_file, following, agreement))
+                take(result)
+        finally:
+            for future in pending:
+                future.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
+        return results
 
 
 # --- the cache -------------------------------------------------------------------------------
@@ -366,7 +397,12 @@ def cache_path_for(root: str | os.PathLike) -> Path:
     return Path(folder).expanduser().absolute() / f"{digest}.json"
 
 
-def _load_cache(path: Path, root: Path) -> dict:
+def _part_files(path: Path) -> list[Path]:
+    """The chunks an unfinished (or still running) scan wrote next to the cache ``path``."""
+    return sorted(path.parent.glob(f"{path.stem}{PART_INFIX}*.json"))
+
+
+def _read_cache_file(path: Path, root: Path) -> dict:
     try:
         content = read_json(path, kind=dict)
     except DataError:
@@ -377,12 +413,75 @@ def _load_cache(path: Path, root: Path) -> dict:
     return files if isinstance(files, dict) else {}
 
 
-def _save_cache(path: Path, root: Path, files: dict) -> None:
+def _load_cache(path: Path, root: Path) -> dict:
+    """The cached results of ``root``: the cache file and the chunks of interrupted scans.
+
+    Every entry is checked against its file's size and time before use, so a chunk older than
+    the cache file can only cost a new check, never give a stale result.
+    """
+    files = _read_cache_file(path, root)
+    for part in _part_files(path):
+        files.update(_read_cache_file(part, root))
+    return files
+
+
+def _save_cache(path: Path, root: Path, files: dict) -> bool:
+    """Write ``files`` to ``path`` atomically; False when that is not possible."""
     try:
         write_text(path, json.dumps({"version": CACHE_VERSION, "root": str(root),
                                      "files": files}))
     except ThesisError:
-        pass  # a cache that cannot be written only costs time on the next scan
+        return False  # a cache that cannot be written only costs time on the next scan
+    return True
+
+
+class _ChunkWriter:
+    """Saves the results of a running scan in chunks, so that an interrupted scan resumes.
+
+    Each chunk is a file of the cache's format next to it (``<key>.part-<pid>-<n>.json``),
+    written atomically after ``CHUNK_FILES`` results or ``CHUNK_SECONDS``, whichever comes
+    first: a kill loses at most one chunk, and saving costs time in proportion to the new
+    results, not to the whole table. The finished scan merges them into the cache file.
+
+    Args:
+        cache_file: The scan cache (``cache_path_for``).
+        root: The dataset root written into every chunk.
+    """
+
+    def __init__(self, cache_file: Path, root: Path):
+        self.cache_file = cache_file
+        self.root = root
+        self.buffer: dict = {}
+        self.written: list[Path] = []
+        self.failed = False
+        self.last_flush = time.monotonic()
+
+    def add(self, relpath: str, stamp: list[int] | None, result: dict) -> None:
+        if stamp is None or result.get("reason") == REASON_MISSING:
+            return
+        self.buffer[relpath] = {"stamp": stamp, "result": result}
+        if len(self.buffer) >= CHUNK_FILES or \
+                time.monotonic() - self.last_flush >= CHUNK_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        self.last_flush = time.monotonic()
+        if not self.buffer or self.failed:
+            return
+        name = f"{self.cache_file.stem}{PART_INFIX}{os.getpid()}-{len(self.written):06d}.json"
+        part = self.cache_file.with_name(name)
+        if _save_cache(part, self.root, self.buffer):
+            self.written.append(part)
+            self.buffer = {}
+        else:
+            self.failed = True  # e.g. a read-only cache folder: scan on without saving
+
+    def finish(self, files: dict) -> None:
+        """Write the whole table as the cache file, then remove the chunks it replaces."""
+        self.buffer = {}
+        if _save_cache(self.cache_file, self.root, files):
+            for part in _part_files(self.cache_file):
+                part.unlink(missing_ok=True)
 
 
 def _file_stamp(path: str) -> list[int] | None:
@@ -425,6 +524,8 @@ def scan_entries(
 
     cache_file = cache_path_for(root)
     cached = _load_cache(cache_file, root) if cache else {}
+    # Chunks of an interrupted scan are merged into the cache file even when nothing is new.
+    unmerged = cache and bool(_part_files(cache_file))
     results: list[dict | None] = []
     for entry, stamp in zip(entries, stamps, strict=True):
         hit = cached.get(entry.relpath)
@@ -433,23 +534,33 @@ def scan_entries(
     todo = [index for index, result in enumerate(results) if result is None]
     agreement = TensorFlowAgreement()
     agreement.learn(results)
-    new_results = _inspect_all([paths[index] for index in todo], workers, progress, agreement)
-    for index, result in zip(todo, new_results, strict=True):
+    writer = _ChunkWriter(cache_file, root) if cache else None
+
+    def keep(position: int, result: dict) -> None:
+        index = todo[position]
         results[index] = result
+        if writer is not None:
+            writer.add(entries[index].relpath, stamps[index], result)
+
+    try:
+        _inspect_all([paths[index] for index in todo], workers, progress, agreement, keep)
+    finally:
+        if writer is not None:
+            writer.flush()  # also when interrupted: what was checked is kept for the next scan
     # Files that skipped the comparison for a kind that later turned out to disagree.
     recheck = [index for index, result in enumerate(results)
                if agreement.trusted_without_comparison(result)]
     for index in recheck:
         results[index] = inspect_file(paths[index])
 
-    if cache and (todo or recheck):
+    if writer is not None and (todo or recheck or unmerged):
         # Entries of other listings of the same folder (another CSV) stay: each is checked
         # against its file's size and time before use.
         files = dict(cached)
         files.update({entry.relpath: {"stamp": stamp, "result": result}
                       for entry, stamp, result in zip(entries, stamps, results, strict=True)
                       if stamp is not None and result.get("reason") != REASON_MISSING})
-        _save_cache(cache_file, root, files)
+        writer.finish(files)
 
     rows = []
     for entry, path, result in zip(entries, paths, results, strict=True):
@@ -506,7 +617,8 @@ def scan_dataset(
         min_side: Skip images whose shorter side is below this many pixels (None: no limit).
         workers: Threads for checking (default: all cores).
         cache: Reuse and update the per-file cache of earlier scans (``cache_path_for``).
-        progress: Show progress bars (default: only for many files).
+        progress: Show the progress line (default: for many files, on a terminal; see
+            ``thesis_lib.data.progress``).
 
     Raises:
         DataError: a missing source, fewer than two classes, or no readable image.

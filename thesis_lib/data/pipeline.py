@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from thesis_lib.data.augment import RandAugment
 from thesis_lib.data.images import JPEG_SIGNATURE, RESIZE_MODES, load_image, tf_decode
+from thesis_lib.data.progress import progress_bar
 from thesis_lib.errors import ConfigError, DataError
 
 DECODERS = ("tf", "pil")
@@ -30,6 +32,11 @@ DECODERS = ("tf", "pil")
 TF_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif"})
 # Image file signatures TensorFlow can decode: JPEG, PNG, GIF, BMP.
 _SIGNATURES = (JPEG_SIGNATURE, b"\x89PNG", b"GIF8", b"BM")
+# What a memory cache does when its images (count x size^2 x 3 bytes) exceed the free memory:
+# "disk" (the default) says so in one line and uses an on-disk cache in ``disk_cache_folder()``
+# instead; "stop" raises a DataError before anything is decoded.
+MEMORY_CACHE_ENV = "THESIS_MEMORY_CACHE"
+MEMORY_CACHE_CHOICES = ("disk", "stop")
 
 
 def class_weights(label_indices: Sequence[int], num_classes: int) -> dict[int, float]:
@@ -80,6 +87,8 @@ def make_dataset(
             crop) or "pad" (longer side to ``image_size``, black borders).
         cache: None; "memory" (decoded, resized images in RAM); or a folder for a ``.npy`` per
             set of images and settings. The images are decoded once, when the dataset is made.
+            A memory cache larger than the free memory is said in one line and goes to
+            ``disk_cache_folder()`` instead (or stops: ``MEMORY_CACHE_ENV``).
         seed: seed of the epoch orders, balanced sampling and RandAugment (None: random).
         deterministic: identical batches on every run with the same seed (needs ``seed``);
             otherwise parallel decoding may deliver elements slightly out of order.
@@ -225,6 +234,8 @@ def _filled_cache(cache, key: str, count: int, image_size: int, decode_all) -> n
     """
     shape = (count, image_size, image_size, 3)
     if cache == "memory":
+        cache = _memory_or_disk(count, image_size)
+    if cache == "memory":
         store = np.empty(shape, dtype=np.uint8)
         _fill(store, decode_all())
         return store
@@ -248,11 +259,66 @@ def _filled_cache(cache, key: str, count: int, image_size: int, decode_all) -> n
     return np.load(path, mmap_mode="r")
 
 
+def memory_cache_bytes(count: int, image_size: int) -> int:
+    """Bytes of a memory cache of ``count`` images of ``image_size`` squared RGB pixels."""
+    return count * image_size * image_size * 3
+
+
+def available_memory() -> int | None:
+    """Bytes of memory the system can give without swapping (None when not known)."""
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except ImportError:
+        pass
+    try:  # Linux without psutil
+        with open("/proc/meminfo") as stream:
+            for line in stream:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def disk_cache_folder() -> Path:
+    """Where a memory cache that does not fit goes: ``$THESIS_CACHE_DIR/images``, else
+    ``$XDG_CACHE_HOME/thesis-workbench/images`` (default ``~/.cache/...``)."""
+    folder = os.environ.get("THESIS_CACHE_DIR")
+    if folder:
+        return Path(folder).expanduser() / "images"
+    cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache_home).expanduser() / "thesis-workbench" / "images"
+
+
+def _memory_or_disk(count: int, image_size: int) -> str:
+    """"memory" when the images fit in the free memory, else (by ``MEMORY_CACHE_ENV``) the
+    on-disk cache folder, or a DataError; either way said in one line."""
+    choice = os.environ.get(MEMORY_CACHE_ENV, "disk").strip().lower() or "disk"
+    if choice not in MEMORY_CACHE_CHOICES:
+        raise ConfigError(f"{MEMORY_CACHE_ENV} must be one of {list(MEMORY_CACHE_CHOICES)}, "
+                          f"got {choice!r}")
+    needed, free = memory_cache_bytes(count, image_size), available_memory()
+    if free is None or needed <= free:
+        return "memory"
+    message = (f"cache: memory needs {needed / 1e9:.1f} GB for {count} images of "
+               f"{image_size} px, but {free / 1e9:.1f} GB are free")
+    if choice == "stop":
+        raise DataError(f"{message}; use an on-disk cache (cache: <folder>) or a smaller "
+                        f"image_size, or set {MEMORY_CACHE_ENV}=disk")
+    folder = disk_cache_folder()
+    print(f"{message}: using the on-disk cache {folder} instead", file=sys.stderr)
+    return str(folder)
+
+
 def _fill(store: np.ndarray, batches: tf.data.Dataset) -> None:
     start = 0
-    for images, _ in batches.as_numpy_iterator():
-        store[start:start + len(images)] = images
-        start += len(images)
+    with progress_bar(len(store), "filling the image cache", None) as bar:
+        for images, _ in batches.as_numpy_iterator():
+            store[start:start + len(images)] = images
+            start += len(images)
+            bar.update(len(images))
 
 
 @tf.function(jit_compile=True)

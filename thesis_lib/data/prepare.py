@@ -6,12 +6,16 @@ dataset's own split, else by a deterministic stratified split. Everything droppe
 listed in ``PreparedDataset.skipped`` with a reason.
 
 Deduplication runs before splitting, on the hashes the scan stored, and keeps of each group the
-copy in the dataset's own training split, else the first by relpath: every split seed sees the
-same cleaned dataset, and no copy of a training image can land in val or test.
+copy in the dataset's own training split, else the original (largest resolution, then least
+compressed, then first by relpath): every split seed sees the same cleaned dataset, and no copy
+of a training image can land in val or test. A group whose copies carry different labels is a
+label conflict: it is reported (``PreparedDataset.conflicts``) and, by default, every copy is
+dropped, since the picture's label is not known.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import warnings
@@ -19,15 +23,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from thesis_lib.data import adapters, audit, discovery, splits
 from thesis_lib.data.labels import LabelScheme, get_scheme
-from thesis_lib.errors import DataError
+from thesis_lib.errors import ConfigError, DataError, ThesisError
 from thesis_lib.files import write_csv, write_text
 
 REASON_OUTSIDE_SCHEME = "label outside scheme"
 REASON_DUPLICATE = "duplicate"
+REASON_LABEL_CONFLICT = "label conflict"
+# Bumped when the duplicate audit changes its result for the same files (cached tables of an
+# older audit are then not used).
+DUPLICATES_CACHE_VERSION = 2
+# What happens to a group of copies whose labels differ: "drop" every copy (the label of the
+# picture is unknown), or "keep" one (the keeper, with its label) like any other group.
+LABEL_CONFLICT_CHOICES = ("drop", "keep")
 REASON_NOT_IN_SPLIT_FILE = "not in split file"
 
 # The columns every split frame starts with (others, from the scan and adapter, follow).
@@ -48,8 +60,9 @@ class PreparedDataset:
             reason ``REASON_DUPLICATE``.
         duplicates: With ``deduplicate=True``, every group of copies found before splitting:
             the columns of ``audit.find_duplicates`` (split: the dataset's own) plus relpath,
-            label and kept (True for the one member of each group that stayed). None when
-            duplicates were not looked for.
+            label and kept (True for the one member of each group that stayed; no member of
+            a group with a label conflict when those are dropped). None when duplicates were
+            not looked for.
     """
 
     root: Path
@@ -58,6 +71,23 @@ class PreparedDataset:
     manifest: pd.DataFrame
     skipped: pd.DataFrame
     duplicates: pd.DataFrame | None = None
+
+    @property
+    def conflicts(self) -> pd.DataFrame | None:
+        """The rows of ``duplicates`` in groups whose copies carry different labels."""
+        return label_conflicts_of(self.duplicates)
+
+    def duplicate_counts(self) -> dict[str, int]:
+        """Groups of copies, copies dropped as duplicates, groups with a label conflict and
+        the images dropped for it (all 0 when duplicates were not looked for)."""
+        if self.duplicates is None:
+            return {"groups": 0, "copies_dropped": 0, "conflict_groups": 0,
+                    "conflict_images_dropped": 0}
+        reasons = self.skipped["reason"]
+        return {"groups": int(self.duplicates["group"].nunique()),
+                "copies_dropped": int((reasons == REASON_DUPLICATE).sum()),
+                "conflict_groups": int(self.conflicts["group"].nunique()),
+                "conflict_images_dropped": int((reasons == REASON_LABEL_CONFLICT).sum())}
 
     @property
     def class_names(self) -> list[str]:
@@ -106,29 +136,113 @@ def _apply_scheme(manifest: pd.DataFrame, scheme: LabelScheme) -> tuple[pd.DataF
     return kept, dropped
 
 
-def _drop_duplicates(manifest: pd.DataFrame, workers: int | None
+def _drop_duplicates(manifest: pd.DataFrame, workers: int | None, label_conflicts: str,
+                     progress: bool | None = None, root: Path | None = None
                      ) -> tuple[pd.DataFrame, list[dict], pd.DataFrame]:
     """The manifest without the redundant copies, their skip records, and the group table."""
-    duplicates = audit.find_duplicates(manifest, workers=workers)
+    duplicates = _cached_duplicates(manifest, root, workers, progress)
     by_path = manifest.set_index("path")
     groups = duplicates.assign(relpath=duplicates["path"].map(by_path["relpath"]).astype(object),
                                label=duplicates["path"].map(by_path["label"]).astype(object))
-    # The training copy stays (with the dataset's own split, the val/test copies are the
-    # leak); otherwise, and among several training copies, the first by relpath, which depends
-    # on the files alone, not on a split seed.
-    ranked = groups.assign(not_train=groups["split"].ne("train")).sort_values(
-        ["group", "not_train", "relpath"], kind="stable")
-    keepers = ranked.groupby("group").head(1)
-    groups["kept"] = groups.index.isin(keepers.index)
+    keepers = groups.loc[_keeper_order(groups, by_path)].groupby("group").head(1)
+    conflicting = groups.groupby("group")["label"].transform("nunique") > 1
+    groups["kept"] = groups.index.isin(keepers.index) & \
+        ~(conflicting & (label_conflicts == "drop"))
     kept_relpath = keepers.set_index("group")["relpath"]
-    removed = groups[~groups["kept"]]
-    dropped = [discovery.skip_record(row.path, REASON_DUPLICATE,
-                                     f"copy of {kept_relpath[row.group]} (duplicate "
-                                     f"group {row.group}, dropped before splitting)")
-               for row in removed.itertuples(index=False)]
-    kept = manifest[~manifest["path"].isin(set(removed["path"]))]
+    labels_of = groups.groupby("group")["label"].agg(lambda labels: ", ".join(sorted(set(labels))))
+    dropped = []
+    for row, conflict in zip(groups.itertuples(index=False), conflicting, strict=True):
+        if row.kept:
+            continue
+        if conflict and label_conflicts == "drop":
+            dropped.append(discovery.skip_record(
+                row.path, REASON_LABEL_CONFLICT,
+                f"copies of one picture in classes {labels_of[row.group]} (duplicate group "
+                f"{row.group}): every copy dropped before splitting"))
+        else:
+            dropped.append(discovery.skip_record(
+                row.path, REASON_DUPLICATE, f"copy of {kept_relpath[row.group]} (duplicate "
+                f"group {row.group}, dropped before splitting)"))
+    kept = manifest[~manifest["path"].isin(set(groups.loc[~groups["kept"], "path"]))]
     columns = ["group", "path", "relpath", "label", "kind", "split", "distance", "kept"]
     return kept, dropped, groups[columns].reset_index(drop=True)
+
+
+def duplicates_fingerprint(manifest: pd.DataFrame) -> str:
+    """SHA-256 of what the duplicate audit of ``manifest`` depends on: every path with its
+    size, time-independent content hash and perceptual hashes (the scan's columns), and the
+    audit's version. The same fingerprint means the same groups."""
+    digest = hashlib.sha256(f"duplicates v{DUPLICATES_CACHE_VERSION}".encode())
+    columns = [column for column in ("path", "size_bytes", *audit.HASH_COLUMNS)
+               if column in manifest.columns]
+    digest.update(",".join(columns).encode())
+    for row in manifest[columns].astype(str).sort_values("path").itertuples(index=False):
+        digest.update(("\n" + "\t".join(row)).encode())
+    return digest.hexdigest()
+
+
+def _cached_duplicates(manifest: pd.DataFrame, root: Path | None, workers: int | None,
+                       progress: bool | None) -> pd.DataFrame:
+    """``audit.find_duplicates(manifest)``, computed once per dataset content: the table is
+    kept next to the scan cache under the manifest's ``duplicates_fingerprint``, so the runs
+    of a grid or study (any seed, any process) audit a dataset once; a changed file changes
+    the fingerprint and the audit runs again. Without ``root`` (no cache) it always runs."""
+    if root is None or not set(audit.HASH_COLUMNS) <= set(manifest.columns):
+        return audit.find_duplicates(manifest, workers=workers, progress=progress)
+    scan_cache = discovery.cache_path_for(root)
+    path = scan_cache.with_name(f"{scan_cache.stem}.duplicates-"
+                                f"{duplicates_fingerprint(manifest)[:16]}.csv")
+    if path.is_file():
+        try:
+            table = pd.read_csv(path, dtype={"split": object}, keep_default_na=False)
+            if list(table.columns) == audit.DUPLICATE_COLUMNS and \
+                    set(table["path"]) <= set(manifest["path"]):
+                split = table["split"].astype(object)
+                return table.assign(split=split.where(split != "", None))
+        except (OSError, ValueError, pd.errors.ParserError):
+            pass  # a damaged table is computed again
+    table = audit.find_duplicates(manifest, workers=workers, progress=progress)
+    try:
+        write_csv(path, table)
+    except (ThesisError, OSError):
+        pass  # only costs the audit next time
+    return table
+
+
+def _keeper_order(groups: pd.DataFrame, by_path: pd.DataFrame) -> pd.Index:
+    """The rows of ``groups`` in the order in which they are preferred as the one kept copy.
+
+    The copy in the dataset's own training split first (with a predefined split, the val/test
+    copies are the leak); then the original rather than a resized or re-encoded copy: the
+    largest resolution, then the least compressed (most bytes per pixel); then the first by
+    relpath. All of it depends on the files alone, not on a split seed.
+    """
+    info = by_path.reindex(groups["path"])
+    pixels = pd.to_numeric(info.get("width"), errors="coerce").to_numpy() * \
+        pd.to_numeric(info.get("height"), errors="coerce").to_numpy() \
+        if {"width", "height"} <= set(by_path.columns) else np.zeros(len(groups))
+    size = pd.to_numeric(info["size_bytes"], errors="coerce").to_numpy() \
+        if "size_bytes" in by_path.columns else np.zeros(len(groups))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        density = np.where(pixels > 0, size / pixels, 0.0)
+    ranked = groups.assign(not_train=groups["split"].ne("train").to_numpy(),
+                           fewer_pixels=-np.nan_to_num(pixels.astype(float)),
+                           more_compressed=-np.nan_to_num(density))
+    return ranked.sort_values(["group", "not_train", "fewer_pixels", "more_compressed",
+                               "relpath"], kind="stable").index
+
+
+def label_conflicts_of(duplicates: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The rows of the duplicate groups whose copies carry more than one label (in the label
+    scheme), sorted by group and relpath; None when duplicates were not looked for.
+
+    Args:
+        duplicates: ``PreparedDataset.duplicates``.
+    """
+    if duplicates is None:
+        return None
+    conflicting = duplicates.groupby("group")["label"].transform("nunique") > 1
+    return duplicates[conflicting].reset_index(drop=True)
 
 
 def _check_predefined_split(manifest: pd.DataFrame) -> pd.DataFrame:
@@ -174,6 +288,7 @@ def prepare_dataset(
     workers: int | None = None,
     cache: bool = True,
     progress: bool | None = None,
+    label_conflicts: str = "drop",
 ) -> PreparedDataset:
     """Scan, label and split a dataset.
 
@@ -191,7 +306,10 @@ def prepare_dataset(
             a split file, which is used as it is.
         workers: Threads for scanning and auditing (default: all cores).
         cache: Reuse the scan cache.
-        progress: Show progress bars (default: only for many files).
+        progress: Show progress lines (default: for many files, on a terminal).
+        label_conflicts: With ``deduplicate``, what happens to a group of copies filed under
+            different classes: "drop" every copy (reason ``REASON_LABEL_CONFLICT``) or "keep"
+            one like any other group. Either way they are listed in ``conflicts``.
 
     Raises:
         DataError: an unusable dataset, fewer than two classes with images, a split file
@@ -199,6 +317,9 @@ def prepare_dataset(
         ConfigError: an unknown scheme or adapter, bad ratios.
     """
     ratios = splits.check_ratios(ratios)
+    if label_conflicts not in LABEL_CONFLICT_CHOICES:
+        raise ConfigError(f"label_conflicts must be one of {list(LABEL_CONFLICT_CHOICES)}, got "
+                          f"{label_conflicts!r}")
     scan, adapter_name = adapters.read_dataset(source, adapter=adapter, min_side=min_side,
                                                workers=workers, cache=cache, progress=progress)
     if not isinstance(scheme, LabelScheme):
@@ -210,7 +331,8 @@ def prepare_dataset(
         manifest = manifest.drop(columns="split")  # the split file replaces it
     duplicates = None
     if deduplicate and split_file is None:
-        manifest, removed, duplicates = _drop_duplicates(manifest, workers)
+        manifest, removed, duplicates = _drop_duplicates(
+            manifest, workers, label_conflicts, progress, scan.root if cache else None)
         dropped += removed
     manifest = manifest.copy()
     manifest["split"] = choose_splits(manifest, ratios, seed,
@@ -250,7 +372,8 @@ def write_prepared(prepared: PreparedDataset, out: str | os.PathLike, *,
     """Write what training reads and the reports into ``out``; returns the files written.
 
     ``split.csv`` (pass it as ``split_file`` with the same ``data_dir``), ``manifest.csv``,
-    ``skipped.csv``, ``duplicates.csv`` and ``leakage.csv`` (when known) and ``dataset.json``
+    ``skipped.csv``, ``duplicates.csv`` and ``conflicts.csv`` (with deduplication),
+    ``leakage.csv`` (when known) and ``dataset.json``
     (``description`` plus the class names and image count). A different ``split.csv`` already
     in ``out`` is a DataError unless ``overwrite``: earlier training runs may have used it.
     """
@@ -269,6 +392,7 @@ def write_prepared(prepared: PreparedDataset, out: str | os.PathLike, *,
     written.append(write_csv(out / "skipped.csv", prepared.skipped))
     if prepared.duplicates is not None:
         written.append(write_csv(out / "duplicates.csv", prepared.duplicates))
+        written.append(write_csv(out / "conflicts.csv", prepared.conflicts))
     if leakage is not None:
         written.append(write_csv(out / "leakage.csv", leakage))
     summary = {**(description or {}), "class_names": prepared.class_names,

@@ -60,8 +60,10 @@ def data_fingerprint(config: TrainConfig) -> DataFingerprint:
     """
 
     source = ensure_dataset(config)
+    # progress=None: the scan's progress line on a terminal, nothing in a log (a cold scan of
+    # 61,000 images takes most of a minute before the run's first line).
     scan, _ = read_dataset(source, adapter=config.adapter, min_side=config.min_side,
-                           progress=False)
+                           progress=None)
     manifest = scan.manifest
     columns = [c for c in IDENTITY_COLUMNS if c in manifest.columns]
     columns += [c for c in CONTENT_COLUMNS if c in manifest.columns][:1]

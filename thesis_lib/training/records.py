@@ -9,6 +9,7 @@ A run folder ``results/runs/<run_id>/`` holds:
     split.csv         the images of each split the run used
     skipped.csv       what was left out (unreadable files, labels outside the scheme, copies)
     duplicates.csv    with ``deduplicate``: the groups of copies and which one was kept
+    conflicts.csv     with ``deduplicate``: the groups whose copies carry different labels
     history.csv       one row per epoch (epochs 0..N-1, continuous across resumes)
     metrics.json      test metrics; extra evaluation sets under ``datasets.<name>``
     predictions.csv   per image: dataset, split, path, label_index, prob_<class>...

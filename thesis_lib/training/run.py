@@ -246,6 +246,8 @@ def prepare_frames(config: TrainConfig, run_dir: Path) -> tuple[list[str], dict[
         files.write_csv(run_dir / "skipped.csv", prepared.skipped)
         if prepared.duplicates is not None:
             files.write_csv(run_dir / "duplicates.csv", prepared.duplicates)
+            # Copies filed under different classes: dropped (every copy), and listed here.
+            files.write_csv(run_dir / "conflicts.csv", prepared.conflicts)
     for name in ("train", "val"):
         if len(frames[name]) == 0:
             raise DataError(f"{source}: the {name} split is empty; "
