@@ -34,8 +34,12 @@ from thesis_lib.errors import ConfigError, ThesisError
 from thesis_lib.experiments.execute import stderr_to
 from thesis_lib.training import records
 
-# What a cell of each profile asks for. A smoke cell peaks at about 2.4 GB; a thesis cell
-# (EfficientNetV2-S, 384 px, 50 epochs) runs for hours on one GPU.
+# What a cell of each profile asks for. A smoke cell peaks at about 2.4 GB (measured). The
+# thesis (B2, 256 px) and dissertation (V2-S, 300 px) cells run for hours on one GPU; their
+# 32 GB are not measured on a real cell (no GPU or dataset where this was written): they hold a
+# memory cache of 61k images at 256 px (10.8 GB measured, docs/data.md) and TensorFlow with
+# room to spare. Each finished run records its peak (status.json: peak_memory_gb), from which
+# to set mem_gb.
 PROFILE_REQUESTS: dict[str, dict[str, Any]] = {
     "smoke": {"mem_gb": 4, "timeout_min": 30, "cpus_per_task": 2},
     "demo": {"mem_gb": 4, "timeout_min": 30, "cpus_per_task": 2},
