@@ -287,6 +287,13 @@ def test_two_cells_run_as_one_array_job_and_a_requeued_one_resumes_into_the_same
     epochs_at_requeue = epochs_done(requeued)
 
     subprocess.run(["scontrol", "requeue", slurm_job_of(requeued)], check=True)
+    # The old attempt stops training when SLURM signals it (the job stops its notebook's
+    # kernel, a session of its own that SLURM's signal does not reach), not 10 s later at the
+    # end of the grace period; its next attempt starts only after about 20 s.
+    time.sleep(3)
+    epochs_when_signalled = epochs_done(requeued)
+    time.sleep(6)
+    assert epochs_done(requeued) == epochs_when_signalled, "the old attempt trained on"
     thread.join(timeout=300)
 
     assert not thread.is_alive()
