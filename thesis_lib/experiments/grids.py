@@ -47,7 +47,7 @@ from thesis_lib.experiments import slurm as slurm_requests
 from thesis_lib.experiments.execute import PROGRESS_PREFIX, stderr_to
 from thesis_lib.training import records
 from thesis_lib.training.fingerprint import data_fingerprint
-from thesis_lib.training.run import check_config, plan_run
+from thesis_lib.training.run import RunPlan, check_config, plan_run
 
 DEFAULT_NOTEBOOK = "notebooks/03_train.ipynb"
 NOTEBOOK_NAME = "03_train.ipynb"
@@ -139,19 +139,10 @@ def run_cell(cell: dict[str, Any], notebook: str = DEFAULT_NOTEBOOK, name: str =
     import papermill
 
     follow_slurm_cpus()
-    row = {"cell": name or str(cell), "run_id": None, "state": "failed", "test_accuracy": None,
-           "error": None, "run_dir": None}
-    try:
-        profile = cell.get("profile")
-        config = make_config(profile, **{k: v for k, v in cell.items() if k != "profile"})
-        check_config(config)
-        plan = plan_run(config, force=force, run_dir=run_dir)
-    except ThesisError as error:
-        row["error"] = f"{type(error).__name__}: {error}"
+    row, plan = _plan_cell(cell, name or str(cell), force, run_dir)
+    if plan is None or plan.action == "skip":
         return row
-    row.update(run_id=plan.run_dir.name, run_dir=str(plan.run_dir))
-    if plan.action == "skip":
-        return {**row, "state": "skipped", "test_accuracy": _test_accuracy(plan.run_dir)}
+    row["state"] = "failed"  # until the notebook has trained the run
 
     output = plan.run_dir / NOTEBOOK_NAME
     try:
@@ -340,7 +331,8 @@ def _run_submitit(arguments: list[tuple], folder: Path, requests: dict[str, Any]
     rows: list[dict[str, Any] | None] = []
     unfinished = []
     for index, args in enumerate(arguments):
-        row = _planned_row(*args)
+        cell, _, name, force = args
+        row, _ = _plan_cell(cell, name, force)
         if row["state"] in ("skipped", "failed"):  # finished, or invalid: nothing to submit
             rows.append(progress.report(row))
         else:
@@ -376,22 +368,24 @@ def _run_submitit(arguments: list[tuple], folder: Path, requests: dict[str, Any]
     return rows
 
 
-def _planned_row(cell: dict[str, Any], notebook: str, name: str, force: bool) -> dict[str, Any]:
-    """The summary row of a cell before it runs: its run id and folder, ``skipped`` where it
-    is finished, ``failed`` where its configuration is unusable, else ``pending``."""
+def _plan_cell(cell: dict[str, Any], name: str, force: bool,
+               run_dir: str | None = None) -> tuple[dict[str, Any], RunPlan | None]:
+    """The summary row of a cell before it runs and its plan: the row holds its run id and
+    folder, ``skipped`` where it is finished, else ``pending``; a cell whose configuration is
+    unusable gets a ``failed`` row and no plan."""
     row = {"cell": name, "run_id": None, "state": "pending", "test_accuracy": None,
            "error": None, "run_dir": None}
     try:
         config = make_config(cell.get("profile"),
                              **{k: v for k, v in cell.items() if k != "profile"})
         check_config(config)
-        plan = plan_run(config, force=force)
+        plan = plan_run(config, force=force, run_dir=run_dir)
     except ThesisError as error:
-        return {**row, "state": "failed", "error": f"{type(error).__name__}: {error}"}
+        return {**row, "state": "failed", "error": f"{type(error).__name__}: {error}"}, None
     row.update(run_id=plan.run_dir.name, run_dir=str(plan.run_dir))
     if plan.action == "skip":
         row.update(state="skipped", test_accuracy=_test_accuracy(plan.run_dir))
-    return row
+    return row, plan
 
 
 def _with_memory(cause: str | None, requests: dict[str, Any]) -> str:

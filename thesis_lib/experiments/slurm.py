@@ -195,10 +195,9 @@ def requeuing() -> bool:
 def out_of_memory_here() -> bool:
     """Whether the memory limit of this process's cgroup (the SLURM job's) killed a process."""
     for folder in _memory_cgroups():
-        for name, pattern in (("memory.oom_control", r"^oom_kill [1-9]"),
-                              ("memory.events", r"^oom_kill [1-9]")):
+        for name in ("memory.oom_control", "memory.events"):  # cgroup v1, v2
             with contextlib.suppress(OSError):
-                if re.search(pattern, (folder / name).read_text(), re.M):
+                if re.search(r"^oom_kill [1-9]", (folder / name).read_text(), re.M):
                     return True
     return False
 
