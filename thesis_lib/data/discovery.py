@@ -390,11 +390,14 @@ def cache_path_for(root: str | os.PathLike) -> Path:
     ``.thesis_scan_cache.json``, are ignored and left where they are.)
     """
     digest = hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:16]
-    folder = os.environ.get(CACHE_DIR_ENV)
-    if not folder:
-        cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-        folder = Path(cache_home) / "thesis-workbench" / "scans"
+    folder = os.environ.get(CACHE_DIR_ENV) or cache_home() / "scans"
     return Path(folder).expanduser().absolute() / f"{digest}.json"
+
+
+def cache_home() -> Path:
+    """The workbench's caches where ``$THESIS_CACHE_DIR`` is not set:
+    ``$XDG_CACHE_HOME/thesis-workbench`` (default ``~/.cache/thesis-workbench``)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "thesis-workbench"
 
 
 def _part_files(path: Path) -> list[Path]:

@@ -23,6 +23,7 @@ import tensorflow as tf
 from sklearn.utils.class_weight import compute_class_weight
 
 from thesis_lib.data.augment import RandAugment
+from thesis_lib.data.discovery import CACHE_DIR_ENV, cache_home
 from thesis_lib.data.images import JPEG_SIGNATURE, RESIZE_MODES, load_image, tf_decode
 from thesis_lib.data.progress import progress_bar
 from thesis_lib.errors import ConfigError, DataError
@@ -285,11 +286,10 @@ def available_memory() -> int | None:
 def disk_cache_folder() -> Path:
     """Where a memory cache that does not fit goes: ``$THESIS_CACHE_DIR/images``, else
     ``$XDG_CACHE_HOME/thesis-workbench/images`` (default ``~/.cache/...``)."""
-    folder = os.environ.get("THESIS_CACHE_DIR")
+    folder = os.environ.get(CACHE_DIR_ENV)
     if folder:
         return Path(folder).expanduser() / "images"
-    cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache_home).expanduser() / "thesis-workbench" / "images"
+    return cache_home().expanduser() / "images"
 
 
 def _memory_or_disk(count: int, image_size: int) -> str:

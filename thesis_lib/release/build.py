@@ -12,7 +12,7 @@ import hashlib
 import os
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -282,13 +282,13 @@ def _write_release(work: Path, results_dir: Path, selection: Selection,
                    datasets: dict[str, DatasetRecord], options: ReleaseOptions,
                    authors: list[str], study: str | None) -> dict[str, Any]:
     left_out = list(selection.left_out)
-    image_hashes = {sha for record in datasets.values() for sha in record.images["sha256"]}
-    runs = _copy_runs(work, selection, image_hashes, left_out)
+    is_image = _dataset_image_test(datasets)
+    runs = _copy_runs(work, selection, is_image, left_out)
     split_files = _write_data(work, datasets, selection.runs)
     for name, data in release_tables(work).items():
         (work / name).parent.mkdir(parents=True, exist_ok=True)
         (work / name).write_bytes(data)
-    _copy_results_files(work, results_dir, study, image_hashes, left_out)
+    _copy_results_files(work, results_dir, study, is_image, left_out)
     notebooks = portable.render_notebooks(work)
     portable.copy_layers(work)
     environment = portable.environment()
@@ -320,7 +320,16 @@ def _write_release(work: Path, results_dir: Path, selection: Selection,
     return record
 
 
-def _copy_runs(work: Path, selection: Selection, image_hashes: set[str],
+def _dataset_image_test(datasets: dict[str, DatasetRecord]) -> Callable[[Path], bool]:
+    """Whether a file is one of the datasets' images: its size first, then its SHA-256, so
+    that a model of 70 MB is not hashed only to be told apart from the images (the manifest
+    hashes it once)."""
+    sizes = {int(size) for record in datasets.values() for size in record.images["size_bytes"]}
+    hashes = {sha for record in datasets.values() for sha in record.images["sha256"]}
+    return lambda path: path.stat().st_size in sizes and sha256_of(path) in hashes
+
+
+def _copy_runs(work: Path, selection: Selection, is_image: Callable[[Path], bool],
                left_out: list[str]) -> list[dict[str, Any]]:
     from thesis_lib.analysis.results import name_settings, read_run
 
@@ -332,7 +341,7 @@ def _copy_runs(work: Path, selection: Selection, image_hashes: set[str],
             relative = path.relative_to(run_dir)
             if not path.is_file() or relative.parts[0] in RUN_FOLDERS_LEFT_OUT:
                 continue
-            if path.stat().st_size and sha256_of(path) in image_hashes:
+            if path.stat().st_size and is_image(path):
                 left_out.append(f"{run_dir.name}/{relative.as_posix()} (a dataset image)")
                 continue
             (target / relative).parent.mkdir(parents=True, exist_ok=True)
@@ -378,7 +387,7 @@ def _write_data(work: Path, datasets: dict[str, DatasetRecord],
 
 
 def _copy_results_files(work: Path, results_dir: Path, study: str | None,
-                        image_hashes: set[str], left_out: list[str]) -> None:
+                        is_image: Callable[[Path], bool], left_out: list[str]) -> None:
     """The results folder's tables, figures, executed notebooks and study tables."""
     wanted = [("tables", TABLE_SUFFIXES), ("figures", FIGURE_SUFFIXES),
               ("notebooks", (".ipynb",))]
@@ -392,7 +401,7 @@ def _copy_results_files(work: Path, results_dir: Path, study: str | None,
         for path in sorted(source.iterdir()):
             if not path.is_file() or path.suffix.lower() not in suffixes:
                 continue
-            if sha256_of(path) in image_hashes:
+            if is_image(path):
                 left_out.append(f"{folder}/{path.name} (a dataset image)")
                 continue
             (work / folder).mkdir(parents=True, exist_ok=True)
