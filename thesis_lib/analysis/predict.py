@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,13 +24,12 @@ from thesis_lib.analysis import calibration
 from thesis_lib.analysis.sentiment import default_sentiment_map, ranked_classes
 from thesis_lib.data import adapters, discovery
 from thesis_lib.data.labels import LabelScheme, get_scheme
+from thesis_lib.data.progress import progress_bar
 from thesis_lib.errors import ConfigError, DataError, ThesisError
 
 RUN_FILES = ("config.json", "metrics.json", "model.keras")
 STATUS_OK = "ok"
 STATUS_SKIPPED = "skipped"
-# Below this many images a progress bar only adds noise (library calls; the CLI always shows).
-MIN_IMAGES_FOR_PROGRESS = 500
 
 
 @dataclass
@@ -221,8 +219,6 @@ def run_network(
 ) -> list[np.ndarray]:
     """The outputs of ``network`` (default the run's model) on the images of ``frame``, in
     row order, decoded and resized as in training: one float32 array per output."""
-    from tqdm.auto import tqdm
-
     from thesis_lib.data.pipeline import make_dataset
 
     network = run.model if network is None else network
@@ -238,9 +234,7 @@ def run_network(
         resize=run.config.get("resize", "squash"), seed=0, deterministic=True,
         decoders=frame["decoder"].tolist() if "decoder" in frame.columns else None,
     )
-    show = progress if progress is not None else len(frame) >= MIN_IMAGES_FOR_PROGRESS
-    bar = tqdm(total=len(frame), desc="predicting", unit="image", disable=not show,
-               file=sys.stderr)
+    bar = progress_bar(len(frame), "predicting", progress, unit="image")
     batches: list[list[np.ndarray]] = []
     for images, _ in dataset:
         # A plain call, not predict_on_batch: a compiled predict function per model (and per
