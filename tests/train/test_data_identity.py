@@ -8,7 +8,7 @@ from PIL import Image
 
 from thesis_lib import files
 from thesis_lib.config.training import make_config
-from thesis_lib.data import audit
+from thesis_lib.data import audit, discovery
 from thesis_lib.training import records, run_training
 from thesis_lib.training.fingerprint import data_fingerprint
 
@@ -55,8 +55,13 @@ def test_an_added_image_trains_a_new_run_instead_of_skipping(tiny_dataset, tiny_
 
 
 @pytest.mark.slow  # a whole training path; the fast tier tests its parts
-def test_no_test_image_has_a_copy_in_training(tiny_dataset, tiny_values, tmp_path):
+def test_no_test_image_has_a_copy_in_training(tiny_dataset, tiny_values, tmp_path,
+                                              monkeypatch):
     data = copy_dataset(tiny_dataset, tmp_path / "data")
+    scans = []  # a run scans its dataset once: the fingerprint's scan is the one it prepares
+    scan_entries = discovery.scan_entries
+    monkeypatch.setattr(discovery, "scan_entries",
+                        lambda *args, **kwargs: scans.append(1) or scan_entries(*args, **kwargs))
     originals = sorted((data / "sadness").glob("*.jpg"))[:3]
     # An exact copy, a re-encoded JPEG and a smaller PNG, under other names.
     shutil.copy(originals[0], data / "sadness" / "copy_exact.jpg")
@@ -68,7 +73,9 @@ def test_no_test_image_has_a_copy_in_training(tiny_dataset, tiny_values, tmp_pat
     for seed in (0, 1):
         values = tiny_values(data, tmp_path / "results", epochs=1, seed=seed, deduplicate=True,
                              min_side=16)
+        scans.clear()
         run_dir = run_training(make_config("smoke", **values))
+        assert len(scans) == 1
         split = pd.read_csv(run_dir / "split.csv")
         used = split.assign(path=[str(data / relpath) for relpath in split["relpath"]])
         groups = audit.find_duplicates(used)

@@ -289,6 +289,7 @@ def prepare_dataset(
     cache: bool = True,
     progress: bool | None = None,
     label_conflicts: str = "drop",
+    scanned: tuple[discovery.ScanResult, str] | None = None,
 ) -> PreparedDataset:
     """Scan, label and split a dataset.
 
@@ -310,6 +311,9 @@ def prepare_dataset(
         label_conflicts: With ``deduplicate``, what happens to a group of copies filed under
             different classes: "drop" every copy (reason ``REASON_LABEL_CONFLICT``) or "keep"
             one like any other group. Either way they are listed in ``conflicts``.
+        scanned: ``adapters.read_dataset(source, ...)`` made moments ago with these
+            ``adapter`` and ``min_side`` (e.g. for a run's data fingerprint): used instead of
+            scanning the dataset again.
 
     Raises:
         DataError: an unusable dataset, fewer than two classes with images, a split file
@@ -320,8 +324,9 @@ def prepare_dataset(
     if label_conflicts not in LABEL_CONFLICT_CHOICES:
         raise ConfigError(f"label_conflicts must be one of {list(LABEL_CONFLICT_CHOICES)}, got "
                           f"{label_conflicts!r}")
-    scan, adapter_name = adapters.read_dataset(source, adapter=adapter, min_side=min_side,
-                                               workers=workers, cache=cache, progress=progress)
+    scan, adapter_name = scanned or adapters.read_dataset(
+        source, adapter=adapter, min_side=min_side, workers=workers, cache=cache,
+        progress=progress)
     if not isinstance(scheme, LabelScheme):
         scheme = get_scheme(scheme, raw_labels=scan.manifest["label"])
     manifest, dropped = _apply_scheme(scan.manifest, scheme)

@@ -16,13 +16,14 @@ training run would do anyway.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from thesis_lib import paths
 from thesis_lib.config.training import TrainConfig
 from thesis_lib.data.adapters import read_dataset
 from thesis_lib.data.demo import ensure_demo_dataset
+from thesis_lib.data.discovery import ScanResult
 from thesis_lib.errors import DataError
 
 # Manifest columns that say which images with which labels a dataset holds. A content hash
@@ -40,12 +41,15 @@ class DataFingerprint:
         dataset: hash of the dataset's scan manifest.
         images: number of usable images in the dataset.
         split_file: SHA-256 of the split file's bytes, or ``None``.
+        scanned: the scan the fingerprint was made from and its adapter's name, handed on to
+            ``prepare_dataset`` so that a run scans its dataset once (not part of the value).
     """
 
     value: str
     dataset: str
     images: int
     split_file: str | None
+    scanned: tuple[ScanResult, str] | None = field(default=None, compare=False, repr=False)
 
     def as_dict(self) -> dict:
         return {"value": self.value, "dataset": self.dataset, "images": self.images,
@@ -62,8 +66,9 @@ def data_fingerprint(config: TrainConfig) -> DataFingerprint:
     source = ensure_dataset(config)
     # progress=None: the scan's progress line on a terminal, nothing in a log (a cold scan of
     # 61,000 images takes most of a minute before the run's first line).
-    scan, _ = read_dataset(source, adapter=config.adapter, min_side=config.min_side,
+    scanned = read_dataset(source, adapter=config.adapter, min_side=config.min_side,
                            progress=None)
+    scan = scanned[0]
     manifest = scan.manifest
     columns = [c for c in IDENTITY_COLUMNS if c in manifest.columns]
     columns += [c for c in CONTENT_COLUMNS if c in manifest.columns][:1]
@@ -77,7 +82,7 @@ def data_fingerprint(config: TrainConfig) -> DataFingerprint:
     if config.split_file is not None:
         split_file = file_sha256(paths.resolve(config.split_file))
     combined = hashlib.sha256(f"{dataset}|{split_file}".encode()).hexdigest()[:16]
-    return DataFingerprint(combined, dataset, len(manifest), split_file)
+    return DataFingerprint(combined, dataset, len(manifest), split_file, scanned)
 
 
 def ensure_dataset(config: TrainConfig) -> Path:

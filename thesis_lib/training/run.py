@@ -35,6 +35,7 @@ import pandas as pd
 from thesis_lib import files, paths
 from thesis_lib.config.training import TrainConfig
 from thesis_lib.data import prepare_dataset
+from thesis_lib.data.discovery import ScanResult
 from thesis_lib.data.splits import SPLITS
 from thesis_lib.errors import DataError, ThesisError
 from thesis_lib.training import evaluate, records
@@ -151,7 +152,7 @@ def run_training(config: TrainConfig, *, force: bool = False,
     write_config(run_dir, config, plan.fingerprint)
     records.write_status(run_dir, "running", run_id=run_dir.name)
     try:
-        _train_and_record(config, run_dir)
+        _train_and_record(config, run_dir, plan.fingerprint.scanned)
     except BaseException as error:
         _mark_failed(run_dir, error)
         raise
@@ -215,12 +216,15 @@ def write_config(run_dir: Path, config: TrainConfig, fingerprint: DataFingerprin
 # --- data
 
 
-def prepare_frames(config: TrainConfig, run_dir: Path) -> tuple[list[str], dict[str, pd.DataFrame]]:
+def prepare_frames(config: TrainConfig, run_dir: Path,
+                   scanned: tuple[ScanResult, str] | None = None,
+                   ) -> tuple[list[str], dict[str, pd.DataFrame]]:
     """The class names and the train/val/test frames, saving the split to ``split.csv`` and
     everything left out (unreadable files, labels outside the scheme, duplicate copies...) to
     ``skipped.csv``.
 
     A resumed run reads its own ``split.csv`` back, so it trains on exactly the same images.
+    ``scanned`` is the scan of the run's data fingerprint: a run scans its dataset once.
     """
 
     source = ensure_dataset(config)
@@ -234,7 +238,7 @@ def prepare_frames(config: TrainConfig, run_dir: Path) -> tuple[list[str], dict[
         seed=config.effective_split_seed, split_file=split_file, adapter=config.adapter,
         min_side=config.min_side,
         # A split file is used as it is; duplicates are dropped before a new split only.
-        deduplicate=config.deduplicate and split_file is None,
+        deduplicate=config.deduplicate and split_file is None, scanned=scanned,
     )
     frames = {name: _subsample(prepared.frames[name], config.max_images,
                                config.effective_split_seed) for name in SPLITS}
@@ -459,8 +463,9 @@ def set_backbone_trainable(model, trainable: bool) -> None:
 # --- training
 
 
-def _train_and_record(config: TrainConfig, run_dir: Path) -> None:
-    class_names, frames = prepare_frames(config, run_dir)
+def _train_and_record(config: TrainConfig, run_dir: Path,
+                      scanned: tuple[ScanResult, str] | None) -> None:
+    class_names, frames = prepare_frames(config, run_dir, scanned)
     try:
         _train_and_evaluate(config, run_dir, class_names, frames)
     except Exception as error:
