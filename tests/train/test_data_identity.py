@@ -10,7 +10,7 @@ from thesis_lib import files
 from thesis_lib.config.training import make_config
 from thesis_lib.data import audit, discovery
 from thesis_lib.training import records, run_training
-from thesis_lib.training.fingerprint import data_fingerprint
+from thesis_lib.training.fingerprint import data_fingerprint, reusing_scans
 
 
 def copy_dataset(source, target):
@@ -36,6 +36,26 @@ def test_the_fingerprint_follows_the_images_not_the_folder(tiny_dataset, tmp_pat
     split.write_text("relpath,label,split\nx.jpg,sadness,train\n")
     changed = data_fingerprint(make_config("smoke", split_file=str(split), **values))
     assert len({fingerprint.value, with_split.value, changed.value}) == 3
+
+
+def test_a_grid_planning_its_cells_scans_each_dataset_once(tiny_dataset, tmp_path, monkeypatch):
+    data = copy_dataset(tiny_dataset, tmp_path / "data")
+    scans = []
+    scan_entries = discovery.scan_entries
+    monkeypatch.setattr(discovery, "scan_entries",
+                        lambda *args, **kwargs: scans.append(1) or scan_entries(*args, **kwargs))
+    configs = [make_config("smoke", data_dir=str(data), seed=seed) for seed in (0, 1, 2)]
+    with reusing_scans():
+        planned = [data_fingerprint(config) for config in configs]
+    assert len(scans) == 1 and len({fingerprint.value for fingerprint in planned}) == 1
+    other = make_config("smoke", data_dir=str(data), min_side=16)  # another scan's result
+    with reusing_scans():
+        data_fingerprint(other)
+        data_fingerprint(configs[0])
+    assert len(scans) == 3
+    # Outside the block every fingerprint scans: a file added since is noticed.
+    shutil.copy(next((data / "other").glob("*.jpg")), data / "other" / "added.jpg")
+    assert data_fingerprint(configs[0]).images == planned[0].images + 1
 
 
 @pytest.mark.slow

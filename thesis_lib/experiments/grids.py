@@ -46,7 +46,7 @@ from thesis_lib.errors import ConfigError, ThesisError
 from thesis_lib.experiments import slurm as slurm_requests
 from thesis_lib.experiments.execute import PROGRESS_PREFIX, stderr_to
 from thesis_lib.training import records
-from thesis_lib.training.fingerprint import data_fingerprint
+from thesis_lib.training.fingerprint import data_fingerprint, reusing_scans
 from thesis_lib.training.run import RunPlan, check_config, plan_run
 
 DEFAULT_NOTEBOOK = "notebooks/03_train.ipynb"
@@ -330,9 +330,9 @@ def _run_submitit(arguments: list[tuple], folder: Path, requests: dict[str, Any]
     """Finished cells are reported here; the others go to the cluster as one array job."""
     rows: list[dict[str, Any] | None] = []
     unfinished = []
-    for index, args in enumerate(arguments):
-        cell, _, name, force = args
-        row, _ = _plan_cell(cell, name, force)
+    with reusing_scans():  # every cell planned now: each dataset scanned once
+        planned = [_plan_cell(cell, name, force)[0] for cell, _, name, force in arguments]
+    for index, row in enumerate(planned):
         if row["state"] in ("skipped", "failed"):  # finished, or invalid: nothing to submit
             rows.append(progress.report(row))
         else:
@@ -420,27 +420,28 @@ class _Progress:
 def summary(grid: Grid) -> pd.DataFrame:
     """The state of every cell as found on disk (e.g. while SLURM jobs still run)."""
 
-    rows = []
-    for cell in grid.cells():
-        name = grid.cell_name(cell)
-        try:
-            config = make_config(cell.get("profile"),
-                                 **{k: v for k, v in cell.items() if k != "profile"})
-            check_config(config)
-            # The folder plan_run would choose, without its refusal of a run that is live here.
-            run_dir = config.runs_dir / config.run_id(data_fingerprint(config).value)
-        except ConfigError as error:
-            rows.append({"cell": name, "state": "invalid", "error": str(error)})
-            continue
-        except ThesisError as error:  # no usable data: the cell cannot run (or has failed)
-            rows.append({"cell": name, "state": "failed", "error": str(error)})
-            continue
-        status = records.read_status(run_dir) or {}
-        rows.append({"cell": name, "run_id": run_dir.name,
-                     "state": _live_state(status) or _notebook_state(run_dir),
-                     "test_accuracy": _test_accuracy(run_dir), "error": status.get("error"),
-                     "run_dir": str(run_dir)})
+    with reusing_scans():
+        rows = [_summary_row(grid, cell) for cell in grid.cells()]
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def _summary_row(grid: Grid, cell: dict[str, Any]) -> dict[str, Any]:
+    name = grid.cell_name(cell)
+    try:
+        config = make_config(cell.get("profile"),
+                             **{k: v for k, v in cell.items() if k != "profile"})
+        check_config(config)
+        # The folder plan_run would choose, without its refusal of a run that is live here.
+        run_dir = config.runs_dir / config.run_id(data_fingerprint(config).value)
+    except ConfigError as error:
+        return {"cell": name, "state": "invalid", "error": str(error)}
+    except ThesisError as error:  # no usable data: the cell cannot run (or has failed)
+        return {"cell": name, "state": "failed", "error": str(error)}
+    status = records.read_status(run_dir) or {}
+    return {"cell": name, "run_id": run_dir.name,
+            "state": _live_state(status) or _notebook_state(run_dir),
+            "test_accuracy": _test_accuracy(run_dir), "error": status.get("error"),
+            "run_dir": str(run_dir)}
 
 
 def _live_state(status: dict[str, Any]) -> str | None:
