@@ -631,6 +631,26 @@ def _metric_texts(rows: pd.DataFrame, settings_in_order: pd.Series, scale: float
     return texts
 
 
+def interval_columns(summary: pd.DataFrame) -> tuple[str, str] | None:
+    """The ``ci<level>_low`` and ``ci<level>_high`` columns of a :func:`summarize` table;
+    ``None`` where it has none."""
+    low = next((c for c in summary.columns if c.startswith("ci") and c.endswith("_low")), None)
+    return None if low is None else (low, low.removesuffix("_low") + "_high")
+
+
+def mean_with_interval(row: pd.Series, columns: tuple[str, str] | None,
+                       decimals: int = 3) -> str:
+    """One row of a :func:`summarize` table as "mean [low, high]", the mean alone without
+    interval ``columns`` (:func:`interval_columns`) or a finite interval (a single run)."""
+    text = f"{row['mean']:.{decimals}f}"
+    if columns is None:
+        return text
+    low, high = row[columns[0]], row[columns[1]]
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return text
+    return f"{text} [{low:.{decimals}f}, {high:.{decimals}f}]"
+
+
 CROSS_DATASET_LABELS = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy"}
 
 
