@@ -55,7 +55,12 @@ def expected_calibration_error(labels: np.ndarray, probabilities: np.ndarray,
     labels, probabilities = _checked(labels, probabilities)
     if len(labels) == 0:
         return float("nan"), 0
-    table = reliability_table(labels, probabilities, bins)
+    return ece_of_table(reliability_table(labels, probabilities, bins))
+
+
+def ece_of_table(table: dict[str, np.ndarray]) -> tuple[float, int]:
+    """The ECE of a :func:`reliability_table` (the mean of ``|accuracy - confidence|`` over its
+    bins, weighted by their size), and its number of bins."""
     weights = table["count"] / table["count"].sum()
     return float(np.sum(weights * np.abs(table["accuracy"] - table["confidence"]))), len(weights)
 

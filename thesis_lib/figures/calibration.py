@@ -75,7 +75,7 @@ def plot_reliability_diagram(
         ax.plot([0, 1], [0, 1], color="0.6", linewidth=0.8, label="perfect calibration")
         for name, values, style in curves:
             table = calibration.reliability_table(labels, values, bins)
-            ece, used = calibration.expected_calibration_error(labels, values, bins)
+            ece, used = calibration.ece_of_table(table)
             ax.plot(table["confidence"], table["accuracy"], style, markersize=3, linewidth=1,
                     label=f"{name}: ECE {ece * 100:.1f} % ({used} bins)")
         ax.set_xlim(0, 1)
