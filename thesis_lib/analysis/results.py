@@ -18,6 +18,7 @@ import pandas as pd
 
 from thesis_lib import files, paths
 from thesis_lib.analysis.hypothesis_tests import mean_half_width
+from thesis_lib.analysis.sentiment import probability_columns
 from thesis_lib.config import settings
 from thesis_lib.config.settings import network_name, short_backbone  # noqa: F401  (public here too)
 from thesis_lib.errors import DataError
@@ -322,7 +323,7 @@ def load_predictions(run_dir: str | os.PathLike) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"{path}: no predictions file")
     predictions = pd.read_csv(path)
-    prob_columns = [column for column in predictions.columns if column.startswith("prob_")]
+    prob_columns = probability_columns(predictions)
     if "label_index" not in predictions.columns or not prob_columns:
         raise DataError(f"{path}: needs a label_index column and prob_<class> columns, "
                         f"found {list(predictions.columns)}")

@@ -16,8 +16,9 @@ from thesis_lib.analysis.results import (
     mean_with_interval,
     sort_networks,
 )
+from thesis_lib.analysis.sentiment import probability_columns
 from thesis_lib.errors import DataError
-from thesis_lib.figures.checks import probability_columns, require_columns
+from thesis_lib.figures.checks import require_columns
 from thesis_lib.figures.style import figure_size, publication_style
 from thesis_lib.figures.tables import MISSING, _to_latex
 
