@@ -18,6 +18,8 @@ classes stays), only how confident they are.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -40,6 +42,19 @@ def _checked(labels: np.ndarray, probabilities: np.ndarray) -> tuple[np.ndarray,
     return labels, probabilities
 
 
+def _nan_without_images(metric: Callable[[np.ndarray, np.ndarray], float]
+                        ) -> Callable[[np.ndarray, np.ndarray], float]:
+    """``metric`` of the labels and probabilities that pass :func:`_checked`; NaN without
+    images."""
+
+    @functools.wraps(metric)
+    def checked(labels: np.ndarray, probabilities: np.ndarray) -> float:
+        labels, probabilities = _checked(labels, probabilities)
+        return metric(labels, probabilities) if len(labels) else float("nan")
+
+    return checked
+
+
 def expected_calibration_error(labels: np.ndarray, probabilities: np.ndarray,
                                bins: int = ECE_BINS) -> tuple[float, int]:
     """The ECE over equal-mass bins of confidence, and the number of bins used.
@@ -55,7 +70,12 @@ def expected_calibration_error(labels: np.ndarray, probabilities: np.ndarray,
     labels, probabilities = _checked(labels, probabilities)
     if len(labels) == 0:
         return float("nan"), 0
-    table = reliability_table(labels, probabilities, bins)
+    return ece_of_table(reliability_table(labels, probabilities, bins))
+
+
+def ece_of_table(table: dict[str, np.ndarray]) -> tuple[float, int]:
+    """The ECE of a :func:`reliability_table` (the mean of ``|accuracy - confidence|`` over its
+    bins, weighted by their size), and its number of bins."""
     weights = table["count"] / table["count"].sum()
     return float(np.sum(weights * np.abs(table["accuracy"] - table["confidence"]))), len(weights)
 
@@ -88,6 +108,7 @@ def reliability_table(labels: np.ndarray, probabilities: np.ndarray,
     }
 
 
+@_nan_without_images
 def brier_score(labels: np.ndarray, probabilities: np.ndarray) -> float:
     """Mean over images of the sum over classes of (probability - one-hot label)^2.
 
@@ -95,13 +116,11 @@ def brier_score(labels: np.ndarray, probabilities: np.ndarray) -> float:
         labels: true class index per image.
         probabilities: predicted class probabilities, shape (N, classes).
     """
-    labels, probabilities = _checked(labels, probabilities)
-    if len(labels) == 0:
-        return float("nan")
     one_hot = np.eye(probabilities.shape[1])[labels]
     return float(np.mean(np.sum((probabilities - one_hot) ** 2, axis=1)))
 
 
+@_nan_without_images
 def negative_log_likelihood(labels: np.ndarray, probabilities: np.ndarray) -> float:
     """Mean of ``-log p(true class)``, probabilities clipped at :data:`PROBABILITY_FLOOR`.
 
@@ -109,9 +128,6 @@ def negative_log_likelihood(labels: np.ndarray, probabilities: np.ndarray) -> fl
         labels: true class index per image.
         probabilities: predicted class probabilities, shape (N, classes).
     """
-    labels, probabilities = _checked(labels, probabilities)
-    if len(labels) == 0:
-        return float("nan")
     chosen = probabilities[np.arange(len(labels)), labels]
     return float(-np.mean(np.log(np.clip(chosen, PROBABILITY_FLOOR, 1.0))))
 

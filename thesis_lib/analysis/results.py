@@ -18,6 +18,7 @@ import pandas as pd
 
 from thesis_lib import files, paths
 from thesis_lib.analysis.hypothesis_tests import mean_half_width
+from thesis_lib.analysis.sentiment import probability_columns
 from thesis_lib.config import settings
 from thesis_lib.config.settings import network_name, short_backbone  # noqa: F401  (public here too)
 from thesis_lib.errors import DataError
@@ -322,7 +323,7 @@ def load_predictions(run_dir: str | os.PathLike) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"{path}: no predictions file")
     predictions = pd.read_csv(path)
-    prob_columns = [column for column in predictions.columns if column.startswith("prob_")]
+    prob_columns = probability_columns(predictions)
     if "label_index" not in predictions.columns or not prob_columns:
         raise DataError(f"{path}: needs a label_index column and prob_<class> columns, "
                         f"found {list(predictions.columns)}")
@@ -629,6 +630,26 @@ def _metric_texts(rows: pd.DataFrame, settings_in_order: pd.Series, scale: float
         shown_sd = "" if not spread or not np.isfinite(sd) else f" ± {sd * scale:.{decimals}f}"
         texts.append(f"{mean * scale:.{decimals}f}{shown_sd}")
     return texts
+
+
+def interval_columns(summary: pd.DataFrame) -> tuple[str, str] | None:
+    """The ``ci<level>_low`` and ``ci<level>_high`` columns of a :func:`summarize` table;
+    ``None`` where it has none."""
+    low = next((c for c in summary.columns if c.startswith("ci") and c.endswith("_low")), None)
+    return None if low is None else (low, low.removesuffix("_low") + "_high")
+
+
+def mean_with_interval(row: pd.Series, columns: tuple[str, str] | None,
+                       decimals: int = 3) -> str:
+    """One row of a :func:`summarize` table as "mean [low, high]", the mean alone without
+    interval ``columns`` (:func:`interval_columns`) or a finite interval (a single run)."""
+    text = f"{row['mean']:.{decimals}f}"
+    if columns is None:
+        return text
+    low, high = row[columns[0]], row[columns[1]]
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return text
+    return f"{text} [{low:.{decimals}f}, {high:.{decimals}f}]"
 
 
 CROSS_DATASET_LABELS = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy"}

@@ -41,6 +41,16 @@ DEFAULT_SENTIMENT_MAPS: dict[str, dict[str, str]] = {"mikels8": dict(labels.MIKE
 SUM_TOLERANCE = 1e-3
 
 
+def probability_columns(frame: pd.DataFrame) -> list[str]:
+    """The ``prob_<class>`` columns of a predictions table, in class-index order."""
+    return [column for column in frame.columns if str(column).startswith(PROBABILITY_PREFIX)]
+
+
+def class_names_of(frame: pd.DataFrame) -> list[str]:
+    """Class names from the ``prob_<class>`` columns of a predictions table, in index order."""
+    return [column.removeprefix(PROBABILITY_PREFIX) for column in probability_columns(frame)]
+
+
 @dataclass(frozen=True)
 class CrossSentimentResult:
     """The top-2 cross-sentiment share: ``n_cross`` of ``n_counted`` images (of
@@ -146,8 +156,7 @@ def probability_matrix(
     """
     if isinstance(probabilities, pd.DataFrame):
         if class_names is None:
-            class_names = [column.removeprefix(PROBABILITY_PREFIX) for column in
-                           probabilities.columns if str(column).startswith(PROBABILITY_PREFIX)]
+            class_names = class_names_of(probabilities)
         columns = [f"{PROBABILITY_PREFIX}{name}" for name in class_names]
         missing = [column for column in columns if column not in probabilities.columns]
         if missing or not columns:

@@ -10,9 +10,15 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from thesis_lib.analysis import calibration
-from thesis_lib.analysis.results import OWN_TEST_SPLIT, sort_networks
+from thesis_lib.analysis.results import (
+    OWN_TEST_SPLIT,
+    interval_columns,
+    mean_with_interval,
+    sort_networks,
+)
+from thesis_lib.analysis.sentiment import probability_columns
 from thesis_lib.errors import DataError
-from thesis_lib.figures.checks import probability_columns, require_columns
+from thesis_lib.figures.checks import require_columns
 from thesis_lib.figures.style import figure_size, publication_style
 from thesis_lib.figures.tables import MISSING, _to_latex
 
@@ -70,7 +76,7 @@ def plot_reliability_diagram(
         ax.plot([0, 1], [0, 1], color="0.6", linewidth=0.8, label="perfect calibration")
         for name, values, style in curves:
             table = calibration.reliability_table(labels, values, bins)
-            ece, used = calibration.expected_calibration_error(labels, values, bins)
+            ece, used = calibration.ece_of_table(table)
             ax.plot(table["confidence"], table["accuracy"], style, markersize=3, linewidth=1,
                     label=f"{name}: ECE {ece * 100:.1f} % ({used} bins)")
         ax.set_xlim(0, 1)
@@ -105,29 +111,16 @@ def calibration_view(summary: pd.DataFrame, *, dataset: str | None = OWN_TEST_SP
     # Every network of the summary, "--" where its runs were recorded without calibration.
     first = sort_networks(every.drop_duplicates(key).reset_index(drop=True))
     view = pd.DataFrame({"network": first["network"].to_numpy()})
-    low_column = next((c for c in table.columns if c.startswith("ci") and c.endswith("_low")),
-                      None)
+    interval = interval_columns(table)
     for metric, label in CALIBRATION_LABELS.items():
         rows = table[table["metric"] == metric].set_index(key)
         if rows.empty:
             continue
-        view[label] = [_with_interval(rows, setting, low_column, decimals)
-                       for setting in first[key]]
+        view[label] = [mean_with_interval(rows.loc[setting], interval, decimals)
+                       if setting in rows.index and np.isfinite(rows.loc[setting, "mean"])
+                       else MISSING for setting in first[key]]
     view["n"] = first[key].map(every.groupby(key)["n"].max()).to_numpy()
     return view
-
-
-def _with_interval(rows: pd.DataFrame, setting, low_column: str | None, decimals: int) -> str:
-    if setting not in rows.index or not np.isfinite(rows.loc[setting, "mean"]):
-        return MISSING
-    text = f"{rows.loc[setting, 'mean']:.{decimals}f}"
-    if low_column is None:
-        return text
-    low = rows.loc[setting, low_column]
-    high = rows.loc[setting, low_column.removesuffix("_low") + "_high"]
-    if pd.isna(low) or pd.isna(high):
-        return text
-    return f"{text} [{low:.{decimals}f}, {high:.{decimals}f}]"
 
 
 def calibration_table(summary: pd.DataFrame, *, dataset: str | None = OWN_TEST_SPLIT,

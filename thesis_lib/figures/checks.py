@@ -7,7 +7,6 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from thesis_lib.analysis.sentiment import PROBABILITY_PREFIX
 from thesis_lib.errors import DataError
 
 
@@ -75,16 +74,6 @@ def require_unique_runs(frame: pd.DataFrame, keys: Sequence[str], what: str) -> 
             f"{what}: run(s) {sorted(repeated['run_id'].unique())[:5]} appear more than once for "
             f"the same {', '.join(key for key in keys if key != 'run_id')}; each run counts once"
         )
-
-
-def probability_columns(frame: pd.DataFrame) -> list[str]:
-    """The ``prob_<class>`` columns of a predictions table, in class-index order."""
-    return [column for column in frame.columns if str(column).startswith(PROBABILITY_PREFIX)]
-
-
-def class_names_of(frame: pd.DataFrame) -> list[str]:
-    """Class names from the ``prob_<class>`` columns of a predictions table, in index order."""
-    return [column.removeprefix(PROBABILITY_PREFIX) for column in probability_columns(frame)]
 
 
 def class_indices(classes: Sequence[str | int] | None, names: Sequence[str]) -> list[int]:

@@ -14,14 +14,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn import metrics
 
+from thesis_lib.analysis.sentiment import class_names_of, probability_columns
 from thesis_lib.errors import ConfigError, DataError
-from thesis_lib.figures.checks import (
-    class_indices,
-    class_names_of,
-    ordered,
-    probability_columns,
-    require_columns,
-)
+from thesis_lib.figures.checks import class_indices, ordered, require_columns
 from thesis_lib.figures.curves import draw_runs, interval_handles
 from thesis_lib.figures.intervals import FRACTION, MIN_RUNS_FOR_INTERVAL
 from thesis_lib.figures.style import figure_size, palette, publication_style

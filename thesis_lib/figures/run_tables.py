@@ -11,7 +11,7 @@ import pandas as pd
 from PIL import Image
 
 from thesis_lib import files
-from thesis_lib.analysis import results
+from thesis_lib.analysis import results, sentiment
 from thesis_lib.data.images import load_image
 from thesis_lib.errors import DataError
 from thesis_lib.figures import checks
@@ -84,7 +84,7 @@ def load_scores(
         path = folder / run.run_id / "predictions.csv"
         predictions = results.load_predictions(folder / run.run_id)
         predictions = predictions[predictions["dataset"] == dataset]
-        probability_columns = checks.probability_columns(predictions)
+        probability_columns = sentiment.probability_columns(predictions)
         if classes_seen is None:
             classes_seen = probability_columns
         elif probability_columns != classes_seen:
@@ -126,7 +126,7 @@ def load_confusion(
 
 def _true_class_probability(scores: pd.DataFrame) -> np.ndarray:
     """Probability each image gets for its true class (``prob_<class>`` or binary ``score``)."""
-    columns = checks.probability_columns(scores)
+    columns = sentiment.probability_columns(scores)
     labels = scores["label_index"].to_numpy(dtype=int)
     if columns:
         probabilities = scores[columns].to_numpy(dtype=float)
@@ -169,7 +169,7 @@ def pick_examples(
             f"scores of one run: the table holds {scores['run_id'].nunique()} runs; pass one "
             "run's rows (scores[scores.run_id == ...])"
         )
-    names = checks.class_names_of(scores)
+    names = sentiment.class_names_of(scores)
     count = len(names) if names else 2
     if classes is None:
         chosen = [1, 0] if count == 2 else list(range(count))

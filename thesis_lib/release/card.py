@@ -7,12 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import yaml
 
 from thesis_lib import files
-from thesis_lib.analysis.results import scale_note
+from thesis_lib.analysis.results import interval_columns, mean_with_interval, scale_note
 
 CFF_VERSION = "1.2.0"
 CFF_REQUIRED = ("cff-version", "message", "title", "authors")
@@ -154,19 +153,13 @@ def _data(release: Path, record: dict[str, Any], runs: pd.DataFrame) -> str:
 
 
 def _metrics(summary: pd.DataFrame) -> str:
-    low = next((c for c in summary.columns if c.startswith("ci") and c.endswith("_low")), None)
+    interval = interval_columns(summary)
     rows = []
     for (dataset, network), group in summary.groupby(["dataset", "network"], sort=False):
         row = {"dataset": dataset, "network": network, "n": int(group["n"].max())}
         for metric, label in CARD_METRICS.items():
             match = group[group["metric"] == metric]
-            row[label] = "-" if match.empty else _interval(match.iloc[0], low)
+            row[label] = "-" if match.empty else mean_with_interval(match.iloc[0], interval)
         rows.append(row)
     return _markdown(pd.DataFrame(rows))
 
-
-def _interval(row: pd.Series, low: str | None) -> str:
-    text = f"{row['mean']:.3f}"
-    if low is None or not np.isfinite(row.get(low, np.nan)):
-        return text
-    return f"{text} [{row[low]:.3f}, {row[low.removesuffix('_low') + '_high']:.3f}]"

@@ -140,7 +140,8 @@ def check_model(release: Path, run_id: str, data_dir: Path) -> Check:
     tf_logger.setLevel(logging.ERROR)
     try:
         recorded = files.read_json(run_dir / "metrics.json", kind=dict)
-        labels, probabilities, class_names, scheme = _reevaluate(run_dir, data_dir)
+        meta = files.read_json(run_dir / "config.json", kind=dict)
+        labels, probabilities, class_names, scheme = _reevaluate(run_dir, meta, data_dir)
     except (ThesisError, OSError, KeyError, ValueError) as error:
         # A damaged record (a missing split.csv, a config without its fields) is a failed
         # line like any other, not a traceback.
@@ -155,7 +156,7 @@ def check_model(release: Path, run_id: str, data_dir: Path) -> Check:
     temperature = recorded_temperature(recorded)
     if temperature is not None:
         now["calibrated"] = calibrated_metrics(labels, probabilities, temperature)
-    exact = _deterministic_cpu(run_dir)
+    exact = _deterministic_cpu(meta)
     tolerance = 0.0 if exact else TOLERANCE
     # The probabilities first: they move with any change of the weights, a metric may not.
     moved = _moved_predictions(run_dir, probabilities, class_names, tolerance)
@@ -166,9 +167,11 @@ def check_model(release: Path, run_id: str, data_dir: Path) -> Check:
     return Check(item, True, f"{len(labels)} test images, metrics reproduced {how}")
 
 
-def _reevaluate(run_dir: Path, data_dir: Path) -> tuple[np.ndarray, np.ndarray, list[str], Any]:
+def _reevaluate(run_dir: Path, meta: dict[str, Any],
+                data_dir: Path) -> tuple[np.ndarray, np.ndarray, list[str], Any]:
     """Labels and probabilities of the run's test split read from ``data_dir`` with the
-    run's own split file, decoders and preprocessing (as a resumed run reads them)."""
+    run's own split file, decoders and preprocessing (as a resumed run reads them); ``meta``
+    is its ``config.json``."""
     import dataclasses
 
     from thesis_lib.config.training import config_from_dict
@@ -176,8 +179,7 @@ def _reevaluate(run_dir: Path, data_dir: Path) -> tuple[np.ndarray, np.ndarray, 
     from thesis_lib.training.evaluate import predict
     from thesis_lib.training.run import prepare_frames
 
-    values = files.read_json(run_dir / "config.json", kind=dict)["config"]
-    config = config_from_dict(values)
+    config = config_from_dict(meta["config"])
     config = dataclasses.replace(config, data_dir=data_dir, split_file=None)
     with tempfile.TemporaryDirectory() as scratch:
         # prepare_frames reads split.csv from the run folder (as on resume) and writes
@@ -193,11 +195,11 @@ def _reevaluate(run_dir: Path, data_dir: Path) -> tuple[np.ndarray, np.ndarray, 
     return frames["test"]["label_index"].to_numpy(), probabilities, class_names, config.scheme
 
 
-def _deterministic_cpu(run_dir: Path) -> bool:
-    """The run was evaluated on CPU only with deterministic ops, and so is this check."""
+def _deterministic_cpu(meta: dict[str, Any]) -> bool:
+    """The run (``meta``: its ``config.json``) was evaluated on CPU only with deterministic
+    ops, and so is this check."""
     from thesis_lib.training.records import environment_info
 
-    meta = files.read_json(run_dir / "config.json", kind=dict)
     recorded = meta.get("environment", {}).get("devices") or []
     deterministic = bool(meta.get("config", {}).get("deterministic"))
     current = environment_info().get("devices") or []
