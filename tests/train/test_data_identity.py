@@ -1,6 +1,7 @@
 """A run's identity covers its data, and training uses the data the audit cleaned."""
 
 import shutil
+import threading
 
 import pandas as pd
 import pytest
@@ -56,6 +57,27 @@ def test_a_grid_planning_its_cells_scans_each_dataset_once(tiny_dataset, tmp_pat
     # Outside the block every fingerprint scans: a file added since is noticed.
     shutil.copy(next((data / "other").glob("*.jpg")), data / "other" / "added.jpg")
     assert data_fingerprint(configs[0]).images == planned[0].images + 1
+    # Grids planning in threads side by side (as a SLURM grid's background thread beside a
+    # status check), entering and leaving interleaved, leave nothing reused behind.
+    steps = [threading.Event() for _ in range(4)]
+
+    def plan(enter_after, entered, leave_after, left):
+        if enter_after is not None:
+            steps[enter_after].wait()
+        with reusing_scans():
+            data_fingerprint(configs[0])
+            steps[entered].set()
+            steps[leave_after].wait()
+        steps[left].set()
+
+    first = threading.Thread(target=plan, args=(None, 0, 1, 2))
+    second = threading.Thread(target=plan, args=(0, 1, 2, 3))
+    for thread in (first, second):
+        thread.start()
+    for thread in (first, second):
+        thread.join()
+    shutil.copy(data / "other" / "added.jpg", data / "other" / "added_too.jpg")
+    assert data_fingerprint(configs[0]).images == planned[0].images + 2
 
 
 @pytest.mark.slow

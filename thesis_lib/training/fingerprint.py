@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,7 +60,9 @@ class DataFingerprint:
 
 
 # Scans reused within ``reusing_scans()``, by (dataset folder, adapter, min_side); None outside.
-_reused: dict[tuple, tuple[ScanResult, str]] | None = None
+# A context variable, so that a grid planning in one thread never lends its scans to another.
+_reused: ContextVar[dict[tuple, tuple[ScanResult, str]] | None] = ContextVar("reused_scans",
+                                                                           default=None)
 
 
 @contextmanager
@@ -68,12 +71,11 @@ def reusing_scans() -> Iterator[None]:
     grid planning all its cells at one moment (a warm scan of 118,000 images takes about 14 s,
     a listing and a check of each file's size and time). Outside it every fingerprint scans,
     so a dataset changed since is noticed."""
-    global _reused
-    outer, _reused = _reused, {} if _reused is None else _reused
+    token = _reused.set(_reused.get() if _reused.get() is not None else {})
     try:
         yield
     finally:
-        _reused = outer
+        _reused.reset(token)
 
 
 def data_fingerprint(config: TrainConfig) -> DataFingerprint:
@@ -85,14 +87,15 @@ def data_fingerprint(config: TrainConfig) -> DataFingerprint:
 
     source = ensure_dataset(config)
     key = (str(source.resolve()), config.adapter, config.min_side)
-    scanned = _reused.get(key) if _reused is not None else None
+    reused = _reused.get()
+    scanned = reused.get(key) if reused is not None else None
     if scanned is None:
         # progress=None: the scan's progress line on a terminal or in a notebook, nothing in
         # a log (a cold scan of 61,000 images takes minutes before the run's first line).
         scanned = read_dataset(source, adapter=config.adapter, min_side=config.min_side,
                                progress=None)
-        if _reused is not None:
-            _reused[key] = scanned
+        if reused is not None:
+            reused[key] = scanned
     scan = scanned[0]
     manifest = scan.manifest
     columns = [c for c in IDENTITY_COLUMNS if c in manifest.columns]
