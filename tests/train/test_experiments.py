@@ -37,10 +37,17 @@ def tiny_grid(tiny_dataset, tiny_values, tmp_path) -> Grid:
                 name="tiny")
 
 
-def test_grid_runs_notebooks_and_reports_failures(tiny_dataset, tiny_values, tmp_path):
+@pytest.fixture(scope="module")
+def tiny_grid_run(tiny_dataset, tiny_values, tmp_path_factory):
+    """``tiny_grid`` run once on the local executor: (grid, its folder, its summary table),
+    for the first run's checks and then the reruns of the slow test."""
+    tmp_path = tmp_path_factory.mktemp("tiny-grid")
     grid = tiny_grid(tiny_dataset, tiny_values, tmp_path)
+    return grid, tmp_path, run_grid(grid, executor="local")
 
-    table = run_grid(grid, executor="local")
+
+def test_grid_runs_notebooks_and_reports_failures(tiny_dataset, tiny_grid_run):
+    grid, tmp_path, table = tiny_grid_run
 
     good, bad = table.to_dict("records")
     assert good["state"] == "finished" and 0 <= good["test_accuracy"] <= 1
@@ -61,9 +68,9 @@ def test_grid_runs_notebooks_and_reports_failures(tiny_dataset, tiny_values, tmp
 
 @pytest.mark.slow
 def test_a_grid_run_again_skips_finished_cells_on_submitit_and_forced_trains_anew(
-        tiny_dataset, tiny_values, tmp_path):
-    grid = tiny_grid(tiny_dataset, tiny_values, tmp_path)
-    good, bad = run_grid(grid, executor="local").to_dict("records")
+        tiny_grid_run):
+    grid, tmp_path, table = tiny_grid_run
+    good, bad = table.to_dict("records")
 
     # The SLURM code path (one submitit job per cell), on this machine: nothing is retrained.
     again = run_grid(grid, executor="submitit-local", log_dir=tmp_path / "logs")
