@@ -31,7 +31,7 @@ def test_a_terminal_shows_the_line_and_a_log_stays_quiet(monkeypatch):
     count_to(600)
     count_to(400)  # too few to wait for: no line
     assert LINE.search(terminal.getvalue())
-    assert "400" not in terminal.getvalue()
+    assert "/400 " not in terminal.getvalue()
     monkeypatch.setattr("sys.stderr", log)
     count_to(600)
     assert log.getvalue() == ""

@@ -75,7 +75,7 @@ PAIRWISE = textwrap.dedent(
     images = rng.uniform(0, 255, size=(4, 64, 64, 3)).astype("float32")
     labels = keras.utils.to_categorical([0, 1, 0, 1], 2)
 
-    # The Tiny backbone carries B0's tap names (B0 itself builds on JAX in test_model_jax.py).
+    # The Tiny backbone carries B0's tap names (B0 itself builds on JAX in MODELS above).
     model = build_model("pairwise", backbone="Tiny", image_size=64, modules=2, weights=None)
     assert model_pairs(model) == [("block2b_add", "block4c_add"), ("block4c_add", "block6h_add")]
     probabilities = model.predict(images, verbose=0)

@@ -12,6 +12,7 @@ from thesis_lib.config.training import make_config
 from thesis_lib.data import audit, discovery
 from thesis_lib.training import records, run_training
 from thesis_lib.training.fingerprint import data_fingerprint, reusing_scans
+from thesis_lib.training.run import prepare_frames
 
 
 def copy_dataset(source, target):
@@ -37,6 +38,22 @@ def test_the_fingerprint_follows_the_images_not_the_folder(tiny_dataset, tmp_pat
     split.write_text("relpath,label,split\nx.jpg,sadness,train\n")
     changed = data_fingerprint(make_config("smoke", split_file=str(split), **values))
     assert len({fingerprint.value, with_split.value, changed.value}) == 3
+
+
+def test_a_run_prepares_the_scan_its_fingerprint_was_made_from(tiny_dataset, tmp_path,
+                                                              monkeypatch):
+    config = make_config("smoke", data_dir=str(copy_dataset(tiny_dataset, tmp_path / "data")))
+    scans = []
+    scan_entries = discovery.scan_entries
+    monkeypatch.setattr(discovery, "scan_entries",
+                        lambda *args, **kwargs: scans.append(1) or scan_entries(*args, **kwargs))
+    fingerprint = data_fingerprint(config)
+    (tmp_path / "run").mkdir()
+    class_names, frames = prepare_frames(config, tmp_path / "run", fingerprint.scanned)
+    assert len(scans) == 1
+    assert sum(len(frame) for frame in frames.values()) == fingerprint.images == 20
+    prepare_frames(config, tmp_path / "other", None)  # without it: scanned again
+    assert len(scans) == 2
 
 
 def test_a_grid_planning_its_cells_scans_each_dataset_once(tiny_dataset, tmp_path, monkeypatch):

@@ -324,9 +324,10 @@ def prepare_dataset(
     if label_conflicts not in LABEL_CONFLICT_CHOICES:
         raise ConfigError(f"label_conflicts must be one of {list(LABEL_CONFLICT_CHOICES)}, got "
                           f"{label_conflicts!r}")
-    scan, adapter_name = scanned or adapters.read_dataset(
-        source, adapter=adapter, min_side=min_side, workers=workers, cache=cache,
-        progress=progress)
+    if scanned is None:
+        scanned = adapters.read_dataset(source, adapter=adapter, min_side=min_side,
+                                        workers=workers, cache=cache, progress=progress)
+    scan, adapter_name = scanned
     if not isinstance(scheme, LabelScheme):
         scheme = get_scheme(scheme, raw_labels=scan.manifest["label"])
     manifest, dropped = _apply_scheme(scan.manifest, scheme)

@@ -47,7 +47,7 @@ from thesis_lib.experiments import slurm as slurm_requests
 from thesis_lib.experiments.execute import PROGRESS_PREFIX, stderr_to
 from thesis_lib.training import records
 from thesis_lib.training.fingerprint import data_fingerprint, reusing_scans
-from thesis_lib.training.run import RunPlan, check_config, plan_run
+from thesis_lib.training.run import check_config, plan_run
 
 DEFAULT_NOTEBOOK = "notebooks/03_train.ipynb"
 NOTEBOOK_NAME = "03_train.ipynb"
@@ -139,19 +139,19 @@ def run_cell(cell: dict[str, Any], notebook: str = DEFAULT_NOTEBOOK, name: str =
     import papermill
 
     follow_slurm_cpus()
-    row, plan = _plan_cell(cell, name or str(cell), force, run_dir)
-    if plan is None or plan.action == "skip":
+    row = _plan_cell(cell, name or str(cell), force, run_dir)
+    if row["state"] != "pending":  # finished already, or unusable
         return row
     row["state"] = "failed"  # until the notebook has trained the run
-
-    output = plan.run_dir / NOTEBOOK_NAME
+    folder = Path(row["run_dir"])
+    output = folder / NOTEBOOK_NAME
     try:
-        plan.run_dir.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
         _keep_earlier_attempt(output)
     except OSError as error:
-        row["error"] = f"cannot write {plan.run_dir}: {error.strerror or error}"
+        row["error"] = f"cannot write {folder}: {error.strerror or error}"
         return row
-    parameters = {**_notebook_values(cell), "run_dir": str(plan.run_dir)}
+    parameters = {**_notebook_values(cell), "run_dir": str(folder)}
     # Fields that the notebook's parameters cell does not list are expected: no warnings.
     logging.getLogger("papermill").setLevel(logging.ERROR)
     try:
@@ -171,11 +171,11 @@ def run_cell(cell: dict[str, Any], notebook: str = DEFAULT_NOTEBOOK, name: str =
             row["error"] = f"{type(error).__name__}: {error}".splitlines()[0]
         if slurm_requests.out_of_memory_here():  # the job's memory limit killed the kernel
             row["error"] = slurm_requests.out_of_memory_line()
-        _record_failure(plan.run_dir, row["error"])
+        _record_failure(folder, row["error"])
         return row
-    status = records.read_status(plan.run_dir) or {}
+    status = records.read_status(folder) or {}
     row["state"] = status.get("state", "unknown")
-    row["test_accuracy"] = _test_accuracy(plan.run_dir)
+    row["test_accuracy"] = _test_accuracy(folder)
     return row
 
 
@@ -331,7 +331,7 @@ def _run_submitit(arguments: list[tuple], folder: Path, requests: dict[str, Any]
     rows: list[dict[str, Any] | None] = []
     unfinished = []
     with reusing_scans():  # every cell planned now: each dataset scanned once
-        planned = [_plan_cell(cell, name, force)[0] for cell, _, name, force in arguments]
+        planned = [_plan_cell(cell, name, force) for cell, _, name, force in arguments]
     for index, row in enumerate(planned):
         if row["state"] in ("skipped", "failed"):  # finished, or invalid: nothing to submit
             rows.append(progress.report(row))
@@ -369,10 +369,11 @@ def _run_submitit(arguments: list[tuple], folder: Path, requests: dict[str, Any]
 
 
 def _plan_cell(cell: dict[str, Any], name: str, force: bool,
-               run_dir: str | None = None) -> tuple[dict[str, Any], RunPlan | None]:
-    """The summary row of a cell before it runs and its plan: the row holds its run id and
-    folder, ``skipped`` where it is finished, else ``pending``; a cell whose configuration is
-    unusable gets a ``failed`` row and no plan."""
+               run_dir: str | None = None) -> dict[str, Any]:
+    """The summary row of a cell before it runs: its run id and folder, ``skipped`` where it
+    is finished, else ``pending``; a cell whose configuration is unusable is ``failed``. Only
+    the row is kept: the plan's data fingerprint holds the dataset's scan, which a cell must
+    not hold in memory for the hours its notebook runs."""
     row = {"cell": name, "run_id": None, "state": "pending", "test_accuracy": None,
            "error": None, "run_dir": None}
     try:
@@ -381,11 +382,11 @@ def _plan_cell(cell: dict[str, Any], name: str, force: bool,
         check_config(config)
         plan = plan_run(config, force=force, run_dir=run_dir)
     except ThesisError as error:
-        return {**row, "state": "failed", "error": f"{type(error).__name__}: {error}"}, None
+        return {**row, "state": "failed", "error": f"{type(error).__name__}: {error}"}
     row.update(run_id=plan.run_dir.name, run_dir=str(plan.run_dir))
     if plan.action == "skip":
         row.update(state="skipped", test_accuracy=_test_accuracy(plan.run_dir))
-    return row, plan
+    return row
 
 
 def _with_memory(cause: str | None, requests: dict[str, Any]) -> str:
