@@ -564,3 +564,22 @@ def test_the_best_run_is_the_best_networks_best_seed_with_ties_to_the_smaller_id
     assert best["network"] == "gram-4" and best["run_id"] == "g-s0"
     with pytest.raises(DataError, match="no finished run with 'accuracy'"):
         results.best_run(runs.assign(accuracy=np.nan))
+
+
+def test_the_gram_figures_show_the_best_network_with_gram_modules_even_when_a_baseline_wins():
+    runs = pd.DataFrame({
+        "network": ["baseline", "baseline", "gram-2", "gram-2", "gram-4", "gram-4"],
+        "variant": ["baseline", "baseline", "gram", "gram", "gram", "gram"],
+        # a baseline keeps its configured module count; it still has no Gram module
+        "modules": [2, 2, 2, 2, 4, 4],
+        "run_id": ["b-s0", "b-s1", "g2-s0", "g2-s1", "g4-s0", "g4-s1"],
+        "accuracy": [0.95, 0.94, 0.70, 0.72, 0.80, 0.78],
+    })
+    assert results.best_run(runs)["run_id"] == "b-s0"
+    assert results.best_gram_run(runs)["run_id"] == "g4-s0"
+    # a study of baselines only: the best run, whose Grad-CAM is still worth showing
+    only_baselines = runs[runs["variant"] == "baseline"]
+    assert results.best_gram_run(only_baselines)["run_id"] == "b-s0"
+    # Gram networks without a score do not hide the scored baselines
+    unscored = runs.assign(accuracy=runs["accuracy"].where(runs["variant"] == "baseline"))
+    assert results.best_gram_run(unscored)["run_id"] == "b-s0"

@@ -701,6 +701,18 @@ def best_run(runs: pd.DataFrame, metric: str = "accuracy") -> pd.Series:
     return ranked.iloc[0]
 
 
+def best_gram_run(runs: pd.DataFrame, metric: str = "accuracy") -> pd.Series:
+    """The run whose Gram matrices a figure shows: :func:`best_run` among the networks with
+    Gram modules (any variant but the baseline, with at least one module), or among all
+    networks where none has any. Which network wins on accuracy must not decide whether there
+    are Gram matrices to show."""
+    modules = pd.to_numeric(runs.get("modules", pd.Series(index=runs.index, dtype=float)),
+                            errors="coerce").fillna(0)
+    with_modules = runs[(runs.get("variant") != "baseline") & (modules > 0)]
+    scored = with_modules.dropna(subset=[metric]) if metric in runs.columns else with_modules
+    return best_run(with_modules if not scored.empty else runs, metric)
+
+
 def write_summary(runs: pd.DataFrame, out_dir: str | os.PathLike, *,
                   by: Sequence[str] = BY_SETTING,
                   metrics: Iterable[str] = SUMMARY_COLUMNS) -> Path:
