@@ -1,6 +1,8 @@
 """TrainConfig: thesis defaults, YAML profiles, overrides, validation, run ids."""
 
 import dataclasses
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -145,3 +147,33 @@ def test_paths_are_shown_relative_to_the_project_and_absolute_outside_it(tmp_pat
     root = paths.project_root()
     assert paths.shown(root / "results" / "runs" / "r1") == Path("results/runs/r1")
     assert paths.shown(tmp_path / "elsewhere") == tmp_path / "elsewhere"
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("backbone", "ResNet50", "unknown backbone 'ResNet50'"),
+    ("image_size", 16, "image_size=16 is too small"),
+    ("activation", "softplus", "unknown activation 'softplus'"),
+    ("modules", 7, "the default tap table goes up to 6 modules"),
+])
+def test_a_configuration_is_checked_without_starting_tensorflow(tmp_path, field, value, message):
+    # A grid cell's job and `grid --status` check every cell before a kernel trains it: the
+    # check must not pay TensorFlow's start-up (seconds of CPU per job), and it still names
+    # each bad field.
+    code = f"""
+import sys
+from thesis_lib.config.training import make_config
+from thesis_lib.errors import ConfigError
+from thesis_lib.training.run import check_config
+check_config(make_config("smoke", data_dir={str(tmp_path)!r}))
+try:
+    check_config(make_config("smoke", data_dir={str(tmp_path)!r}, {field}={value!r}))
+except ConfigError as error:
+    print(error)
+print(sorted(name for name in ("tensorflow", "keras", "jax") if name in sys.modules))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    said, loaded = done.stdout.splitlines()
+    assert message in said
+    assert loaded == "[]"

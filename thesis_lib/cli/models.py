@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 
+from thesis_lib.choices import get_backbone
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``models`` subcommand to the ``thesis`` command."""
@@ -58,7 +60,6 @@ def run(args: argparse.Namespace) -> int:
     """Print the requested table; returns the exit code."""
     import pandas as pd
 
-    from thesis_lib.models.backbones import get_backbone
     from thesis_lib.models.variants import check_variant
 
     spec = get_backbone(args.backbone)  # an unknown name fails here, before any model is built

@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from thesis_lib.choices import get_backbone
 from thesis_lib.errors import ConfigError, DataError
 
 # The steps from the baseline to a setting, by the fields each one changes; every other setting
@@ -216,10 +217,8 @@ def _describe_taps(taps: Any, backbone: Any) -> str:
 def _stage_numbers(taps: list[str], backbone: Any) -> list[int] | None:
     """The backbone stages (1-6) the taps end, when all of them are stage ends."""
     try:
-        from thesis_lib.models.backbones import get_backbone
-
         ends = [name for name, _ in get_backbone(str(backbone)).stage_ends]
-    except Exception:  # an unknown backbone or no Keras: name the layers instead
+    except ConfigError:  # an unknown backbone: name the layers instead
         return None
     if not all(tap in ends for tap in taps):
         return None

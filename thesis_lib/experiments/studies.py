@@ -38,6 +38,7 @@ from thesis_lib.analysis.results import (
     summarize,
     write_table,
 )
+from thesis_lib.choices import get_backbone
 from thesis_lib.config.settings import REFERENCE_RULES
 from thesis_lib.config.training import TrainConfig, make_config
 from thesis_lib.errors import ConfigError
@@ -163,8 +164,6 @@ def loss_study(seeds: Sequence[int], *, modules: int = 4,
 
 def tap_study(seeds: Sequence[int], backbone: str) -> Study:
     """Three Gram modules on shallow, deep or mixed stages of ``backbone``."""
-    from thesis_lib.models.backbones import get_backbone
-
     stage_ends = get_backbone(backbone).stage_ends
     settings = {
         f"taps-{name}": {"variant": "gram", "modules": len(stages),

@@ -10,24 +10,10 @@ from types import MappingProxyType
 
 import keras
 
-from thesis_lib.errors import ConfigError
+from thesis_lib.choices import ACTIVATION_FUNCTIONS, check_activation
 
 ACTIVATIONS: MappingProxyType[str, Callable] = MappingProxyType(
-    {
-        "relu": keras.activations.relu,
-        "gelu": keras.activations.gelu,
-        "silu": keras.activations.silu,
-        # Keras' own `swish` is the same function as `silu`; both names are common in papers.
-        "swish": keras.activations.silu,
-        "elu": keras.activations.elu,
-        "selu": keras.activations.selu,
-        # Keras' default negative slope (0.2), as `keras.layers.LeakyReLU` uses.
-        "leaky_relu": keras.activations.leaky_relu,
-        "tanh": keras.activations.tanh,
-        "sigmoid": keras.activations.sigmoid,
-        "mish": keras.activations.mish,
-        "none": keras.activations.linear,
-    }
+    {name: getattr(keras.activations, function) for name, function in ACTIVATION_FUNCTIONS.items()}
 )
 """Activation name -> function of one tensor. ``"none"`` is the identity."""
 
@@ -44,10 +30,4 @@ def get_activation(name: str | None) -> Callable:
     Raises:
         ConfigError: if the name is not in the named set; the message lists the valid names.
     """
-    if name is None:
-        return ACTIVATIONS["none"]
-    key = name.lower() if isinstance(name, str) else None
-    if key not in ACTIVATIONS:
-        valid = ", ".join(ACTIVATIONS)
-        raise ConfigError(f"unknown activation {name!r}; valid names: {valid}")
-    return ACTIVATIONS[key]
+    return ACTIVATIONS[check_activation(name)]

@@ -33,6 +33,7 @@ from typing import Any
 import pandas as pd
 
 from thesis_lib import files, paths
+from thesis_lib.choices import check_activation, check_image_size, default_taps, get_backbone
 from thesis_lib.config.training import TrainConfig
 from thesis_lib.data import prepare_dataset
 from thesis_lib.data.discovery import ScanResult
@@ -181,13 +182,10 @@ def check_config(config: TrainConfig) -> None:
         ConfigError: an invalid field (the builders' own checks, e.g. an unknown backbone).
         DataError: the dataset folder does not exist.
     """
-    from thesis_lib.layers import get_activation
-    from thesis_lib.models.backbones import check_image_size, default_taps, get_backbone
-
     config.validate()
     get_backbone(config.backbone)
     check_image_size(config.image_size)
-    get_activation(config.activation)
+    check_activation(config.activation)
     if config.taps is None:
         default_taps(config.backbone, config.modules)
     if config.data_dir is not None and not config.data_path.exists():
