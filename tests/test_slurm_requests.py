@@ -136,3 +136,12 @@ def test_a_job_that_cannot_see_the_results_folder_says_so_before_it_trains(tmp_p
         cell()
     assert calls == [1]  # nothing was trained into the wrong folder
     assert not list((tmp_path / "results" / "runs").iterdir())
+
+
+@pytest.mark.parametrize("megabytes, said", [("307", "0.3 GB"), ("1024", "1 GB"),
+                                             ("3072", "3 GB"), ("1536", "1.5 GB")])
+def test_the_memory_a_job_requested_is_said_as_it_was_asked(monkeypatch, megabytes, said):
+    # submitit hands SLURM whole MB (0.3 GB -> 307 MB); the line says what the user asked for.
+    monkeypatch.setenv("SLURM_MEM_PER_NODE", megabytes)
+    monkeypatch.setattr(slurm, "_memory_cgroups", lambda: [])
+    assert slurm.out_of_memory_line() == f"out of memory: {said} requested"

@@ -210,7 +210,8 @@ def out_of_memory_line() -> str:
         for name in ("memory.max_usage_in_bytes", "memory.peak"):
             with contextlib.suppress(OSError, ValueError):
                 peak = max(peak or 0, int((folder / name).read_text()))
-    said = f"{int(requested) / 1024:g} GB requested" if requested else "memory limit reached"
+    # SLURM keeps whole MB: 0.3 GB is 307 MB, said as 0.3 GB again (three digits).
+    said = f"{int(requested) / 1024:.3g} GB requested" if requested else "memory limit reached"
     return f"out of memory: {said}" + (f", peak {peak / 1024**3:.2f} GB" if peak else "")
 
 
