@@ -26,6 +26,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from thesis_lib.data.images import decode_image, read_bytes
+from thesis_lib.data.progress import progress_bar
 from thesis_lib.errors import ConfigError, DataError
 
 DUPLICATE_COLUMNS = ["group", "path", "kind", "split", "distance"]
@@ -289,7 +290,6 @@ def _fingerprints(paths, near, hash_size, workers, progress):
     def fingerprint(path):
         return fingerprint_bytes(read_bytes(path), name=path, near=near, hash_size=hash_size)
 
-    from thesis_lib.data.progress import progress_bar
 
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count()) as executor, \
             progress_bar(len(paths), "hashing", progress) as bar:
@@ -386,7 +386,6 @@ def confirm_pairs(first: Sequence[str], second: Sequence[str], *, workers: int |
     Returns:
         A boolean array, one entry per pair.
     """
-    from thesis_lib.data.progress import progress_bar
 
     files = sorted(set(first) | set(second))
     if not files:

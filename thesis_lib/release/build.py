@@ -24,6 +24,8 @@ from thesis_lib import files, paths
 from thesis_lib.analysis.results import (
     FINISHED,
     STUDY_CELLS_FILE,
+    name_settings,
+    read_run,
     run_folders,
     run_state,
     runs_folder,
@@ -141,8 +143,6 @@ def _folder_selection(results_dir: Path) -> Selection:
 
 
 def _keep_settings(selection: Selection, wanted: list[str]) -> Selection:
-    from thesis_lib.analysis.results import name_settings, read_run
-
     rows = pd.DataFrame([read_run(run_dir)[0] for run_dir in selection.runs])
     rows = name_settings(rows)
     labels = rows["run_id"].map(selection.settings).fillna("")
@@ -331,8 +331,6 @@ def _dataset_image_test(datasets: dict[str, DatasetRecord]) -> Callable[[Path], 
 
 def _copy_runs(work: Path, selection: Selection, is_image: Callable[[Path], bool],
                left_out: list[str]) -> list[dict[str, Any]]:
-    from thesis_lib.analysis.results import name_settings, read_run
-
     rows = name_settings(pd.DataFrame([read_run(run_dir)[0] for run_dir in selection.runs]))
     runs = []
     for run_dir, row in zip(selection.runs, rows.itertuples(index=False), strict=True):

@@ -11,7 +11,12 @@ import pandas as pd
 import yaml
 
 from thesis_lib import files
-from thesis_lib.analysis.results import interval_columns, mean_with_interval, scale_note
+from thesis_lib.analysis.results import (
+    collect_runs,
+    interval_columns,
+    mean_with_interval,
+    scale_note,
+)
 
 CFF_VERSION = "1.2.0"
 CFF_REQUIRED = ("cff-version", "message", "title", "authors")
@@ -69,8 +74,6 @@ def check_citation(text: str) -> dict[str, Any]:
 
 def model_card(release: Path, record: dict[str, Any]) -> str:
     """``MODEL_CARD.md`` of the release folder ``release``."""
-    from thesis_lib.analysis.results import collect_runs
-
     runs = collect_runs(release, warn=False)
     summary = pd.read_csv(release / "summary" / "summary.csv")
     parts = [f"# Model card: {record['title']}", "",
