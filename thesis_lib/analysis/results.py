@@ -709,8 +709,9 @@ def best_gram_run(runs: pd.DataFrame, metric: str = "accuracy") -> pd.Series:
     modules = pd.to_numeric(runs.get("modules", pd.Series(index=runs.index, dtype=float)),
                             errors="coerce").fillna(0)
     with_modules = runs[(runs.get("variant") != "baseline") & (modules > 0)]
-    scored = with_modules.dropna(subset=[metric]) if metric in runs.columns else with_modules
-    return best_run(with_modules if not scored.empty else runs, metric)
+    if metric in runs.columns and with_modules[metric].notna().any():
+        return best_run(with_modules, metric)
+    return best_run(runs, metric)
 
 
 def write_summary(runs: pd.DataFrame, out_dir: str | os.PathLike, *,

@@ -290,7 +290,6 @@ def _fingerprints(paths, near, hash_size, workers, progress):
     def fingerprint(path):
         return fingerprint_bytes(read_bytes(path), name=path, near=near, hash_size=hash_size)
 
-
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count()) as executor, \
             progress_bar(len(paths), "hashing", progress) as bar:
         results = []
@@ -386,7 +385,6 @@ def confirm_pairs(first: Sequence[str], second: Sequence[str], *, workers: int |
     Returns:
         A boolean array, one entry per pair.
     """
-
     files = sorted(set(first) | set(second))
     if not files:
         return np.zeros(len(first), dtype=bool)
