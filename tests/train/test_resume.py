@@ -1,5 +1,7 @@
-"""A real run killed with SIGKILL continues from its last completed epoch, exactly as if it had
-never stopped: same history, same weights (deterministic ops on the CPU)."""
+"""A run stopped after an epoch continues from its last completed epoch, exactly as if it had
+never stopped: same history, same weights (deterministic ops on the CPU). Stopped in this
+process by an interrupt (fast tier), and killed with SIGKILL in a process of its own and
+resumed in a fresh one (slow), as a user's run is."""
 
 import json
 import os
@@ -11,11 +13,13 @@ import time
 import keras
 import numpy as np
 import pandas as pd
+import pytest
 
 import thesis_lib.layers  # noqa: F401  (registers the custom layers for loading)
 from thesis_lib import files
 from thesis_lib.config.training import make_config
-from thesis_lib.training import plan_run, records
+from thesis_lib.training import plan_run, records, run_training
+from thesis_lib.training.callbacks import EpochDelay
 
 TRAIN_SCRIPT = """
 import json, sys
@@ -63,28 +67,21 @@ def weights_of(run_dir):
     return model.get_weights()
 
 
-def test_killed_run_resumes_into_the_run_it_would_have_been(smoke_run, tiny_dataset,
-                                                             tiny_values, tmp_path):
-    # The smoke profile with RandAugment and dropout on, so that the data stream and the
-    # dropout masks must continue; the uninterrupted reference is the session's smoke run of
-    # the same setting.
+def interrupted_values(smoke_run, tiny_dataset, tiny_values, results_dir) -> dict:
+    """The values of the session's smoke run (RandAugment and dropout on, so that the data
+    stream and the dropout masks must continue), with a pause after each epoch in which the
+    run is stopped, and the folder of the run they plan: the smoke run's own setting."""
     reference_config, uninterrupted = smoke_run
-    values = tiny_values(tiny_dataset, tmp_path / "killed", epochs=2, augment=True,
-                         epoch_delay_s=1.0)
+    values = tiny_values(tiny_dataset, results_dir, epochs=2, augment=True, epoch_delay_s=1.0)
     del values["deterministic"]  # the profile's own setting, as in the reference
     config = make_config("smoke", **values)
-    run_dir = plan_run(config).run_dir
-    assert run_dir.name == uninterrupted.name  # the same setting: the run it would have been
+    assert plan_run(config).run_dir.name == uninterrupted.name  # the run it would have been
     assert config.deterministic and reference_config.epochs == config.epochs == 2
+    return values
 
-    kill_after_epoch(values, run_dir, epoch=0)
-    state = files.read_json(run_dir / "checkpoint" / "state.json")
-    assert state["epoch"] == 0 and state["random_state"]  # dropout generators were saved
-    assert records.read_status(run_dir)["state"] == "running"  # visibly unfinished
-    assert (run_dir / "RUNNING").exists()
 
-    wait_for(start_training({**values, "epoch_delay_s": 0.0}))
-
+def assert_resumed_into(run_dir, uninterrupted) -> None:
+    """``run_dir``, stopped after epoch 0 and resumed, is the uninterrupted run."""
     history = pd.read_csv(run_dir / "history.csv")
     assert history["epoch"].tolist() == [0, 1]
     # The optimizer state came back with the weights: its step counter runs on.
@@ -99,3 +96,40 @@ def test_killed_run_resumes_into_the_run_it_would_have_been(smoke_run, tiny_data
     assert status["state"] == "finished" and status["attempts"] == 2
     assert [path.name for path in run_dir.parent.iterdir()] == [run_dir.name]  # no second run
     assert not (run_dir / "RUNNING").exists() and (run_dir / "metrics.json").is_file()
+
+
+def test_interrupted_run_resumes_into_the_run_it_would_have_been(smoke_run, tiny_dataset,
+                                                                  tiny_values, tmp_path,
+                                                                  monkeypatch):
+    values = interrupted_values(smoke_run, tiny_dataset, tiny_values, tmp_path / "stopped")
+
+    def interrupt(callback, epoch, logs=None):  # Ctrl-C in the pause after epoch 0's checkpoint
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(EpochDelay, "on_epoch_end", interrupt)
+        with pytest.raises(KeyboardInterrupt):
+            run_training(make_config("smoke", **values))
+    run_dir = plan_run(make_config("smoke", **values)).run_dir
+    state = files.read_json(run_dir / "checkpoint" / "state.json")
+    assert state["epoch"] == 0 and state["random_state"]  # dropout generators were saved
+    assert records.read_status(run_dir)["state"] == "failed"
+
+    assert run_training(make_config("smoke", **{**values, "epoch_delay_s": 0.0})) == run_dir
+    assert_resumed_into(run_dir, smoke_run[1])
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_into_the_run_it_would_have_been(smoke_run, tiny_dataset,
+                                                             tiny_values, tmp_path):
+    values = interrupted_values(smoke_run, tiny_dataset, tiny_values, tmp_path / "killed")
+    run_dir = plan_run(make_config("smoke", **values)).run_dir
+
+    kill_after_epoch(values, run_dir, epoch=0)
+    state = files.read_json(run_dir / "checkpoint" / "state.json")
+    assert state["epoch"] == 0 and state["random_state"]  # dropout generators were saved
+    assert records.read_status(run_dir)["state"] == "running"  # visibly unfinished
+    assert (run_dir / "RUNNING").exists()
+
+    wait_for(start_training({**values, "epoch_delay_s": 0.0}))
+    assert_resumed_into(run_dir, smoke_run[1])
