@@ -102,8 +102,11 @@ def test_cells_side_by_side_share_the_cores(monkeypatch):
     from thesis_lib.experiments import grids as experiments
     from thesis_lib.training import records
 
-    for variable in records.TF_THREAD_VARIABLES:
-        monkeypatch.delenv(variable, raising=False)
+    # share_cores writes os.environ itself, which monkeypatch would not undo: it writes into a
+    # copy, so that no later test (or the subprocesses it starts) inherits these thread pools.
+    environment = {name: value for name, value in os.environ.items()
+                   if name not in records.TF_THREAD_VARIABLES}
+    monkeypatch.setattr(os, "environ", environment)
     monkeypatch.setattr(os, "cpu_count", lambda: 16)
     experiments.share_cores(3)
     assert os.environ["TF_NUM_INTRAOP_THREADS"] == "5"
