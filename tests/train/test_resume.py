@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -44,9 +45,7 @@ def wait_for(process: subprocess.Popen) -> None:
 def kill_after_epoch(values: dict, run_dir, epoch: int) -> None:
     """Train ``values`` in a subprocess and SIGKILL it once ``epoch`` is checkpointed."""
     state_file = run_dir / "checkpoint" / "state.json"
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    process = subprocess.Popen([sys.executable, "-c", TRAIN_SCRIPT, json.dumps(values)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = start_training(values)
     try:
         deadline = time.monotonic() + 900  # generous: shared CI machines
         while True:
@@ -71,7 +70,7 @@ def cpu_threads(run_dir) -> dict:
     return files.read_json(run_dir / "config.json")["environment"]["cpu_threads"]
 
 
-def interrupted_values(smoke_run, tiny_dataset, tiny_values, results_dir) -> dict:
+def interrupted_values(smoke_run, tiny_dataset, tiny_values, results_dir) -> tuple[dict, Path]:
     """The values of the session's smoke run (RandAugment and dropout on, so that the data
     stream and the dropout masks must continue), with a pause after each epoch in which the
     run is stopped, and the folder of the run they plan: the smoke run's own setting."""
@@ -79,9 +78,10 @@ def interrupted_values(smoke_run, tiny_dataset, tiny_values, results_dir) -> dic
     values = tiny_values(tiny_dataset, results_dir, epochs=2, augment=True, epoch_delay_s=1.0)
     del values["deterministic"]  # the profile's own setting, as in the reference
     config = make_config("smoke", **values)
-    assert plan_run(config).run_dir.name == uninterrupted.name  # the run it would have been
+    run_dir = plan_run(config).run_dir
+    assert run_dir.name == uninterrupted.name  # the run it would have been
     assert config.deterministic and reference_config.epochs == config.epochs == 2
-    return values
+    return values, run_dir
 
 
 def assert_resumed_into(run_dir, uninterrupted) -> None:
@@ -108,7 +108,8 @@ def assert_resumed_into(run_dir, uninterrupted) -> None:
 def test_interrupted_run_resumes_into_the_run_it_would_have_been(smoke_run, tiny_dataset,
                                                                   tiny_values, tmp_path,
                                                                   monkeypatch):
-    values = interrupted_values(smoke_run, tiny_dataset, tiny_values, tmp_path / "stopped")
+    values, run_dir = interrupted_values(smoke_run, tiny_dataset, tiny_values,
+                                         tmp_path / "stopped")
 
     def interrupt(callback, epoch, logs=None):  # Ctrl-C in the pause after epoch 0's checkpoint
         raise KeyboardInterrupt
@@ -117,7 +118,6 @@ def test_interrupted_run_resumes_into_the_run_it_would_have_been(smoke_run, tiny
         patch.setattr(EpochDelay, "on_epoch_end", interrupt)
         with pytest.raises(KeyboardInterrupt):
             run_training(make_config("smoke", **values))
-    run_dir = plan_run(make_config("smoke", **values)).run_dir
     state = files.read_json(run_dir / "checkpoint" / "state.json")
     assert state["epoch"] == 0 and state["random_state"]  # dropout generators were saved
     assert records.read_status(run_dir)["state"] == "failed"
@@ -129,8 +129,8 @@ def test_interrupted_run_resumes_into_the_run_it_would_have_been(smoke_run, tiny
 @pytest.mark.slow
 def test_killed_run_resumes_into_the_run_it_would_have_been(smoke_run, tiny_dataset,
                                                              tiny_values, tmp_path):
-    values = interrupted_values(smoke_run, tiny_dataset, tiny_values, tmp_path / "killed")
-    run_dir = plan_run(make_config("smoke", **values)).run_dir
+    values, run_dir = interrupted_values(smoke_run, tiny_dataset, tiny_values,
+                                         tmp_path / "killed")
 
     kill_after_epoch(values, run_dir, epoch=0)
     state = files.read_json(run_dir / "checkpoint" / "state.json")
